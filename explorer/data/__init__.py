@@ -1,0 +1,17 @@
+"""Datasets of Latent Explorer: IDX, NPZ/NPY, image folders, named datasets and procedural dSprites."""
+
+from explorer.data.dataset import Dataset
+from explorer.data.dsprites import generate as generate_dsprites
+from explorer.data.dsprites import render as render_dsprites
+from explorer.data.fit import fit_to_model, resize_images
+from explorer.data.named import DATASET_NAMES, load_dataset
+
+__all__ = [
+    "DATASET_NAMES",
+    "Dataset",
+    "fit_to_model",
+    "generate_dsprites",
+    "load_dataset",
+    "render_dsprites",
+    "resize_images",
+]

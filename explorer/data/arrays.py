@@ -1,0 +1,254 @@
+"""Read image stacks, labels and factors from NumPy .npz archives and .npy files into a `Dataset`."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from explorer.data._common import (
+    check_class_names,
+    check_labels,
+    default_class_names,
+    quote,
+    subsample_indices,
+    subsample_note,
+    to_nchw,
+    to_unit_float,
+)
+from explorer.data.dataset import Dataset
+from explorer.errors import DatasetError
+
+#: Keys searched, in order, for each field of a .npz archive.
+IMAGE_KEYS = ("images", "x", "X")
+LABEL_KEYS = ("labels", "y")
+
+#: dSprites (Matthey et al. 2017): the non-constant columns of ``latents_values``.
+DSPRITES_FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
+DSPRITES_CLASS_NAMES = ("square", "ellipse", "heart")
+
+
+def _load(path: Path):
+    """Open a .npy/.npz without pickles, turning every failure into a `DatasetError`."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError) as error:
+        raise DatasetError(f"{quote(path)} is damaged or truncated ({error}); save or copy it again.") from None
+    except OSError as error:
+        raise DatasetError(f"{quote(path)} could not be read ({error.strerror or error}).") from None
+    except ValueError as error:
+        raise DatasetError(
+            f"{quote(path)} is not a NumPy array file or holds Python objects, which are not loaded "
+            f"for safety ({error}); save plain numeric and string arrays."
+        ) from None
+
+
+def _get(archive, path: Path, key: str) -> np.ndarray:
+    """Read one array of an open .npz, turning pickled-object arrays into a `DatasetError`."""
+    try:
+        return archive[key]
+    except ValueError:
+        raise DatasetError(
+            f"{quote(path)} stores {key!r} as Python objects, which are not loaded for safety; "
+            "save it as a plain array (strings as np.array(names, dtype=str))."
+        ) from None
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise DatasetError(f"{quote(path)} is damaged: {key!r} cannot be read ({error}).") from None
+
+
+def _images(pixels: np.ndarray, path: Path, keep: np.ndarray | None) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Subsample, bring to NCHW and to float32 in [0, 1]."""
+    stack, layout_notes = to_nchw(pixels, path)
+    if keep is not None:
+        stack = stack[keep]
+    images, value_notes = to_unit_float(stack, path)
+    return np.ascontiguousarray(images), layout_notes + value_notes
+
+
+def load_npy(path: str | os.PathLike, limit: int | None = None, seed: int = 0, name: str | None = None) -> Dataset:
+    """Load a .npy file holding an image stack (no labels).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.npy`` file of shape ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)`` with
+        ``C`` in {1, 3, 4}; uint8 (0..255), bool, or floats in [0, 1]. See `load_npz`.
+    limit : int or None
+        Keep a seeded random subsample of this many images.
+    seed : int
+        Seed of the subsample.
+    name : str or None
+        Name of the dataset; defaults to the file name without extension.
+
+    Returns
+    -------
+    Dataset
+        ``images`` ``(N, C, H, W)`` float32 in [0, 1], ``C`` in {1, 3}; no labels.
+
+    Raises
+    ------
+    DatasetError
+        If the file is unreadable, holds Python objects, or not images as described.
+    """
+    path = Path(path)
+    pixels = _load(path)
+    if not isinstance(pixels, np.ndarray):
+        raise DatasetError(f"{quote(path)} is a .npz archive with a .npy name; rename it to .npz.")
+    keep = subsample_indices(len(pixels) if pixels.ndim else 0, limit, seed)
+    images, notes = _images(pixels, path, keep)
+    if keep is not None:
+        notes += (subsample_note(len(keep), len(pixels), seed),)
+    return Dataset(images=images, name=name or path.stem, source=str(path), indices=keep, notes=notes)
+
+
+def load_npz(path: str | os.PathLike, limit: int | None = None, seed: int = 0, name: str | None = None) -> Dataset:
+    """Load a .npz archive of images with optional labels, class names and factors.
+
+    Documented keys:
+
+    - ``images`` (or ``x`` / ``X``): ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)``
+      with ``C`` in {1, 3, 4} (alpha is dropped). uint8 is divided by 255, bool becomes
+      0/1, other integers must lie in 0..255, floats must lie in [0, 1] — except floats
+      that are whole numbers in 0..255, which are divided by 255 with a note.
+    - ``labels`` (or ``y``): ``(N,)`` non-negative whole numbers.
+    - ``class_names``: ``(n_classes,)`` strings; default "0", "1", ….
+    - ``factors``: ``(N, K)`` ground-truth factor values; ``factor_names``: ``(K,)``
+      strings, default "factor_0", ….
+
+    The dSprites archive (``imgs`` ``(N, 64, 64)`` uint8 in {0, 1}, ``latents_values``
+    and ``latents_classes`` ``(N, 6)`` with columns color, shape, scale, orientation,
+    posX, posY) is recognised: factors are ``latents_values[:, 1:]`` named
+    `DSPRITES_FACTOR_NAMES` (shape values 1, 2, 3 as stored), labels the shape class
+    0..2 named `DSPRITES_CLASS_NAMES`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` file. Nothing in it is executed (pickles are refused).
+    limit : int or None
+        Keep a seeded random subsample of this many images (taken before conversion to
+        float, so a subsample of the 737,280 dSprites images fits in memory).
+    seed : int
+        Seed of the subsample.
+    name : str or None
+        Name of the dataset; defaults to the file name without extension.
+
+    Returns
+    -------
+    Dataset
+        ``images`` ``(N, C, H, W)`` float32 in [0, 1], ``C`` in {1, 3}; ``labels`` ``(N,)``
+        int64 or None; ``factors`` ``(N, K)`` float64 or None.
+
+    Raises
+    ------
+    DatasetError
+        If the archive is unreadable, lacks an images key, or a field has the wrong shape,
+        type or range.
+    """
+    path = Path(path)
+    archive = _load(path)
+    if isinstance(archive, np.ndarray):
+        raise DatasetError(f"{quote(path)} is a .npy array with a .npz name; rename it to .npy.")
+    with archive:
+        keys = set(archive.files)
+        if "imgs" in keys and "latents_values" in keys:
+            return _load_dsprites(archive, path, limit, seed, name)
+        image_key = next((k for k in IMAGE_KEYS if k in keys), None)
+        if image_key is None:
+            found = ", ".join(sorted(keys)) or "no arrays"
+            raise DatasetError(
+                f"{quote(path)} has no images array (expected the key 'images', 'x' or 'X'; found {found})."
+            )
+        pixels = _get(archive, path, image_key)
+        n = len(pixels) if pixels.ndim else 0
+        keep = subsample_indices(n, limit, seed)
+        images, notes = _images(pixels, path, keep)
+
+        labels = class_names = factors = factor_names = None
+        label_key = next((k for k in LABEL_KEYS if k in keys), None)
+        if label_key is not None:
+            labels = check_labels(_get(archive, path, label_key), n, path)
+            if "class_names" in keys:
+                class_names = check_class_names(_get(archive, path, "class_names").ravel(), labels, path)
+            else:
+                class_names = default_class_names(labels)
+            if keep is not None:
+                labels = labels[keep]
+        if "factors" in keys:
+            factors = _factors(_get(archive, path, "factors"), n, path)
+            factor_names = _factor_names(archive, path, factors.shape[1], keys)
+            if keep is not None:
+                factors = factors[keep]
+    if keep is not None:
+        notes += (subsample_note(len(keep), n, seed),)
+    return Dataset(
+        images=images,
+        labels=labels,
+        class_names=class_names,
+        factors=factors,
+        factor_names=factor_names,
+        name=name or path.stem,
+        source=str(path),
+        indices=keep,
+        notes=notes,
+    )
+
+
+def _factors(values: np.ndarray, n: int, path: Path) -> np.ndarray:
+    """Validate ``(N, K)`` numeric factors and return them as float64."""
+    numeric = np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_
+    if values.ndim != 2 or len(values) != n or not numeric:
+        shape = "×".join(str(s) for s in values.shape)
+        raise DatasetError(f"{quote(path)} holds factors of shape {shape} ({values.dtype}); expected ({n}, K) numbers.")
+    return values.astype(np.float64)
+
+
+def _factor_names(archive, path: Path, k: int, keys: set[str]) -> tuple[str, ...]:
+    """Names of the ``k`` factors: ``factor_names`` when given, else "factor_0", …."""
+    if "factor_names" not in keys:
+        return tuple(f"factor_{i}" for i in range(k))
+    names = tuple(str(v) for v in _get(archive, path, "factor_names").ravel())
+    if len(names) != k:
+        raise DatasetError(f"{quote(path)} names {len(names)} factors but holds {k}; give one name per factor column.")
+    return names
+
+
+def _load_dsprites(archive, path: Path, limit: int | None, seed: int, name: str | None) -> Dataset:
+    """Read DeepMind's dSprites archive (binary ``imgs``, ``latents_values``, ``latents_classes``)."""
+    pixels = _get(archive, path, "imgs")
+    n = len(pixels) if pixels.ndim else 0
+    values = _get(archive, path, "latents_values")
+    if values.ndim != 2 or values.shape != (n, 6):
+        shape = "×".join(str(s) for s in values.shape)
+        raise DatasetError(f"{quote(path)} holds latents_values of shape {shape}; dSprites has ({n}, 6).")
+    if "latents_classes" in archive.files:
+        classes = _get(archive, path, "latents_classes")
+        if classes.shape != (n, 6):
+            raise DatasetError(f"{quote(path)} holds latents_classes of a shape other than ({n}, 6).")
+        labels = check_labels(classes[:, 1], n, path)
+    else:
+        labels = check_labels(values[:, 1] - 1, n, path)
+    keep = subsample_indices(n, limit, seed)
+    stack, notes = to_nchw(pixels, path)
+    if keep is not None:
+        stack, labels, values = stack[keep], labels[keep], values[keep]
+    if stack.dtype == np.uint8 and stack.size and stack.max() <= 1:
+        images = stack.astype(np.float32)  # dSprites stores binary masks as 0/1, not 0/255
+    else:
+        images, value_notes = to_unit_float(stack, path)
+        notes += value_notes
+    if keep is not None:
+        notes += (subsample_note(len(keep), n, seed),)
+    return Dataset(
+        images=np.ascontiguousarray(images),
+        labels=labels,
+        class_names=check_class_names(DSPRITES_CLASS_NAMES, labels, path),
+        factors=values[:, 1:].astype(np.float64),
+        factor_names=DSPRITES_FACTOR_NAMES,
+        name=name or path.stem,
+        source=str(path),
+        indices=keep,
+        notes=notes,
+    )

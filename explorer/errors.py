@@ -1,0 +1,15 @@
+"""Errors meant for the user: one sentence naming the file and what is wrong with it."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """An error whose message is one sentence for the user (file, problem, what to do).
+
+    The CLI prints it without a traceback and exits non-zero; the GUI shows it in a
+    dialog and writes the traceback to the log file.
+    """
+
+
+class DatasetError(UserError, ValueError):
+    """A dataset file or folder could not be read (message names the file and the problem)."""

@@ -1,0 +1,26 @@
+"""Where Latent Explorer keeps its cache, settings and log file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """Folder for caches (projections, encoded codes): ``$LATENT_EXPLORER_CACHE`` or
+    ``~/.cache/latent-explorer``; created on first use."""
+    d = Path(os.environ.get("LATENT_EXPLORER_CACHE") or Path.home() / ".cache" / "latent-explorer")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def config_dir() -> Path:
+    """Folder for settings: ``$LATENT_EXPLORER_CONFIG`` or ``~/.config/latent-explorer``."""
+    d = Path(os.environ.get("LATENT_EXPLORER_CONFIG") or Path.home() / ".config" / "latent-explorer")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def log_path() -> Path:
+    """The log file that receives tracebacks the user is spared (``cache_dir()/latent-explorer.log``)."""
+    return cache_dir() / "latent-explorer.log"

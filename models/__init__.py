@@ -1,0 +1,1 @@
+"""Latent-variable generative models (torch only): VAE, DCGAN, ALI/BiGAN, training, checkpoints."""

@@ -1,0 +1,104 @@
+"""The one interface every model family (and every third-party adapter) presents."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+
+KINDS = ("vae", "gan", "ali")
+
+
+@runtime_checkable
+class GenerativeModel(Protocol):
+    """What Latent Explorer needs from a model.
+
+    Attributes
+    ----------
+    kind : {"vae", "gan", "ali"}
+        Model family.
+    latent_dim : int
+        Dimension ``d`` of the latent code ``z``.
+    image_shape : tuple of int
+        ``(C, H, W)`` of the images the decoder makes and the encoder takes.
+    has_encoder : bool
+        Whether ``encode`` works (False for a GAN generator alone).
+
+    Notes
+    -----
+    Images are float32 tensors of shape ``(N, C, H, W)`` with values in [0, 1];
+    codes are float32 tensors of shape ``(N, d)``. Methods run in inference mode
+    on the CPU and never change the model's state.
+    """
+
+    kind: str
+    latent_dim: int
+    image_shape: tuple[int, int, int]
+    has_encoder: bool
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Map images ``(N, C, H, W)`` in [0, 1] to codes ``(N, d)`` (VAE: posterior mean)."""
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Map codes ``(N, d)`` to images ``(N, C, H, W)`` in [0, 1]."""
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw ``n`` codes ``(n, d)`` from the prior ``p(z)``."""
+
+
+class NoEncoderError(RuntimeError):
+    """Raised by ``encode`` on a model that has no encoder (a GAN generator)."""
+
+
+class ModelFileError(ValueError):
+    """A model file could not be loaded; the message is one sentence naming the file, the problem and the fix.
+
+    Base of `models.checkpoint.CheckpointError`, `models.adapter.AdapterError` and
+    `models.torchscript.TorchScriptError`, so callers can catch all three at once.
+    """
+
+
+def as_codes(z, latent_dim: int) -> torch.Tensor:
+    """Return latent codes as a float32 CPU tensor of shape ``(N, latent_dim)``.
+
+    Parameters
+    ----------
+    z : torch.Tensor or array_like, shape (N, d)
+        Codes; a single code of shape ``(d,)`` is not accepted (add the batch axis).
+    latent_dim : int
+        Expected ``d``.
+
+    Raises
+    ------
+    ValueError
+        If the shape is not ``(N, latent_dim)``.
+    """
+    t = torch.as_tensor(z, dtype=torch.float32)
+    if t.ndim != 2 or t.shape[1] != latent_dim:
+        raise ValueError(
+            f"latent codes must have shape (N, {latent_dim}), got {tuple(t.shape)}"
+        )
+    return t
+
+
+def as_images(x, image_shape: tuple[int, int, int]) -> torch.Tensor:
+    """Return images as a float32 CPU tensor of shape ``(N, C, H, W)``.
+
+    Parameters
+    ----------
+    x : torch.Tensor or array_like, shape (N, C, H, W)
+        Images with values in [0, 1] (not checked, for speed).
+    image_shape : (C, H, W)
+        Expected per-image shape.
+
+    Raises
+    ------
+    ValueError
+        If the shape is not ``(N, *image_shape)``.
+    """
+    t = torch.as_tensor(x, dtype=torch.float32)
+    if t.ndim != 4 or tuple(t.shape[1:]) != tuple(image_shape):
+        raise ValueError(
+            f"images must have shape (N, {', '.join(map(str, image_shape))}), got {tuple(t.shape)}"
+        )
+    return t

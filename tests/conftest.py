@@ -1,0 +1,14 @@
+"""Test-wide settings: Qt headless, no writes outside the test's own folders."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def pytest_configure(config):
+    # Projection caches, logs and settings of the tests go to a throw-away folder.
+    import tempfile
+
+    base = tempfile.mkdtemp(prefix="latent-explorer-tests-")
+    os.environ.setdefault("LATENT_EXPLORER_CACHE", os.path.join(base, "cache"))
+    os.environ.setdefault("LATENT_EXPLORER_CONFIG", os.path.join(base, "config"))
