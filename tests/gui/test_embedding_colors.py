@@ -1,0 +1,42 @@
+"""Tests for explorer.gui.colors: palettes, label colours, continuous colour maps."""
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+
+from explorer.gui.colors import (MISSING_RGBA, TAB10, TAB20, categorical_palette, continuous_colors,
+                                 label_colors, make_colorbar)
+
+
+def test_palettes_are_tableau():
+    np.testing.assert_array_equal(TAB10[0], [31, 119, 180, 255])   # tab:blue
+    np.testing.assert_array_equal(TAB10[3], [214, 39, 40, 255])    # tab:red
+    np.testing.assert_array_equal(TAB20[1], [174, 199, 232, 255])  # light blue
+    np.testing.assert_array_equal(categorical_palette(7), TAB10[:7])
+    np.testing.assert_array_equal(categorical_palette(15), TAB20[:15])
+    many = categorical_palette(30)
+    assert many.shape == (30, 4) and len(np.unique(many.view(np.uint32))) == 30
+
+
+def test_label_colors_and_legend():
+    labels = np.array([3, 1, 3, 7])
+    colors, legend = label_colors(labels, names={1: "Trouser", 3: "Dress"})
+    assert [name for name, _ in legend] == ["Trouser", "Dress", "7"]
+    np.testing.assert_array_equal(colors[[0, 1, 3]], TAB10[[1, 0, 2]])
+    assert legend[1][1] == tuple(TAB10[1])
+
+
+def test_continuous_colors_follow_the_colour_map():
+    values = np.array([0.0, 0.25, 1.0, 2.0, np.nan])
+    colors, (cmap, lo, hi) = continuous_colors(values, "viridis", vmin=0.0, vmax=1.0)
+    ref = pg.colormap.get("viridis").map(np.array([0.0, 0.25, 1.0, 1.0]), mode=pg.ColorMap.BYTE)
+    assert np.abs(colors[:4].astype(int) - ref).max() <= 2  # 256-entry lookup table
+    np.testing.assert_array_equal(colors[4], MISSING_RGBA)
+    assert (cmap, lo, hi) == ("viridis", 0.0, 1.0)
+    with pytest.raises(ValueError):
+        continuous_colors(values, "no-such-map")
+
+
+def test_colorbar(qapp):
+    bar = make_colorbar("magma", -2.0, 3.0, "z[1]")
+    assert bar.axis.labelText == "z[1]" and tuple(bar.values) == (-2.0, 3.0)
