@@ -75,9 +75,7 @@ def as_codes(z, latent_dim: int) -> torch.Tensor:
     """
     t = torch.as_tensor(z, dtype=torch.float32)
     if t.ndim != 2 or t.shape[1] != latent_dim:
-        raise ValueError(
-            f"latent codes must have shape (N, {latent_dim}), got {tuple(t.shape)}"
-        )
+        raise ValueError(f"latent codes must have shape (N, {latent_dim}), got {tuple(t.shape)}")
     return t
 
 

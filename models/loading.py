@@ -1,0 +1,134 @@
+"""Open any model file — checkpoint, Python adapter or TorchScript — and describe it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from models.adapter import WrappedModel, load_adapter
+from models.base import ModelFileError
+from models.checkpoint import load_checkpoint
+from models.layers import count_parameters
+from models.torchscript import is_torchscript_file, load_torchscript
+
+
+def _networks(model) -> dict[str, int]:
+    return {
+        name: count_parameters(child)
+        for name, child in model.named_children()
+        if name in ("encoder", "decoder", "generator", "discriminator")
+    }
+
+
+def load_any(path, *, allow_code: bool = True):
+    """Load a model file, choosing the loader from the file.
+
+    ``*.py`` → `models.adapter.load_adapter` (runs the file); a TorchScript archive →
+    `models.torchscript.load_torchscript`; anything else → `models.checkpoint.load_checkpoint`
+    (never runs code). Pointing at a ``.py`` or TorchScript file is the user's opt-in to
+    running its code; pass ``allow_code=False`` where the user did not choose the file
+    that way (e.g. scanning a folder).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    allow_code : bool
+        If False, adapters and TorchScript files are refused.
+
+    Returns
+    -------
+    model : GenerativeModel
+        In eval mode, on the CPU.
+    info : dict
+        See `describe`.
+
+    Raises
+    ------
+    ModelFileError
+        (`CheckpointError`, `AdapterError` or `TorchScriptError`) with a one-sentence message.
+    """
+    path = Path(path)
+    is_code = path.suffix == ".py" or (path.is_file() and is_torchscript_file(path))
+    if is_code and not allow_code:
+        raise ModelFileError(
+            f"model file '{path}' contains code ({'Python adapter' if path.suffix == '.py' else 'TorchScript'}); "
+            "open it explicitly as an adapter or TorchScript model if you trust it."
+        )
+    info = {
+        "path": str(path),
+        "source": None,
+        "kind": None,
+        "latent_dim": None,
+        "image_shape": None,
+        "has_encoder": None,
+        "parameters": None,
+        "networks": {},
+        "dataset": None,
+        "seed": None,
+        "epochs": None,
+        "history_final": {},
+        "command": None,
+        "created": None,
+        "format_version": None,
+        "library_version": None,
+        "config": None,
+        "extra": {},
+    }
+    if path.suffix == ".py":
+        model: object = load_adapter(path)
+    elif is_code:
+        model = load_torchscript(path)
+    else:
+        ckpt = load_checkpoint(path)
+        model = ckpt.model
+        history = ckpt.history or {}
+        info.update(
+            source="checkpoint",
+            parameters=count_parameters(model),
+            networks=_networks(model),
+            dataset=ckpt.dataset,
+            seed=ckpt.seed,
+            epochs=max((len(v) for v in history.values() if isinstance(v, list)), default=0),
+            history_final={k: v[-1] for k, v in history.items() if isinstance(v, list) and v},
+            command=ckpt.command,
+            created=ckpt.created,
+            format_version=ckpt.format_version,
+            library_version=ckpt.library_version,
+            config=ckpt.config,
+            extra=ckpt.extra,
+        )
+    if isinstance(model, WrappedModel):
+        info.update(source=model.source, parameters=model.parameter_count())
+    info.update(
+        kind=model.kind,
+        latent_dim=model.latent_dim,
+        image_shape=list(model.image_shape),
+        has_encoder=model.has_encoder,
+    )
+    return model, info
+
+
+def describe(path, *, allow_code: bool = True) -> dict:
+    """What ``latent-explorer info`` prints about a model file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    allow_code : bool
+        As in `load_any`.
+
+    Returns
+    -------
+    dict
+        ``path``; ``source`` ("checkpoint", "adapter" or "torchscript"); ``kind``;
+        ``latent_dim``; ``image_shape`` ([C, H, W]); ``has_encoder``; ``parameters``
+        (scalar count over all networks, None if unknown); ``networks`` (per-network
+        counts); and, for checkpoints (None/empty otherwise): ``dataset``, ``seed``,
+        ``epochs``, ``history_final`` (last per-epoch value of each metric), ``command``,
+        ``created``, ``format_version``, ``library_version``, ``config``, ``extra``.
+
+    Raises
+    ------
+    ModelFileError
+        As `load_any`.
+    """
+    return load_any(path, allow_code=allow_code)[1]
