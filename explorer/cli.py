@@ -1,0 +1,221 @@
+"""The `latent-explorer` command: GUI by default, plus headless subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from explorer.errors import UserError
+from explorer.logs import log, setup_logging
+
+KIND_OF_TRAIN = {"vae": "vae", "dcgan": "gan", "ali": "ali"}
+
+
+def _add_data_args(p: argparse.ArgumentParser, split_default: str | None) -> None:
+    p.add_argument("--data", default="fashion-mnist",
+                   help="dataset name (fashion-mnist, digits, dsprites) or path (IDX folder, .npz/.npy, "
+                        "image folder with one subfolder per class); default: fashion-mnist")
+    p.add_argument("--split", choices=["train", "test", "all"], default=split_default,
+                   help=f"split of the dataset (default: {split_default or 'every split it has'})")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="use a seeded random subsample of N images (for dsprites: generate N)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``latent-explorer`` (subcommands: open, train, info, bench)."""
+    parser = argparse.ArgumentParser(
+        prog="latent-explorer",
+        description="Explore the latent spaces of VAEs, GANs and ALI/BiGANs. "
+                    "With no subcommand, opens the window on the bundled demo.")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("open", help="open the window on checkpoints or adapters")
+    p.add_argument("checkpoints", nargs="*", metavar="CKPT_OR_ADAPTER")
+    _add_data_args(p, split_default="test")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("train", help="train a VAE, DCGAN or ALI and save a checkpoint")
+    p.add_argument("model", choices=sorted(KIND_OF_TRAIN))
+    _add_data_args(p, split_default="train")
+    p.add_argument("--latent-dim", type=int, required=True, metavar="N")
+    p.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (β-VAE); VAE only")
+    p.add_argument("--likelihood", choices=["bernoulli", "gaussian"], default="bernoulli",
+                   help="decoder likelihood p(x|z); VAE only")
+    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--out", type=Path, required=True, metavar="PATH")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="torch CPU threads (results are bit-identical for the same seed and thread count)")
+
+    p = sub.add_parser("info", help="print what a checkpoint, adapter or TorchScript file holds")
+    p.add_argument("checkpoint", type=Path, metavar="CKPT_OR_ADAPTER")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    p = sub.add_parser("evaluate", help="measure models on a dataset and write the figures as JSON")
+    p.add_argument("checkpoints", nargs="+", metavar="CKPT_OR_ADAPTER")
+    _add_data_args(p, split_default="test")
+    p.add_argument("--metrics", nargs="+", choices=["clustering"], default=["clustering"],
+                   help="which measurements to make (default: clustering)")
+    p.add_argument("--k", type=int, default=None,
+                   help="number of k-means clusters (default: number of classes, else 10)")
+    p.add_argument("--space", choices=["latent", "embedding"], default="latent",
+                   help="cluster the full latent codes or their 2-D embedding (default: latent)")
+    p.add_argument("--projection", choices=["pca", "umap", "tsne"], default="pca",
+                   help="the 2-D embedding used with --space embedding (default: pca)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the results here (atomically)")
+
+    p = sub.add_parser("bench", help="run the benchmark and print its figures")
+    p.add_argument("--json", type=Path, metavar="OUT", help="also write the figures as one JSON object")
+    p.add_argument("--only", nargs="*", metavar="SECTION", help="run only these sections")
+    return parser
+
+
+def _load_data_for(args, image_shape=None):
+    from explorer.data import fit_to_model, load_dataset
+
+    ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=getattr(args, "seed", 0))
+    if image_shape is not None:
+        ds = fit_to_model(ds, image_shape)
+    return ds
+
+
+def cmd_train(args) -> int:
+    """Train a model with a live progress bar and save its checkpoint atomically."""
+    import torch
+    from tqdm import tqdm
+
+    from models.checkpoint import save_checkpoint
+    from models.train import make_trainer
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ds = _load_data_for(args)
+    for note in ds.notes:
+        print(note, file=sys.stderr)
+    kind = KIND_OF_TRAIN[args.model]
+    kwargs = {"seed": args.seed}
+    if args.batch_size:
+        kwargs["batch_size"] = args.batch_size
+    if kind == "vae":
+        kwargs.update(beta=args.beta, likelihood=args.likelihood)
+    elif args.beta != 1.0:
+        raise UserError(f"--beta applies to the VAE only, not to {args.model}.")
+    trainer = make_trainer(kind, torch.from_numpy(ds.images), args.latent_dim, **kwargs)
+    command = "latent-explorer " + shlex.join(sys.argv[1:])
+    t0 = time.perf_counter()
+    bar = None
+    try:
+        for m in trainer.run(args.epochs):
+            if bar is None:
+                bar = tqdm(total=m["total_steps"], unit="step", desc=f"train {args.model}", file=sys.stderr)
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.4g}" for k, v in m.items()
+                             if k not in ("step", "epoch", "total_steps") and isinstance(v, float)},
+                            refresh=False)
+            bar.set_description(f"train {args.model} epoch {m['epoch'] + 1}/{args.epochs}")
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        print(f"training interrupted; nothing written to {args.out}", file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    wall = time.perf_counter() - t0
+    save_checkpoint(args.out, trainer.model, dataset=ds.name, seed=args.seed, history=trainer.history,
+                    command=command, extra={"wall_time_s": wall, "n_train": len(ds), "split": ds.split or "all"})
+    finals = {k: v[-1] for k, v in trainer.history.items() if v}
+    print(f"saved {args.out} after {wall:.1f} s; final " +
+          ", ".join(f"{k} {v:.4g}" for k, v in finals.items()))
+    return 0
+
+
+def cmd_info(args) -> int:
+    """Print what a checkpoint / adapter / TorchScript file holds."""
+    from models.loading import describe
+
+    info = describe(args.checkpoint)
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    width = max(len(k) for k in info)
+    for k, v in info.items():
+        if isinstance(v, dict):
+            v = ", ".join(f"{a}={b:.4g}" if isinstance(b, float) else f"{a}={b}" for a, b in v.items())
+        print(f"{k:<{width}}  {v}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    """Evaluate each model on the dataset; print a table and write the JSON record."""
+    from explorer.core.evaluate import evaluate_models
+    from explorer.data import load_dataset
+
+    ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=args.seed)
+    for note in ds.notes:
+        print(note, file=sys.stderr)
+    result = evaluate_models(args.checkpoints, ds, metrics=args.metrics, k=args.k, space=args.space,
+                             projection=args.projection, seed=args.seed,
+                             on_note=lambda s: print(s, file=sys.stderr))
+    for rec in result["models"]:
+        c = rec.get("clustering")
+        if c:
+            fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+            print(f"{rec['checkpoint']}: k-means k={c['k']} on the {c['space']} space ({c['n_images']:,} points): "
+                  f"homogeneity {fmt(c['homogeneity'])}, completeness {fmt(c['completeness'])}, "
+                  f"V-measure {fmt(c['v_measure'])}, ARI {fmt(c['ari'])}, NMI {fmt(c['nmi'])}, "
+                  f"silhouette {fmt(c['silhouette'])}")
+    if args.json:
+        from explorer.core.export import write_json
+
+        write_json(args.json, result)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    """Run the benchmark sections, print each figure, write them as one JSON object."""
+    from explorer.bench import run_bench
+
+    results = run_bench(only=args.only, out=args.json)
+    return 0 if results else 1
+
+
+def cmd_open(args) -> int:
+    """Open the window (the bundled demo when no checkpoint is given)."""
+    from explorer.gui.app import run_app
+
+    return run_app(checkpoints=list(args.checkpoints), data=args.data, split=args.split,
+                   limit=args.limit, seed=args.seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``latent-explorer``; returns the process exit status."""
+    setup_logging()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["open", *(argv if argv is not None else sys.argv[1:])])
+    handlers = {"open": cmd_open, "train": cmd_train, "info": cmd_info, "evaluate": cmd_evaluate,
+                "bench": cmd_bench}
+    try:
+        return handlers[args.command](args)
+    except Exception as exc:  # one sentence for the user, the traceback to the log file
+        from models.base import ModelFileError
+
+        log.exception("latent-explorer %s failed", args.command)
+        if isinstance(exc, (UserError, ModelFileError)):
+            print(f"latent-explorer: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"latent-explorer: error: {type(exc).__name__}: {exc} (details in the log file)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""Batched encode / decode between numpy arrays and a model, as cancellable jobs."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from explorer.core.jobs import JobContext
+
+DEFAULT_BATCH = 500
+
+
+def encode_images(
+    model, images: np.ndarray, batch_size: int = DEFAULT_BATCH, ctx: JobContext | None = None
+) -> np.ndarray:
+    """Encode images to latent codes with the model's encoder ``q(z|x)``.
+
+    Parameters
+    ----------
+    model : models.base.GenerativeModel
+        A model with ``has_encoder``; a VAE returns its posterior mean.
+    images : numpy.ndarray
+        ``(N, C, H, W)`` float32 in [0, 1], already fitted to ``model.image_shape``.
+    batch_size : int
+        Images per forward pass.
+    ctx : JobContext, optional
+        Progress (fraction of images done) and cancel, checked between batches.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, d)`` float32 codes.
+
+    Raises
+    ------
+    models.base.NoEncoderError
+        The model has no encoder.
+    explorer.core.jobs.Cancelled
+        The job was cancelled.
+    ValueError
+        ``images`` does not match ``model.image_shape``.
+    """
+    images = np.ascontiguousarray(images, dtype=np.float32)
+    if tuple(images.shape[1:]) != tuple(model.image_shape):
+        raise ValueError(
+            f"images of shape {images.shape[1:]} do not fit the model's input {tuple(model.image_shape)}"
+        )
+    n = len(images)
+    out = np.empty((n, model.latent_dim), dtype=np.float32)
+    x_all = torch.from_numpy(images)  # shares memory: no copy
+    with torch.inference_mode():
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            out[start:stop] = model.encode(x_all[start:stop]).numpy()
+            if ctx is not None:
+                ctx.progress(stop / n, f"encoded {stop:,} / {n:,} images")
+    return out
+
+
+def decode_codes(
+    model, codes: np.ndarray, batch_size: int = DEFAULT_BATCH, ctx: JobContext | None = None
+) -> np.ndarray:
+    """Decode latent codes to images with the decoder / generator.
+
+    Parameters
+    ----------
+    model : models.base.GenerativeModel
+    codes : numpy.ndarray
+        ``(N, d)`` float32 latent codes.
+    batch_size : int
+        Codes per forward pass.
+    ctx : JobContext, optional
+        Progress and cancel, checked between batches.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C, H, W)`` float32 images in [0, 1].
+    """
+    codes = np.ascontiguousarray(codes, dtype=np.float32).reshape(-1, model.latent_dim)
+    n = len(codes)
+    out = np.empty((n, *model.image_shape), dtype=np.float32)
+    z_all = torch.from_numpy(codes)
+    with torch.inference_mode():
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            out[start:stop] = model.decode(z_all[start:stop]).numpy()
+            if ctx is not None:
+                ctx.progress(stop / n, f"decoded {stop:,} / {n:,} codes")
+    return out
+
+
+def prior_codes(model, n: int, seed: int = 0) -> np.ndarray:
+    """Draw ``n`` codes from the model's prior ``p(z)`` with a seeded generator.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, d)`` float32; the same ``seed`` gives the same codes.
+    """
+    g = torch.Generator().manual_seed(int(seed))
+    with torch.inference_mode():
+        return model.sample_prior(int(n), g).numpy().astype(np.float32, copy=False)
