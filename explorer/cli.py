@@ -107,7 +107,7 @@ def cmd_train(args) -> int:
     elif args.beta != 1.0:
         raise UserError(f"--beta applies to the VAE only, not to {args.model}.")
     trainer = make_trainer(kind, torch.from_numpy(ds.images), args.latent_dim, **kwargs)
-    command = "latent-explorer " + shlex.join(sys.argv[1:])
+    command = "latent-explorer " + shlex.join(args.argv)
     t0 = time.perf_counter()
     bar = None
     try:
@@ -199,9 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``latent-explorer``; returns the process exit status."""
     setup_logging()
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["open", *(argv if argv is not None else sys.argv[1:])])
+        args = parser.parse_args(["open", *argv])
+    args.argv = argv
     handlers = {"open": cmd_open, "train": cmd_train, "info": cmd_info, "evaluate": cmd_evaluate,
                 "bench": cmd_bench}
     try:
