@@ -1,0 +1,404 @@
+"""GAN inversion: find latent codes for real images by optimising ``z`` through the generator."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from explorer.core.jobs import JobContext
+
+__all__ = [
+    "CodeSource",
+    "InversionSettings",
+    "InversionResult",
+    "EncoderInversionComparison",
+    "inversion_objective",
+    "invert",
+    "compare_encoder_and_inversion",
+]
+
+# Seeds of the per-image generators: seed · _SEED_STRIDE + image index.
+_SEED_STRIDE = 1_000_003
+
+
+class CodeSource(enum.StrEnum):
+    """Where a set of latent codes came from; carried by results, the UI and JSON ("encoder" / "inverted").
+
+    A `StrEnum`, so ``json.dumps`` writes the plain string and ``CodeSource("inverted")`` reads it.
+    """
+
+    ENCODER = "encoder"
+    INVERTED = "inverted"
+
+
+@dataclass(frozen=True)
+class InversionSettings:
+    """Knobs of `invert`.
+
+    Attributes
+    ----------
+    steps : int
+        Adam steps per restart (≥ 0; 0 returns the best initial code).
+    restarts : int
+        Random initialisations per image, drawn from the model's prior (≥ 1).
+    lr : float
+        Adam learning rate, in latent units per step (> 0).
+    prior_weight : float
+        λ of the prior term ``λ·‖z‖²/d`` (≥ 0); 0 is the plain pixel loss.
+    batch_size : int
+        Images optimised together (each with all its restarts), ≥ 1.
+    seed : int
+        Seed of the initial codes: image ``i`` uses a ``torch.Generator`` seeded with
+        ``seed·1000003 + i``, so results do not depend on ``batch_size``.
+    """
+
+    steps: int = 200
+    restarts: int = 4
+    lr: float = 0.05
+    prior_weight: float = 1e-3
+    batch_size: int = 64
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if int(self.steps) < 0 or int(self.restarts) < 1 or int(self.batch_size) < 1:
+            raise ValueError("inversion needs steps ≥ 0, restarts ≥ 1 and batch_size ≥ 1")
+        if not float(self.lr) > 0 or not float(self.prior_weight) >= 0:
+            raise ValueError("inversion needs lr > 0 and prior_weight ≥ 0")
+
+    def to_dict(self) -> dict:
+        """JSON-able ``{field: value}``."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class InversionResult:
+    """Codes found by `invert` and how well they fit.
+
+    Attributes
+    ----------
+    codes : numpy.ndarray, shape (N, d), float32
+        The best code per image over all restarts and steps.
+    losses : numpy.ndarray, shape (N,), float64
+        Objective (see `inversion_objective`) at ``codes``; never above ``initial_losses``.
+    mse : numpy.ndarray, shape (N,), float64
+        Pixel mean squared error of ``decode(codes)`` (images in [0, 1]).
+    initial_losses, initial_mse : numpy.ndarray, shape (N,), float64
+        Objective and pixel MSE of the best initial code (before any step).
+    restart : numpy.ndarray, shape (N,), int64
+        Which restart won.
+    history : numpy.ndarray, shape (steps + 1,), float64
+        Mean over images of the best objective so far, after 0, 1, …, ``steps`` steps.
+    settings : InversionSettings
+    source : CodeSource
+        Always ``CodeSource.INVERTED``.
+    """
+
+    codes: np.ndarray
+    losses: np.ndarray
+    mse: np.ndarray
+    initial_losses: np.ndarray
+    initial_mse: np.ndarray
+    restart: np.ndarray
+    history: np.ndarray
+    settings: InversionSettings
+    source: CodeSource = field(default=CodeSource.INVERTED)
+
+
+def inversion_objective(
+    model, z: torch.Tensor, x: torch.Tensor, prior_weight: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image objective of GAN inversion and its pixel part.
+
+    ``L(z) = mean_pixels (G(z) − x)² + λ · ‖z‖² / d``, where the mean runs over all
+    C·H·W values of an image in [0, 1] and ``d`` is the latent dimension. The prior term
+    is the negative log-density of ``N(0, I)`` up to constants, scaled by ``2λ/d``; it
+    keeps ``z`` where the generator was trained.
+
+    Parameters
+    ----------
+    model : models.base.GenerativeModel
+        Anything with a differentiable ``decode``.
+    z : torch.Tensor, shape (M, d), float32
+    x : torch.Tensor, shape (M, C, H, W), float32 in [0, 1]
+    prior_weight : float
+        λ ≥ 0.
+
+    Returns
+    -------
+    loss, mse : torch.Tensor, shape (M,)
+
+    Raises
+    ------
+    ValueError
+        ``z`` requires gradients but ``decode`` does not pass them on (e.g. it runs
+        under ``torch.no_grad``).
+    """
+    recon = model.decode(z)
+    if z.requires_grad and not recon.requires_grad:
+        raise ValueError("the model's decode gives no gradient with respect to z; GAN inversion "
+                         "needs a differentiable decoder")
+    mse = (recon - x).pow(2).flatten(1).mean(dim=1)
+    return mse + float(prior_weight) * z.pow(2).mean(dim=1), mse
+
+
+@contextlib.contextmanager
+def _frozen(model) -> Iterator[None]:
+    """Weights without gradients and every sub-module in eval mode; both restored on exit."""
+    if not isinstance(model, nn.Module):
+        yield
+        return
+    params = list(model.parameters())
+    grads = [p.requires_grad for p in params]
+    modes = [(m, m.training) for m in model.modules()]
+    for p in params:
+        p.requires_grad_(False)
+    model.eval()
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, grads):
+            p.requires_grad_(flag)
+        for m, flag in modes:
+            m.training = flag
+
+
+def _initial_codes(model, start: int, stop: int, restarts: int, seed: int) -> torch.Tensor:
+    """(restarts, B, d) prior draws, one seeded generator per image."""
+    out = []
+    for i in range(start, stop):
+        g = torch.Generator().manual_seed(int(seed) * _SEED_STRIDE + i)
+        out.append(torch.as_tensor(model.sample_prior(restarts, g), dtype=torch.float32).reshape(restarts, -1))
+    return torch.stack(out, dim=1)
+
+
+def _check_images(model, images) -> np.ndarray:
+    x = np.ascontiguousarray(images, dtype=np.float32)
+    if x.ndim != 4 or tuple(x.shape[1:]) != tuple(model.image_shape):
+        raise ValueError(
+            f"images of shape {x.shape[1:]} do not fit the model's output {tuple(model.image_shape)}"
+        )
+    return x
+
+
+def invert(
+    model,
+    images,
+    settings: InversionSettings | None = None,
+    ctx: JobContext | None = None,
+    *,
+    init_codes=None,
+    **overrides: Any,
+) -> InversionResult:
+    """Find a latent code for each image by minimising the reconstruction error (GAN inversion).
+
+    For every image, ``restarts`` codes are drawn from the prior ``p(z)`` and each is
+    optimised with Adam (β = 0.9, 0.999; ε = 1e-8) on `inversion_objective`
+    ``L(z) = mean_pixels (G(z) − x)² + λ‖z‖²/d`` for ``steps`` steps (Zhu et al. 2016,
+    "Generative visual manipulation on the natural image manifold"; Creswell & Bharath
+    2018, "Inverting the generator of a generative adversarial network"). The lowest
+    objective seen at any step of any restart — the initial codes included — is kept, so
+    the result never fits worse than its initialisation. Images and their restarts are
+    optimised together in batches; the objective is a sum of per-code terms and Adam
+    scales each coordinate separately, so codes do not influence each other.
+
+    Parameters
+    ----------
+    model : models.base.GenerativeModel
+        Any model whose ``decode`` passes gradients to ``z`` (DCGAN, the ALI generator,
+        a VAE decoder). Its weights are not changed: their ``requires_grad`` flags are
+        switched off during the run and, like train/eval modes, restored afterwards.
+    images : array_like, shape (N, C, H, W), float32 in [0, 1]
+        Must match ``model.image_shape``.
+    settings : InversionSettings, optional
+        Defaults: 200 steps, 4 restarts, lr 0.05, λ = 1e-3, batch 64, seed 0.
+    ctx : JobContext, optional
+        Progress (fraction of all steps) and cancel, checked after every step.
+    init_codes : array_like, shape (N, d), optional
+        Replace restart 0 with these codes (e.g. an encoder's ``E(x)``: the hybrid
+        initialisation of Zhu et al. 2016).
+    **overrides
+        Fields of `InversionSettings` to change, e.g. ``steps=50``.
+
+    Returns
+    -------
+    InversionResult
+        ``codes`` (N, d) float32 labelled ``CodeSource.INVERTED``, final losses, and more.
+
+    Raises
+    ------
+    ValueError
+        Images of the wrong shape, bad settings, or a ``decode`` that gives no gradient.
+    explorer.core.jobs.Cancelled
+        The job was cancelled (the model is restored first).
+    """
+    s = replace(settings or InversionSettings(), **overrides)
+    x_all = _check_images(model, images)
+    n, d = len(x_all), int(model.latent_dim)
+    r, steps = int(s.restarts), int(s.steps)
+    if init_codes is not None:
+        init_codes = np.asarray(init_codes, dtype=np.float32)
+        if init_codes.shape != (n, d):
+            raise ValueError(f"init_codes must have shape ({n}, {d}), got {init_codes.shape}")
+    codes = np.empty((n, d), np.float32)
+    losses, mse_out, init_l, init_m = (np.empty(n) for _ in range(4))
+    restart = np.empty(n, np.int64)
+    history = np.zeros(steps + 1)
+    total = max(1, math.ceil(n / s.batch_size) * max(steps, 1))
+    done = 0
+    with _frozen(model):
+        for start in range(0, n, int(s.batch_size)):
+            stop = min(start + int(s.batch_size), n)
+            b = stop - start
+            x = torch.from_numpy(x_all[start:stop]).repeat(r, 1, 1, 1)  # restart-major: row k·b + i
+            z0 = _initial_codes(model, start, stop, r, s.seed)
+            if init_codes is not None:
+                z0[0] = torch.from_numpy(init_codes[start:stop])
+            z = z0.reshape(r * b, d).clone().requires_grad_(True)
+            # Adam is elementwise, so one optimiser over all codes = an independent Adam per code
+            opt = torch.optim.Adam([z], lr=float(s.lr))
+            best_loss = torch.full((r * b,), math.inf, dtype=torch.float64)
+            best_mse = torch.full((r * b,), math.inf, dtype=torch.float64)
+            best_z = z.detach().clone()
+            for step in range(steps + 1):
+                loss, mse = inversion_objective(model, z, x, s.prior_weight)
+                with torch.no_grad():
+                    ld = loss.detach().double()
+                    better = ld < best_loss
+                    best_loss = torch.where(better, ld, best_loss)
+                    best_mse = torch.where(better, mse.detach().double(), best_mse)
+                    best_z[better] = z.detach()[better]
+                    per_image = best_loss.reshape(r, b).min(dim=0).values
+                    history[step] += float(per_image.sum())
+                    if step == 0:
+                        k0 = ld.reshape(r, b).argmin(dim=0)
+                        cols = torch.arange(b)
+                        init_l[start:stop] = ld.reshape(r, b)[k0, cols].numpy()
+                        init_m[start:stop] = mse.detach().double().reshape(r, b)[k0, cols].numpy()
+                if step == steps:
+                    break
+                (z.grad,) = torch.autograd.grad(loss.sum(), z)
+                opt.step()
+                done += 1
+                if ctx is not None:
+                    ctx.progress(done / total, f"inverting images {start + 1:,}–{stop:,} of {n:,}: "
+                                               f"step {step + 1} / {steps}")
+            k = best_loss.reshape(r, b).argmin(dim=0)
+            cols = torch.arange(b)
+            codes[start:stop] = best_z.reshape(r, b, d)[k, cols].numpy()
+            losses[start:stop] = best_loss.reshape(r, b)[k, cols].numpy()
+            mse_out[start:stop] = best_mse.reshape(r, b)[k, cols].numpy()
+            restart[start:stop] = k.numpy()
+            if ctx is not None and steps == 0:
+                ctx.progress(stop / n, f"inverted {stop:,} / {n:,} images")
+    return InversionResult(codes=codes, losses=losses, mse=mse_out, initial_losses=init_l,
+                           initial_mse=init_m, restart=restart, history=history / max(n, 1), settings=s)
+
+
+@dataclass
+class EncoderInversionComparison:
+    """Reconstructions of the same images from the encoder ``E(x)`` and from GAN inversion.
+
+    Attributes
+    ----------
+    encoder_codes, inverted_codes : numpy.ndarray, shape (N, d), float32
+    encoder_psnr, inverted_psnr : numpy.ndarray, shape (N,), float64
+        PSNR in dB (data range 1.0) of ``decode(E(x))`` / ``decode(z*)`` against ``x``.
+    encoder_ssim, inverted_ssim : numpy.ndarray, shape (N,), float64
+        SSIM (Wang et al. 2004, skimage settings of `explorer.core.reconstruction.ssim`).
+    inversion : InversionResult
+    """
+
+    encoder_codes: np.ndarray
+    inverted_codes: np.ndarray
+    encoder_psnr: np.ndarray
+    inverted_psnr: np.ndarray
+    encoder_ssim: np.ndarray
+    inverted_ssim: np.ndarray
+    inversion: InversionResult
+
+    def to_dict(self) -> dict:
+        """JSON summary (means over images).
+
+        ``{"n_images", "encoder": {"psnr_db", "ssim"}, "inverted": {"psnr_db", "ssim"},
+        "inversion": InversionSettings.to_dict()}``.
+        """
+        return {
+            "n_images": int(len(self.encoder_psnr)),
+            CodeSource.ENCODER.value: {"psnr_db": float(np.mean(self.encoder_psnr)),
+                                       "ssim": float(np.mean(self.encoder_ssim))},
+            CodeSource.INVERTED.value: {"psnr_db": float(np.mean(self.inverted_psnr)),
+                                        "ssim": float(np.mean(self.inverted_ssim))},
+            "inversion": self.inversion.settings.to_dict(),
+        }
+
+
+def compare_encoder_and_inversion(
+    model,
+    images,
+    settings: InversionSettings | None = None,
+    ctx: JobContext | None = None,
+    *,
+    init_from_encoder: bool = False,
+    **overrides: Any,
+) -> EncoderInversionComparison:
+    """How well the encoder of an ALI/BiGAN inverts its generator, against optimisation.
+
+    Compares ``decode(E(x))`` (E: the encoder's mean) with ``decode(z*)``, ``z*`` from
+    `invert`, by per-image PSNR and SSIM (Donahue et al. 2017 and Dumoulin et al. 2017
+    report that ``G(E(x))`` is often far from ``x``; inversion is the upper reference).
+
+    Parameters
+    ----------
+    model : models.base.GenerativeModel
+        A model with an encoder (``has_encoder``), e.g. `models.ali.ALI`.
+    images : array_like, shape (N, C, H, W), float32 in [0, 1]
+    settings : InversionSettings, optional
+    ctx : JobContext, optional
+        Progress: encoding is the first 5 %, inversion the rest.
+    init_from_encoder : bool
+        Start restart 0 of the inversion from ``E(x)`` (then ``z*`` is never worse than
+        ``E(x)`` in the inversion objective).
+    **overrides
+        Fields of `InversionSettings`.
+
+    Returns
+    -------
+    EncoderInversionComparison
+
+    Raises
+    ------
+    ValueError
+        The model has no encoder, or the images do not fit it.
+    explorer.core.jobs.Cancelled
+    """
+    # Imported here: explorer.core.reconstruction imports this module.
+    from explorer.core.codes import decode_codes, encode_images
+    from explorer.core.reconstruction import psnr, ssim
+
+    if not getattr(model, "has_encoder", False):
+        raise ValueError("this model has no encoder to compare with; GAN inversion alone is available")
+    x = _check_images(model, images)
+    enc = encode_images(model, x, ctx=_sub(ctx, 0.0, 0.05))
+    inv = invert(model, x, settings, _sub(ctx, 0.05, 1.0), init_codes=enc if init_from_encoder else None, **overrides)
+    rec_e = decode_codes(model, enc)
+    rec_i = decode_codes(model, inv.codes)
+    return EncoderInversionComparison(
+        encoder_codes=enc, inverted_codes=inv.codes,
+        encoder_psnr=psnr(x, rec_e), inverted_psnr=psnr(x, rec_i),
+        encoder_ssim=ssim(x, rec_e), inverted_ssim=ssim(x, rec_i), inversion=inv,
+    )
+
+
+def _sub(ctx: JobContext | None, lo: float, hi: float) -> JobContext | None:
+    """A child context mapping progress [0, 1] to [lo, hi] of ``ctx``, sharing its cancel flag."""
+    if ctx is None:
+        return None
+    return JobContext(lambda f, m: ctx.progress(lo + f * (hi - lo), m), ctx.cancel_event)

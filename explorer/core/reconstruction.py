@@ -1,0 +1,662 @@
+"""Reconstructions at a code precision: compression ratio, PSNR / SSIM per image, and a JPEG baseline."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from skimage.metrics import structural_similarity
+
+from explorer.core.codes import decode_codes, encode_images
+from explorer.core.inversion import CodeSource, InversionResult, InversionSettings, invert
+from explorer.core.jobs import JobContext
+from explorer.core.quantize import Quantizer, code_bits, parse_precision, round_trip
+
+__all__ = [
+    "SAMPLES",
+    "CODE_SOURCES",
+    "Z_95",
+    "SSIM_SETTINGS",
+    "image_bits",
+    "compression_ratio",
+    "code_bpp",
+    "psnr",
+    "ssim",
+    "mean_ci",
+    "worst_best",
+    "latent_codes",
+    "reconstruct",
+    "CodecBaseline",
+    "ReconstructionReport",
+    "reconstruction_report",
+    "evaluate_reconstruction",
+]
+
+#: How a code is taken from a VAE/ALI encoder: the posterior mean, or one seeded draw from it.
+SAMPLES: tuple[str, ...] = ("mean", "posterior")
+
+#: Where codes come from: "auto" (encoder if the model has one, else GAN inversion), or forced.
+CODE_SOURCES: tuple[str, ...] = ("auto", CodeSource.ENCODER.value, CodeSource.INVERTED.value)
+
+#: Two-sided 95 % quantile of the standard normal, used by `mean_ci`.
+Z_95 = 1.959963984540054
+
+#: Keyword arguments of skimage's ``structural_similarity`` used by `ssim` (Wang et al. 2004).
+SSIM_SETTINGS: dict[str, Any] = {
+    "gaussian_weights": True,
+    "sigma": 1.5,
+    "use_sample_covariance": False,
+    "K1": 0.01,
+    "K2": 0.03,
+}
+
+
+# -- bits ---------------------------------------------------------------------------------
+
+
+def image_bits(image_shape: Sequence[int]) -> int:
+    """Bits of one 8-bit image: ``H·W·C·8``.
+
+    Parameters
+    ----------
+    image_shape : (C, H, W)
+
+    Raises
+    ------
+    ValueError
+        Not three positive integers.
+    """
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {tuple(image_shape)}")
+    c, h, w = shape
+    return h * w * c * 8
+
+
+def compression_ratio(image_shape: Sequence[int], latent_dim: int, precision: Any = "float32") -> float:
+    """Bits of the original 8-bit image over bits of its latent code (DESIGN.md §3).
+
+    ``ratio = H·W·C·8 / (d · b)`` with ``b`` = 32 (float32), 16 (float16) or k (k-bit);
+    e.g. 28×28×1 with d = 16 at float32: 6272 / 512 = 12.25.
+
+    Parameters
+    ----------
+    image_shape : (C, H, W)
+    latent_dim : int
+        ``d``.
+    precision : str or explorer.core.quantize.PrecisionSpec
+        "float32", "float16" or "kbit" (k = 2…16).
+
+    Returns
+    -------
+    float
+        Dimensionless ratio (> 1 means the code is smaller than the image).
+
+    Raises
+    ------
+    ValueError
+        Bad shape, dimension or precision.
+    """
+    return image_bits(image_shape) / code_bits(latent_dim, precision)
+
+
+def code_bpp(image_shape: Sequence[int], latent_dim: int, precision: Any = "float32") -> float:
+    """Bits per pixel of the latent code: ``d · b / (H·W)`` (pixels, not channel values).
+
+    The original image has ``8·C`` bits per pixel, so ``8·C / code_bpp = compression_ratio``.
+    """
+    _, h, w = (int(s) for s in image_shape)
+    return code_bits(latent_dim, precision) / (h * w)
+
+
+# -- metrics ------------------------------------------------------------------------------
+
+
+def _pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(x)
+    b = np.asarray(y)
+    if a.shape != b.shape:
+        raise ValueError(f"image arrays differ in shape: {a.shape} vs {b.shape}")
+    if a.ndim != 4:
+        raise ValueError(f"images must have shape (N, C, H, W), got {a.shape}")
+    return a, b
+
+
+def psnr(x: Any, y: Any, data_range: float = 1.0) -> np.ndarray:
+    """Peak signal-to-noise ratio of each image pair, in dB.
+
+    ``PSNR = 10·log10(data_range² / MSE)``, MSE over all C·H·W values of an image, computed
+    in float64; the same numbers as ``skimage.metrics.peak_signal_noise_ratio(x[i], y[i],
+    data_range=…)`` (which subtracts float32 inputs in float32: ~1e-6 relative apart).
+
+    Parameters
+    ----------
+    x, y : array_like, shape (N, C, H, W)
+        Reference and test images (float, values in [0, data_range]).
+    data_range : float
+        Peak value: 1.0 for images in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray, shape (N,), float64
+        dB; ``inf`` for identical images (MSE = 0). Means over images containing ``inf``
+        are ``inf``: report how many images were exact instead.
+
+    Raises
+    ------
+    ValueError
+        Shapes differ or are not 4-D.
+    """
+    a, b = _pair(x, y)
+    if len(a) == 0:
+        return np.empty(0)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    mse = np.mean((a64 - b64) ** 2, axis=(1, 2, 3))
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(float(data_range) ** 2 / mse)
+
+
+def ssim(x: Any, y: Any, data_range: float = 1.0, ctx: JobContext | None = None) -> np.ndarray:
+    """Structural similarity of each image pair (Wang et al. 2004, IEEE TIP 13(4)).
+
+    Computed by scikit-image: ``structural_similarity(x[i], y[i], gaussian_weights=True,
+    sigma=1.5, use_sample_covariance=False, K1=0.01, K2=0.03, data_range=data_range)``,
+    i.e. an 11×11 Gaussian window (σ = 1.5); colour images are scored per channel
+    (``channel_axis``) and averaged. Inputs are converted to float64 first.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (N, C, H, W)
+        Reference and test images; H and W must be ≥ 11 (the window).
+    data_range : float
+        1.0 for images in [0, 1].
+    ctx : JobContext, optional
+        Cancel (and progress) every 256 images.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N,), float64
+        Values in [-1, 1]; 1 for identical images.
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, are not 4-D, or images are smaller than the window.
+    """
+    a, b = _pair(x, y)
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    n, c = a.shape[:2]
+    out = np.empty(n)
+    for i in range(n):
+        if c == 1:
+            out[i] = structural_similarity(a[i, 0], b[i, 0], data_range=float(data_range), **SSIM_SETTINGS)
+        else:
+            out[i] = structural_similarity(a[i], b[i], data_range=float(data_range), channel_axis=0, **SSIM_SETTINGS)
+        if ctx is not None and (i + 1) % 256 == 0:
+            ctx.progress((i + 1) / n, f"SSIM {i + 1:,} / {n:,}")
+    return out
+
+
+def mean_ci(values: Any, z: float = Z_95) -> tuple[float, float, float]:
+    """Mean and its normal-approximation 95 % confidence interval.
+
+    ``mean ± z·s/√n`` with ``s`` the sample standard deviation (``ddof=1``) and z = 1.96.
+
+    Parameters
+    ----------
+    values : array_like, shape (n,)
+    z : float
+        Normal quantile (1.96 for 95 %).
+
+    Returns
+    -------
+    (mean, low, high) : tuple of float
+        ``low = high = nan`` when n < 2; nan when the values contain ``inf``
+        (e.g. PSNR of an exact reconstruction) — the mean is then ``inf``.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.size == 0:
+        return (math.nan, math.nan, math.nan)
+    mean = float(np.mean(v))
+    if v.size < 2 or not np.isfinite(v).all():
+        return (mean, math.nan, math.nan)
+    half = float(z) * float(np.std(v, ddof=1)) / math.sqrt(v.size)
+    return (mean, mean - half, mean + half)
+
+
+def worst_best(scores: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the ``n`` lowest and the ``n`` highest scores (e.g. PSNR per image).
+
+    Parameters
+    ----------
+    scores : array_like, shape (N,)
+    n : int
+        How many of each (clipped to N).
+
+    Returns
+    -------
+    worst, best : numpy.ndarray of int64, shape (min(n, N),)
+        ``worst`` ascending by score (worst first), ``best`` descending (best first);
+        ties keep index order (stable sort). NaN scores count as worst.
+    """
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    k = max(0, min(int(n), s.size))
+    key = np.where(np.isnan(s), -np.inf, s)
+    worst = np.argsort(key, kind="stable")[:k]
+    best = np.argsort(-key, kind="stable")[:k]
+    return worst.astype(np.int64), best.astype(np.int64)
+
+
+# -- reconstructions ----------------------------------------------------------------------
+
+
+def _sub(ctx: JobContext | None, lo: float, hi: float) -> JobContext | None:
+    """Child context mapping progress [0, 1] to [lo, hi] of ``ctx``; shares its cancel flag."""
+    if ctx is None:
+        return None
+    return JobContext(lambda f, m: ctx.progress(lo + f * (hi - lo), m), ctx.cancel_event)
+
+
+def _check_images(model, images: Any) -> np.ndarray:
+    x = np.ascontiguousarray(images, dtype=np.float32)
+    if x.ndim != 4 or tuple(x.shape[1:]) != tuple(model.image_shape):
+        raise ValueError(f"images of shape {x.shape[1:]} do not fit the model's input {tuple(model.image_shape)}")
+    return x
+
+
+def _resolve_source(model, codes_source: str) -> CodeSource:
+    if codes_source == "auto":
+        return CodeSource.ENCODER if getattr(model, "has_encoder", False) else CodeSource.INVERTED
+    if codes_source not in CODE_SOURCES:
+        raise ValueError(f"codes_source must be one of {CODE_SOURCES}, got {codes_source!r}")
+    return CodeSource(codes_source)
+
+
+def _posterior_sample(model, images: np.ndarray, seed: int, batch_size: int, ctx: JobContext | None) -> np.ndarray:
+    """``z = mu + exp(logvar/2)·ε`` with ε from ``torch.Generator().manual_seed(seed)``, batch by batch."""
+    if not hasattr(model, "posterior"):
+        raise ValueError("sample='posterior' needs a model with a Gaussian encoder (VAE or ALI)")
+    g = torch.Generator().manual_seed(int(seed))
+    n = len(images)
+    out = np.empty((n, model.latent_dim), np.float32)
+    x_all = torch.from_numpy(images)
+    with torch.inference_mode():
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            mu, logvar = model.posterior(x_all[start:stop])
+            eps = torch.randn(mu.shape, generator=g)
+            out[start:stop] = (mu + torch.exp(0.5 * logvar) * eps).numpy()
+            if ctx is not None:
+                ctx.progress(stop / n, f"sampled q(z|x) for {stop:,} / {n:,} images")
+    return out
+
+
+def latent_codes(
+    model,
+    images: Any,
+    codes_source: str = "auto",
+    sample: str = "mean",
+    seed: int = 0,
+    ctx: JobContext | None = None,
+    *,
+    inversion: InversionSettings | None = None,
+    batch_size: int = 500,
+) -> tuple[np.ndarray, CodeSource, InversionResult | None]:
+    """Full-precision codes for ``images``: from the encoder, or by GAN inversion.
+
+    Parameters
+    ----------
+    model : models.base.GenerativeModel
+    images : array_like, shape (N, C, H, W), float32 in [0, 1]
+    codes_source : {"auto", "encoder", "inverted"}
+        "auto": the encoder if ``model.has_encoder``, else `explorer.core.inversion.invert`.
+    sample : {"mean", "posterior"}
+        Encoder codes: the posterior mean ``E[z|x]`` or one draw ``z ~ q(z|x)`` made with a
+        ``torch.Generator`` seeded with ``seed`` (needs ``model.posterior``).
+    seed : int
+        Seed of the posterior draw; inversion uses ``inversion.seed``.
+    ctx : JobContext, optional
+    inversion : InversionSettings, optional
+        For inverted codes (default settings otherwise).
+    batch_size : int
+        Images per encoder pass.
+
+    Returns
+    -------
+    codes : numpy.ndarray, shape (N, d), float32
+    source : CodeSource
+    inversion_result : InversionResult or None
+
+    Raises
+    ------
+    models.base.NoEncoderError
+        ``codes_source="encoder"`` on a GAN without encoder.
+    ValueError
+        Bad ``codes_source``/``sample``, or images that do not fit the model.
+    """
+    if sample not in SAMPLES:
+        raise ValueError(f"sample must be one of {SAMPLES}, got {sample!r}")
+    x = _check_images(model, images)
+    source = _resolve_source(model, codes_source)
+    if source is CodeSource.INVERTED:
+        result = invert(model, x, inversion, ctx)
+        return result.codes, source, result
+    if sample == "posterior":
+        return _posterior_sample(model, x, seed, batch_size, ctx), source, None
+    return encode_images(model, x, batch_size=batch_size, ctx=ctx), source, None
+
+
+def reconstruct(
+    model,
+    images: Any,
+    precision: Any = "float32",
+    sample: str = "mean",
+    seed: int = 0,
+    ctx: JobContext | None = None,
+    *,
+    codes: Any = None,
+    codes_source: str = "auto",
+    quantizer: Quantizer | None = None,
+    inversion: InversionSettings | None = None,
+    batch_size: int = 500,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Encode (or invert), store the code at ``precision``, and decode it.
+
+    The images returned are decoded from the code *as stored* at ``precision``, so quality
+    measured on them belongs to `compression_ratio` at the same precision.
+
+    Parameters
+    ----------
+    model : models.base.GenerativeModel
+    images : array_like, shape (N, C, H, W), float32 in [0, 1]
+    precision : str or PrecisionSpec
+        "float32", "float16" or "kbit" (k = 2…16).
+    sample : {"mean", "posterior"}
+        See `latent_codes`.
+    seed : int
+        Seed of the posterior draw.
+    ctx : JobContext, optional
+        Progress: codes 0–90 %, decoding 90–100 %; cancel between batches.
+    codes : array_like, shape (N, d), optional
+        Full-precision codes already computed for these images (skips encoder/inversion,
+        e.g. to try several precisions after one slow inversion).
+    codes_source : {"auto", "encoder", "inverted"}
+        See `latent_codes`; ignored when ``codes`` is given.
+    quantizer : explorer.core.quantize.Quantizer, optional
+        For k-bit: a fitted quantiser (e.g. on training-set codes). Default: fitted on
+        these codes (range ``mean ± 3σ`` per dimension).
+    inversion : InversionSettings, optional
+    batch_size : int
+
+    Returns
+    -------
+    codes : numpy.ndarray, shape (N, d), float32
+        The codes at ``precision`` (what the decoder saw).
+    reconstructions : numpy.ndarray, shape (N, C, H, W), float32 in [0, 1]
+
+    Raises
+    ------
+    ValueError, models.base.NoEncoderError, explorer.core.jobs.Cancelled
+    """
+    parse_precision(precision)
+    x = _check_images(model, images)
+    if codes is None:
+        codes, _, _ = latent_codes(model, x, codes_source, sample, seed, _sub(ctx, 0.0, 0.9),
+                                   inversion=inversion, batch_size=batch_size)
+    else:
+        codes = np.asarray(codes, dtype=np.float32)
+        if codes.shape != (len(x), model.latent_dim):
+            raise ValueError(f"codes must have shape ({len(x)}, {model.latent_dim}), got {codes.shape}")
+    stored = round_trip(codes, precision, quantizer)
+    recon = decode_codes(model, stored, batch_size=batch_size, ctx=_sub(ctx, 0.9, 1.0))
+    return stored, recon
+
+
+@dataclass
+class CodecBaseline:
+    """A standard image codec at (about) the compression ratio of a latent code.
+
+    Attributes
+    ----------
+    codec : {"jpeg", "webp"}
+    quality : int
+        Codec quality chosen by `explorer.core.codecs.match_ratio`.
+    compression_ratio : float
+        Achieved ratio: bits of the 8-bit originals / bits written, over the whole set.
+    target_ratio : float
+        The latent code's ratio it was matched to.
+    reachable : bool
+        False when no quality reaches the target; then ``quality`` is the closest end.
+    message : str
+        One sentence for the user (says honestly when the target is out of reach).
+    psnr, ssim : numpy.ndarray, shape (N,), float64
+        Per image, against the same originals as the model (dB; SSIM in [-1, 1]).
+    nbytes : numpy.ndarray, shape (N,), int64
+        Bytes written per image.
+    images : numpy.ndarray, shape (N, C, H, W), float32 in [0, 1]
+        Decoded images, for showing next to the reconstructions.
+    """
+
+    codec: str
+    quality: int
+    compression_ratio: float
+    target_ratio: float
+    reachable: bool
+    message: str
+    psnr: np.ndarray
+    ssim: np.ndarray
+    nbytes: np.ndarray
+    images: np.ndarray
+
+    @property
+    def psnr_db(self) -> float:
+        """Mean PSNR over images, dB."""
+        return float(np.mean(self.psnr))
+
+    @property
+    def ssim_mean(self) -> float:
+        """Mean SSIM over images."""
+        return float(np.mean(self.ssim))
+
+    def to_dict(self) -> dict:
+        """``{"quality", "compression_ratio", "psnr_db", "ssim"}`` (means over images)."""
+        return {"quality": int(self.quality), "compression_ratio": float(self.compression_ratio),
+                "psnr_db": self.psnr_db, "ssim": self.ssim_mean}
+
+
+@dataclass
+class ReconstructionReport:
+    """Everything about reconstructions at one precision; `to_dict` is the JSON summary.
+
+    Attributes
+    ----------
+    precision : str
+        Canonical name ("float32", "float16", "8bit", …).
+    compression_ratio : float
+        ``H·W·C·8 / (d·b)`` (see `compression_ratio`).
+    code_bits : int
+        Bits per code, ``d·b``.
+    bpp : float
+        Bits per pixel of the code, ``d·b / (H·W)``.
+    codes_source : CodeSource
+        "encoder" or "inverted" (GAN inversion — the UI must say so).
+    psnr, ssim : numpy.ndarray, shape (N,), float64
+        Per image: dB, and SSIM in [-1, 1].
+    psnr_ci, ssim_ci : (float, float)
+        95 % confidence interval of the mean, ``mean ± 1.96·s/√n`` (`mean_ci`).
+    codes : numpy.ndarray, shape (N, d), float32
+        Codes at ``precision``.
+    reconstructions : numpy.ndarray, shape (N, C, H, W), float32 in [0, 1]
+    jpeg : CodecBaseline or None
+        JPEG at the closest reachable ratio; None when not asked or impossible
+        (e.g. C not 1 or 3; see ``notes``).
+    inversion : InversionResult or None
+    notes : list of str
+        Sentences for the user (inverted codes, unreachable JPEG ratio, …).
+    """
+
+    precision: str
+    compression_ratio: float
+    code_bits: int
+    bpp: float
+    codes_source: CodeSource
+    psnr: np.ndarray
+    ssim: np.ndarray
+    psnr_ci: tuple[float, float]
+    ssim_ci: tuple[float, float]
+    codes: np.ndarray
+    reconstructions: np.ndarray
+    jpeg: CodecBaseline | None = None
+    inversion: InversionResult | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_images(self) -> int:
+        """Number of images measured."""
+        return int(len(self.psnr))
+
+    @property
+    def psnr_db(self) -> float:
+        """Mean PSNR over images, dB (inf if any image is reproduced exactly)."""
+        return float(np.mean(self.psnr)) if len(self.psnr) else math.nan
+
+    @property
+    def ssim_mean(self) -> float:
+        """Mean SSIM over images."""
+        return float(np.mean(self.ssim)) if len(self.ssim) else math.nan
+
+    def worst_best(self, n: int = 8) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the ``n`` worst and ``n`` best images by PSNR (`worst_best`)."""
+        return worst_best(self.psnr, n)
+
+    def to_dict(self) -> dict:
+        """JSON summary with exactly the keys ``precision, compression_ratio, psnr_db, ssim,
+        n_images, codes, jpeg`` (``jpeg``: ``quality, compression_ratio, psnr_db, ssim`` or None)."""
+        return {
+            "precision": self.precision,
+            "compression_ratio": float(self.compression_ratio),
+            "psnr_db": self.psnr_db,
+            "ssim": self.ssim_mean,
+            "n_images": self.n_images,
+            "codes": self.codes_source.value,
+            "jpeg": self.jpeg.to_dict() if self.jpeg is not None else None,
+        }
+
+
+def _jpeg_baseline(images: np.ndarray, target: float, ctx: JobContext | None) -> CodecBaseline:
+    # Imported here: explorer.core.codecs imports this module's metrics.
+    from explorer.core.codecs import codec_round_trip, match_ratio
+
+    m = match_ratio(images, target, "jpeg", ctx=_sub(ctx, 0.0, 0.7))
+    decoded, nbytes = codec_round_trip(images, m.quality, "jpeg")
+    if ctx is not None:
+        ctx.check()
+    return CodecBaseline(
+        codec="jpeg", quality=m.quality, compression_ratio=m.compression_ratio, target_ratio=float(target),
+        reachable=m.reachable, message=m.message, psnr=psnr(images, decoded),
+        ssim=ssim(images, decoded, ctx=_sub(ctx, 0.7, 1.0)), nbytes=nbytes, images=decoded,
+    )
+
+
+def reconstruction_report(
+    model,
+    images: Any,
+    precision: Any = "float32",
+    ctx: JobContext | None = None,
+    codes_source: str = "auto",
+    *,
+    sample: str = "mean",
+    seed: int = 0,
+    codes: Any = None,
+    quantizer: Quantizer | None = None,
+    inversion: InversionSettings | None = None,
+    jpeg: bool = True,
+) -> ReconstructionReport:
+    """Reconstruct ``images`` at ``precision`` and measure them, with a JPEG baseline at the same ratio.
+
+    Parameters
+    ----------
+    model : models.base.GenerativeModel
+    images : array_like, shape (N, C, H, W), float32 in [0, 1]
+    precision : str or PrecisionSpec
+    ctx : JobContext, optional
+        Progress: reconstruction 0–60 %, metrics 60–75 %, JPEG 75–100 %.
+    codes_source : {"auto", "encoder", "inverted"}
+        How codes are found; when ``codes`` is given, only how they are labelled
+        ("auto": "encoder" if the model has one, else "inverted").
+    sample, seed, codes, quantizer, inversion
+        See `reconstruct`.
+    jpeg : bool
+        Add the JPEG baseline (`explorer.core.codecs.match_ratio`).
+
+    Returns
+    -------
+    ReconstructionReport
+
+    Raises
+    ------
+    ValueError, models.base.NoEncoderError, explorer.core.jobs.Cancelled
+    """
+    spec = parse_precision(precision)
+    x = _check_images(model, images)
+    inv = None
+    notes: list[str] = []
+    if codes is None:
+        full, source, inv = latent_codes(model, x, codes_source, sample, seed, _sub(ctx, 0.0, 0.55),
+                                         inversion=inversion)
+    else:
+        full = codes
+        source = _resolve_source(model, codes_source)
+    if source is CodeSource.INVERTED:
+        notes.append("codes found by GAN inversion (optimising z through the generator), not by an encoder")
+    stored, recon = reconstruct(model, x, spec, codes=full, quantizer=quantizer, ctx=_sub(ctx, 0.55, 0.6))
+    p = psnr(x, recon)
+    s = ssim(x, recon, ctx=_sub(ctx, 0.6, 0.75))
+    exact = int(np.isinf(p).sum())
+    if exact:
+        notes.append(f"{exact} of {len(p)} images are reproduced exactly (PSNR = inf)")
+    ratio = compression_ratio(model.image_shape, model.latent_dim, spec)
+    baseline = None
+    if jpeg and len(x):
+        if model.image_shape[0] in (1, 3):
+            baseline = _jpeg_baseline(x, ratio, _sub(ctx, 0.75, 1.0))
+            if not baseline.reachable:
+                notes.append(baseline.message)
+        else:
+            notes.append(f"no JPEG baseline: JPEG stores 1 or 3 channels, these images have {model.image_shape[0]}")
+    if ctx is not None:
+        ctx.progress(1.0, f"reconstructions at {spec.name} measured")
+    return ReconstructionReport(
+        precision=spec.name, compression_ratio=ratio, code_bits=code_bits(model.latent_dim, spec),
+        bpp=code_bpp(model.image_shape, model.latent_dim, spec), codes_source=source,
+        psnr=p, ssim=s, psnr_ci=mean_ci(p)[1:], ssim_ci=mean_ci(s)[1:], codes=stored,
+        reconstructions=recon, jpeg=baseline, inversion=inv, notes=notes,
+    )
+
+
+def evaluate_reconstruction(
+    model,
+    images: Any,
+    precision: Any = "float32",
+    ctx: JobContext | None = None,
+    codes_source: str = "auto",
+    **kwargs: Any,
+) -> dict:
+    """JSON summary of `reconstruction_report`.
+
+    Returns
+    -------
+    dict
+        Exactly ``{"precision": str, "compression_ratio": float, "psnr_db": float (mean, dB),
+        "ssim": float (mean), "n_images": int, "codes": "encoder" | "inverted",
+        "jpeg": {"quality": int, "compression_ratio": float, "psnr_db": float, "ssim": float}
+        or None}``. Per-image values, confidence intervals and notes (e.g. an
+        unreachable JPEG ratio) are in the `ReconstructionReport`.
+
+    Other parameters are those of `reconstruction_report`.
+    """
+    return reconstruction_report(model, images, precision, ctx, codes_source, **kwargs).to_dict()

@@ -1,0 +1,195 @@
+"""Tests for explorer.core.inversion: recovering a known z, never worse than the start, weights untouched."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from explorer.core.codes import decode_codes
+from explorer.core.inversion import (
+    CodeSource,
+    InversionSettings,
+    compare_encoder_and_inversion,
+    inversion_objective,
+    invert,
+)
+from explorer.core.jobs import Cancelled, JobContext
+from explorer.core.reconstruction import psnr, ssim
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny tensors: one intra-op thread (two spinning threads on a busy 2-core CPU run ~50× slower)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+class TinyGenerator(nn.Module):
+    """Fixed random decoder ``G(z) = sigmoid(W z + b)`` reshaped to 1×12×12, d = 4, with batch norm
+    on a hidden copy (so train/eval flags matter); optionally a linear encoder (an ALI stand-in)."""
+
+    kind = "gan"
+    latent_dim = 4
+    image_shape = (1, 12, 12)
+
+    def __init__(self, with_encoder: bool = False):
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin = nn.Linear(4, 144)
+        nn.init.normal_(self.lin.weight, 0.0, 1.0)
+        self.norm = nn.BatchNorm1d(144, affine=False, track_running_stats=True)
+        self.has_encoder = with_encoder
+        self.enc = nn.Linear(144, 4) if with_encoder else None
+
+    def decode(self, z):
+        h = self.lin(torch.as_tensor(z, dtype=torch.float32))
+        return torch.sigmoid(h + 0.0 * self.norm(h)).reshape(-1, *self.image_shape)
+
+    def encode(self, x):
+        with torch.no_grad():
+            return self.enc(torch.as_tensor(x).flatten(1))
+
+    def sample_prior(self, n, generator=None):
+        return torch.randn(n, 4, generator=generator)
+
+
+@pytest.fixture()
+def gen():
+    return TinyGenerator()
+
+
+@pytest.fixture(scope="module")
+def z_true():
+    return torch.randn(5, 4, generator=torch.Generator().manual_seed(42)).numpy()
+
+
+def test_recovers_known_codes(gen, z_true):
+    x = decode_codes(gen, z_true)
+    res = invert(gen, x, steps=300, restarts=4, lr=0.05, prior_weight=0.0)
+    assert res.codes.shape == (5, 4) and res.codes.dtype == np.float32
+    assert np.abs(res.codes - z_true).max() < 0.05  # prior scale is 1
+    assert res.mse.max() < 1e-5
+    assert res.source is CodeSource.INVERTED
+    np.testing.assert_allclose(res.mse, ((decode_codes(gen, res.codes) - x) ** 2).mean(axis=(1, 2, 3)), rtol=1e-4)
+
+
+@pytest.mark.parametrize("lr", [0.05, 5.0])  # even a wild learning rate never ends worse than the start
+def test_never_worse_than_initialisation(gen, lr):
+    x = np.random.default_rng(0).random((6, 1, 12, 12)).astype(np.float32)
+    res = invert(gen, x, steps=20, restarts=3, lr=lr)
+    assert np.all(res.losses <= res.initial_losses)
+    assert res.losses.mean() < res.initial_losses.mean()
+    assert np.all(np.diff(res.history) <= 1e-12) and res.history.shape == (21,)
+    loss, mse = inversion_objective(gen, torch.from_numpy(res.codes), torch.from_numpy(x), 1e-3)
+    np.testing.assert_allclose(res.losses, loss.detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(res.losses - res.mse, 1e-3 * (res.codes.astype(np.float64) ** 2).mean(1),
+                               rtol=1e-4, atol=1e-7)
+
+
+def test_objective_definition(gen):
+    z = torch.randn(3, 4, generator=torch.Generator().manual_seed(1))
+    x = torch.rand(3, 1, 12, 12, generator=torch.Generator().manual_seed(2))
+    loss, mse = inversion_objective(gen, z, x, 0.5)
+    ref_mse = ((gen.decode(z) - x) ** 2).mean(dim=(1, 2, 3))
+    np.testing.assert_allclose(mse.detach().numpy(), ref_mse.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(loss.detach().numpy(), (ref_mse + 0.5 * (z**2).sum(1) / 4).detach().numpy(), rtol=1e-6)
+
+
+def test_weights_modes_and_flags_restored(gen):
+    gen.train()
+    gen.lin.bias.requires_grad_(False)  # mixed flags must come back as they were
+    before = {k: v.clone() for k, v in gen.state_dict().items()}
+    x = np.random.default_rng(1).random((3, 1, 12, 12)).astype(np.float32)
+    invert(gen, x, steps=10, restarts=2)
+    for k, v in gen.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert gen.training and gen.norm.training
+    assert gen.lin.weight.requires_grad and not gen.lin.bias.requires_grad
+    assert gen.lin.weight.grad is None
+
+
+def test_seeded_and_independent_of_batch_size(gen):
+    x = np.random.default_rng(2).random((5, 1, 12, 12)).astype(np.float32)
+    a = invert(gen, x, steps=15, restarts=2, batch_size=5, seed=3)
+    b = invert(gen, x, steps=15, restarts=2, batch_size=2, seed=3)
+    c = invert(gen, x, steps=15, restarts=2, batch_size=5, seed=4)
+    np.testing.assert_allclose(a.codes, b.codes, atol=1e-5)
+    assert not np.allclose(a.codes, c.codes)
+
+
+def test_zero_steps_returns_best_prior_draw(gen):
+    x = np.random.default_rng(3).random((2, 1, 12, 12)).astype(np.float32)
+    res = invert(gen, x, steps=0, restarts=3)
+    np.testing.assert_array_equal(res.losses, res.initial_losses)
+
+
+def test_cancel_restores_model(gen):
+    x = np.random.default_rng(4).random((2, 1, 12, 12)).astype(np.float32)
+    ctx = JobContext(lambda f, m: ctx.cancel() if f > 0.2 else None)
+    with pytest.raises(Cancelled):
+        invert(gen, x, ctx=ctx, steps=50)
+    assert gen.lin.weight.requires_grad
+
+
+def test_progress_reaches_one(gen):
+    seen = []
+    invert(gen, np.zeros((3, 1, 12, 12), np.float32), steps=4, batch_size=2,
+           ctx=JobContext(lambda f, m: seen.append(f)))
+    assert seen[-1] == pytest.approx(1.0) and len(seen) == 8
+
+
+def test_errors(gen):
+    with pytest.raises(ValueError, match="do not fit"):
+        invert(gen, np.zeros((1, 1, 28, 28), np.float32))
+    with pytest.raises(ValueError, match="restarts"):
+        InversionSettings(restarts=0)
+
+    class NoGrad(TinyGenerator):
+        def decode(self, z):
+            with torch.no_grad():
+                return super().decode(z)
+
+    with pytest.raises(ValueError, match="no gradient"):
+        invert(NoGrad(), np.zeros((1, 1, 12, 12), np.float32), steps=2)
+    with pytest.raises(ValueError, match="no encoder"):
+        compare_encoder_and_inversion(gen, np.zeros((1, 1, 12, 12), np.float32))
+
+
+def test_code_source_is_json_string():
+    assert json.dumps({"codes": CodeSource.INVERTED}) == '{"codes": "inverted"}'
+    assert CodeSource("encoder") is CodeSource.ENCODER
+
+
+def test_compare_encoder_and_inversion(z_true):
+    model = TinyGenerator(with_encoder=True)
+    x = decode_codes(model, z_true)
+    cmp = compare_encoder_and_inversion(model, x, steps=40, restarts=2, prior_weight=0.0, init_from_encoder=True)
+    rec_e = decode_codes(model, model.encode(torch.from_numpy(x)).numpy())
+    np.testing.assert_allclose(cmp.encoder_psnr, psnr(x, rec_e))
+    np.testing.assert_allclose(cmp.encoder_ssim, ssim(x, rec_e))
+    np.testing.assert_allclose(cmp.inverted_psnr, psnr(x, decode_codes(model, cmp.inverted_codes)))
+    # started from E(x) with λ = 0: the inverted fit is never worse than the encoder's
+    assert np.all(cmp.inverted_psnr >= cmp.encoder_psnr - 1e-6)
+    d = cmp.to_dict()
+    assert set(d) == {"n_images", "encoder", "inverted", "inversion"} and d["n_images"] == 5
+    json.dumps(d)
+
+
+def test_real_dcgan_generator_untouched():
+    from models.dcgan import DCGAN
+
+    torch.manual_seed(0)
+    gan = DCGAN(4, (1, 28, 28), g_width=8, d_width=8)
+    gan.train()
+    before = {k: v.clone() for k, v in gan.state_dict().items()}
+    x = np.random.default_rng(5).random((2, 1, 28, 28)).astype(np.float32)
+    res = invert(gan, x, steps=3, restarts=2)
+    assert all(torch.equal(v, before[k]) for k, v in gan.state_dict().items())  # BN running stats too
+    assert all(m.training for m in gan.modules())
+    assert np.all(res.losses <= res.initial_losses)
