@@ -6,11 +6,8 @@ Each section is a function returning ``{key: figure}``; later features add secti
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -109,11 +106,9 @@ def run_bench(only: list[str] | None = None, out: Path | None = None) -> dict:
             print(f"  {k} = {v}", flush=True)
         results.update(figures)
     if out is not None:
-        out = Path(out)
-        fd, tmp = tempfile.mkstemp(dir=out.parent or ".", prefix=f".{out.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(results, f, indent=2)
-        os.replace(tmp, out)
+        from explorer.core.export import write_json
+
+        write_json(out, results)
         print(f"wrote {out}")
     return results
 
@@ -125,5 +120,5 @@ def _load_optional_sections() -> None:
     for mod in ("explorer.gui.bench_sections",):
         try:
             importlib.import_module(mod)
-        except ImportError:
-            pass
+        except ImportError as exc:  # e.g. no Qt on a server: say so, run the rest
+            print(f"bench: sections of {mod} unavailable ({exc})", file=sys.stderr)

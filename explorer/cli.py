@@ -13,6 +13,18 @@ from explorer.errors import UserError
 from explorer.logs import log, setup_logging
 
 KIND_OF_TRAIN = {"vae": "vae", "dcgan": "gan", "ali": "ali"}
+SUBCOMMANDS = ("open", "train", "info", "evaluate", "bench")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
 
 
 def _add_data_args(p: argparse.ArgumentParser, split_default: str | None) -> None:
@@ -21,7 +33,7 @@ def _add_data_args(p: argparse.ArgumentParser, split_default: str | None) -> Non
                         "image folder with one subfolder per class); default: fashion-mnist")
     p.add_argument("--split", choices=["train", "test", "all"], default=split_default,
                    help=f"split of the dataset (default: {split_default or 'every split it has'})")
-    p.add_argument("--limit", type=int, default=None, metavar="N",
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="use a seeded random subsample of N images (for dsprites: generate N)")
 
 
@@ -41,15 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a VAE, DCGAN or ALI and save a checkpoint")
     p.add_argument("model", choices=sorted(KIND_OF_TRAIN))
     _add_data_args(p, split_default="train")
-    p.add_argument("--latent-dim", type=int, required=True, metavar="N")
+    p.add_argument("--latent-dim", type=positive_int, required=True, metavar="N")
     p.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (β-VAE); VAE only")
     p.add_argument("--likelihood", choices=["bernoulli", "gaussian"], default="bernoulli",
                    help="decoder likelihood p(x|z); VAE only")
-    p.add_argument("--epochs", type=int, required=True)
-    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--epochs", type=positive_int, required=True)
+    p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--out", type=Path, required=True, metavar="PATH")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, metavar="N",
+    p.add_argument("--threads", type=positive_int, default=None, metavar="N",
                    help="torch CPU threads (results are bit-identical for the same seed and thread count)")
 
     p = sub.add_parser("info", help="print what a checkpoint, adapter or TorchScript file holds")
@@ -61,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p, split_default="test")
     p.add_argument("--metrics", nargs="+", choices=["clustering"], default=["clustering"],
                    help="which measurements to make (default: clustering)")
-    p.add_argument("--k", type=int, default=None,
+    p.add_argument("--k", type=positive_int, default=None,
                    help="number of k-means clusters (default: number of classes, else 10)")
     p.add_argument("--space", choices=["latent", "embedding"], default="latent",
                    help="cluster the full latent codes or their 2-D embedding (default: latent)")
@@ -200,14 +212,19 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["open", *argv])
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
+        argv_parsed = ["open", *argv]  # the GUI is the default: `latent-explorer x.pt --data digits`
+    else:
+        argv_parsed = argv
+    args = parser.parse_args(argv_parsed)
     args.argv = argv
     handlers = {"open": cmd_open, "train": cmd_train, "info": cmd_info, "evaluate": cmd_evaluate,
                 "bench": cmd_bench}
     try:
         return handlers[args.command](args)
+    except KeyboardInterrupt:
+        print(f"latent-explorer {args.command}: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:  # one sentence for the user, the traceback to the log file
         from models.base import ModelFileError
 

@@ -19,12 +19,17 @@ def _networks(model) -> dict[str, int]:
     }
 
 
-def load_any(path, *, allow_code: bool = True):
-    """Load a model file, choosing the loader from the file.
+#: Suffixes that mark a file as TorchScript, the user's explicit opt-in to running its code.
+TORCHSCRIPT_SUFFIXES = (".ts", ".torchscript")
 
-    ``*.py`` → `models.adapter.load_adapter` (runs the file); a TorchScript archive →
-    `models.torchscript.load_torchscript`; anything else → `models.checkpoint.load_checkpoint`
-    (never runs code). Pointing at a ``.py`` or TorchScript file is the user's opt-in to
+
+def load_any(path, *, allow_code: bool = True):
+    """Load a model file, choosing the loader from the file name.
+
+    ``*.py`` → `models.adapter.load_adapter` (runs the file); ``*.ts`` / ``*.torchscript``
+    → `models.torchscript.load_torchscript` (runs TorchScript code); anything else →
+    `models.checkpoint.load_checkpoint` (never runs code; a TorchScript archive under
+    another name is refused with a sentence saying how to opt in). Pointing at a ``.py`` or TorchScript file is the user's opt-in to
     running its code; pass ``allow_code=False`` where the user did not choose the file
     that way (e.g. scanning a folder).
 
@@ -47,7 +52,13 @@ def load_any(path, *, allow_code: bool = True):
         (`CheckpointError`, `AdapterError` or `TorchScriptError`) with a one-sentence message.
     """
     path = Path(path)
-    is_code = path.suffix == ".py" or (path.is_file() and is_torchscript_file(path))
+    is_code = path.suffix == ".py" or path.suffix in TORCHSCRIPT_SUFFIXES
+    if not is_code and path.is_file() and is_torchscript_file(path):
+        # TorchScript runs code: only an explicit opt-in (the file's suffix) opens it
+        raise ModelFileError(
+            f"model file '{path}' is a TorchScript archive, which contains code; to open it as a "
+            f"TorchScript model, give it the suffix {' or '.join(TORCHSCRIPT_SUFFIXES)}."
+        )
     if is_code and not allow_code:
         raise ModelFileError(
             f"model file '{path}' contains code ({'Python adapter' if path.suffix == '.py' else 'TorchScript'}); "

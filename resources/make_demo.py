@@ -51,23 +51,23 @@ def train(name: str) -> None:
 
 
 def _grid(images: np.ndarray, ncols: int) -> np.ndarray:
-    """(N, C, H, W) in [0, 1] -> (rows*H, ncols*W) or (..., 3) uint8 tile image, 1-px gaps."""
+    """(N, C, H, W) in [0, 1] -> a tile image (uint8, 2-D for grey) with 1-px white gaps."""
+    from explorer.core.figures import tile_images
+
     n, c, h, w = images.shape
     rows = -(-n // ncols)
-    canvas = np.ones((c, rows * (h + 1) + 1, ncols * (w + 1) + 1), np.float32)
-    for i, img in enumerate(images):
-        r, q = divmod(i, ncols)
-        canvas[:, 1 + r * (h + 1):1 + r * (h + 1) + h, 1 + q * (w + 1):1 + q * (w + 1) + w] = img
-    canvas = (canvas.transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
-    return canvas[..., 0] if c == 1 else canvas
+    cells = np.ones((rows * ncols, c, h, w), np.float32)
+    cells[:n] = images
+    tile = tile_images(cells.reshape(rows, ncols, c, h, w), pad_px=1, bg=1.0)
+    return tile[..., 0] if tile.shape[-1] == 1 else tile
 
 
 def provenance(name: str) -> dict:
     """Measure one demo checkpoint and write its provenance JSON and preview PNGs."""
-    import torch
     from PIL import Image
 
     from explorer.core.codes import decode_codes, encode_images, prior_codes
+    from explorer.core.reconstruction import psnr
     from explorer.data import fit_to_model, load_dataset
     from models.loading import load_any
 
@@ -94,9 +94,7 @@ def provenance(name: str) -> dict:
     if model.has_encoder:
         x = test.images
         xr = decode_codes(model, encode_images(model, x))
-        mse = ((x - xr) ** 2).reshape(len(x), -1).mean(axis=1)
-        psnr = 10 * np.log10(1.0 / np.maximum(mse, 1e-12))
-        record["test_reconstruction_psnr_db"] = round(float(psnr.mean()), 2)
+        record["test_reconstruction_psnr_db"] = round(float(psnr(x, xr, data_range=1.0).mean()), 2)
         record["test_reconstruction_psnr_note"] = (
             f"mean over {len(x):,} {'generated dSprites' if data_name == 'dsprites' else 'test'} images, "
             "data range 1.0, reconstruction = decode(encode(x)) with the posterior mean")
@@ -106,7 +104,6 @@ def provenance(name: str) -> dict:
         if (HERE / "checkpoints" / "appearance.json").exists() else {}
     record["appearance"] = appearance.get(name, "not yet described: look at the preview PNGs")
     (OUT / f"{name}.provenance.json").write_text(json.dumps(record, indent=2) + "\n")
-    torch.set_num_threads(torch.get_num_threads())
     return record
 
 

@@ -66,7 +66,7 @@ def decode_codes(
     ----------
     model : models.base.GenerativeModel
     codes : numpy.ndarray
-        ``(N, d)`` float32 latent codes.
+        ``(N, d)`` (or one ``(d,)``) float32 latent codes.
     batch_size : int
         Codes per forward pass.
     ctx : JobContext, optional
@@ -76,8 +76,17 @@ def decode_codes(
     -------
     numpy.ndarray
         ``(N, C, H, W)`` float32 images in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        ``codes`` is not ``(N, d)`` with ``d = model.latent_dim``.
     """
-    codes = np.ascontiguousarray(codes, dtype=np.float32).reshape(-1, model.latent_dim)
+    codes = np.ascontiguousarray(codes, dtype=np.float32)
+    if codes.ndim == 1:
+        codes = codes[None]
+    if codes.ndim != 2 or codes.shape[1] != model.latent_dim:
+        raise ValueError(f"codes of shape {codes.shape} do not fit the model's latent dimension {model.latent_dim}")
     n = len(codes)
     out = np.empty((n, *model.image_shape), dtype=np.float32)
     z_all = torch.from_numpy(codes)

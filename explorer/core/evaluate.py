@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from explorer.core.clustering import evaluate_clustering
 from explorer.core.jobs import JobContext
 from explorer.core.projection import ProjectionSpec, compute_projection
@@ -60,7 +62,7 @@ def evaluate_models(
         A model file cannot be loaded (one sentence).
     """
     if k is None:
-        k = len(dataset.class_names) if dataset.class_names else 10
+        k = len(np.unique(dataset.labels)) if dataset.labels is not None else 10
     records = []
     for path in checkpoints:
         entry = open_model(path)

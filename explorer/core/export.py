@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -24,20 +33,35 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; exports are ordinary files
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
 
 
-def write_json(target: str | Path, obj) -> None:
-    """Write ``obj`` as indented JSON to ``target`` atomically (numpy scalars become numbers)."""
-    def default(o):
-        if hasattr(o, "item"):
-            return o.item()
-        if hasattr(o, "tolist"):
-            return o.tolist()
-        return str(o)
+def to_jsonable(obj):
+    """``obj`` with numpy arrays/scalars as lists/numbers, tuples as lists, NaN and ±inf as None."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return to_jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
 
+
+def write_json(target: str | Path, obj) -> None:
+    """Write ``obj`` as indented, strictly valid JSON to ``target`` atomically.
+
+    numpy arrays and scalars become lists and numbers; NaN and ±inf become ``null``.
+    """
+    text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False)
     with atomic_path(target) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=default) + "\n")
+        tmp.write_text(text + "\n")

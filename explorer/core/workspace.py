@@ -115,7 +115,7 @@ def dataset_line(dataset: Dataset) -> str:
     parts = [f"{dataset.name}" + (f" ({dataset.split})" if dataset.split else ""),
              f"N = {len(dataset):,}", f"{c}×{h}×{w}"]
     if dataset.labels is not None:
-        parts.append(f"{len(dataset.class_names or ())} classes")
+        parts.append(f"{len(np.unique(dataset.labels))} classes")
     else:
         parts.append("no labels")
     if dataset.factors is not None:
@@ -180,4 +180,6 @@ class Workspace:
     def remove(self, index: int) -> None:
         """Close the model at ``index``."""
         del self.models[index]
+        if index < self.active:
+            self.active -= 1
         self.active = min(self.active, len(self.models) - 1)

@@ -201,10 +201,10 @@ def check_labels(labels: np.ndarray, n_images: int, source: str | os.PathLike) -
 
 
 def default_class_names(labels: np.ndarray | None) -> tuple[str, ...] | None:
-    """Return ``"0"``, ``"1"``, … for ``max(10, labels.max() + 1)`` classes, or None without labels."""
+    """Return ``"0"``, ``"1"``, … for ``labels.max() + 1`` classes, or None without labels."""
     if labels is None:
         return None
-    n = max(10, int(labels.max()) + 1) if labels.size else 10
+    n = int(labels.max()) + 1 if labels.size else 0
     return tuple(str(i) for i in range(n))
 
 

@@ -75,10 +75,17 @@ def label_colors(labels, names=None):
     """
     labels = np.asarray(labels)
     classes, codes = np.unique(labels, return_inverse=True)
-    pal = categorical_palette(len(classes))
-    colors = pal[codes.ravel()]
+    if np.issubdtype(labels.dtype, np.integer) and labels.size and labels.min() >= 0:
+        # integer classes keep their colour whichever classes a subsample happens to hold
+        n_names = len(names) if names is not None and hasattr(names, "__len__") else 0
+        pal = categorical_palette(max(int(labels.max()) + 1, n_names))
+        slots = classes.astype(np.int64)
+    else:
+        pal = categorical_palette(len(classes))
+        slots = np.arange(len(classes))
+    colors = pal[slots[codes.ravel()]]
     legend = []
-    for k, value in enumerate(classes):
+    for k, value in zip(slots, classes):
         value = value.item() if hasattr(value, "item") else value
         if names is None:
             name = str(value)

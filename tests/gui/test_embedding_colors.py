@@ -22,8 +22,9 @@ def test_label_colors_and_legend():
     labels = np.array([3, 1, 3, 7])
     colors, legend = label_colors(labels, names={1: "Trouser", 3: "Dress"})
     assert [name for name, _ in legend] == ["Trouser", "Dress", "7"]
-    np.testing.assert_array_equal(colors[[0, 1, 3]], TAB10[[1, 0, 2]])
-    assert legend[1][1] == tuple(TAB10[1])
+    # integer labels keep their own palette slot, whichever classes are present
+    np.testing.assert_array_equal(colors[[0, 1, 3]], TAB10[[3, 1, 7]])
+    assert legend[1][1] == tuple(TAB10[3])  # "Dress" is class 3
 
 
 def test_continuous_colors_follow_the_colour_map():

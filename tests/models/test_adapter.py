@@ -199,12 +199,19 @@ def test_torchscript_round_trip(tmp_path, ts_module):
 
 
 def test_torchscript_forward_as_decoder(tmp_path, ts_module):
-    path = tmp_path / "decoder.pt"
+    path = tmp_path / "decoder.torchscript"
     torch.jit.save(torch.jit.script(ts_module.DecoderOnly()), str(path))
     model, info = load_any(path)
     assert info["source"] == "torchscript" and info["kind"] == "gan" and info["has_encoder"] is False
     assert info["parameters"] == 3 * 64 + 64
     assert model.decode(torch.zeros(2, 3)).shape == (2, 1, 8, 8)
+
+
+def test_torchscript_needs_an_explicit_suffix(tmp_path, ts_module):
+    path = tmp_path / "decoder.pt"  # TorchScript under a checkpoint's name: never run implicitly
+    torch.jit.save(torch.jit.script(ts_module.DecoderOnly()), str(path))
+    with pytest.raises(ModelFileError, match=r"TorchScript archive, which contains code.*\.ts"):
+        load_any(path)
 
 
 def test_torchscript_errors(tmp_path):
