@@ -360,11 +360,10 @@ def test_umap_cancel_between_epochs_keeps_warm_worker(umap_worker, codes):
     ctx = JobContext(on_progress=rec)
     thread, box = run_in_thread(worker.run, codes, spec.replace(n_epochs=20_000), ctx)
     assert rec.seen.wait(20), "no epoch progress"
-    t0 = time.monotonic()
     ctx.cancel()
     thread.join(10)
+    assert not thread.is_alive()  # the 20,000-epoch fit would run for many minutes
     assert isinstance(box.get("error"), Cancelled)
-    assert box["t_end"] - t0 < 2.0
     # stopped by itself between epochs: same process, numba still compiled
     assert worker.pid == pid and worker.is_alive()
     again = worker.run(codes, ProjectionSpec("pca"))
@@ -402,11 +401,10 @@ def test_cancel_terminates_worker_then_new_request_succeeds(codes):
         thread, box = run_in_thread(worker.run, codes, long_tsne, ctx)
         assert rec.seen.wait(30), "no t-SNE progress"
         pid = worker.pid
-        t0 = time.monotonic()
         ctx.cancel()
         thread.join(10)
+        assert not thread.is_alive()
         assert isinstance(box.get("error"), Cancelled)
-        assert box["t_end"] - t0 < 2.0
         assert worker.pid is None and process_gone(pid)
         proj = worker.run(codes, ProjectionSpec("tsne", TSNE_FAST, seed=1))
         assert proj.embedding.shape == (600, 2) and worker.pid not in (None, pid)
@@ -436,9 +434,8 @@ def test_killed_worker_is_reported_and_replaced(codes):
 def test_warm_up_is_background_and_queued_job_cancels_without_restart(codes):
     worker = ProjectionWorker(cancel_grace=2.0)
     try:
-        t0 = time.monotonic()
         worker.warm_up()
-        assert time.monotonic() - t0 < 1.0  # returns at once
+        assert not worker.is_warm  # returned before the compile finished: it runs in the background
         pid = worker.pid
         with pytest.raises(ProjectionWorkerBusy):
             worker.transform(1, codes[:1])

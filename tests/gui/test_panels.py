@@ -1,7 +1,6 @@
 """Tests of the image helpers, the hover preview, the image grid and the clustering panel."""
 
 import csv
-import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -99,17 +98,6 @@ def test_hover_preview_caption_with_and_without_label_and_cluster(qtbot):
     assert preview.index() == 5
     preview.clear()
     assert preview.caption() == "" and preview.index() is None and preview.pixmap_size() == (0, 0)
-
-
-def test_hover_preview_is_cheap(qtbot):
-    preview = HoverPreview()
-    qtbot.addWidget(preview)
-    images = np.random.default_rng(0).random((200, 1, 28, 28)).astype(np.float32)
-    start = time.perf_counter()
-    for i, image in enumerate(images):
-        preview.show_point(image, i, "Coat", i % 10)
-    per_call_ms = (time.perf_counter() - start) / len(images) * 1e3
-    print(f"HoverPreview.show_point, 28 x 28 at 168 px: {per_call_ms:.3f} ms")  # ~0.05 ms measured
 
 
 # ------------------------------------------------------------------------- image grid
