@@ -1,0 +1,666 @@
+"""What the embedding window computes, without Qt: cached codes and projections, colourings, captions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from explorer.core.jobs import JobContext
+
+# explorer.core.projection (and with it scikit-learn, ~1 s) is imported where it is
+# used, so the window can paint before it is loaded.
+if TYPE_CHECKING:
+    from explorer.core.projection import ProjectionCache, ProjectionSpec
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "COLOUR_MODES",
+    "MAX_RECENT",
+    "CodesCache",
+    "Colouring",
+    "EmbeddingResult",
+    "axis_labels",
+    "caption",
+    "codes_cache_key",
+    "codes_identity",
+    "colouring",
+    "default_spec",
+    "encode_cached",
+    "hover_caption",
+    "label_names",
+    "model_details",
+    "Preview",
+    "peek_cached",
+    "project_cached",
+    "push_recent",
+    "selection_captions",
+]
+
+#: How points can be coloured: class label, k-means cluster, one latent dimension, one colour.
+COLOUR_MODES: tuple[str, ...] = ("label", "cluster", "dimension", "none")
+
+#: Longest recent-files list kept.
+MAX_RECENT = 10
+
+
+# --------------------------------------------------------------------------------------
+# Latent codes, cached on disk
+# --------------------------------------------------------------------------------------
+
+
+def codes_cache_key(model_sha256: str, dataset_id: str, source: str = "encoder", seed: int = 0) -> str:
+    """The cache key of a model's latent codes of a dataset.
+
+    Parameters
+    ----------
+    model_sha256 : str
+        SHA-256 of the model file (``ModelEntry.file_hash``).
+    dataset_id : str
+        :func:`explorer.core.workspace.dataset_identity` of the dataset.
+    source : {"encoder", "prior"}
+        How the codes were made.
+    seed : int
+        Seed of prior samples (unused for the encoder, but part of the key).
+
+    Returns
+    -------
+    str
+        JSON text; equal inputs give equal keys.
+    """
+    return json.dumps({"version": 1, "model": str(model_sha256), "dataset": str(dataset_id),
+                       "source": str(source), "seed": int(seed)}, sort_keys=True)
+
+
+def _atomic_save(path: Path, write: Callable[[Any], None]) -> None:
+    """Write through ``write(file)`` to a temp file beside ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class CodesCache:
+    """Encoder codes on disk, one ``.npy`` (float32, (N, d)) plus a ``.json`` of notes per key.
+
+    Encoding the 10,000 bundled test images takes about 2 s on two cores; re-opening a
+    model reads its codes back in a few milliseconds instead.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike, optional
+        Default ``explorer.paths.cache_dir() / "codes"``.
+
+    Notes
+    -----
+    Writes are atomic (temp file, then rename). An unreadable or malformed file is a miss
+    and is removed.
+    """
+
+    def __init__(self, directory: str | os.PathLike | None = None):
+        if directory is None:
+            from explorer.paths import cache_dir
+
+            directory = cache_dir() / "codes"
+        self.directory = Path(directory)
+
+    def path_for(self, key: str) -> Path:
+        """The ``.npy`` file of ``key``."""
+        return self.directory / (hashlib.sha256(key.encode("utf-8")).hexdigest() + ".npy")
+
+    def get(self, key: str, n: int | None = None) -> tuple[np.ndarray, dict] | None:
+        """``(z, meta)`` for ``key`` or None; ``z`` is (N, d) float32 (N checked against ``n``)."""
+        path = self.path_for(key)
+        try:
+            z = np.load(path, allow_pickle=False)
+            meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is a miss
+            log.warning("ignoring unreadable codes cache file %s: %s", path, exc)
+            self.remove(key)
+            return None
+        if (z.ndim != 2 or not np.issubdtype(z.dtype, np.floating) or (n is not None and len(z) != n)
+                or not np.isfinite(z).all()):
+            log.warning("ignoring malformed codes cache file %s", path)
+            self.remove(key)
+            return None
+        return np.ascontiguousarray(z, dtype=np.float32), meta
+
+    def put(self, key: str, z: np.ndarray, meta: dict | None = None) -> Path:
+        """Store (N, d) codes under ``key`` atomically; return the ``.npy`` path."""
+        z = np.ascontiguousarray(z, dtype=np.float32)
+        if z.ndim != 2:
+            raise ValueError(f"codes must have shape (N, d), got {z.shape}")
+        path = self.path_for(key)
+        text = json.dumps({**(meta or {}), "key": key, "shape": list(z.shape), "created": time.time()},
+                          sort_keys=True, default=str).encode("utf-8")
+        _atomic_save(path, lambda f: np.save(f, z, allow_pickle=False))
+        _atomic_save(path.with_suffix(".json"), lambda f: f.write(text))
+        return path
+
+    def remove(self, key: str) -> None:
+        """Delete ``key``'s files if present."""
+        path = self.path_for(key)
+        for p in (path, path.with_suffix(".json")):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+
+def encode_cached(entry, dataset, dataset_id: str, seed: int = 0, cache: CodesCache | None = None,
+                  ctx: JobContext | None = None):
+    """The latent codes of ``dataset`` under ``entry``'s model, read from disk when encoded before.
+
+    Parameters
+    ----------
+    entry : explorer.core.workspace.ModelEntry
+        The model (``file_hash`` keys the cache).
+    dataset : explorer.data.Dataset
+        Images ``(N, C, H, W)`` float32 in [0, 1].
+    dataset_id : str
+        :func:`explorer.core.workspace.dataset_identity` of ``dataset``.
+    seed : int
+        Seed of the prior samples when the model has no encoder.
+    cache : CodesCache, optional
+        Default: a :class:`CodesCache` in the user's cache folder.
+    ctx : JobContext, optional
+        Progress and cancel of the encoding (between batches of 500 images).
+
+    Returns
+    -------
+    explorer.core.workspace.LatentCodes
+        As :func:`explorer.core.workspace.compute_codes` returns them. Prior samples of
+        a GAN without encoder are never cached (decoding them is needed for their images
+        anyway).
+
+    Raises
+    ------
+    explorer.core.jobs.Cancelled
+        ``ctx`` was cancelled.
+    """
+    from explorer.core.workspace import LatentCodes, compute_codes
+
+    model = entry.model
+    if not model.has_encoder:
+        return compute_codes(model, dataset, seed=seed, ctx=ctx)
+    cache = cache if cache is not None else CodesCache()
+    key = codes_cache_key(entry.file_hash, dataset_id, "encoder", 0)
+    hit = cache.get(key, n=len(dataset))
+    if hit is not None and hit[0].shape[1] == model.latent_dim:
+        z, meta = hit
+        if ctx is not None:
+            ctx.progress(1.0, f"read {len(z):,} cached codes")
+        return LatentCodes(z=z, source="encoder", images=dataset.images, labels=dataset.labels,
+                           notes=tuple(meta.get("notes", ())))
+    codes = compute_codes(model, dataset, seed=seed, ctx=ctx)
+    try:
+        cache.put(key, codes.z, {"notes": list(codes.notes), "model": str(entry.path)})
+    except OSError as exc:  # a read-only cache must not stop the user
+        log.warning("could not cache codes of %s: %s", entry.path, exc)
+    return codes
+
+
+def codes_identity(dataset_id: str, codes) -> str:
+    """What the projection cache key says about the points: the dataset, or the prior samples.
+
+    Parameters
+    ----------
+    dataset_id : str
+        :func:`explorer.core.workspace.dataset_identity`.
+    codes : explorer.core.workspace.LatentCodes
+
+    Returns
+    -------
+    str
+        ``dataset_id`` for encoder codes; for prior samples their number and a hash of
+        their codes (so another seed gives another key).
+    """
+    if codes.source == "prior":
+        return f"{dataset_id}|prior|n={len(codes.z)}|{hashlib.blake2b(codes.z.tobytes(), digest_size=8).hexdigest()}"
+    return dataset_id
+
+
+# --------------------------------------------------------------------------------------
+# Projections, cached on disk
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class EmbeddingResult:
+    """A 2-D embedding ready to show.
+
+    Attributes
+    ----------
+    embedding : numpy.ndarray
+        (N, 2) float32.
+    spec : ProjectionSpec
+        What was computed.
+    key : str
+        Its :func:`explorer.core.projection.projection_cache_key`.
+    from_cache : bool
+        True when read from disk instead of computed.
+    meta : dict
+        Facts stored with it: ``label``, ``elapsed_s`` (seconds of the original fit) and,
+        for PCA, ``explained_variance_ratio`` (two fractions in [0, 1]).
+    projection : explorer.core.projection.Projection or None
+        The fitted projection when computed in this call (None from the cache).
+    """
+
+    embedding: np.ndarray
+    spec: ProjectionSpec
+    key: str
+    from_cache: bool
+    meta: dict = field(default_factory=dict)
+    projection: Any = None
+
+
+def projection_key(model_sha256: str, points_id: str, spec: ProjectionSpec, n: int) -> str:
+    """Shorthand for :func:`explorer.core.projection.projection_cache_key`."""
+    from explorer.core.projection import projection_cache_key
+
+    return projection_cache_key(model_sha256, points_id, spec, n)
+
+
+def cached_embedding(key: str, spec: ProjectionSpec, n: int, cache: ProjectionCache | None = None
+                     ) -> EmbeddingResult | None:
+    """The embedding stored under ``key`` (N checked), or None — one ``np.load``, ~1 ms for 70,000 points."""
+    if cache is None:
+        from explorer.core.projection import ProjectionCache
+
+        cache = ProjectionCache()
+    emb = cache.get(key)
+    if emb is None or len(emb) != n:
+        return None
+    return EmbeddingResult(embedding=emb, spec=spec, key=key, from_cache=True, meta=cache.get_meta(key) or {})
+
+
+def project_cached(
+    codes: np.ndarray,
+    spec: ProjectionSpec,
+    key: str,
+    cache: ProjectionCache | None = None,
+    compute: Callable[..., Any] | None = None,
+    ctx: JobContext | None = None,
+) -> EmbeddingResult:
+    """Return the embedding of ``codes`` from the disk cache, or compute and cache it.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        (N, d) float latent codes.
+    spec : ProjectionSpec
+        Method, parameters, seed.
+    key : str
+        :func:`projection_key` of these codes and ``spec``.
+    cache : ProjectionCache, optional
+        Default: :class:`ProjectionCache` in the user's cache folder.
+    compute : callable, optional
+        ``compute(codes, spec, ctx=ctx) -> Projection``; default
+        :func:`explorer.core.projection.compute_projection` (in this process). Pass
+        ``ProjectionWorker.run`` for UMAP / t-SNE so they can be cancelled.
+    ctx : JobContext, optional
+        Progress and cancel.
+
+    Returns
+    -------
+    EmbeddingResult
+        ``from_cache`` says whether anything was computed.
+
+    Raises
+    ------
+    ValueError
+        Codes unfit for the method (e.g. the identity with d != 2).
+    explorer.core.jobs.Cancelled
+        ``ctx`` was cancelled.
+    """
+    from explorer.core import projection
+
+    cache = cache if cache is not None else projection.ProjectionCache()
+    hit = cached_embedding(key, spec, len(codes), cache)
+    if hit is not None:
+        return hit
+    compute = compute if compute is not None else projection.compute_projection
+    proj = compute(codes, spec, ctx=ctx)
+    meta: dict[str, Any] = {"label": spec.label(), "elapsed_s": float(proj.elapsed)}
+    ratio = getattr(proj.estimator, "explained_variance_ratio_", None)
+    if ratio is not None:
+        meta["explained_variance_ratio"] = [float(r) for r in ratio]
+    try:
+        cache.put(key, proj.embedding, meta)
+    except OSError as exc:
+        log.warning("could not cache the projection %s: %s", spec.label(), exc)
+    return EmbeddingResult(embedding=proj.embedding, spec=spec, key=key, from_cache=False, meta=meta,
+                           projection=proj)
+
+
+@dataclass
+class Preview:
+    """A model's cached codes and embedding on a dataset, found without loading the model.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The model file.
+    file_hash : str
+        Its SHA-256 (what the caches are keyed by).
+    dataset_id : str
+        :func:`explorer.core.workspace.dataset_identity` of the dataset.
+    codes : explorer.core.workspace.LatentCodes
+        Encoder codes read from the :class:`CodesCache`.
+    result : EmbeddingResult
+        Their embedding read from the projection cache.
+    """
+
+    path: Path
+    file_hash: str
+    dataset_id: str
+    codes: Any
+    result: EmbeddingResult
+
+
+def peek_cached(path: str | os.PathLike, dataset, dataset_id: str, spec: ProjectionSpec,
+                codes_cache: CodesCache | None = None, projection_cache: ProjectionCache | None = None,
+                ctx: JobContext | None = None) -> Preview | None:
+    """Look for a model file's codes and embedding in the caches, without loading the model (no torch).
+
+    Re-opening a model shown before then paints at once, while the model itself loads
+    (importing torch alone takes 1–2 s).
+
+    Parameters
+    ----------
+    path : path-like
+        The model file (hashed: ~5 ms for a few MB).
+    dataset : explorer.data.Dataset
+        The open dataset.
+    dataset_id : str
+        Its :func:`explorer.core.workspace.dataset_identity`.
+    spec : ProjectionSpec
+        The projection wanted; PCA and the identity follow :func:`default_spec` for the
+        codes' dimension, and a UMAP / t-SNE that is not cached falls back to it.
+    codes_cache, projection_cache : optional
+        Default: the user's cache folders.
+    ctx : JobContext, optional
+        Cancel.
+
+    Returns
+    -------
+    Preview or None
+        None when the codes or an embedding of them are not cached (or the file cannot
+        be read: opening it will say why).
+    """
+    from explorer.core.projection import ProjectionCache, file_sha256
+    from explorer.core.workspace import LatentCodes
+
+    path = Path(path)
+    try:
+        file_hash = file_sha256(path)
+    except OSError:
+        return None
+    if ctx is not None:
+        ctx.check()
+    codes_cache = codes_cache if codes_cache is not None else CodesCache()
+    hit = codes_cache.get(codes_cache_key(file_hash, dataset_id, "encoder", 0), n=len(dataset))
+    if hit is None:
+        return None
+    z, meta = hit
+    codes = LatentCodes(z=z, source="encoder", images=dataset.images, labels=dataset.labels,
+                        notes=tuple(meta.get("notes", ())))
+    projection_cache = projection_cache if projection_cache is not None else ProjectionCache()
+    fallback = default_spec(z.shape[1])
+    for candidate in ((fallback,) if spec.method in ("pca", "identity") else (spec, fallback)):
+        key = projection_key(file_hash, codes_identity(dataset_id, codes), candidate, len(z))
+        result = cached_embedding(key, candidate, len(z), projection_cache)
+        if result is not None:
+            return Preview(path=path, file_hash=file_hash, dataset_id=dataset_id, codes=codes, result=result)
+    return None
+
+
+def default_spec(latent_dim: int) -> ProjectionSpec:
+    """The projection shown first: the codes as they are when ``d == 2``, else PCA."""
+    from explorer.core.projection import ProjectionSpec
+
+    return ProjectionSpec("identity") if int(latent_dim) == 2 else ProjectionSpec("pca")
+
+
+def axis_labels(spec: ProjectionSpec, meta: dict | None = None) -> tuple[str, str]:
+    """Axis titles of an embedding, e.g. ``("PC 1 (31.2 % of variance)", "PC 2 (18.0 % of variance)")``.
+
+    UMAP and t-SNE axes have no units; the identity shows ``z[0]``, ``z[1]``.
+    """
+    if spec.method == "pca":
+        ratio = (meta or {}).get("explained_variance_ratio")
+        if ratio and len(ratio) == 2:
+            first, second = (f"PC {i + 1} ({100 * r:.1f} % of variance)" for i, r in enumerate(ratio))
+            return first, second
+        return "PC 1", "PC 2"
+    if spec.method == "identity":
+        return "z[0]", "z[1]"
+    name = {"umap": "UMAP", "tsne": "t-SNE"}[spec.method]
+    return f"{name} 1", f"{name} 2"
+
+
+def caption(model_name: str, codes, spec: ProjectionSpec, dataset_name: str = "") -> str:
+    """One line naming what the embedding shows, for the plot title and figure exports.
+
+    Example: ``"vae_fashion.pt · encoder means of 10,000 fashion-mnist (test) images · PCA"``.
+    """
+    n = len(codes.z)
+    d = codes.z.shape[1]
+    if codes.source == "prior":
+        what = f"{n:,} prior samples z ~ p(z), d = {d}"
+    else:
+        what = f"codes of {n:,} {dataset_name + ' ' if dataset_name else ''}images, d = {d}"
+    return f"{model_name} · {what} · {spec.label()}"
+
+
+# --------------------------------------------------------------------------------------
+# Colourings and captions
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Colouring:
+    """How to colour N points: categories with names, or one value per point.
+
+    Attributes
+    ----------
+    mode : {"label", "cluster", "dimension", "none"}
+    categories : numpy.ndarray or None
+        (N,) int64 category per point (label / cluster modes).
+    names : tuple of str or None
+        Display name per category value (indexable by the values in ``categories``).
+    values : numpy.ndarray or None
+        (N,) float64 value per point (dimension mode).
+    vmin, vmax : float
+        Range of ``values`` mapped onto the colour map (1st and 99th percentile).
+    title : str
+        Legend or colour-bar title, e.g. ``"class"``, ``"k-means cluster (latent space, k = 10)"``
+        or ``"z[3]"``.
+    """
+
+    mode: str
+    categories: np.ndarray | None = None
+    names: tuple[str, ...] | None = None
+    values: np.ndarray | None = None
+    vmin: float = 0.0
+    vmax: float = 1.0
+    title: str = ""
+
+
+def label_names(labels: np.ndarray, class_names: Sequence[str] | None) -> tuple[str, ...]:
+    """Display name of every class value up to ``labels.max()`` (class names, else the numbers)."""
+    top = int(labels.max()) + 1 if len(labels) else 0
+    names = list(class_names or ())
+    return tuple(names[i] if i < len(names) else str(i) for i in range(max(top, len(names))))
+
+
+def colouring(mode: str, n: int, *, labels=None, class_names=None, clusters=None, cluster_title: str = "",
+              z=None, dim: int = 0) -> Colouring:
+    """Build the colouring of ``n`` points in ``mode``.
+
+    Parameters
+    ----------
+    mode : {"label", "cluster", "dimension", "none"}
+    n : int
+        Number of points.
+    labels : numpy.ndarray, optional
+        (N,) int class per point (label mode).
+    class_names : sequence of str, optional
+        Name per class value.
+    clusters : numpy.ndarray, optional
+        (N,) int k-means cluster per point (cluster mode).
+    cluster_title : str
+        Title of the cluster legend (say which space was clustered).
+    z : numpy.ndarray, optional
+        (N, d) latent codes (dimension mode).
+    dim : int
+        Latent dimension shown in dimension mode, 0 <= dim < d.
+
+    Returns
+    -------
+    Colouring
+
+    Raises
+    ------
+    ValueError
+        Unknown mode, or the data the mode needs is missing or of the wrong length.
+    """
+    if mode not in COLOUR_MODES:
+        raise ValueError(f"unknown colour mode {mode!r}; choose one of {', '.join(COLOUR_MODES)}")
+    if mode == "label":
+        if labels is None:
+            raise ValueError("these points have no labels to colour by")
+        labels = np.asarray(labels).astype(np.int64, copy=False)
+        if labels.shape != (n,):
+            raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
+        return Colouring("label", categories=labels, names=label_names(labels, class_names), title="class")
+    if mode == "cluster":
+        if clusters is None:
+            raise ValueError("no k-means clustering to colour by; run k-means first")
+        clusters = np.asarray(clusters).astype(np.int64, copy=False)
+        if clusters.shape != (n,):
+            raise ValueError(f"clusters must have shape ({n},), got {clusters.shape}")
+        k = int(clusters.max()) + 1 if n else 0
+        return Colouring("cluster", categories=clusters, names=tuple(f"cluster {i}" for i in range(k)),
+                         title=cluster_title or "k-means cluster")
+    if mode == "dimension":
+        if z is None:
+            raise ValueError("no latent codes to colour by")
+        z = np.asarray(z)
+        if z.ndim != 2 or len(z) != n:
+            raise ValueError(f"codes must have shape ({n}, d), got {z.shape}")
+        if not 0 <= int(dim) < z.shape[1]:
+            raise ValueError(f"latent dimension {dim} is outside 0..{z.shape[1] - 1}")
+        values = z[:, int(dim)].astype(np.float64)
+        finite = values[np.isfinite(values)]
+        lo, hi = (np.percentile(finite, [1.0, 99.0]) if len(finite) else (0.0, 1.0))
+        if not hi > lo:
+            lo, hi = float(lo) - 0.5, float(lo) + 0.5
+        return Colouring("dimension", values=values, vmin=float(lo), vmax=float(hi), title=f"z[{int(dim)}]")
+    return Colouring("none")
+
+
+def _class_text(i: int, labels, class_names) -> str:
+    if labels is None:
+        return ""
+    value = int(labels[i])
+    names = class_names or ()
+    return f"{names[value]} ({value})" if 0 <= value < len(names) else str(value)
+
+
+def hover_caption(index: int, labels=None, class_names=None) -> str:
+    """The label text shown for the hovered point, e.g. ``"Sneaker (7)"``; ``""`` without labels."""
+    return _class_text(int(index), labels, class_names)
+
+
+def selection_captions(indices, labels=None, class_names=None, clusters=None) -> list[str] | None:
+    """Captions under the images of a selection (the grid shows the index itself).
+
+    Returns
+    -------
+    list of str or None
+        Per index: the class name and the cluster (``"Sneaker · c3"``; ``"cluster 3"``
+        without labels); None when there are neither labels nor clusters.
+    """
+    if labels is None and clusters is None:
+        return None
+    out = []
+    names = class_names or ()
+    for i in np.asarray(indices, dtype=np.int64):
+        parts = []
+        if labels is not None:
+            v = int(labels[i])
+            parts.append(names[v] if 0 <= v < len(names) else str(v))
+        if clusters is not None:
+            c = int(clusters[i])
+            parts.append(f"c{c}" if parts else f"cluster {c}")
+        out.append(" · ".join(parts))
+    return out
+
+
+def model_details(info: dict) -> str:
+    """A few lines about a model file for the model panel (from ``models.loading.describe``).
+
+    Example::
+
+        VAE, d = 16, 1×28×28, encoder q(z|x)
+        879,073 parameters
+        trained on fashion-mnist (train), 12 epochs, seed 0
+        final training loss 237.8 nats/image (recon 223.5, KL 14.31)
+
+    GAN losses have no unit and are shown as they are.
+    """
+    lines = []
+    kind = str(info.get("kind") or "?").upper()
+    shape = info.get("image_shape")
+    shape_text = "×".join(str(v) for v in shape) if shape else "?"
+    enc = "encoder q(z|x)" if info.get("has_encoder") else "no encoder"
+    lines.append(f"{kind}, d = {info.get('latent_dim', '?')}, {shape_text}, {enc}")
+    if info.get("parameters"):
+        lines.append(f"{int(info['parameters']):,} parameters")
+    trained = []
+    if info.get("dataset"):
+        split = (info.get("extra") or {}).get("split")
+        trained.append(f"trained on {info['dataset']}" + (f" ({split})" if split else ""))
+    if info.get("epochs"):
+        trained.append(f"{info['epochs']} epochs")
+    if info.get("seed") is not None:
+        trained.append(f"seed {info['seed']}")
+    if trained:
+        lines.append(", ".join(trained))
+    final = {k: v for k, v in (info.get("history_final") or {}).items() if isinstance(v, (int, float))}
+    if final:
+        if info.get("kind") == "vae" and "loss" in final:
+            rest = ", ".join(f"{'KL' if k == 'kl' else k} {v:.4g}" for k, v in final.items() if k != "loss")
+            lines.append(f"final training loss {final['loss']:.4g} nats/image" + (f" ({rest})" if rest else ""))
+        else:
+            lines.append("final " + ", ".join(f"{k} {v:.3g}" for k, v in final.items()))
+    if info.get("source") and info.get("source") != "checkpoint":
+        lines.append(f"loaded from a {info['source']}")
+    return "\n".join(lines)
+
+
+def push_recent(recent: Sequence[str], path: str | os.PathLike, limit: int = MAX_RECENT) -> list[str]:
+    """The recent-files list after opening ``path``: it first, no duplicates, at most ``limit`` entries."""
+    p = str(Path(path).expanduser().resolve())
+    return [p] + [r for r in recent if r != p][: max(int(limit) - 1, 0)]

@@ -1,0 +1,173 @@
+"""Start the Qt application and the main window: the `latent-explorer` GUI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["run_app", "make_window", "get_application", "process_age_s", "BENCH_ENV", "DEMO_MISSING_TEXT"]
+
+#: Environment variable of the start-up benchmark: the wall-clock time (``time.time()``,
+#: seconds) at which the parent launched this process. When it is set, the app prints
+#: ``startup_to_embedding_s=<seconds>`` once the first embedding is painted and exits.
+BENCH_ENV = "LATENT_EXPLORER_BENCH_STARTUP"
+
+#: What the window says when no checkpoint was given and the demo checkpoint is missing.
+DEMO_MISSING_TEXT = ("No model open: the demo checkpoint resources/checkpoints/vae_fashion.pt is missing. "
+                     "Open a checkpoint with File ▸ Open model… or drop one on this window.")
+
+
+def process_age_s() -> float | None:
+    """Seconds since this process started, from ``/proc/self/stat`` (Linux; 10 ms resolution), or None."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        start_ticks = int(fields[19])  # field 22 of stat(5), counted after "pid (comm)"
+        with open("/proc/uptime", "rb") as f:
+            uptime = float(f.read().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def get_application(argv: Sequence[str] | None = None):
+    """The QApplication (created with Latent Explorer's names if there is none yet)."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    app.setApplicationName("Latent Explorer")
+    app.setOrganizationName("latent-explorer")
+    app.setApplicationDisplayName("Latent Explorer")
+    return app
+
+
+def make_window(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-mnist", split: str | None = "test",
+                limit: int | None = None, seed: int = 0, *, warm_up_umap: bool = True, settings=None,
+                show: bool = True):
+    """Create the main window and start loading the dataset and the models (jobs).
+
+    With no ``checkpoints`` the bundled demo VAE is opened; if it is missing, the window
+    opens with no model and says so.
+
+    Parameters
+    ----------
+    checkpoints : sequence of path
+        Checkpoints, adapters or TorchScript files.
+    data : str or path
+        Dataset name or path (see :func:`explorer.data.load_dataset`).
+    split : {"train", "test", "all", None}
+    limit : int, optional
+        Seeded random subsample size.
+    seed : int
+        Subsample seed and seed of GAN prior samples.
+    warm_up_umap : bool
+        Compile UMAP in the background after the first embedding.
+    settings : QSettings, optional
+        Default: the ini file under ``explorer.paths.config_dir()``.
+    show : bool
+        Show the window.
+
+    Returns
+    -------
+    explorer.gui.main_window.MainWindow
+    """
+    get_application()
+    from explorer.gui.main_window import MainWindow, demo_checkpoint
+
+    window = MainWindow(settings=settings, warm_up_umap=warm_up_umap, seed=seed)
+    paths = [Path(p) for p in checkpoints]
+    if not paths:
+        demo = demo_checkpoint()
+        if demo.is_file():
+            paths = [demo]
+        else:
+            window.set_empty_note(DEMO_MISSING_TEXT)
+    if show:
+        window.show()
+    window.open_dataset(data, split=split if split != "all" else None, limit=limit, seed=seed)
+    if paths:
+        window.open_models(paths)
+    return window
+
+
+def _install_bench_hook(window, app, t0: float) -> None:
+    """Print the time from process start to the first painted embedding, then quit."""
+    from PySide6.QtCore import QTimer
+
+    state = {"done": False}
+
+    def report(_result=None):
+        if state["done"]:
+            return
+        state["done"] = True
+        window.view.flush()
+        window.view.plot_widget.viewport().repaint()  # paint now, synchronously
+        seconds = time.time() - t0
+        print(f"startup_to_embedding_s={seconds:.3f}", flush=True)
+        QTimer.singleShot(0, window.close)  # not from inside the window's own handler
+        QTimer.singleShot(0, app.quit)
+
+    def fail(message: str):
+        if not state["done"]:
+            state["done"] = True
+            print(f"startup_failed={message}", flush=True)
+            window.close()
+            app.exit(1)
+
+    window.embedding_shown.connect(report)
+    window.error_shown.connect(fail)
+    QTimer.singleShot(180_000, lambda: fail("no embedding within 180 s"))
+
+
+def run_app(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-mnist", split: str | None = "test",
+            limit: int | None = None, seed: int = 0, argv: Sequence[str] | None = None) -> int:
+    """Run the GUI until its window closes.
+
+    Parameters
+    ----------
+    checkpoints, data, split, limit, seed
+        See :func:`make_window`.
+    argv : sequence of str, optional
+        Qt's command line (default: the program name only).
+
+    Returns
+    -------
+    int
+        The exit status (0 after a normal close).
+
+    Notes
+    -----
+    With :data:`BENCH_ENV` set the app runs the start-up benchmark: it prints
+    ``startup_to_embedding_s=<seconds since the launch time in BENCH_ENV>`` after the
+    first embedding is painted and exits (no UMAP warm-up).
+    """
+    bench = os.environ.get(BENCH_ENV)
+    t0 = None
+    if bench:
+        try:
+            t0 = float(bench)
+        except ValueError:
+            age = process_age_s()
+            t0 = time.time() - (age or 0.0)
+    app = get_application(argv)
+    window = make_window(checkpoints, data, split, limit, seed, warm_up_umap=t0 is None)
+    if t0 is not None:
+        _install_bench_hook(window, app, t0)
+
+    # Ctrl+C in the terminal closes the window cleanly (Python handles signals only
+    # while the interpreter runs: a timer lets it run every 200 ms).
+    from PySide6.QtCore import QTimer
+
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    ticker = QTimer(window)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(200)
+    status = app.exec()
+    window.shutdown()  # no-op after a close event; needed when the loop ended by app.quit()
+    return int(status)

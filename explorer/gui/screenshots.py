@@ -1,0 +1,183 @@
+"""Drive the real window and save PNG screenshots of each view (for the README).
+
+Run ``python -m explorer.gui.screenshots OUT_DIR`` under a display (e.g.
+``xvfb-run -a -s "-screen 0 1600x1000x24" python -m explorer.gui.screenshots shots``).
+It opens the bundled demo (or ``--model``), waits for each job, and writes:
+
+- ``01_window_labels.png``: the whole window, PCA coloured by class, hover preview.
+- ``02_embedding_export.png``: File ▸ Export view (PNG, with legend).
+- ``03_clusters.png``: k-means (k = 10) on the latent space colouring the points.
+- ``04_k_sweep.png``: the clustering panel after a k sweep.
+- ``05_selection.png``: a rectangle selection shown in the image grid.
+- ``06_latent_dimension.png``: coloured by one latent dimension (colour bar).
+- ``07_umap.png`` / ``07_tsne.png``: a UMAP (or t-SNE) embedding (skipped with ``--fast``).
+- ``08_gan_prior.png``: a GAN without encoder (only with ``--gan``), two models open.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _wait(app, predicate, timeout_s: float, what: str) -> None:
+    t0 = time.monotonic()
+    while not predicate():
+        app.processEvents()
+        time.sleep(0.01)
+        if time.monotonic() - t0 > timeout_s:
+            raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def _settle(app, seconds: float = 0.4) -> None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _idle(window) -> bool:
+    return not window.runner.running_kinds()
+
+
+def _save(window, out: Path, name: str, app) -> Path:
+    window.view.flush()
+    _settle(app)
+    path = out / name
+    if not window.grab().save(str(path)):
+        raise OSError(f"could not write {path}")
+    print(f"wrote {path}", flush=True)
+    return path
+
+
+def _hover(window, index: int) -> None:
+    from PySide6.QtCore import QPointF
+
+    x, y = window.shown_embedding.embedding[index]
+    window.view.hover_at(window.view.view_box.mapViewToScene(QPointF(float(x), float(y))))
+
+
+def _outlier(xy: np.ndarray, quantile: float = 0.8) -> int:
+    """Index of a point far out in the cloud (a clear hover target)."""
+    d = np.linalg.norm(xy - np.median(xy, axis=0), axis=1)
+    return int(np.argsort(d)[int(quantile * (len(d) - 1))])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; see the module docstring."""
+    parser = argparse.ArgumentParser(prog="python -m explorer.gui.screenshots", description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="folder for the PNG files")
+    parser.add_argument("--model", type=Path, help="checkpoint to show (default: the bundled demo VAE)")
+    parser.add_argument("--gan", type=Path, help="a GAN checkpoint without encoder to open as a second model")
+    parser.add_argument("--data", default="fashion-mnist")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--projection", choices=["umap", "tsne"], default="umap")
+    parser.add_argument("--fast", action="store_true", help="skip the UMAP / t-SNE screenshot")
+    parser.add_argument("--size", default="1600x980", help="window size WxH (default 1600x980)")
+    parser.add_argument("--user-cache", action="store_true",
+                        help="use the user's caches (default: fresh ones, so every job really runs)")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    import os
+    import tempfile
+
+    from explorer.logs import setup_logging
+
+    setup_logging()  # the user's log file, before the caches move
+    # own settings (the default layout) and, unless asked otherwise, fresh caches
+    scratch = tempfile.TemporaryDirectory(prefix="latent-explorer-shots-")
+    os.environ["LATENT_EXPLORER_CONFIG"] = os.path.join(scratch.name, "config")
+    if not args.user_cache:
+        os.environ["LATENT_EXPLORER_CACHE"] = os.path.join(scratch.name, "cache")
+    from explorer.gui.app import get_application, make_window
+
+    app = get_application()
+    window = make_window([args.model] if args.model else [], args.data, args.split, args.limit,
+                         warm_up_umap=not args.fast and args.projection == "umap")
+    errors: list[str] = []
+    window.error_shown.connect(errors.append)
+    width, height = (int(v) for v in args.size.split("x"))
+    window.resize(width, height)
+    window.move(0, 0)
+    try:
+        _wait(app, lambda: window.shown_embedding is not None or errors, 300, "the first embedding")
+        if errors:
+            raise RuntimeError(errors[0])
+        _wait(app, lambda: _idle(window), 120, "the start-up jobs")
+        xy = window.shown_embedding.embedding
+        _hover(window, _outlier(xy))
+        _save(window, args.out, "01_window_labels.png", app)
+        window.export_view(args.out / "02_embedding_export.png")
+        print(f"wrote {args.out / '02_embedding_export.png'}", flush=True)
+
+        # k-means on the latent space, colouring the points
+        window.clustering_dock.raise_()
+        panel = window.clustering_panel
+        panel.set_space("latent")
+        panel.set_k(10)
+        window.run_kmeans("latent", 10, 0)
+        _wait(app, lambda: _idle(window) and panel.result() is not None, 120, "k-means")
+        panel.set_colour_by_cluster(True)
+        _hover(window, _outlier(xy, 0.5))
+        _save(window, args.out, "03_clusters.png", app)
+
+        window.run_k_sweep("latent", list(range(2, 16)), 0)
+        _wait(app, lambda: _idle(window) and panel.sweep_results(), 300, "the k sweep")
+        from PySide6.QtWidgets import QScrollArea
+
+        scroll = panel.findChild(QScrollArea)
+        if scroll is not None:  # show the sweep curves at the bottom of the panel
+            _settle(app, 0.2)
+            scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
+        _save(window, args.out, "04_k_sweep.png", app)
+        if scroll is not None:
+            scroll.verticalScrollBar().setValue(0)
+
+        # rectangle selection shown in the grid
+        panel.set_colour_by_cluster(False)
+        window.projection_dock.raise_()
+        window.set_selection_mode("rect")
+        lo, hi = np.percentile(xy, 35, axis=0), np.percentile(xy, 55, axis=0)
+        window.view.select_rect(lo[0], lo[1], hi[0], hi[1])
+        _save(window, args.out, "05_selection.png", app)
+        window.view.clear_selection()
+        window.set_selection_mode("click")
+
+        window.set_colouring("dimension", 0)
+        _save(window, args.out, "06_latent_dimension.png", app)
+        window.set_colouring("label")
+
+        if not args.fast:
+            panel_p = window.projection_panel
+            panel_p.method_combo.setCurrentIndex(panel_p.method_combo.findData(args.projection))
+            spec = panel_p.spec()
+            window.request_projection(spec)
+            _settle(app, 1.0)
+            _save(window, args.out, f"07_{args.projection}_running.png", app)
+            _wait(app, lambda: window.shown_embedding.spec == spec and _idle(window), 900, args.projection)
+            _hover(window, _outlier(window.shown_embedding.embedding, 0.6))
+            _save(window, args.out, f"07_{args.projection}.png", app)
+
+        if args.gan:
+            window.open_models([args.gan])
+            _wait(app, lambda: window.active_entry is not None and window.active_entry.path == args.gan
+                  and window.shown_codes is window.active_entry.codes and window.shown_embedding is not None
+                  and _idle(window), 300, "the GAN")
+            _hover(window, _outlier(window.shown_embedding.embedding, 0.6))
+            _save(window, args.out, "08_gan_prior.png", app)
+        if errors:
+            print("errors shown: " + " | ".join(errors), file=sys.stderr)
+    finally:
+        window.close()
+        scratch.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
