@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.core.codes import decode_codes, encode_images, prior_codes
 from explorer.core.jobs import JobContext
-from explorer.core.projection import file_sha256
-from explorer.data import Dataset, fit_to_model
+from explorer.data import Dataset
+
+# torch and scikit-learn are imported inside the functions that need them: the window
+# imports this module before its first paint, and those imports take seconds.
 
 #: How many prior samples stand in for the dataset when a GAN has no encoder.
 GAN_PRIOR_SAMPLES = 10_000
@@ -89,6 +90,7 @@ def open_model(path: str | Path) -> ModelEntry:
     models.base.ModelFileError
         One sentence naming the file and what is wrong with it.
     """
+    from explorer.core.projection import file_sha256
     from models.loading import load_any
 
     path = Path(path)
@@ -140,6 +142,9 @@ def compute_codes(model, dataset: Dataset, seed: int = 0, ctx: JobContext | None
     -------
     LatentCodes
     """
+    from explorer.core.codes import decode_codes, encode_images, prior_codes
+    from explorer.data import fit_to_model
+
     if model.has_encoder:
         fitted = fit_to_model(dataset, model.image_shape)
         z = encode_images(model, fitted.images, ctx=ctx)

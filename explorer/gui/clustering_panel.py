@@ -207,6 +207,7 @@ class ClusteringPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._has_labels = True
+        self._no_labels_text = NO_LABELS_TEXT
         self._result: ClusteringResult | None = None
         self._sweep: list[ClusteringResult] = []
 
@@ -415,9 +416,14 @@ class ClusteringPanel(QWidget):
         self._space_combo.setItemText(self._space_combo.findData("latent"), latent_label)
         self._space_combo.setItemText(self._space_combo.findData("embedding"), embedding_label)
 
-    def set_has_labels(self, has_labels: bool) -> None:
-        """Say whether the dataset has labels: without, only the silhouette is shown and plotted."""
+    def set_has_labels(self, has_labels: bool, reason: str | None = None) -> None:
+        """Say whether the points have labels: without, only the silhouette is shown and plotted.
+
+        ``reason`` replaces :data:`NO_LABELS_TEXT` when the points lack labels for another
+        reason than the dataset (e.g. prior samples of a GAN without encoder).
+        """
         self._has_labels = bool(has_labels)
+        self._no_labels_text = reason or NO_LABELS_TEXT
         self._show_result_rows()
         self._show_sweep_table()
         self._update_curves()
@@ -611,7 +617,7 @@ class ClusteringPanel(QWidget):
 
         notes = []
         if not labelled:
-            notes.append(NO_LABELS_TEXT)
+            notes.append(self._no_labels_text)
         if result is not None and result.silhouette is not None:
             if result.silhouette_sample_size:
                 notes.append(f"Silhouette computed on a seeded random sample of {result.silhouette_sample_size:,} "

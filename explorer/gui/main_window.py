@@ -785,7 +785,10 @@ class MainWindow(QMainWindow):
             self.projection_panel.set_spec(result.spec)
         d = codes.z.shape[1]
         self.clustering_panel.set_spaces(f"Latent codes z (d = {d})", f"2-D embedding ({result.spec.label()})")
-        self.clustering_panel.set_has_labels(codes.labels is not None)
+        self.clustering_panel.set_has_labels(
+            codes.labels is not None,
+            "Homogeneity, completeness and V-measure need labels; samples from the prior p(z) have none."
+            if codes.source == "prior" else None)
         self._update_colour_availability()
         self._redraw(keep_range=False, keep_selection=not new_points)
         source = "read from the cache" if result.from_cache else \
