@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import shlex
 import sys
@@ -13,7 +14,7 @@ from explorer.errors import UserError
 from explorer.logs import log, setup_logging
 
 KIND_OF_TRAIN = {"vae": "vae", "dcgan": "gan", "ali": "ali"}
-SUBCOMMANDS = ("open", "train", "info", "evaluate", "bench")
+SUBCOMMANDS = ("open", "train", "info", "evaluate", "render", "bench")
 
 
 def positive_int(text: str) -> int:
@@ -81,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the 2-D embedding used with --space embedding (default: pca)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, metavar="OUT", help="write the results here (atomically)")
+
+    p = sub.add_parser("render", help="render figures and movies headless (the same pixels as the window)")
+    render_sub = p.add_subparsers(dest="render_kind", required=True, metavar="{traversal,interpolation,reconstructions}")
+    for module in ("explorer.cli_traversal", "explorer.cli_reconstruction"):
+        try:
+            importlib.import_module(module).add_render_parsers(render_sub)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
 
     p = sub.add_parser("bench", help="run the benchmark and print its figures")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the figures as one JSON object")
@@ -219,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv_parsed)
     args.argv = argv
     handlers = {"open": cmd_open, "train": cmd_train, "info": cmd_info, "evaluate": cmd_evaluate,
-                "bench": cmd_bench}
+                "render": lambda a: a.render_handler(a), "bench": cmd_bench}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:
