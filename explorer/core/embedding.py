@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from explorer.core.export import atomic_write
 from explorer.core.jobs import JobContext
 
 # explorer.core.projection (and with it scikit-learn, ~1 s) is imported where it is
@@ -82,22 +82,6 @@ def codes_cache_key(model_sha256: str, dataset_id: str, source: str = "encoder",
                        "source": str(source), "seed": int(seed)}, sort_keys=True)
 
 
-def _atomic_save(path: Path, write: Callable[[Any], None]) -> None:
-    """Write through ``write(file)`` to a temp file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 class CodesCache:
     """Encoder codes on disk, one ``.npy`` (float32, (N, d)) plus a ``.json`` of notes per key.
 
@@ -153,8 +137,8 @@ class CodesCache:
         path = self.path_for(key)
         text = json.dumps({**(meta or {}), "key": key, "shape": list(z.shape), "created": time.time()},
                           sort_keys=True, default=str).encode("utf-8")
-        _atomic_save(path, lambda f: np.save(f, z, allow_pickle=False))
-        _atomic_save(path.with_suffix(".json"), lambda f: f.write(text))
+        atomic_write(path, lambda f: np.save(f, z, allow_pickle=False))
+        atomic_write(path.with_suffix(".json"), lambda f: f.write(text))
         return path
 
     def remove(self, key: str) -> None:

@@ -7,8 +7,9 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -38,6 +39,21 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def atomic_write(target: str | Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write ``target`` through ``write(binary_file)`` atomically: temp file, fsync, rename.
+
+    Creates the parent folder. On any exception nothing is left behind and ``target``
+    keeps its old content.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def to_jsonable(obj):

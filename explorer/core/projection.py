@@ -13,7 +13,6 @@ import pickle
 import queue
 import re
 import signal
-import tempfile
 import threading
 import time
 import traceback
@@ -29,6 +28,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from explorer.core.export import atomic_write
 from explorer.core.jobs import Cancelled, JobContext
 
 log = logging.getLogger(__name__)
@@ -1495,23 +1495,6 @@ def default_cache_directory() -> Path:
     return cache_dir() / "projections"
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None]) -> None:
-    """Write through ``write(file)`` to a temp file beside ``path``, fsync, then ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 class ProjectionCache:
     """Embeddings on disk, one ``.npy`` (and a ``.json`` of metadata) per key.
 
@@ -1601,8 +1584,8 @@ class ProjectionCache:
         path = self.path_for(key)
         info = {**dict(meta or {}), "key": key, "shape": list(arr.shape), "dtype": "float32", "created": time.time()}
         text = json.dumps(info, sort_keys=True, default=str).encode("utf-8")
-        _atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False))
-        _atomic_write(self._meta_path(key), lambda f: f.write(text))
+        atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False))
+        atomic_write(self._meta_path(key), lambda f: f.write(text))
         return path
 
     def remove(self, key: str) -> None:
