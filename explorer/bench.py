@@ -117,7 +117,7 @@ def _load_optional_sections() -> None:
     """Import modules that register sections of their own (GUI sections need Qt)."""
     import importlib
 
-    for mod in ("explorer.gui.bench_sections",):
+    for mod in ("explorer.gui.bench_sections", "explorer.bench_reconstruction", "explorer.gui.bench_sliders"):
         try:
             importlib.import_module(mod)
         except ImportError as exc:  # e.g. no Qt on a server: say so, run the rest

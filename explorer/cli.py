@@ -72,8 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="measure models on a dataset and write the figures as JSON")
     p.add_argument("checkpoints", nargs="+", metavar="CKPT_OR_ADAPTER")
     _add_data_args(p, split_default="test")
-    p.add_argument("--metrics", nargs="+", choices=["clustering"], default=["clustering"],
+    p.add_argument("--metrics", nargs="+", choices=["clustering", "reconstruction"], default=["clustering"],
                    help="which measurements to make (default: clustering)")
+    p.add_argument("--precision", nargs="+", default=["float32"], metavar="P",
+                   help="reconstruction: code precision(s), float32, float16 or kbit with k = 2..16 "
+                        "(e.g. 8bit); the first fills \"reconstruction\", all are listed under "
+                        "\"reconstruction_by_precision\" (default: float32)")
+    p.add_argument("--n-images", type=positive_int, default=None, metavar="N",
+                   help="reconstruction: measure a seeded sample of N images (default: all; "
+                        "100 for a GAN without encoder, whose codes are found by inversion)")
+    p.add_argument("--sample", choices=["mean", "posterior"], default="mean",
+                   help="reconstruction: VAE codes from the posterior mean or one seeded posterior draw")
+    p.add_argument("--inversion-steps", type=int, default=None, metavar="N",
+                   help="reconstruction, GAN without encoder: Adam steps per restart (default 200)")
+    p.add_argument("--inversion-restarts", type=positive_int, default=None, metavar="N",
+                   help="reconstruction, GAN without encoder: random restarts per image (default 4)")
     p.add_argument("--k", type=positive_int, default=None,
                    help="number of k-means clusters (default: number of classes, else 10)")
     p.add_argument("--space", choices=["latent", "embedding"], default="latent",
@@ -182,9 +195,28 @@ def cmd_evaluate(args) -> int:
     ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=args.seed)
     for note in ds.notes:
         print(note, file=sys.stderr)
+    from explorer.core.inversion import InversionSettings
+    from explorer.core.quantize import parse_precision
+
+    for p in args.precision:
+        try:
+            parse_precision(p)
+        except ValueError as exc:
+            raise UserError(f"--precision {p!r}: {exc}.") from None
+    inv = {}
+    if args.inversion_steps is not None:
+        inv["steps"] = args.inversion_steps
+    if args.inversion_restarts is not None:
+        inv["restarts"] = args.inversion_restarts
+    try:
+        inversion = InversionSettings(seed=args.seed, **inv)
+    except ValueError as exc:
+        raise UserError(f"bad inversion settings: {exc}") from None
     result = evaluate_models(args.checkpoints, ds, metrics=args.metrics, k=args.k, space=args.space,
                              projection=args.projection, seed=args.seed,
-                             on_note=lambda s: print(s, file=sys.stderr))
+                             on_note=lambda s: print(s, file=sys.stderr),
+                             precisions=args.precision, n_images=args.n_images, sample=args.sample,
+                             inversion=inversion)
     for rec in result["models"]:
         c = rec.get("clustering")
         if c:
@@ -193,6 +225,10 @@ def cmd_evaluate(args) -> int:
                   f"homogeneity {fmt(c['homogeneity'])}, completeness {fmt(c['completeness'])}, "
                   f"V-measure {fmt(c['v_measure'])}, ARI {fmt(c['ari'])}, NMI {fmt(c['nmi'])}, "
                   f"silhouette {fmt(c['silhouette'])}")
+        for r in rec.get("reconstruction_by_precision", []):
+            from explorer.cli_reconstruction import format_reconstruction
+
+            print(f"{rec['checkpoint']}: {format_reconstruction(r)}")
     if args.json:
         from explorer.core.export import write_json
 

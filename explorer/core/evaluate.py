@@ -13,6 +13,106 @@ from explorer.core.projection import ProjectionSpec, compute_projection
 from explorer.core.workspace import compute_codes, open_model
 from explorer.data import Dataset
 
+#: Measurements `evaluate_models` knows.
+METRICS: tuple[str, ...] = ("clustering", "reconstruction")
+
+#: Images measured for reconstructions of a GAN without encoder unless told otherwise
+#: (GAN inversion optimises each code: ~0.1–1 s per image on a CPU).
+DEFAULT_INVERSION_IMAGES = 100
+
+
+def reconstruction_subset(n_total: int, n_images: int | None, seed: int) -> np.ndarray:
+    """Indices of the images measured for reconstructions: all, or a seeded sample of ``n_images``.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (min(n_images, n_total),)
+        Sorted indices; ``numpy.random.default_rng(seed).choice`` without replacement.
+    """
+    if n_images is None or n_images >= n_total:
+        return np.arange(n_total, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_total, size=int(n_images), replace=False)).astype(np.int64)
+
+
+def evaluate_model_reconstruction(
+    model,
+    dataset: Dataset,
+    precisions: Sequence[str] = ("float32",),
+    n_images: int | None = None,
+    sample: str = "mean",
+    seed: int = 0,
+    inversion=None,
+    ctx: JobContext | None = None,
+    on_note: Callable[[str], None] | None = None,
+) -> tuple[dict, list[dict]]:
+    """Reconstruction records of one model at each precision (codes computed once).
+
+    Parameters
+    ----------
+    model : models.base.GenerativeModel
+    dataset : Dataset
+        The dataset as loaded (original resolution); fitted to the model here. When it is
+        resized, the compression ratio uses the bits of the original images and JPEG runs
+        on the originals (see `explorer.core.reconstruction.reconstruction_report`).
+    precisions : sequence of str
+        "float32", "float16", "kbit" (k = 2…16); the first is the main record.
+    n_images : int, optional
+        Seeded subsample size; default all images for an encoder,
+        `DEFAULT_INVERSION_IMAGES` for GAN inversion.
+    sample : {"mean", "posterior"}
+        VAE codes from the posterior mean or one seeded posterior draw.
+    seed : int
+    inversion : explorer.core.inversion.InversionSettings, optional
+    ctx : JobContext, optional
+    on_note : callable, optional
+
+    Returns
+    -------
+    first : dict
+        ``{"precision", "compression_ratio", "psnr_db", "ssim", "n_images", "codes",
+        "jpeg": {"quality", "compression_ratio", "psnr_db", "ssim", "reachable", "message"}}``
+        for ``precisions[0]``, plus ``"psnr_db_ci95"``, ``"ssim_ci95"`` (95 % interval of
+        the mean), ``"bpp"``, ``"code_bits"`` and ``"notes"``. ``ssim`` is None when the
+        images are smaller than SSIM's 11×11 window.
+    all : list of dict
+        The same record for every precision (``all[0] is first``).
+    """
+    from explorer.core.reconstruction import latent_codes, reconstruction_report
+    from explorer.data import fit_to_model
+
+    if n_images is None and not getattr(model, "has_encoder", False):
+        n_images = DEFAULT_INVERSION_IMAGES
+        if on_note and len(dataset) > n_images:
+            on_note(f"GAN inversion is slow: reconstructions measured on a seeded sample of {n_images} "
+                    f"images (use --n-images to change)")
+    idx = reconstruction_subset(len(dataset), n_images, seed)
+    fitted = fit_to_model(dataset, model.image_shape)
+    x = np.ascontiguousarray(fitted.images[idx])
+    originals = np.ascontiguousarray(dataset.images[idx])
+    codes, source, _ = latent_codes(model, x, "auto", sample, seed, ctx, inversion=inversion)
+    records = []
+    for p in precisions:
+        rep = reconstruction_report(model, x, p, codes=codes, codes_source=source.value, quantizer=None,
+                                    originals=originals)
+        rec = rep.to_dict()
+        if rep.jpeg is not None:
+            rec["jpeg"]["reachable"] = bool(rep.jpeg.reachable)
+            rec["jpeg"]["message"] = rep.jpeg.message
+        rec["psnr_db_ci95"] = [_none_nan(v) for v in rep.psnr_ci]
+        rec["ssim_ci95"] = [_none_nan(v) for v in rep.ssim_ci]
+        rec["bpp"] = float(rep.bpp)
+        rec["code_bits"] = int(rep.code_bits)
+        rec["sample"] = sample if source.value == "encoder" else None
+        rec["notes"] = list(rep.notes)
+        records.append(rec)
+    return records[0], records
+
+
+def _none_nan(v: float) -> float | None:
+    v = float(v)
+    return None if not np.isfinite(v) else v
+
 
 def evaluate_models(
     checkpoints: Sequence[str | Path],
@@ -24,6 +124,11 @@ def evaluate_models(
     seed: int = 0,
     ctx: JobContext | None = None,
     on_note: Callable[[str], None] | None = None,
+    *,
+    precisions: Sequence[str] = ("float32",),
+    n_images: int | None = None,
+    sample: str = "mean",
+    inversion=None,
 ) -> dict:
     """Measure each model on ``dataset``; the record ``latent-explorer evaluate --json`` writes.
 
@@ -33,7 +138,7 @@ def evaluate_models(
         Checkpoints, adapters or TorchScript files.
     dataset : Dataset
         Resized per model to its input shape.
-    metrics : sequence of {"clustering"}
+    metrics : sequence of {"clustering", "reconstruction"}
         What to measure.
     k : int, optional
         k-means clusters; default the number of classes, else 10.
@@ -46,13 +151,20 @@ def evaluate_models(
     ctx : JobContext, optional
     on_note : callable, optional
         Receives sentences for the user (resizing, prior samples shown instead of data).
+    precisions, n_images, sample, inversion
+        Of the reconstruction measurement (`evaluate_model_reconstruction`): with several
+        precisions, ``"reconstruction"`` holds the first and ``"reconstruction_by_precision"``
+        the list for all of them, in the order given.
 
     Returns
     -------
     dict
         ``{"models": [{"checkpoint": str, "kind": str, "latent_dim": int, "codes": "encoder" | "prior",
         "clustering": {"space", "k", "homogeneity", "completeness", "v_measure", "ari", "nmi",
-        "silhouette", "silhouette_sample_size", "n_images", "projection"}}], "dataset": {...}}``.
+        "silhouette", "silhouette_sample_size", "n_images", "projection"},
+        "reconstruction": {"precision", "compression_ratio", "psnr_db", "ssim", "n_images",
+        "codes": "encoder" | "inverted", "jpeg": {"quality", "compression_ratio", "psnr_db",
+        "ssim", …}, …}, "reconstruction_by_precision": [...]}], "dataset": {...}}``.
         Label-based scores are None when the points have no labels (a GAN without
         encoder is measured on prior samples, which have none).
 
@@ -66,12 +178,21 @@ def evaluate_models(
     records = []
     for path in checkpoints:
         entry = open_model(path)
-        codes = compute_codes(entry.model, dataset, seed=seed, ctx=ctx)
-        for note in codes.notes:
-            if on_note:
-                on_note(f"{entry.name}: {note}")
+        codes = None
+        if "clustering" in metrics:
+            codes = compute_codes(entry.model, dataset, seed=seed, ctx=ctx)
+            for note in codes.notes:
+                if on_note:
+                    on_note(f"{entry.name}: {note}")
         rec: dict = {"checkpoint": str(path), "kind": entry.model.kind, "latent_dim": entry.model.latent_dim,
-                     "codes": codes.source}
+                     "codes": codes.source if codes is not None
+                     else ("encoder" if entry.model.has_encoder else "prior")}
+        if "reconstruction" in metrics:
+            first, every = evaluate_model_reconstruction(
+                entry.model, dataset, precisions, n_images, sample, seed, inversion, ctx,
+                on_note=(lambda s, n=entry.name: on_note(f"{n}: {s}")) if on_note else None)
+            rec["reconstruction"] = first
+            rec["reconstruction_by_precision"] = every
         if "clustering" in metrics:
             embedding = None
             if space == "embedding":

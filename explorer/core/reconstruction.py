@@ -21,6 +21,8 @@ __all__ = [
     "CODE_SOURCES",
     "Z_95",
     "SSIM_SETTINGS",
+    "SSIM_MIN_SIZE",
+    "ssim_unavailable_reason",
     "image_bits",
     "compression_ratio",
     "code_bpp",
@@ -44,6 +46,9 @@ CODE_SOURCES: tuple[str, ...] = ("auto", CodeSource.ENCODER.value, CodeSource.IN
 
 #: Two-sided 95 % quantile of the standard normal, used by `mean_ci`.
 Z_95 = 1.959963984540054
+
+#: Smallest height/width SSIM accepts: the 11×11 Gaussian window (σ = 1.5, truncated at 3.5σ).
+SSIM_MIN_SIZE = 11
 
 #: Keyword arguments of skimage's ``structural_similarity`` used by `ssim` (Wang et al. 2004).
 SSIM_SETTINGS: dict[str, Any] = {
@@ -199,6 +204,37 @@ def ssim(x: Any, y: Any, data_range: float = 1.0, ctx: JobContext | None = None)
         if ctx is not None and (i + 1) % 256 == 0:
             ctx.progress((i + 1) / n, f"SSIM {i + 1:,} / {n:,}")
     return out
+
+
+def ssim_unavailable_reason(image_shape: Sequence[int], what: str = "these images") -> str | None:
+    """One sentence saying why SSIM cannot be computed for images of this shape, or None if it can.
+
+    Parameters
+    ----------
+    image_shape : (C, H, W)
+    what : str
+        How to name the images in the sentence, e.g. "digits".
+
+    Returns
+    -------
+    str or None
+        E.g. "SSIM needs images of at least 11×11 pixels; digits are 8×8."
+    """
+    _, h, w = (int(v) for v in image_shape)
+    if min(h, w) >= SSIM_MIN_SIZE:
+        return None
+    return f"SSIM needs images of at least {SSIM_MIN_SIZE}×{SSIM_MIN_SIZE} pixels; {what} are {h}×{w}."
+
+
+def _ssim_or_nan(x: np.ndarray, y: np.ndarray, ctx: JobContext | None = None) -> np.ndarray:
+    """`ssim`, or NaN per image when the images are smaller than the SSIM window."""
+    if x.ndim == 4 and min(x.shape[2:]) < SSIM_MIN_SIZE:
+        return np.full(len(x), np.nan)
+    return ssim(x, y, ctx=ctx)
+
+
+def _finite_or_none(v: float) -> float | None:
+    return None if math.isnan(v) else float(v)
 
 
 def mean_ci(values: Any, z: float = Z_95) -> tuple[float, float, float]:
@@ -465,7 +501,7 @@ class CodecBaseline:
     def to_dict(self) -> dict:
         """``{"quality", "compression_ratio", "psnr_db", "ssim"}`` (means over images)."""
         return {"quality": int(self.quality), "compression_ratio": float(self.compression_ratio),
-                "psnr_db": self.psnr_db, "ssim": self.ssim_mean}
+                "psnr_db": self.psnr_db, "ssim": _finite_or_none(self.ssim_mean)}
 
 
 @dataclass
@@ -540,7 +576,7 @@ class ReconstructionReport:
             "precision": self.precision,
             "compression_ratio": float(self.compression_ratio),
             "psnr_db": self.psnr_db,
-            "ssim": self.ssim_mean,
+            "ssim": _finite_or_none(self.ssim_mean),
             "n_images": self.n_images,
             "codes": self.codes_source.value,
             "jpeg": self.jpeg.to_dict() if self.jpeg is not None else None,
@@ -558,7 +594,7 @@ def _jpeg_baseline(images: np.ndarray, target: float, ctx: JobContext | None) ->
     return CodecBaseline(
         codec="jpeg", quality=m.quality, compression_ratio=m.compression_ratio, target_ratio=float(target),
         reachable=m.reachable, message=m.message, psnr=psnr(images, decoded),
-        ssim=ssim(images, decoded, ctx=_sub(ctx, 0.7, 1.0)), nbytes=nbytes, images=decoded,
+        ssim=_ssim_or_nan(images, decoded, ctx=_sub(ctx, 0.7, 1.0)), nbytes=nbytes, images=decoded,
     )
 
 
@@ -575,6 +611,7 @@ def reconstruction_report(
     quantizer: Quantizer | None = None,
     inversion: InversionSettings | None = None,
     jpeg: bool = True,
+    originals: Any = None,
 ) -> ReconstructionReport:
     """Reconstruct ``images`` at ``precision`` and measure them, with a JPEG baseline at the same ratio.
 
@@ -592,10 +629,19 @@ def reconstruction_report(
         See `reconstruct`.
     jpeg : bool
         Add the JPEG baseline (`explorer.core.codecs.match_ratio`).
+    originals : array_like, shape (N, C0, H0, W0), optional
+        The dataset images *before* they were resized / converted to fit the model
+        (`explorer.data.fit_to_model`). When their shape differs from the model's, the
+        compression ratio uses the bits of these original images (DESIGN.md §3), and the
+        JPEG baseline compresses these originals at that ratio and is scored against them;
+        the model's PSNR/SSIM still compare ``images`` with their reconstructions at the
+        model's resolution. A note says so.
 
     Returns
     -------
     ReconstructionReport
+        ``ssim`` is NaN per image (``to_dict``: None) when the images are smaller than the
+        11×11 SSIM window, with a note (`ssim_unavailable_reason`).
 
     Raises
     ------
@@ -615,15 +661,34 @@ def reconstruction_report(
         notes.append("codes found by GAN inversion (optimising z through the generator), not by an encoder")
     stored, recon = reconstruct(model, x, spec, codes=full, quantizer=quantizer, ctx=_sub(ctx, 0.55, 0.6))
     p = psnr(x, recon)
-    s = ssim(x, recon, ctx=_sub(ctx, 0.6, 0.75))
+    s = _ssim_or_nan(x, recon, ctx=_sub(ctx, 0.6, 0.75))
+    reason = ssim_unavailable_reason(x.shape[1:], "the model's images")
+    if reason:
+        notes.append(reason)
     exact = int(np.isinf(p).sum())
     if exact:
         notes.append(f"{exact} of {len(p)} images are reproduced exactly (PSNR = inf)")
-    ratio = compression_ratio(model.image_shape, model.latent_dim, spec)
+    ref = x
+    if originals is not None:
+        orig = np.ascontiguousarray(originals, dtype=np.float32)
+        if orig.ndim != 4 or len(orig) != len(x):
+            raise ValueError(f"originals must have shape (N, C, H, W) with N = {len(x)}, got {orig.shape}")
+        if orig.shape[1:] != x.shape[1:]:
+            ref = orig
+            c0, h0, w0 = orig.shape[1:]
+            c, h, w = x.shape[1:]
+            notes.append(f"The compression ratio uses the bits of the original {h0}×{w0}×{c0} images "
+                         f"(the model sees them resized to {h}×{w}×{c}); JPEG compresses the originals "
+                         f"and is scored against them.")
+            if jpeg:
+                r2 = ssim_unavailable_reason(orig.shape[1:], "the original images")
+                if r2:
+                    notes.append(r2 + " JPEG has no SSIM.")
+    ratio = image_bits(ref.shape[1:]) / code_bits(model.latent_dim, spec)
     baseline = None
     if jpeg and len(x):
-        if model.image_shape[0] in (1, 3):
-            baseline = _jpeg_baseline(x, ratio, _sub(ctx, 0.75, 1.0))
+        if ref.shape[1] in (1, 3):
+            baseline = _jpeg_baseline(ref, ratio, _sub(ctx, 0.75, 1.0))
             if not baseline.reachable:
                 notes.append(baseline.message)
         else:
@@ -632,7 +697,7 @@ def reconstruction_report(
         ctx.progress(1.0, f"reconstructions at {spec.name} measured")
     return ReconstructionReport(
         precision=spec.name, compression_ratio=ratio, code_bits=code_bits(model.latent_dim, spec),
-        bpp=code_bpp(model.image_shape, model.latent_dim, spec), codes_source=source,
+        bpp=code_bpp(ref.shape[1:], model.latent_dim, spec), codes_source=source,
         psnr=p, ssim=s, psnr_ci=mean_ci(p)[1:], ssim_ci=mean_ci(s)[1:], codes=stored,
         reconstructions=recon, jpeg=baseline, inversion=inv, notes=notes,
     )

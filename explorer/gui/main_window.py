@@ -198,9 +198,11 @@ class MainWindow(QMainWindow):
         self._default_dock_sizes()
         for axis in ("bottom", "left"):  # unitless coordinates: plain tick values, no "(x0.001)"
             self.view.plot_item.getAxis(axis).enableAutoSIPrefix(False)
+        self._build_latent_docks()
 
         self._build_actions()
         self._connect()
+        self._build_reconstruction_dock()
         self._restore_settings()
         self._refresh_models()
         self._update_view_message()
@@ -220,6 +222,25 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.hover_dock, self.projection_dock, self.clustering_dock],
                          [215, 250, max(h - 465, 200)], Qt.Orientation.Vertical)
         self.resizeDocks([self.selection_dock], [int(min(max(0.21 * h, 150), 240))], Qt.Orientation.Vertical)
+
+    def _build_latent_docks(self) -> None:
+        """Latent sliders, traversal grid and interpolation player, tabbed with the Selection dock."""
+        from explorer.gui.interpolation_panel import InterpolationPanel, LatentController
+        from explorer.gui.slider_panel import SliderPanel
+        from explorer.gui.traversal_view import TraversalView
+
+        self.slider_panel = SliderPanel(self)
+        self.traversal_view = TraversalView(self)
+        self.interpolation_panel = InterpolationPanel(self)
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.slider_dock = self._dock("Latent sliders", "SliderDock", self.slider_panel, bottom)
+        self.traversal_dock = self._dock("Traversal grid", "TraversalDock", self.traversal_view, bottom)
+        self.interpolation_dock = self._dock("Interpolation", "InterpolationDock", self.interpolation_panel, bottom)
+        for dock in (self.slider_dock, self.traversal_dock, self.interpolation_dock):
+            self.tabifyDockWidget(self.selection_dock, dock)
+        self.selection_dock.raise_()
+        self.latent_controller = LatentController(self, self.slider_panel, self.traversal_view,
+                                                  self.interpolation_panel)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -812,7 +833,6 @@ class MainWindow(QMainWindow):
 
     def _update_view_message(self) -> None:
         lines = []
-        entry = self.active_entry
         if self._shown_key in self._previews:
             lines.append(f"Loading {self._shown_name}: its cached embedding is shown meanwhile.")
         elif not self.workspace.models:
@@ -1239,6 +1259,41 @@ class MainWindow(QMainWindow):
         rng = self.clustering_panel.sweep_range()
         s.setValue("clustering/sweep", json.dumps([rng[0], rng[-1]]))
         s.sync()
+
+    def _build_reconstruction_dock(self) -> None:
+        """Reconstructions panel (originals / reconstructions / JPEG, rate–distortion), tabbed with Selection."""
+        from PySide6.QtWidgets import QFrame, QScrollArea
+
+        from explorer.gui.reconstruction_panel import ReconstructionPanel
+
+        self.reconstruction_panel = ReconstructionPanel(self.runner, self)
+        scroll = QScrollArea()  # the panel scrolls in a short dock instead of growing the window
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.reconstruction_panel)
+        self.reconstruction_dock = self._dock("Reconstructions", "ReconstructionDock", scroll,
+                                              Qt.DockWidgetArea.BottomDockWidgetArea)
+        # Tabified once the window runs: tabifying in the constructor leaves a stray tab bar (Qt).
+        QTimer.singleShot(0, self._tabify_reconstruction_dock)
+        self.models_changed.connect(self._update_reconstruction_context)
+        self.embedding_shown.connect(lambda _r: self._update_reconstruction_context())
+        self.view.selection_changed.connect(self._on_reconstruction_selection)
+
+    def _tabify_reconstruction_dock(self) -> None:
+        if not self._layout_restored and self.dockWidgetArea(self.reconstruction_dock) == \
+                self.dockWidgetArea(self.selection_dock):
+            self.tabifyDockWidget(self.selection_dock, self.reconstruction_dock)
+            self.selection_dock.raise_()
+
+    def _update_reconstruction_context(self) -> None:
+        entry = self.active_entry
+        self.reconstruction_panel.set_context(entry.model if entry is not None else None, self.dataset,
+                                              entry.name if entry is not None else "")
+
+    def _on_reconstruction_selection(self, indices) -> None:
+        codes = self._shown_codes  # selection indexes dataset images only when codes come from an encoder
+        ok = codes is not None and codes.source == "encoder"
+        self.reconstruction_panel.set_selection(indices if ok else [])
 
     def shutdown(self, timeout_s: float = 5.0) -> bool:
         """Cancel every job, stop the projection workers and join every thread.

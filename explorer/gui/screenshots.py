@@ -12,6 +12,13 @@ It opens the bundled demo (or ``--model``), waits for each job, and writes:
 - ``06_latent_dimension.png``: coloured by one latent dimension (colour bar).
 - ``07_umap.png`` / ``07_tsne.png``: a UMAP (or t-SNE) embedding (skipped with ``--fast``).
 - ``08_gan_prior.png``: a GAN without encoder (only with ``--gan``), two models open.
+- ``20_sliders.png``: latent sliders (KL order), the slider code as a star on the embedding.
+- ``21_traversal.png`` / ``21_traversal_export.png``: the traversal grid dock and its PNG export.
+- ``22_interpolation.png``: a slerp path through three points drawn on the embedding, player, filmstrip.
+- ``23_talk_mode.png``: talk mode (normally full screen).
+- ``30_reconstructions.png``: the Reconstructions dock (originals / reconstructions / JPEG, PSNR, SSIM);
+  ``31_reconstructions_panel.png``: the panel alone with dataset means; ``32_rate_distortion.png``:
+  PSNR and SSIM against compression ratio, latent code vs JPEG/WebP (``_gan`` suffix: GAN inversion).
 """
 
 from __future__ import annotations
@@ -65,6 +72,60 @@ def _outlier(xy: np.ndarray, quantile: float = 0.8) -> int:
     """Index of a point far out in the cloud (a clear hover target)."""
     d = np.linalg.norm(xy - np.median(xy, axis=0), axis=1)
     return int(np.argsort(d)[int(quantile * (len(d) - 1))])
+
+
+def _latent_shots(window, out: Path, app) -> None:
+    """Latent sliders (marker on the embedding), traversal grid, interpolation path and talk mode."""
+    window.slider_dock.raise_()
+    window.view.set_selection([17])
+    window.slider_panel.selected_button.click()
+    window.slider_panel.set_value(window.slider_panel.order()[0], 1.8)
+    _save(window, out, "20_sliders.png", app)
+    window.slider_panel.traversal_button.click()
+    _save(window, out, "21_traversal.png", app)
+    window.traversal_view.export(out / "21_traversal_export.png")
+    window.interpolation_dock.raise_()
+    window.view.set_selection([17, 250, 1234])
+    window.interpolation_panel.add_selection_button.click()
+    window.interpolation_panel.build()
+    window.interpolation_panel.show_frame(20)
+    _save(window, out, "22_interpolation.png", app)
+    window.latent_controller.start_talk_mode(full_screen=False)
+    talk = window.latent_controller.talk_view
+    talk.resize(1280, 800)
+    talk.set_mode("sliders")
+    _settle(app)
+    talk.grab().save(str(out / "23_talk_mode.png"))
+    print(f"wrote {out / '23_talk_mode.png'}", flush=True)
+    talk.leave()
+    window.interpolation_panel.clear()
+    window.view.clear_selection()
+    window.view.set_marker_point(None)
+    window.selection_dock.raise_()
+
+
+def _reconstruction_shots(window, out: Path, app, tag: str = "") -> None:
+    """Reconstructions panel: originals / reconstructions / JPEG, dataset means, rate–distortion."""
+    dock, panel = window.reconstruction_dock, window.reconstruction_panel
+    dock.raise_()
+    panel.set_source("random")
+    panel.show_images()
+    _wait(app, lambda: _idle(window) and panel.result is not None, 300, "reconstructions")
+    _save(window, out, f"30_reconstructions{tag}.png", app)
+    dock.setFloating(True)  # a roomy copy of the panel alone
+    dock.resize(760, 900)
+    panel.measure_dataset()
+    _wait(app, lambda: _idle(window) and panel.dataset_result is not None, 600, "dataset means")
+    panel.tabs.setCurrentIndex(0)
+    _settle(app)
+    dock.grab().save(str(out / f"31_reconstructions_panel{tag}.png"))
+    panel.measure_rate_distortion()
+    _wait(app, lambda: _idle(window) and panel.rd_view.rows, 600, "rate–distortion")
+    _settle(app)
+    dock.grab().save(str(out / f"32_rate_distortion{tag}.png"))
+    print(f"wrote {out / f'31_reconstructions_panel{tag}.png'}, {out / f'32_rate_distortion{tag}.png'}", flush=True)
+    dock.setFloating(False)
+    window.selection_dock.raise_()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         window.set_colouring("dimension", 0)
         _save(window, args.out, "06_latent_dimension.png", app)
         window.set_colouring("label")
+        _latent_shots(window, args.out, app)
+        _reconstruction_shots(window, args.out, app)
 
         if not args.fast:
             panel_p = window.projection_panel
@@ -171,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
                   and _idle(window), 300, "the GAN")
             _hover(window, _outlier(window.shown_embedding.embedding, 0.6))
             _save(window, args.out, "08_gan_prior.png", app)
+            window.reconstruction_panel.steps_spin.setValue(100)
+            _reconstruction_shots(window, args.out, app, "_gan")
         if errors:
             print("errors shown: " + " | ".join(errors), file=sys.stderr)
     finally:

@@ -242,3 +242,33 @@ def test_progress_is_monotone_and_ends_at_one(vae, images):
     reconstruction_report(vae, images, "4bit", ctx=JobContext(lambda f, m: seen.append(f)))
     assert seen and seen[-1] == pytest.approx(1.0)
     assert all(b >= a - 1e-12 for a, b in zip(seen, seen[1:]))
+
+
+def test_small_images_report_ssim_as_unavailable_not_a_crash():
+    from explorer.core.reconstruction import ssim_unavailable_reason
+
+    torch.manual_seed(0)
+    model = VAE(3, (1, 8, 8), hidden=16)
+    x = np.random.default_rng(0).random((5, 1, 8, 8)).astype(np.float32)
+    rep = reconstruction_report(model, x, "float32")
+    assert np.isnan(rep.ssim).all() and rep.to_dict()["ssim"] is None
+    assert rep.to_dict()["jpeg"]["ssim"] is None
+    assert "SSIM needs images of at least 11×11 pixels; the model's images are 8×8." in rep.notes
+    assert ssim_unavailable_reason((1, 8, 8), "digits") == "SSIM needs images of at least 11×11 pixels; digits are 8×8."
+    assert ssim_unavailable_reason((1, 11, 11)) is None
+    json.dumps(rep.to_dict(), allow_nan=False)
+
+
+def test_ratio_uses_the_bits_of_the_original_images_when_resized(vae):
+    from explorer.data import resize_images
+
+    orig = np.random.default_rng(1).random((4, 1, 14, 14)).astype(np.float32)
+    x = resize_images(orig, 28, 28)
+    rep = reconstruction_report(vae, x, "8bit", originals=orig)
+    assert rep.compression_ratio == pytest.approx(14 * 14 * 8 / (6 * 8))
+    assert rep.bpp == pytest.approx(6 * 8 / (14 * 14))
+    assert rep.jpeg.images.shape == orig.shape  # JPEG compressed the originals
+    assert rep.jpeg.psnr == pytest.approx(psnr(orig, rep.jpeg.images))
+    assert any("original 14×14×1" in n for n in rep.notes)
+    same = reconstruction_report(vae, x, "8bit", originals=x)  # same shape: nothing changes
+    assert same.compression_ratio == pytest.approx(compression_ratio((1, 28, 28), 6, "8bit"))

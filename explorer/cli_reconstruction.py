@@ -1,0 +1,173 @@
+"""`latent-explorer render reconstructions` and the text line `evaluate --metrics reconstruction` prints."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from explorer.errors import UserError
+
+#: How the images of a reconstruction grid are chosen.
+SELECTIONS: tuple[str, ...] = ("random", "worst", "best", "first")
+
+
+def _num(v, fmt: str, unit: str = "") -> str:
+    return "n/a" if v is None else f"{v:{fmt}}{unit}"
+
+
+def format_reconstruction(rec: dict) -> str:
+    """One line for a reconstruction record of `explorer.core.evaluate.evaluate_model_reconstruction`.
+
+    E.g. ``"reconstruction float32 (encoder codes, 1,000 images): ratio 12.2×, PSNR 21.3 dB,
+    SSIM 0.745; JPEG q1: ratio 2.61×, PSNR 17.8 dB, SSIM 0.52 — JPEG cannot reach 12.2× …"``.
+    """
+    line = (f"reconstruction {rec['precision']} ({rec['codes']} codes, {rec['n_images']:,} images): "
+            f"ratio {rec['compression_ratio']:.3g}×, PSNR {_num(rec['psnr_db'], '.2f', ' dB')}, "
+            f"SSIM {_num(rec['ssim'], '.3f')}")
+    j = rec.get("jpeg")
+    if j:
+        line += (f"; JPEG q{j['quality']}: ratio {j['compression_ratio']:.3g}×, "
+                 f"PSNR {_num(j['psnr_db'], '.2f', ' dB')}, SSIM {_num(j['ssim'], '.3f')}")
+        if not j.get("reachable", True):
+            line += f" ({j['message']})"
+    return line
+
+
+def add_render_parsers(render_sub) -> None:
+    """Add ``render reconstructions`` to the ``render`` subparsers of ``latent-explorer``."""
+    from explorer.cli import _add_data_args, positive_int
+
+    p = render_sub.add_parser(
+        "reconstructions", help="grid of originals / reconstructions / JPEG at the same compression ratio",
+        description="Rows: the original images, their reconstructions decoded from the latent code at "
+                    "--precision, and JPEG at the closest compression ratio it can reach. Per-image PSNR "
+                    "(dB) heads each column.")
+    p.add_argument("checkpoint", metavar="CKPT_OR_ADAPTER")
+    _add_data_args(p, split_default="test")
+    p.add_argument("--out", type=Path, required=True, metavar="F.png|F.svg|F.pdf")
+    p.add_argument("--precision", default="float32", help="float32, float16 or kbit with k = 2..16 (default float32)")
+    p.add_argument("--n", type=positive_int, default=8, help="images in the grid (default 8)")
+    p.add_argument("--select", choices=SELECTIONS, default="random",
+                   help="which images: a seeded random sample, the worst or best by PSNR, or the first N")
+    p.add_argument("--pool", type=positive_int, default=1000,
+                   help="worst/best: search a seeded sample of this many images (default 1000)")
+    p.add_argument("--sample", choices=["mean", "posterior"], default="mean",
+                   help="VAE codes from the posterior mean or one seeded posterior draw")
+    p.add_argument("--no-jpeg", action="store_true", help="leave out the JPEG row")
+    p.add_argument("--inversion-steps", type=int, default=200, help="GAN without encoder: Adam steps (default 200)")
+    p.add_argument("--inversion-restarts", type=positive_int, default=4,
+                   help="GAN without encoder: random restarts per image (default 4)")
+    p.add_argument("--scale", type=float, default=3.0, help="image scale factor in the figure (default 3)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(render_handler=cmd_render_reconstructions)
+
+
+def render_reconstructions(model, dataset, out, precision="float32", n=8, select="random", pool=1000,
+                           sample="mean", jpeg=True, inversion=None, scale=3.0, seed=0, title=None):
+    """Write the reconstruction grid of ``model`` on ``dataset`` to ``out`` (PNG, SVG or PDF).
+
+    Parameters
+    ----------
+    model : models.base.GenerativeModel
+    dataset : explorer.data.Dataset
+        As loaded; fitted to the model's input here.
+    out : path
+    precision : str
+    n : int
+        Columns (images).
+    select : {"random", "worst", "best", "first"}
+    pool : int
+        Images searched for worst/best (seeded sample).
+    sample : {"mean", "posterior"}
+    jpeg : bool
+    inversion : InversionSettings, optional
+    scale : float
+    seed : int
+    title : str, optional
+
+    Returns
+    -------
+    report : explorer.core.reconstruction.ReconstructionReport
+        Of the images shown (columns in order).
+    """
+    from explorer.core.evaluate import reconstruction_subset
+    from explorer.core.figures import save_grid_figure
+    from explorer.core.reconstruction import reconstruction_report, worst_best
+    from explorer.data import fit_to_model, resize_images
+
+    if select in ("worst", "best"):
+        idx = reconstruction_subset(len(dataset), max(pool, n), seed)
+    elif select == "random":
+        idx = reconstruction_subset(len(dataset), n, seed)
+    else:
+        idx = np.arange(min(n, len(dataset)))
+    fitted = fit_to_model(dataset, model.image_shape)
+    x, orig = fitted.images[idx], dataset.images[idx]
+    if select in ("worst", "best"):
+        full = reconstruction_report(model, x, precision, sample=sample, seed=seed, inversion=inversion, jpeg=False)
+        worst, best = worst_best(full.psnr, n)
+        pick = worst if select == "worst" else best
+        x, orig, idx = x[pick], orig[pick], idx[pick]
+        # full-precision codes: reuse a slow inversion; encoder codes are cheap to recompute
+        codes = full.inversion.codes[pick] if full.inversion is not None else None
+    else:
+        codes = None
+    rep = reconstruction_report(model, x, precision, sample=sample, seed=seed, inversion=inversion, jpeg=jpeg,
+                                codes=codes, codes_source="auto", originals=orig)
+    shown_orig = x
+    rows = [shown_orig, rep.reconstructions]
+    src = "inverted" if rep.codes_source.value == "inverted" else "encoder"
+    ssim_txt = "n/a" if not np.isfinite(rep.ssim_mean) else f"{rep.ssim_mean:.3f}"
+    labels = ["original",
+              f"{rep.precision} ({src}) {rep.compression_ratio:.3g}×: {rep.psnr_db:.1f} dB, SSIM {ssim_txt}"]
+    if rep.jpeg is not None:
+        j = rep.jpeg.images
+        if j.shape[1:] != x.shape[1:] and j.shape[1] == x.shape[1]:
+            j = resize_images(j, *x.shape[2:])
+        if j.shape[1:] == x.shape[1:]:
+            jssim = "n/a" if not np.isfinite(rep.jpeg.ssim_mean) else f"{rep.jpeg.ssim_mean:.3f}"
+            rows.append(j)
+            labels.append(f"JPEG q{rep.jpeg.quality} {rep.jpeg.compression_ratio:.3g}×: "
+                          f"{rep.jpeg.psnr_db:.1f} dB, SSIM {jssim}"
+                          + ("" if rep.jpeg.reachable else f" (cannot reach {rep.compression_ratio:.3g}×)"))
+    grid = np.stack(rows)
+    cols = [f"{v:.1f} dB" for v in rep.psnr]
+    save_grid_figure(out, grid, row_labels=labels, col_labels=cols, title=title, scale=scale)
+    return rep
+
+
+def cmd_render_reconstructions(args) -> int:
+    """``latent-explorer render reconstructions``: write the grid and print the numbers."""
+    from explorer.core.inversion import InversionSettings
+    from explorer.core.quantize import parse_precision
+    from explorer.data import load_dataset
+    from models.loading import load_any
+
+    if args.out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UserError(f"cannot write '{args.out}': the extension must be .png, .svg or .pdf.")
+    try:
+        parse_precision(args.precision)
+    except ValueError as exc:
+        raise UserError(f"--precision {args.precision!r}: {exc}.") from None
+    try:
+        inversion = InversionSettings(steps=args.inversion_steps, restarts=args.inversion_restarts, seed=args.seed)
+    except ValueError as exc:
+        raise UserError(f"bad inversion settings: {exc}") from None
+    model, _ = load_any(args.checkpoint)
+    ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=args.seed)
+    for note in ds.notes:
+        print(note, file=sys.stderr)
+    title = f"{Path(args.checkpoint).name} on {ds.name}"
+    rep = render_reconstructions(model, ds, args.out, args.precision, args.n, args.select, args.pool,
+                                 args.sample, not args.no_jpeg, inversion, args.scale, args.seed, title)
+    for note in rep.notes:
+        print(note, file=sys.stderr)
+    rec = rep.to_dict()
+    if rep.jpeg is not None:
+        rec["jpeg"]["reachable"] = rep.jpeg.reachable
+        rec["jpeg"]["message"] = rep.jpeg.message
+    print(format_reconstruction(rec))
+    print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,647 @@
+"""Reconstructions panel: originals / reconstructions / JPEG per image, dataset means, rate–distortion, GAN inversion."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QBoxLayout,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.gui.images import to_pixmap
+from explorer.gui.rate_distortion_view import RateDistortionView
+
+__all__ = [
+    "ReconstructionPanel",
+    "PRECISIONS",
+    "SOURCES",
+    "ImagesResult",
+    "reconstruct_images",
+    "measure_dataset",
+    "measure_rate_distortion",
+    "format_db",
+    "format_ssim",
+    "summary_text",
+]
+
+#: Precisions offered (DESIGN.md §3): floats, then k-bit uniform quantisation.
+PRECISIONS: tuple[str, ...] = ("float32", "float16", "16bit", "12bit", "10bit", "8bit", "6bit", "4bit", "3bit", "2bit")
+#: Precisions of the rate–distortion plot.
+RD_PRECISIONS: tuple[str, ...] = ("float32", "float16", "12bit", "8bit", "6bit", "4bit", "3bit", "2bit")
+#: Which images the grid shows: key → text in the combo.
+SOURCES: dict[str, str] = {"selection": "Selection", "random": "Random sample",
+                           "worst": "Worst by PSNR", "best": "Best by PSNR"}
+#: Images searched for the worst/best (seeded sample) when no dataset measurement is asked for.
+WORST_BEST_POOL = 500
+#: Size of the thumbnails in the table, pixels.
+ICON_PX = 42
+
+
+def format_db(v: float) -> str:
+    """PSNR for a table cell: "21.34" (dB), "inf" or "n/a"."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return "inf" if math.isinf(v) else f"{v:.2f}"
+
+
+def format_ssim(v: float) -> str:
+    """SSIM for a table cell: "0.812" or "n/a" (images smaller than the 11×11 window)."""
+    if v is None or not np.isfinite(v):
+        return "n/a"
+    return f"{v:.3f}"
+
+
+def _ci(ci: Sequence[float], fmt: Callable[[float], str]) -> str:
+    lo, hi = ci
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return ""
+    return f" [{fmt(lo)}, {fmt(hi)}]"
+
+
+def summary_text(report, what: str) -> str:
+    """The panel's summary of a `ReconstructionReport` (plain text, several lines).
+
+    Parameters
+    ----------
+    report : explorer.core.reconstruction.ReconstructionReport
+    what : str
+        Which images, e.g. "8 images of the selection" or "the whole dataset (10,000 images)".
+    """
+    src = report.codes_source.value
+    lines = [
+        f"{what} · codes: {src}" + (" (GAN inversion)" if src == "inverted" else "")
+        + f" · {report.precision}: ratio {report.compression_ratio:.3g}× ({report.code_bits:,} bits, "
+        f"{report.bpp:.3g} bpp)",
+        f"PSNR {format_db(report.psnr_db)} dB{_ci(report.psnr_ci, format_db)} · "
+        f"SSIM {format_ssim(report.ssim_mean)}{_ci(report.ssim_ci, format_ssim)}"
+        + (" (mean [95 % interval])" if report.n_images > 1 else ""),
+    ]
+    j = report.jpeg
+    skip = set()
+    if j is not None:
+        reach = "" if j.reachable else f" (cannot reach {report.compression_ratio:.3g}×)"
+        lines.append(f"JPEG quality {j.quality}: ratio {j.compression_ratio:.3g}×{reach} · "
+                     f"PSNR {format_db(j.psnr_db)} dB · SSIM {format_ssim(j.ssim_mean)}")
+        skip.add(j.message)
+    lines.extend(n for n in report.notes if n not in skip and not n.startswith("codes found by GAN inversion"))
+    return "\n".join(lines)
+
+
+# ---- jobs: Qt-free functions run by the job runner ---------------------------------------------
+
+
+@dataclass
+class ImagesResult:
+    """What the grid shows: dataset indices (N,), their report, and how they were chosen."""
+
+    indices: np.ndarray
+    report: object
+    what: str
+
+
+def _fitted(model, dataset, idx):
+    from explorer.data import fit_to_model
+
+    fitted = fit_to_model(dataset, model.image_shape)
+    return np.ascontiguousarray(fitted.images[idx]), np.ascontiguousarray(dataset.images[idx])
+
+
+def reconstruct_images(model, dataset, source: str, n: int, indices=None, precision: str = "float32",
+                       sample: str = "mean", seed: int = 0, inversion=None, pool: int = WORST_BEST_POOL,
+                       ctx=None) -> ImagesResult:
+    """Reconstruct the images of the grid and measure them (job function).
+
+    Parameters
+    ----------
+    model : models.base.GenerativeModel
+    dataset : explorer.data.Dataset
+        As opened (original resolution); fitted to the model here.
+    source : {"selection", "random", "worst", "best"}
+    n : int
+        Images shown (the selection is cut to its first ``n``).
+    indices : array_like of int, optional
+        The selection (dataset indices) for ``source == "selection"``.
+    precision, sample, seed, inversion
+        See `explorer.core.reconstruction.reconstruction_report`.
+    pool : int
+        Worst/best: search a seeded sample of this many images.
+    ctx : JobContext, optional
+
+    Returns
+    -------
+    ImagesResult
+    """
+    from explorer.core.evaluate import reconstruction_subset
+    from explorer.core.reconstruction import _sub, reconstruction_report, worst_best
+
+    if source == "selection":
+        idx = np.asarray(indices if indices is not None else [], dtype=np.int64)[:n]
+        if len(idx) == 0:
+            raise ValueError("no points are selected; select points in the embedding or choose a random sample")
+        what = f"{len(idx)} selected images"
+        codes = None
+    elif source == "random":
+        idx = reconstruction_subset(len(dataset), n, seed)
+        what = f"{len(idx)} random images (seed {seed})"
+        codes = None
+    else:
+        pool_idx = reconstruction_subset(len(dataset), max(pool, n), seed)
+        x, _ = _fitted(model, dataset, pool_idx)
+        full = reconstruction_report(model, x, precision, _sub(ctx, 0.0, 0.8), sample=sample, seed=seed,
+                                     inversion=inversion, jpeg=False)
+        w, b = worst_best(full.psnr, n)
+        pick = w if source == "worst" else b
+        idx = pool_idx[pick]
+        codes = full.inversion.codes[pick] if full.inversion is not None else None
+        what = f"the {len(idx)} {source} by PSNR of {len(pool_idx):,} images (seed {seed})"
+        ctx = _sub(ctx, 0.8, 1.0)
+    x, orig = _fitted(model, dataset, idx)
+    rep = reconstruction_report(model, x, precision, ctx, sample=sample, seed=seed, inversion=inversion,
+                                codes=codes, originals=orig)
+    return ImagesResult(idx, rep, what)
+
+
+def measure_dataset(model, dataset, n: int | None, precision: str = "float32", sample: str = "mean",
+                    seed: int = 0, inversion=None, ctx=None) -> ImagesResult:
+    """Dataset means with 95 % intervals: the whole dataset (``n`` None) or a seeded sample of ``n`` (job)."""
+    from explorer.core.evaluate import reconstruction_subset
+    from explorer.core.reconstruction import reconstruction_report
+
+    idx = reconstruction_subset(len(dataset), n, seed)
+    x, orig = _fitted(model, dataset, idx)
+    rep = reconstruction_report(model, x, precision, ctx, sample=sample, seed=seed, inversion=inversion,
+                                originals=orig)
+    what = (f"the whole dataset ({len(idx):,} images)" if len(idx) == len(dataset)
+            else f"{len(idx):,} images sampled with seed {seed}")
+    return ImagesResult(idx, rep, what)
+
+
+def measure_rate_distortion(model, dataset, n: int, precisions: Sequence[str] = RD_PRECISIONS,
+                            sample: str = "mean", seed: int = 0, inversion=None, ctx=None) -> list[dict]:
+    """Rate–distortion rows (`explorer.core.codecs.rate_distortion`) on a seeded sample of ``n`` images (job).
+
+    The latent code at every precision and JPEG (and WebP where Pillow has it) over their
+    quality ranges, on the same images at the model's resolution.
+    """
+    from explorer.core.codecs import available_codecs, rate_distortion
+    from explorer.core.evaluate import reconstruction_subset
+
+    idx = reconstruction_subset(len(dataset), n, seed)
+    x, _ = _fitted(model, dataset, idx)
+    codecs = available_codecs() if model.image_shape[0] in (1, 3) else ()
+    if min(model.image_shape[1:]) < 11:  # SSIM's 11×11 window does not fit
+        return _rd_without_ssim(model, x, precisions, codecs, sample, seed, inversion, ctx)
+    return rate_distortion(model, x, precisions, codecs, ctx, sample=sample, seed=seed, inversion=inversion)
+
+
+def _rd_without_ssim(model, x, precisions, codecs, sample, seed, inversion, ctx) -> list[dict]:
+    """`rate_distortion` for images smaller than the SSIM window: SSIM None."""
+    from explorer.core.codecs import DEFAULT_QUALITIES, QUALITY_RANGE, codec_round_trip
+    from explorer.core.reconstruction import code_bpp, compression_ratio, image_bits, latent_codes, psnr, reconstruct
+
+    codes, source, _ = latent_codes(model, x, "auto", sample, seed, ctx, inversion=inversion)
+    rows = []
+    for p in precisions:
+        _, rec = reconstruct(model, x, p, codes=codes)
+        rows.append({"method": f"latent ({source.value})", "setting": p,
+                     "ratio": compression_ratio(model.image_shape, model.latent_dim, p),
+                     "bpp": code_bpp(model.image_shape, model.latent_dim, p),
+                     "psnr": float(np.mean(psnr(x, rec))), "ssim": None})
+    c, h, w = x.shape[1:]
+    for codec in codecs:
+        lo, hi = QUALITY_RANGE[codec]
+        for q in sorted({min(max(q, lo), hi) for q in DEFAULT_QUALITIES}):
+            dec, nb = codec_round_trip(x, q, codec)
+            rows.append({"method": codec, "setting": f"quality {q}",
+                         "ratio": image_bits((c, h, w)) / (8.0 * float(np.mean(nb))),
+                         "bpp": 8.0 * float(np.mean(nb)) / (h * w), "psnr": float(np.mean(psnr(x, dec))),
+                         "ssim": None})
+    return rows
+
+
+def compare_inversion(model, dataset, n: int, seed: int = 0, inversion=None, ctx=None):
+    """ALI/BiGAN: `explorer.core.inversion.compare_encoder_and_inversion` on a seeded sample (job)."""
+    from explorer.core.evaluate import reconstruction_subset
+    from explorer.core.inversion import compare_encoder_and_inversion
+
+    idx = reconstruction_subset(len(dataset), n, seed)
+    x, _ = _fitted(model, dataset, idx)
+    return compare_encoder_and_inversion(model, x, inversion, ctx)
+
+
+# ---- the panel -------------------------------------------------------------------------------------
+
+
+class ReconstructionPanel(QWidget):
+    """Originals / reconstructions / JPEG with per-image PSNR and SSIM; dataset means; rate–distortion.
+
+    Thin over `explorer.core.reconstruction`: every measurement is a job (``runner``) that
+    returns a core report, which the panel only displays. Without a runner (tests), jobs
+    run at once in the calling thread.
+
+    Parameters
+    ----------
+    runner : explorer.gui.jobs.JobRunner, optional
+    parent : QWidget, optional
+    """
+
+    report_shown = Signal(object)
+    dataset_report_shown = Signal(object)
+    error_reported = Signal(str)
+
+    def __init__(self, runner=None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.model = None
+        self.dataset = None
+        self.model_name = ""
+        self._selection = np.empty(0, np.int64)
+        self.result: ImagesResult | None = None
+        self.dataset_result: ImagesResult | None = None
+        self.comparison = None
+
+        # controls
+        self.source_combo = QComboBox()
+        for key, text in SOURCES.items():
+            self.source_combo.addItem(text, key)
+        self.source_combo.setCurrentIndex(1)
+        self.n_spin = QSpinBox(minimum=1, maximum=64, value=8)
+        self.n_spin.setToolTip("Images in the grid")
+        self.precision_combo = QComboBox()
+        for p in PRECISIONS:
+            self.precision_combo.addItem(p, p)
+        self.precision_combo.setToolTip("How each latent component is stored; quality is measured on images "
+                                        "decoded from the code at this precision")
+        self.sample_combo = QComboBox()
+        self.sample_combo.addItem("posterior mean", "mean")
+        self.sample_combo.addItem("posterior sample", "posterior")
+        self.sample_combo.setToolTip("VAE/ALI: decode the mean of q(z|x) or one seeded draw from it")
+        self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
+        self.show_button = QPushButton("Show")
+        self.show_button.clicked.connect(self.show_images)
+        self.dataset_combo = QComboBox()
+        self.dataset_combo.addItem("seeded sample of N", "sample")
+        self.dataset_combo.addItem("whole dataset", "all")
+        self.dataset_n_spin = QSpinBox(minimum=2, maximum=1_000_000, value=1000, singleStep=100)
+        self.measure_button = QPushButton("Measure dataset")
+        self.measure_button.setToolTip("Means with 95 % intervals (mean ± 1.96·s/√n) — runs as a job")
+        self.measure_button.clicked.connect(self.measure_dataset)
+        self.rd_button = QPushButton("Rate–distortion")
+        self.rd_button.setToolTip("PSNR and SSIM against ratio for the model across precisions, with JPEG "
+                                  "(and WebP) over their quality ranges, on N sampled images")
+        self.rd_button.clicked.connect(self.measure_rate_distortion)
+        self.steps_spin = QSpinBox(minimum=0, maximum=10_000, value=200, singleStep=50)
+        self.restarts_spin = QSpinBox(minimum=1, maximum=64, value=4)
+        self.compare_button = QPushButton("E(x) vs inversion")
+        self.compare_button.setToolTip("ALI/BiGAN: reconstruction quality from the encoder's codes against "
+                                       "codes found by GAN inversion, on the images of the grid settings")
+        self.compare_button.clicked.connect(self.compare_inversion)
+        self.save_button = QPushButton("Save figure…")
+        self.save_button.clicked.connect(self._on_save_clicked)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        row = QHBoxLayout()
+        row.addWidget(self.source_combo, 1)
+        row.addWidget(QLabel("N"))
+        row.addWidget(self.n_spin)
+        row.addWidget(QLabel("seed"))
+        row.addWidget(self.seed_spin)
+        form.addRow("Images", row)
+        row = QHBoxLayout()
+        row.addWidget(self.precision_combo, 1)
+        row.addWidget(self.sample_combo, 1)
+        form.addRow("Code", row)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("steps"))
+        row.addWidget(self.steps_spin)
+        row.addWidget(QLabel("restarts"))
+        row.addWidget(self.restarts_spin)
+        row.addStretch(1)
+        self.inversion_label = QLabel("Inversion")
+        self.inversion_row = QWidget()
+        self.inversion_row.setLayout(row)
+        row.setContentsMargins(0, 0, 0, 0)
+        form.addRow(self.inversion_label, self.inversion_row)
+        row = QHBoxLayout()
+        row.addWidget(self.dataset_combo, 1)
+        row.addWidget(self.dataset_n_spin)
+        form.addRow("Dataset", row)
+        buttons = QVBoxLayout()
+        for group in ((self.show_button, self.save_button),
+                      (self.measure_button, self.rd_button, self.compare_button)):
+            line = QHBoxLayout()
+            for b in group:
+                line.addWidget(b)
+            line.addStretch(1)
+            buttons.addLayout(line)
+
+        self.summary = QLabel("Open a model and a dataset.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.dataset_summary = QLabel("Press “Measure dataset” for means with 95 % intervals over the whole "
+                                      "dataset or a seeded sample.")
+        self.dataset_summary.setWordWrap(True)
+        self.dataset_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.table = QTableWidget(0, 8)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setIconSize(QSize(ICON_PX, ICON_PX))
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self._set_headers("encoder", None)
+
+        self.rd_view = RateDistortionView()
+        images_tab = QWidget()
+        il = QVBoxLayout(images_tab)
+        il.setContentsMargins(0, 0, 0, 0)
+        il.addWidget(self.summary)
+        il.addWidget(self.table, 1)
+        means_tab = QWidget()
+        ml = QVBoxLayout(means_tab)
+        ml.addWidget(self.dataset_summary)
+        ml.addStretch(1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(images_tab, "Images")
+        self.tabs.addTab(means_tab, "Dataset means")
+        self.tabs.addTab(self.rd_view, "Rate–distortion")
+
+        self.controls = QWidget()
+        cl = QVBoxLayout(self.controls)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addLayout(form)
+        cl.addLayout(buttons)
+        cl.addStretch(1)
+        # side by side in a wide dock (bottom area), stacked in a narrow one
+        self._layout = QBoxLayout(QBoxLayout.Direction.TopToBottom, self)
+        self._layout.addWidget(self.controls)
+        self._layout.addWidget(self.tabs, 1)
+        self._update_enabled()
+
+    #: Width (pixels) from which controls and results sit side by side.
+    WIDE_PX = 760
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        wide = event.size().width() >= self.WIDE_PX
+        direction = QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        if self._layout.direction() != direction:
+            self._layout.setDirection(direction)
+            self.controls.setMaximumWidth(400 if wide else 16_777_215)
+
+    # ---- context
+
+    def set_context(self, model, dataset, model_name: str = "") -> None:
+        """The model and the dataset (as opened) that the panel measures; None clears."""
+        changed = model is not self.model or dataset is not self.dataset
+        self.model, self.dataset, self.model_name = model, dataset, model_name
+        if changed:
+            self.result = self.dataset_result = self.comparison = None
+            self.table.setRowCount(0)
+            self.dataset_summary.setText("")
+            self.rd_view.clear()
+            self.summary.setText(self._context_text())
+            if model is not None:  # inversion costs ~0.1 s per image: a smaller default sample
+                self.dataset_n_spin.setValue(1000 if model.has_encoder else 100)
+        self._update_enabled()
+
+    def set_selection(self, indices) -> None:
+        """Dataset indices selected in the embedding (the "Selection" source)."""
+        self._selection = np.asarray(indices, dtype=np.int64)
+
+    def _context_text(self) -> str:
+        if self.model is None or self.dataset is None:
+            return "Open a model and a dataset."
+        if not self.model.has_encoder:
+            return (f"{self.model_name}: a GAN without encoder — codes are found by GAN inversion "
+                    f"(Adam on ‖G(z) − x‖² + prior term) and labelled “inverted”. Press Show.")
+        return f"{self.model_name}: press Show to reconstruct images."
+
+    def _update_enabled(self) -> None:
+        ready = self.model is not None and self.dataset is not None
+        for w in (self.show_button, self.measure_button, self.rd_button, self.save_button):
+            w.setEnabled(ready)
+        has_enc = bool(ready and self.model.has_encoder)
+        self.sample_combo.setEnabled(has_enc and hasattr(self.model, "posterior"))
+        self.compare_button.setVisible(has_enc)
+        # inversion settings matter for a GAN without encoder and for the ALI/BiGAN comparison
+        self.inversion_label.setVisible(ready and (not has_enc or hasattr(self.model, "posterior")))
+        self.inversion_row.setVisible(self.inversion_label.isVisibleTo(self))
+        self.save_button.setEnabled(self.result is not None)
+
+    # ---- settings
+
+    @property
+    def precision(self) -> str:
+        return self.precision_combo.currentData()
+
+    @property
+    def source(self) -> str:
+        return self.source_combo.currentData()
+
+    def set_source(self, key: str) -> None:
+        self.source_combo.setCurrentIndex(list(SOURCES).index(key))
+
+    def set_precision(self, p: str) -> None:
+        self.precision_combo.setCurrentIndex(PRECISIONS.index(p))
+
+    def inversion_settings(self):
+        from explorer.core.inversion import InversionSettings
+
+        return InversionSettings(steps=self.steps_spin.value(), restarts=self.restarts_spin.value(),
+                                 seed=self.seed_spin.value())
+
+    # ---- jobs
+
+    def _submit(self, kind: str, fn, label: str, on_done) -> None:
+        if self.runner is None:
+            try:
+                on_done(fn(ctx=None))
+            except Exception as exc:  # noqa: BLE001 - shown as one sentence
+                self._report_error(str(exc))
+            return
+        self.runner.submit(kind, fn, label=label, on_done=on_done)
+
+    def _report_error(self, message: str) -> None:
+        self.summary.setText(message)
+        self.error_reported.emit(message)
+
+    def show_images(self) -> None:
+        """Reconstruct and show the grid images (job "reconstruction")."""
+        if self.model is None or self.dataset is None:
+            return
+        if self.source == "selection" and len(self._selection) == 0 and not self.model.has_encoder:
+            self._report_error("The points of a GAN without encoder are prior samples, not dataset images: "
+                               "choose “Random sample” or “Worst/Best by PSNR” to invert dataset images.")
+            return
+        if self.source == "selection" and len(self._selection) == 0:
+            self._report_error("No points are selected: select points in the embedding, or choose "
+                               "“Random sample”.")
+            return
+        model, ds, src, n = self.model, self.dataset, self.source, self.n_spin.value()
+        sel, prec, sample, seed = self._selection.copy(), self.precision, self.sample_combo.currentData(), \
+            self.seed_spin.value()
+        inv = self.inversion_settings()
+        pool = self.dataset_n_spin.value()
+
+        def job(ctx):
+            return reconstruct_images(model, ds, src, n, sel, prec, sample, seed, inv, pool, ctx)
+
+        self._submit("reconstruction", job, f"reconstructions at {prec}", self.show_result)
+
+    def measure_dataset(self) -> None:
+        """Dataset means with 95 % intervals (job "reconstruction-dataset")."""
+        if self.model is None or self.dataset is None:
+            return
+        n = None if self.dataset_combo.currentData() == "all" else self.dataset_n_spin.value()
+        model, ds, prec, sample, seed = self.model, self.dataset, self.precision, \
+            self.sample_combo.currentData(), self.seed_spin.value()
+        inv = self.inversion_settings()
+
+        def job(ctx):
+            return measure_dataset(model, ds, n, prec, sample, seed, inv, ctx)
+
+        count = len(ds) if n is None else min(n, len(ds))
+        self._submit("reconstruction-dataset", job, f"reconstruction metrics of {count:,} images",
+                     self.show_dataset_result)
+
+    def measure_rate_distortion(self) -> None:
+        """Rate–distortion curves on a seeded sample (job "rate-distortion")."""
+        if self.model is None or self.dataset is None:
+            return
+        n = min(self.dataset_n_spin.value(), 500 if self.model.has_encoder else 64)
+        model, ds, sample, seed = self.model, self.dataset, self.sample_combo.currentData(), self.seed_spin.value()
+        inv = self.inversion_settings()
+
+        def job(ctx):
+            return measure_rate_distortion(model, ds, n, RD_PRECISIONS, sample, seed, inv, ctx)
+
+        self.tabs.setCurrentWidget(self.rd_view)
+        self._submit("rate-distortion", job, f"rate–distortion on {n:,} images",
+                     lambda rows: self.rd_view.set_rows(rows, f"{self.model_name}, {n:,} images, seed {seed}"))
+
+    def compare_inversion(self) -> None:
+        """ALI/BiGAN: encoder codes against inverted codes (job "inversion-compare")."""
+        if self.model is None or self.dataset is None or not self.model.has_encoder:
+            return
+        model, ds, n, seed = self.model, self.dataset, self.n_spin.value(), self.seed_spin.value()
+        inv = self.inversion_settings()
+
+        def job(ctx):
+            return compare_inversion(model, ds, n, seed, inv, ctx)
+
+        self._submit("inversion-compare", job, f"GAN inversion of {n} images", self.show_comparison)
+
+    # ---- results
+
+    def _set_headers(self, source: str, jpeg_quality: int | None) -> None:
+        j = f"JPEG q{jpeg_quality}" if jpeg_quality is not None else "JPEG"
+        self.table.setHorizontalHeaderLabels(
+            ["#", "original", f"recon. ({source})", j, "PSNR dB", "SSIM", f"{j}\nPSNR dB", f"{j}\nSSIM"])
+        tips = ["dataset index", "the image the model sees", f"decoded from the {source} code at the chosen precision",
+                "JPEG at the quality whose ratio is closest to the code's", "PSNR of the reconstruction, dB, "
+                "data range 1.0", "SSIM of the reconstruction (Wang et al. 2004; σ = 1.5, K1 0.01, K2 0.03)",
+                "PSNR of JPEG, dB", "SSIM of JPEG"]
+        for c, tip in enumerate(tips):
+            item = self.table.horizontalHeaderItem(c)
+            if item is not None:
+                item.setToolTip(tip)
+
+    def show_result(self, result: ImagesResult) -> None:
+        """Fill the table and the summary from `reconstruct_images`."""
+        self.result = result
+        rep = result.report
+        x, _ = _fitted(self.model, self.dataset, result.indices) if self.model is not None else (None, None)
+        j = rep.jpeg
+        jimgs = None
+        if j is not None:
+            jimgs = j.images
+            if x is not None and jimgs.shape[1:] != x.shape[1:] and jimgs.shape[1] == x.shape[1]:
+                from explorer.data import resize_images
+
+                jimgs = resize_images(jimgs, *x.shape[2:])
+        self._set_headers(rep.codes_source.value, j.quality if j is not None else None)
+        self.table.setRowCount(len(result.indices))
+        for r, i in enumerate(result.indices):
+            cells = [str(int(i)), None, None, None, format_db(rep.psnr[r]), format_ssim(rep.ssim[r]),
+                     format_db(j.psnr[r]) if j is not None else "", format_ssim(j.ssim[r]) if j is not None else ""]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text or "")
+                if c >= 4 or c == 0:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, c, item)
+            for c, img in ((1, x[r] if x is not None else None), (2, rep.reconstructions[r]),
+                           (3, jimgs[r] if jimgs is not None else None)):
+                if img is not None:
+                    self.table.item(r, c).setIcon(to_pixmap(img, ICON_PX))
+            self.table.setRowHeight(r, ICON_PX + 4)
+        self.summary.setText(summary_text(rep, result.what))
+        self.tabs.setCurrentIndex(0)
+        self._update_enabled()
+        self.report_shown.emit(rep)
+
+    def show_dataset_result(self, result: ImagesResult) -> None:
+        """Show dataset means with 95 % intervals from `measure_dataset`."""
+        self.dataset_result = result
+        self.dataset_summary.setText(summary_text(result.report, result.what))
+        self.tabs.setCurrentIndex(1)
+        self.dataset_report_shown.emit(result.report)
+
+    def show_comparison(self, comp) -> None:
+        """Show the encoder-vs-inversion comparison (means over images)."""
+        self.comparison = comp
+        d = comp.to_dict()
+        e, i = d["encoder"], d["inverted"]
+        self.dataset_summary.setText(
+            f"E(x) against GAN inversion on {d['n_images']} images: encoder codes PSNR {format_db(e['psnr_db'])} dB, "
+            f"SSIM {format_ssim(e['ssim'])}; inverted codes ({comp.inversion.settings.steps} steps, "
+            f"{comp.inversion.settings.restarts} restarts) PSNR {format_db(i['psnr_db'])} dB, "
+            f"SSIM {format_ssim(i['ssim'])}")
+        self.tabs.setCurrentIndex(1)
+
+    def save_figure(self, path) -> None:
+        """Save the grid shown (rows original / reconstruction / JPEG) as PNG, SVG or PDF."""
+        from explorer.core.figures import save_grid_figure
+
+        if self.result is None:
+            raise ValueError("nothing to save: press Show first")
+        rep = self.result.report
+        rows, labels = [], []
+        x, _ = _fitted(self.model, self.dataset, self.result.indices)
+        rows.append(x)
+        labels.append("original")
+        rows.append(rep.reconstructions)
+        labels.append(f"{rep.precision} ({rep.codes_source.value}) {rep.compression_ratio:.3g}×")
+        if rep.jpeg is not None and rep.jpeg.images.shape == x.shape:
+            rows.append(rep.jpeg.images)
+            labels.append(f"JPEG q{rep.jpeg.quality} {rep.jpeg.compression_ratio:.3g}×")
+        save_grid_figure(path, np.stack(rows), row_labels=labels,
+                         col_labels=[f"{format_db(v)} dB" for v in rep.psnr], scale=3)
+
+    def _on_save_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save reconstructions", "reconstructions.png",
+                                              "PNG (*.png);;SVG (*.svg);;PDF (*.pdf)")
+        if path:
+            try:
+                self.save_figure(path)
+            except (OSError, ValueError) as exc:
+                self._report_error(f"could not save '{path}': {exc}")

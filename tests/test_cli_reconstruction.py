@@ -1,0 +1,132 @@
+"""`latent-explorer evaluate --metrics reconstruction` and `render reconstructions` against skimage."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+import resources
+from explorer.cli import main
+from explorer.core.codecs import jpeg_round_trip
+from explorer.core.codes import decode_codes, encode_images
+from explorer.core.evaluate import reconstruction_subset
+from explorer.core.quantize import round_trip
+from explorer.data import fit_to_model, load_dataset
+from models.loading import load_any
+
+VAE = str(resources.path("checkpoints", "vae_fashion.pt"))
+DCGAN = str(resources.path("checkpoints", "dcgan_fashion.pt"))
+REF_SSIM = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0)
+KEYS = {"precision", "compression_ratio", "psnr_db", "ssim", "n_images", "codes", "jpeg"}
+JPEG_KEYS = {"quality", "compression_ratio", "psnr_db", "ssim"}
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _skimage_means(x, y):
+    p = [peak_signal_noise_ratio(a.astype(np.float64), b.astype(np.float64), data_range=1.0) for a, b in zip(x, y)]
+    s = [structural_similarity(a[0].astype(np.float64), b[0].astype(np.float64), **REF_SSIM) for a, b in zip(x, y)]
+    return float(np.mean(p)), float(np.mean(s))
+
+
+def test_evaluate_reconstruction_keys_and_values_match_skimage(tmp_path):
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", VAE, "--data", "fashion-mnist", "--limit", "40", "--metrics", "reconstruction",
+                 "--precision", "float32", "float16", "8bit", "--json", str(out)]) == 0
+    rec = json.loads(out.read_text())["models"][0]
+    r = rec["reconstruction"]
+    assert KEYS <= set(r) and JPEG_KEYS <= set(r["jpeg"])
+    assert r["precision"] == "float32" and r["codes"] == "encoder" and r["n_images"] == 40
+    assert r["compression_ratio"] == pytest.approx(28 * 28 * 8 / (16 * 32))
+    by = rec["reconstruction_by_precision"]
+    assert [b["precision"] for b in by] == ["float32", "float16", "8bit"]
+    assert [b["compression_ratio"] for b in by] == pytest.approx([12.25, 24.5, 49.0])
+    assert by[0] == r
+    # the same reconstructions, scored by scikit-image directly
+    model, _ = load_any(VAE)
+    ds = load_dataset("fashion-mnist", split="test", limit=40, seed=0)
+    x = fit_to_model(ds, model.image_shape).images
+    z = encode_images(model, x)
+    for b in by:
+        recon = decode_codes(model, round_trip(z, b["precision"]))
+        p, s = _skimage_means(x, recon)
+        assert b["psnr_db"] == pytest.approx(p, rel=1e-5)
+        assert b["ssim"] == pytest.approx(s, rel=1e-6)
+    # JPEG at the quality it reports: the bytes written and the scores
+    j = r["jpeg"]
+    dec, nbytes = jpeg_round_trip(x, j["quality"])
+    assert j["compression_ratio"] == pytest.approx(28 * 28 * 8 / (8 * nbytes.mean()))
+    p, s = _skimage_means(x, dec)
+    assert j["psnr_db"] == pytest.approx(p, rel=1e-5) and j["ssim"] == pytest.approx(s, rel=1e-6)
+    # 28×28 JPEG cannot reach 12×: said, not extrapolated
+    assert j["reachable"] is False and "cannot reach" in j["message"]
+    assert j["compression_ratio"] < r["compression_ratio"]
+
+
+def test_evaluate_reconstruction_on_resized_digits_uses_original_bits_and_null_ssim(tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", VAE, "--data", "digits", "--limit", "30", "--metrics", "reconstruction",
+                 "--json", str(out)]) == 0
+    r = json.loads(out.read_text())["models"][0]["reconstruction"]
+    # bits of the original 8×8 digit over 16 × 32 bits of the code
+    assert r["compression_ratio"] == pytest.approx(8 * 8 * 8 / (16 * 32))
+    assert r["ssim"] is not None  # the model's 28×28 output vs the resized input
+    assert r["jpeg"]["ssim"] is None  # JPEG of the 8×8 originals
+    assert any("SSIM needs images of at least 11×11 pixels" in n for n in r["notes"])
+    assert any("original 8×8×1" in n for n in r["notes"])
+
+
+def test_evaluate_gan_codes_are_labelled_inverted(tmp_path):
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", DCGAN, "--data", "fashion-mnist", "--limit", "50", "--metrics", "reconstruction",
+                 "--n-images", "3", "--inversion-steps", "5", "--inversion-restarts", "1", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())["models"][0]["reconstruction"]
+    assert r["codes"] == "inverted" and r["n_images"] == 3
+    assert r["compression_ratio"] == pytest.approx(28 * 28 * 8 / (32 * 32))
+    assert any("GAN inversion" in n for n in r["notes"])
+
+
+def test_bad_precision_is_one_sentence(capsys):
+    assert main(["evaluate", VAE, "--data", "fashion-mnist", "--limit", "5", "--metrics", "reconstruction",
+                 "--precision", "40bit"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("latent-explorer: error: ") and "40bit" in err and "Traceback" not in err
+
+
+def test_reconstruction_subset_is_seeded():
+    a = reconstruction_subset(100, 10, 3)
+    assert np.array_equal(a, reconstruction_subset(100, 10, 3)) and len(np.unique(a)) == 10
+    assert np.array_equal(reconstruction_subset(5, None, 0), np.arange(5))
+
+
+@pytest.mark.parametrize("ext", [".png", ".pdf"])
+def test_render_reconstructions_writes_a_valid_figure(tmp_path, capsys, ext):
+    out = tmp_path / f"rec{ext}"
+    assert main(["render", "reconstructions", VAE, "--data", "fashion-mnist", "--limit", "60", "--n", "5",
+                 "--select", "worst", "--precision", "8bit", "--out", str(out)]) == 0
+    data = out.read_bytes()
+    if ext == ".png":
+        with Image.open(out) as im:
+            im.verify()
+        with Image.open(out) as im:
+            assert im.format == "PNG" and im.width > 5 * 28 and im.height > 3 * 28
+    else:
+        assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF")
+    text = capsys.readouterr().out
+    assert "8bit" in text and "49×" in text
+
+
+def test_render_rejects_unknown_extension(tmp_path, capsys):
+    assert main(["render", "reconstructions", VAE, "--limit", "5", "--out", str(tmp_path / "x.gif")]) == 2
+    assert "x.gif" in capsys.readouterr().err
