@@ -34,13 +34,35 @@ def process_age_s() -> float | None:
         return None
 
 
+_GARBAGE_COLLECTOR = None
+
+
+def collect_garbage_on_gui_thread() -> None:
+    """Run Python's cyclic garbage collector only on the GUI thread, from a Qt timer.
+
+    Otherwise a collection can start in a job thread and destroy a Qt object there,
+    which deadlocks (seen: ``~QObject`` waiting for the GIL inside ``gc`` in a job
+    thread). pyqtgraph's ``GarbageCollector`` disables automatic collection and collects
+    every 0.5 s on the GUI thread instead. Idempotent; needs a running QApplication.
+    """
+    global _GARBAGE_COLLECTOR
+    if _GARBAGE_COLLECTOR is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _GARBAGE_COLLECTOR = GarbageCollector(interval=0.5)
+
+
 def get_application(argv: Sequence[str] | None = None):
-    """The QApplication (created with Latent Explorer's names if there is none yet)."""
+    """The QApplication (created with Latent Explorer's names if there is none yet).
+
+    Also moves garbage collection to the GUI thread (:func:`collect_garbage_on_gui_thread`).
+    """
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
     if app is None:
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    collect_garbage_on_gui_thread()
     app.setApplicationName("Latent Explorer")
     app.setOrganizationName("latent-explorer")
     app.setApplicationDisplayName("Latent Explorer")

@@ -45,3 +45,12 @@ def embedding_view(qtbot):
     view = show_embedding_view(qtbot, threaded=False)
     yield view
     view.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _garbage_collection_on_gui_thread(qapp):
+    """As in the app: no cyclic GC in job threads (it can destroy Qt objects there and deadlock)."""
+    from explorer.gui.app import collect_garbage_on_gui_thread
+
+    collect_garbage_on_gui_thread()
+    yield
