@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import itertools
 import json
@@ -9,7 +10,6 @@ import logging
 import math
 import multiprocessing
 import os
-import pickle
 import queue
 import re
 import signal
@@ -912,12 +912,8 @@ def _worker_main(conn, keep_models: int) -> None:  # pragma: no cover - runs in 
         except Cancelled:
             reply = ("cancelled", tok)
         except BaseException as exc:  # noqa: BLE001 - reported to the parent
-            tb = traceback.format_exc()
-            try:
-                pickle.dumps(exc)
-            except Exception:  # noqa: BLE001
-                exc = RuntimeError(f"{type(exc).__name__}: {exc}")
-            reply = ("error", tok, exc, tb)
+            # plain strings only: the parent rebuilds a builtin exception from the name
+            reply = ("error", tok, (type(exc).__name__, str(exc)), traceback.format_exc())
         with state_lock:
             running[0] = None
             cancelled.discard(tok)
@@ -1224,14 +1220,14 @@ class ProjectionWorker:
 
     @staticmethod
     def _raise_remote(msg) -> None:
-        exc, tb = msg[2], msg[3]
-        if isinstance(exc, BaseException):
-            try:
-                exc.add_note("raised in the projection worker:\n" + tb)
-            except AttributeError:  # pragma: no cover
-                pass
-            raise exc
-        raise RuntimeError(f"projection worker error: {exc}")  # pragma: no cover
+        (name, text), tb = msg[2], msg[3]
+        cls = getattr(builtins, name, None)
+        if isinstance(cls, type) and issubclass(cls, Exception):
+            exc = cls(text)
+        else:
+            exc = RuntimeError(f"{name}: {text}")
+        exc.add_note("raised in the projection worker:\n" + tb)
+        raise exc
 
     # -- requests -------------------------------------------------------------------
 
