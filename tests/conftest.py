@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
@@ -12,3 +14,14 @@ def pytest_configure(config):
     base = tempfile.mkdtemp(prefix="latent-explorer-tests-")
     os.environ.setdefault("LATENT_EXPLORER_CACHE", os.path.join(base, "cache"))
     os.environ.setdefault("LATENT_EXPLORER_CONFIG", os.path.join(base, "config"))
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny tensors: one torch intra-op thread (two spinning threads on a busy 2-core CPU ran ~50× slower)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

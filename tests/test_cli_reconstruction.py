@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
@@ -26,12 +25,7 @@ KEYS = {"precision", "compression_ratio", "psnr_db", "ssim", "n_images", "codes"
 JPEG_KEYS = {"quality", "compression_ratio", "psnr_db", "ssim"}
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _skimage_means(x, y):

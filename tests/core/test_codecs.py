@@ -29,13 +29,7 @@ from models.vae import VAE
 needs_webp = pytest.mark.skipif(not features.check("webp"), reason="Pillow built without WebP")
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one intra-op thread (two spinning threads on a busy 2-core CPU run ~50× slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -21,13 +21,7 @@ from explorer.core.jobs import Cancelled, JobContext
 from explorer.core.reconstruction import psnr, ssim
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors: one intra-op thread (two spinning threads on a busy 2-core CPU run ~50× slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class TinyGenerator(nn.Module):
