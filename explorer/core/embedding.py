@@ -216,11 +216,13 @@ def codes_identity(dataset_id: str, codes) -> str:
     Returns
     -------
     str
-        ``dataset_id`` for encoder codes; for prior samples their number and a hash of
-        their codes (so another seed gives another key).
+        ``dataset_id`` for encoder codes; for prior samples and inverted codes the source,
+        their number and a hash of the codes (so another seed, sample or inversion setting
+        gives another key).
     """
-    if codes.source == "prior":
-        return f"{dataset_id}|prior|n={len(codes.z)}|{hashlib.blake2b(codes.z.tobytes(), digest_size=8).hexdigest()}"
+    if codes.source in ("prior", "inverted"):
+        digest = hashlib.blake2b(np.ascontiguousarray(codes.z).tobytes(), digest_size=8).hexdigest()
+        return f"{dataset_id}|{codes.source}|n={len(codes.z)}|{digest}"
     return dataset_id
 
 
@@ -452,6 +454,8 @@ def caption(model_name: str, codes, spec: ProjectionSpec, dataset_name: str = ""
     d = codes.z.shape[1]
     if codes.source == "prior":
         what = f"{n:,} prior samples z ~ p(z), d = {d}"
+    elif codes.source == "inverted":
+        what = f"inverted codes of {n:,} {dataset_name + ' ' if dataset_name else ''}images, d = {d}"
     else:
         what = f"codes of {n:,} {dataset_name + ' ' if dataset_name else ''}images, d = {d}"
     return f"{model_name} · {what} · {spec.label()}"

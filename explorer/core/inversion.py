@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -170,11 +170,11 @@ def _frozen(model) -> Iterator[None]:
             m.training = flag
 
 
-def _initial_codes(model, start: int, stop: int, restarts: int, seed: int) -> torch.Tensor:
-    """(restarts, B, d) prior draws, one seeded generator per image."""
+def _initial_codes(model, ids: np.ndarray, restarts: int, seed: int) -> torch.Tensor:
+    """(restarts, B, d) prior draws, one generator per image seeded with ``seed·1000003 + id``."""
     out = []
-    for i in range(start, stop):
-        g = torch.Generator().manual_seed(int(seed) * _SEED_STRIDE + i)
+    for i in ids:
+        g = torch.Generator().manual_seed(int(seed) * _SEED_STRIDE + int(i))
         out.append(torch.as_tensor(model.sample_prior(restarts, g), dtype=torch.float32).reshape(restarts, -1))
     return torch.stack(out, dim=1)
 
@@ -195,6 +195,8 @@ def invert(
     ctx: JobContext | None = None,
     *,
     init_codes=None,
+    image_ids=None,
+    on_batch: Callable[[int, int, InversionResult], None] | None = None,
     **overrides: Any,
 ) -> InversionResult:
     """Find a latent code for each image by minimising the reconstruction error (GAN inversion).
@@ -224,6 +226,15 @@ def invert(
     init_codes : array_like, shape (N, d), optional
         Replace restart 0 with these codes (e.g. an encoder's ``E(x)``: the hybrid
         initialisation of Zhu et al. 2016).
+    image_ids : array_like of int, shape (N,), optional
+        Identities of the images for seeding (default ``0 … N−1``): image ``i`` starts from
+        prior draws of a generator seeded with ``seed·1000003 + image_ids[i]``. Pass dataset
+        indices so that an image gets the same start whatever else is inverted with it
+        (`explorer.core.inverted.InvertedCodesStore` does).
+    on_batch : callable, optional
+        ``on_batch(start, stop, partial)`` after each finished batch, where ``partial`` is
+        the `InversionResult` of images ``start:stop`` (its ``history`` is empty), to keep
+        finished work if the job is cancelled later.
     **overrides
         Fields of `InversionSettings` to change, e.g. ``steps=50``.
 
@@ -247,6 +258,9 @@ def invert(
         init_codes = np.asarray(init_codes, dtype=np.float32)
         if init_codes.shape != (n, d):
             raise ValueError(f"init_codes must have shape ({n}, {d}), got {init_codes.shape}")
+    ids = np.arange(n, dtype=np.int64) if image_ids is None else np.asarray(image_ids, dtype=np.int64)
+    if ids.shape != (n,):
+        raise ValueError(f"image_ids must have shape ({n},), got {ids.shape}")
     codes = np.empty((n, d), np.float32)
     losses, mse_out, init_l, init_m = (np.empty(n) for _ in range(4))
     restart = np.empty(n, np.int64)
@@ -258,7 +272,7 @@ def invert(
             stop = min(start + int(s.batch_size), n)
             b = stop - start
             x = torch.from_numpy(x_all[start:stop]).repeat(r, 1, 1, 1)  # restart-major: row k·b + i
-            z0 = _initial_codes(model, start, stop, r, s.seed)
+            z0 = _initial_codes(model, ids[start:stop], r, s.seed)
             if init_codes is not None:
                 z0[0] = torch.from_numpy(init_codes[start:stop])
             z = z0.reshape(r * b, d).clone().requires_grad_(True)
@@ -296,6 +310,12 @@ def invert(
             losses[start:stop] = best_loss.reshape(r, b)[k, cols].numpy()
             mse_out[start:stop] = best_mse.reshape(r, b)[k, cols].numpy()
             restart[start:stop] = k.numpy()
+            if on_batch is not None:
+                sl = slice(start, stop)
+                on_batch(start, stop, InversionResult(
+                    codes=codes[sl].copy(), losses=losses[sl].copy(), mse=mse_out[sl].copy(),
+                    initial_losses=init_l[sl].copy(), initial_mse=init_m[sl].copy(), restart=restart[sl].copy(),
+                    history=np.empty(0), settings=s))
             if ctx is not None and steps == 0:
                 ctx.progress(stop / n, f"inverted {stop:,} / {n:,} images")
     return InversionResult(codes=codes, losses=losses, mse=mse_out, initial_losses=init_l,

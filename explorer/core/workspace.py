@@ -26,10 +26,12 @@ class LatentCodes:
     ----------
     z : numpy.ndarray
         ``(N, d)`` float32 codes.
-    source : {"encoder", "prior"}
+    source : {"encoder", "prior", "inverted"}
         ``"encoder"``: ``z`` = encoder output (VAE: posterior mean) of the dataset images;
         ``"prior"``: a GAN without encoder — ``z`` are samples from ``p(z)`` and the points
-        are the images generated from them, not the dataset.
+        are the images generated from them, not the dataset;
+        ``"inverted"``: a GAN without encoder — ``z`` were found for dataset images by GAN
+        inversion (`explorer.core.inverted.inverted_dataset_codes`).
     images : numpy.ndarray
         ``(N, C, H, W)`` float32 in [0, 1], the image behind each point (dataset images, or
         ``G(z)`` for prior samples).
@@ -37,6 +39,10 @@ class LatentCodes:
         ``(N,)`` int64 labels of the points (None for prior samples).
     notes : tuple of str
         Sentences for the user (resizing applied, prior samples shown instead of data).
+    indices : numpy.ndarray or None
+        ``(N,)`` int64 dataset index of each point when the points are a subset of the
+        dataset (inverted codes); None when point ``i`` is dataset image ``i`` (encoder)
+        or no dataset image at all (prior).
     """
 
     z: np.ndarray
@@ -44,6 +50,19 @@ class LatentCodes:
     images: np.ndarray
     labels: np.ndarray | None
     notes: tuple[str, ...] = ()
+    indices: np.ndarray | None = None
+
+    @property
+    def of_dataset(self) -> bool:
+        """True when every point is a dataset image (encoder or inverted codes), not a prior sample."""
+        return self.source != "prior"
+
+    def dataset_indices(self, points) -> np.ndarray:
+        """Dataset indices of the points ``points`` (int64); empty for prior samples."""
+        points = np.asarray(points, dtype=np.int64)
+        if not self.of_dataset:
+            return np.empty(0, np.int64)
+        return points if self.indices is None else self.indices[points]
 
 
 @dataclass
