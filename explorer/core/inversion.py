@@ -333,7 +333,11 @@ class EncoderInversionComparison:
         PSNR in dB (data range 1.0) of ``decode(E(x))`` / ``decode(z*)`` against ``x``.
     encoder_ssim, inverted_ssim : numpy.ndarray, shape (N,), float64
         SSIM (Wang et al. 2004, skimage settings of `explorer.core.reconstruction.ssim`).
-    inversion : InversionResult
+    settings : InversionSettings
+        How the inverted codes were found.
+    inversion : InversionResult or None
+        The inversion run, or None when the inverted codes were given (e.g. from an
+        `explorer.core.inverted.InvertedCodesStore`).
     """
 
     encoder_codes: np.ndarray
@@ -342,7 +346,8 @@ class EncoderInversionComparison:
     inverted_psnr: np.ndarray
     encoder_ssim: np.ndarray
     inverted_ssim: np.ndarray
-    inversion: InversionResult
+    settings: InversionSettings
+    inversion: InversionResult | None = None
 
     def to_dict(self) -> dict:
         """JSON summary (means over images).
@@ -356,7 +361,7 @@ class EncoderInversionComparison:
                                        "ssim": float(np.mean(self.encoder_ssim))},
             CodeSource.INVERTED.value: {"psnr_db": float(np.mean(self.inverted_psnr)),
                                         "ssim": float(np.mean(self.inverted_ssim))},
-            "inversion": self.inversion.settings.to_dict(),
+            "inversion": self.settings.to_dict(),
         }
 
 
@@ -367,6 +372,7 @@ def compare_encoder_and_inversion(
     ctx: JobContext | None = None,
     *,
     init_from_encoder: bool = False,
+    inverted_codes=None,
     **overrides: Any,
 ) -> EncoderInversionComparison:
     """How well the encoder of an ALI/BiGAN inverts its generator, against optimisation.
@@ -386,6 +392,8 @@ def compare_encoder_and_inversion(
     init_from_encoder : bool
         Start restart 0 of the inversion from ``E(x)`` (then ``z*`` is never worse than
         ``E(x)`` in the inversion objective).
+    inverted_codes : array_like, shape (N, d), optional
+        Codes already found by inversion with ``settings`` (then nothing is optimised).
     **overrides
         Fields of `InversionSettings`.
 
@@ -406,14 +414,21 @@ def compare_encoder_and_inversion(
     if not getattr(model, "has_encoder", False):
         raise ValueError("this model has no encoder to compare with; GAN inversion alone is available")
     x = _check_images(model, images)
+    s = replace(settings or InversionSettings(), **overrides)
     enc = encode_images(model, x, ctx=_sub(ctx, 0.0, 0.05))
-    inv = invert(model, x, settings, _sub(ctx, 0.05, 1.0), init_codes=enc if init_from_encoder else None, **overrides)
+    inv = None
+    if inverted_codes is None:
+        inv = invert(model, x, s, _sub(ctx, 0.05, 1.0), init_codes=enc if init_from_encoder else None)
+        inverted_codes = inv.codes
+    inverted_codes = np.asarray(inverted_codes, dtype=np.float32)
+    if inverted_codes.shape != enc.shape:
+        raise ValueError(f"inverted_codes must have shape {enc.shape}, got {inverted_codes.shape}")
     rec_e = decode_codes(model, enc)
-    rec_i = decode_codes(model, inv.codes)
+    rec_i = decode_codes(model, inverted_codes)
     return EncoderInversionComparison(
-        encoder_codes=enc, inverted_codes=inv.codes,
+        encoder_codes=enc, inverted_codes=inverted_codes,
         encoder_psnr=psnr(x, rec_e), inverted_psnr=psnr(x, rec_i),
-        encoder_ssim=ssim(x, rec_e), inverted_ssim=ssim(x, rec_i), inversion=inv,
+        encoder_ssim=ssim(x, rec_e), inverted_ssim=ssim(x, rec_i), settings=s, inversion=inv,
     )
 
 

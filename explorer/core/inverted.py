@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["InvertedCodes", "InvertedCodesStore", "inverted_store_key", "inverted_dataset_codes",
+__all__ = ["InvertedCodes", "InvertedCodesStore", "InvertedCodesStores", "inverted_store_key", "inverted_dataset_codes",
            "inversion_summary"]
 
 #: Seconds between two saves of a store while an inversion runs (it is also saved at the end,
@@ -238,7 +238,9 @@ class InvertedCodesStore:
 
 def inversion_summary(settings: InversionSettings) -> str:
     """Half a sentence on how codes were inverted, e.g. ``"200 Adam steps × 4 restarts, λ = 0.001"``."""
-    return f"{settings.steps} Adam steps × {settings.restarts} restarts, λ = {settings.prior_weight:g}"
+    steps = f"{settings.steps} Adam step" + ("" if settings.steps == 1 else "s")
+    restarts = f"{settings.restarts} restart" + ("" if settings.restarts == 1 else "s")
+    return f"{steps} × {restarts}, λ = {settings.prior_weight:g}"
 
 
 def inverted_dataset_codes(store: InvertedCodesStore, dataset, n: int | None = None, seed: int = 0,
@@ -288,3 +290,40 @@ def inverted_dataset_codes(store: InvertedCodesStore, dataset, n: int | None = N
     return LatentCodes(z=got.codes, source="inverted", images=np.ascontiguousarray(dataset.images[idx]),
                        labels=None if dataset.labels is None else np.ascontiguousarray(dataset.labels[idx]),
                        notes=(note,) + tuple(fitted.notes[len(dataset.notes):]), indices=idx)
+
+
+class InvertedCodesStores:
+    """One `InvertedCodesStore` per (model file, dataset, inversion setting), shared by a session's views.
+
+    The embedding of a GAN's real images, the reconstruction panel and the ALI/BiGAN
+    comparison ask the same registry, so an image inverted for one is never inverted
+    again for another.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike or False, optional
+        Passed to every store (default: the user's cache folder; False: memory only).
+    """
+
+    def __init__(self, directory: str | os.PathLike | bool | None = None) -> None:
+        self.directory = directory
+        self._stores: dict[str, InvertedCodesStore] = {}
+        self._lock = threading.Lock()
+
+    def get(self, model, model_sha256: str, dataset_id: str, n_total: int,
+            settings: InversionSettings) -> InvertedCodesStore:
+        """The store of this model, dataset and setting (made, and read from disk, on first use)."""
+        key = inverted_store_key(model_sha256, dataset_id, settings)
+        with self._lock:
+            store = self._stores.get(key)
+            if store is None or store.model is not model or store.n_total != int(n_total):
+                store = InvertedCodesStore(model, model_sha256, dataset_id, n_total, settings, self.directory)
+                self._stores[key] = store
+            return store
+
+    def forget(self, model_sha256: str | None = None) -> None:
+        """Drop the stores of one model file (all when None) from memory; files stay on disk."""
+        with self._lock:
+            for key in [k for k in self._stores
+                        if model_sha256 is None or json.loads(k)["model"] == str(model_sha256)]:
+                del self._stores[key]

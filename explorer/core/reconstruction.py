@@ -531,6 +531,10 @@ class ReconstructionReport:
         JPEG at the closest reachable ratio; None when not asked or impossible
         (e.g. C not 1 or 3; see ``notes``).
     inversion : InversionResult or None
+        The inversion run by this report (None when the codes were given).
+    inversion_settings : InversionSettings or None
+        How inverted codes were found (given or run here); None for encoder codes or
+        when inverted codes were given without their settings.
     notes : list of str
         Sentences for the user (inverted codes, unreachable JPEG ratio, …).
     """
@@ -548,6 +552,7 @@ class ReconstructionReport:
     reconstructions: np.ndarray
     jpeg: CodecBaseline | None = None
     inversion: InversionResult | None = None
+    inversion_settings: InversionSettings | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -700,6 +705,7 @@ def reconstruction_report(
         bpp=code_bpp(ref.shape[1:], model.latent_dim, spec), codes_source=source,
         psnr=p, ssim=s, psnr_ci=mean_ci(p)[1:], ssim_ci=mean_ci(s)[1:], codes=stored,
         reconstructions=recon, jpeg=baseline, inversion=inv, notes=notes,
+        inversion_settings=(inv.settings if inv is not None else inversion) if source is CodeSource.INVERTED else None,
     )
 
 

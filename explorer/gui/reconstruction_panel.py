@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.core.inverted import InvertedCodesStores
 from explorer.gui.images import to_pixmap
 from explorer.gui.rate_distortion_view import RateDistortionView
 
@@ -76,6 +77,13 @@ def _ci(ci: Sequence[float], fmt: Callable[[float], str]) -> str:
     return f" [{fmt(lo)}, {fmt(hi)}]"
 
 
+def _inversion_text(report) -> str:
+    from explorer.core.inverted import inversion_summary
+
+    settings = report.inversion_settings
+    return " (GAN inversion" + (f", {inversion_summary(settings)})" if settings is not None else ")")
+
+
 def summary_text(report, what: str) -> str:
     """The panel's summary of a `ReconstructionReport` (plain text, several lines).
 
@@ -87,7 +95,7 @@ def summary_text(report, what: str) -> str:
     """
     src = report.codes_source.value
     lines = [
-        f"{what} · codes: {src}" + (" (GAN inversion)" if src == "inverted" else "")
+        f"{what} · codes: {src}" + (_inversion_text(report) if src == "inverted" else "")
         + f" · {report.precision}: ratio {report.compression_ratio:.3g}× ({report.code_bits:,} bits, "
         f"{report.bpp:.3g} bpp)",
         f"PSNR {format_db(report.psnr_db)} dB{_ci(report.psnr_ci, format_db)} · "
@@ -124,9 +132,16 @@ def _fitted(model, dataset, idx):
     return np.ascontiguousarray(fitted.images[idx]), np.ascontiguousarray(dataset.images[idx])
 
 
+def _inverted_codes(model, store, idx, x, ctx):
+    """Codes of a GAN without encoder from ``store`` (inverting what is missing); None otherwise."""
+    if store is None or model.has_encoder:
+        return None
+    return store.get(idx, x, ctx).codes
+
+
 def reconstruct_images(model, dataset, source: str, n: int, indices=None, precision: str = "float32",
                        sample: str = "mean", seed: int = 0, inversion=None, pool: int = WORST_BEST_POOL,
-                       ctx=None) -> ImagesResult:
+                       ctx=None, store=None) -> ImagesResult:
     """Reconstruct the images of the grid and measure them (job function).
 
     Parameters
@@ -144,6 +159,9 @@ def reconstruct_images(model, dataset, source: str, n: int, indices=None, precis
     pool : int
         Worst/best: search a seeded sample of this many images.
     ctx : JobContext, optional
+    store : explorer.core.inverted.InvertedCodesStore, optional
+        A GAN without encoder takes its inverted codes from here (each image is inverted
+        once per session and setting); without it every call inverts again.
 
     Returns
     -------
@@ -152,72 +170,93 @@ def reconstruct_images(model, dataset, source: str, n: int, indices=None, precis
     from explorer.core.evaluate import reconstruction_subset
     from explorer.core.reconstruction import _sub, reconstruction_report, worst_best
 
-    if source == "selection":
-        idx = np.asarray(indices if indices is not None else [], dtype=np.int64)[:n]
-        if len(idx) == 0:
-            raise ValueError("no points are selected; select points in the embedding or choose a random sample")
-        what = f"{len(idx)} selected images"
-        codes = None
-    elif source == "random":
-        idx = reconstruction_subset(len(dataset), n, seed)
-        what = f"{len(idx)} random images (seed {seed})"
-        codes = None
+    if source in ("selection", "random"):
+        if source == "selection":
+            idx = np.asarray(indices if indices is not None else [], dtype=np.int64)[:n]
+            if len(idx) == 0:
+                raise ValueError("no points are selected; select points in the embedding or choose a random sample")
+            what = f"{len(idx)} selected images"
+        else:
+            idx = reconstruction_subset(len(dataset), n, seed)
+            what = f"{len(idx)} random images (seed {seed})"
+        x, orig = _fitted(model, dataset, idx)
+        codes = _inverted_codes(model, store, idx, x, _sub(ctx, 0.0, 0.8))
+        if codes is not None:
+            ctx = _sub(ctx, 0.8, 1.0)
     else:
         pool_idx = reconstruction_subset(len(dataset), max(pool, n), seed)
         x, _ = _fitted(model, dataset, pool_idx)
-        full = reconstruction_report(model, x, precision, _sub(ctx, 0.0, 0.8), sample=sample, seed=seed,
-                                     inversion=inversion, jpeg=False)
+        pool_codes = _inverted_codes(model, store, pool_idx, x, _sub(ctx, 0.0, 0.7))
+        full = reconstruction_report(model, x, precision, _sub(ctx, 0.7, 0.8), sample=sample, seed=seed,
+                                     inversion=inversion, jpeg=False, codes=pool_codes)
         w, b = worst_best(full.psnr, n)
         pick = w if source == "worst" else b
         idx = pool_idx[pick]
-        codes = full.inversion.codes[pick] if full.inversion is not None else None
+        if pool_codes is not None:
+            codes = pool_codes[pick]
+        else:
+            codes = full.inversion.codes[pick] if full.inversion is not None else None
         what = f"the {len(idx)} {source} by PSNR of {len(pool_idx):,} images (seed {seed})"
         ctx = _sub(ctx, 0.8, 1.0)
-    x, orig = _fitted(model, dataset, idx)
+        x, orig = _fitted(model, dataset, idx)
     rep = reconstruction_report(model, x, precision, ctx, sample=sample, seed=seed, inversion=inversion,
                                 codes=codes, originals=orig)
     return ImagesResult(idx, rep, what)
 
 
 def measure_dataset(model, dataset, n: int | None, precision: str = "float32", sample: str = "mean",
-                    seed: int = 0, inversion=None, ctx=None) -> ImagesResult:
-    """Dataset means with 95 % intervals: the whole dataset (``n`` None) or a seeded sample of ``n`` (job)."""
+                    seed: int = 0, inversion=None, ctx=None, store=None) -> ImagesResult:
+    """Dataset means with 95 % intervals: the whole dataset (``n`` None) or a seeded sample of ``n`` (job).
+
+    A GAN without encoder takes inverted codes from ``store`` when given (see `reconstruct_images`).
+    """
     from explorer.core.evaluate import reconstruction_subset
-    from explorer.core.reconstruction import reconstruction_report
+    from explorer.core.reconstruction import _sub, reconstruction_report
 
     idx = reconstruction_subset(len(dataset), n, seed)
     x, orig = _fitted(model, dataset, idx)
-    rep = reconstruction_report(model, x, precision, ctx, sample=sample, seed=seed, inversion=inversion,
-                                originals=orig)
+    codes = _inverted_codes(model, store, idx, x, _sub(ctx, 0.0, 0.8))
+    rep = reconstruction_report(model, x, precision, _sub(ctx, 0.8, 1.0) if codes is not None else ctx,
+                                sample=sample, seed=seed, inversion=inversion, originals=orig, codes=codes)
     what = (f"the whole dataset ({len(idx):,} images)" if len(idx) == len(dataset)
             else f"{len(idx):,} images sampled with seed {seed}")
     return ImagesResult(idx, rep, what)
 
 
 def measure_rate_distortion(model, dataset, n: int, precisions: Sequence[str] = RD_PRECISIONS,
-                            sample: str = "mean", seed: int = 0, inversion=None, ctx=None) -> list[dict]:
+                            sample: str = "mean", seed: int = 0, inversion=None, ctx=None, store=None) -> list[dict]:
     """Rate–distortion rows (`explorer.core.codecs.rate_distortion`) on a seeded sample of ``n`` images (job).
 
     The latent code at every precision and JPEG (and WebP where Pillow has it) over their
-    quality ranges, on the same images at the model's resolution.
+    quality ranges, on the same images at the model's resolution. A GAN without encoder
+    takes inverted codes from ``store`` when given (see `reconstruct_images`).
     """
     from explorer.core.codecs import available_codecs, rate_distortion
     from explorer.core.evaluate import reconstruction_subset
+    from explorer.core.reconstruction import _sub
 
     idx = reconstruction_subset(len(dataset), n, seed)
     x, _ = _fitted(model, dataset, idx)
+    codes = _inverted_codes(model, store, idx, x, _sub(ctx, 0.0, 0.5))
+    if codes is not None:
+        ctx = _sub(ctx, 0.5, 1.0)
     codecs = available_codecs() if model.image_shape[0] in (1, 3) else ()
     if min(model.image_shape[1:]) < 11:  # SSIM's 11×11 window does not fit
-        return _rd_without_ssim(model, x, precisions, codecs, sample, seed, inversion, ctx)
-    return rate_distortion(model, x, precisions, codecs, ctx, sample=sample, seed=seed, inversion=inversion)
+        return _rd_without_ssim(model, x, precisions, codecs, sample, seed, inversion, ctx, codes)
+    return rate_distortion(model, x, precisions, codecs, ctx, sample=sample, seed=seed, inversion=inversion,
+                           codes=codes)
 
 
-def _rd_without_ssim(model, x, precisions, codecs, sample, seed, inversion, ctx) -> list[dict]:
+def _rd_without_ssim(model, x, precisions, codecs, sample, seed, inversion, ctx, codes=None) -> list[dict]:
     """`rate_distortion` for images smaller than the SSIM window: SSIM None."""
     from explorer.core.codecs import DEFAULT_QUALITIES, QUALITY_RANGE, codec_round_trip
+    from explorer.core.inversion import CodeSource
     from explorer.core.reconstruction import code_bpp, compression_ratio, image_bits, latent_codes, psnr, reconstruct
 
-    codes, source, _ = latent_codes(model, x, "auto", sample, seed, ctx, inversion=inversion)
+    if codes is None:
+        codes, source, _ = latent_codes(model, x, "auto", sample, seed, ctx, inversion=inversion)
+    else:
+        source = CodeSource.ENCODER if model.has_encoder else CodeSource.INVERTED
     rows = []
     for p in precisions:
         _, rec = reconstruct(model, x, p, codes=codes)
@@ -237,14 +276,21 @@ def _rd_without_ssim(model, x, precisions, codecs, sample, seed, inversion, ctx)
     return rows
 
 
-def compare_inversion(model, dataset, n: int, seed: int = 0, inversion=None, ctx=None):
-    """ALI/BiGAN: `explorer.core.inversion.compare_encoder_and_inversion` on a seeded sample (job)."""
+def compare_inversion(model, dataset, n: int, seed: int = 0, inversion=None, ctx=None, store=None):
+    """ALI/BiGAN: `explorer.core.inversion.compare_encoder_and_inversion` on a seeded sample (job).
+
+    Inverted codes come from ``store`` when given (made with ``inversion``'s settings).
+    """
     from explorer.core.evaluate import reconstruction_subset
     from explorer.core.inversion import compare_encoder_and_inversion
+    from explorer.core.reconstruction import _sub
 
     idx = reconstruction_subset(len(dataset), n, seed)
     x, _ = _fitted(model, dataset, idx)
-    return compare_encoder_and_inversion(model, x, inversion, ctx)
+    if store is None:
+        return compare_encoder_and_inversion(model, x, inversion, ctx)
+    codes = store.get(idx, x, _sub(ctx, 0.0, 0.95)).codes
+    return compare_encoder_and_inversion(model, x, store.settings, _sub(ctx, 0.95, 1.0), inverted_codes=codes)
 
 
 # ---- the panel -------------------------------------------------------------------------------------
@@ -273,6 +319,8 @@ class ReconstructionPanel(QWidget):
         self.model = None
         self.dataset = None
         self.model_name = ""
+        self._model_hash = self._dataset_id = ""
+        self._stores = InvertedCodesStores(directory=False)
         self._selection = np.empty(0, np.int64)
         self.result: ImagesResult | None = None
         self.dataset_result: ImagesResult | None = None
@@ -295,6 +343,7 @@ class ReconstructionPanel(QWidget):
         self.sample_combo.addItem("posterior sample", "posterior")
         self.sample_combo.setToolTip("VAE/ALI: decode the mean of q(z|x) or one seeded draw from it")
         self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
+        self.seed_spin.setToolTip("Seed of the random sample of images and of the posterior draw")
         self.show_button = QPushButton("Show")
         self.show_button.clicked.connect(self.show_images)
         self.dataset_combo = QComboBox()
@@ -410,10 +459,28 @@ class ReconstructionPanel(QWidget):
 
     # ---- context
 
-    def set_context(self, model, dataset, model_name: str = "") -> None:
-        """The model and the dataset (as opened) that the panel measures; None clears."""
+    def set_context(self, model, dataset, model_name: str = "", *, model_hash: str | None = None,
+                    dataset_id: str | None = None, stores=None) -> None:
+        """The model and the dataset (as opened) that the panel measures; None clears.
+
+        Parameters
+        ----------
+        model, dataset, model_name
+            What is measured, and the model's name in texts.
+        model_hash, dataset_id : str, optional
+            Keys of the inverted-codes store (``ModelEntry.file_hash``,
+            `explorer.core.workspace.dataset_identity`); default: keys that live as long
+            as these objects.
+        stores : explorer.core.inverted.InvertedCodesStores, optional
+            Shared with the window so the embedding and this panel invert each image once;
+            default: the panel's own, in memory.
+        """
         changed = model is not self.model or dataset is not self.dataset
         self.model, self.dataset, self.model_name = model, dataset, model_name
+        self._model_hash = model_hash or f"object-{id(model)}"
+        self._dataset_id = dataset_id or f"object-{id(dataset)}"
+        if stores is not None:
+            self._stores = stores
         if changed:
             self.result = self.dataset_result = self.comparison = None
             self.table.setRowCount(0)
@@ -465,10 +532,16 @@ class ReconstructionPanel(QWidget):
         self.precision_combo.setCurrentIndex(PRECISIONS.index(p))
 
     def inversion_settings(self):
+        """The `InversionSettings` of the panel (steps, restarts; seed 0, the other defaults)."""
         from explorer.core.inversion import InversionSettings
 
-        return InversionSettings(steps=self.steps_spin.value(), restarts=self.restarts_spin.value(),
-                                 seed=self.seed_spin.value())
+        return InversionSettings(steps=self.steps_spin.value(), restarts=self.restarts_spin.value())
+
+    def _store_getter(self):
+        """A function for a job: the inverted-codes store of the current context and settings."""
+        model, ds, stores, inv = self.model, self.dataset, self._stores, self.inversion_settings()
+        mh, did = self._model_hash, self._dataset_id
+        return lambda: stores.get(model, mh, did, len(ds), inv)
 
     # ---- jobs
 
@@ -503,8 +576,10 @@ class ReconstructionPanel(QWidget):
         inv = self.inversion_settings()
         pool = self.dataset_n_spin.value()
 
+        store = self._store_getter()
+
         def job(ctx):
-            return reconstruct_images(model, ds, src, n, sel, prec, sample, seed, inv, pool, ctx)
+            return reconstruct_images(model, ds, src, n, sel, prec, sample, seed, inv, pool, ctx, store())
 
         self._submit("reconstruction", job, f"reconstructions at {prec}", self.show_result)
 
@@ -517,8 +592,10 @@ class ReconstructionPanel(QWidget):
             self.sample_combo.currentData(), self.seed_spin.value()
         inv = self.inversion_settings()
 
+        store = self._store_getter()
+
         def job(ctx):
-            return measure_dataset(model, ds, n, prec, sample, seed, inv, ctx)
+            return measure_dataset(model, ds, n, prec, sample, seed, inv, ctx, store())
 
         count = len(ds) if n is None else min(n, len(ds))
         self._submit("reconstruction-dataset", job, f"reconstruction metrics of {count:,} images",
@@ -532,8 +609,10 @@ class ReconstructionPanel(QWidget):
         model, ds, sample, seed = self.model, self.dataset, self.sample_combo.currentData(), self.seed_spin.value()
         inv = self.inversion_settings()
 
+        store = self._store_getter()
+
         def job(ctx):
-            return measure_rate_distortion(model, ds, n, RD_PRECISIONS, sample, seed, inv, ctx)
+            return measure_rate_distortion(model, ds, n, RD_PRECISIONS, sample, seed, inv, ctx, store())
 
         self.tabs.setCurrentWidget(self.rd_view)
         self._submit("rate-distortion", job, f"rate–distortion on {n:,} images",
@@ -546,8 +625,10 @@ class ReconstructionPanel(QWidget):
         model, ds, n, seed = self.model, self.dataset, self.n_spin.value(), self.seed_spin.value()
         inv = self.inversion_settings()
 
+        store = self._store_getter()
+
         def job(ctx):
-            return compare_inversion(model, ds, n, seed, inv, ctx)
+            return compare_inversion(model, ds, n, seed, inv, ctx, store())
 
         self._submit("inversion-compare", job, f"GAN inversion of {n} images", self.show_comparison)
 
@@ -613,8 +694,8 @@ class ReconstructionPanel(QWidget):
         e, i = d["encoder"], d["inverted"]
         self.dataset_summary.setText(
             f"E(x) against GAN inversion on {d['n_images']} images: encoder codes PSNR {format_db(e['psnr_db'])} dB, "
-            f"SSIM {format_ssim(e['ssim'])}; inverted codes ({comp.inversion.settings.steps} steps, "
-            f"{comp.inversion.settings.restarts} restarts) PSNR {format_db(i['psnr_db'])} dB, "
+            f"SSIM {format_ssim(e['ssim'])}; inverted codes ({comp.settings.steps} steps, "
+            f"{comp.settings.restarts} restarts) PSNR {format_db(i['psnr_db'])} dB, "
             f"SSIM {format_ssim(i['ssim'])}")
         self.tabs.setCurrentIndex(1)
 

@@ -158,3 +158,16 @@ def test_real_dcgan_generator_untouched():
     assert all(torch.equal(v, before[k]) for k, v in gan.state_dict().items())  # BN running stats too
     assert all(m.training for m in gan.modules())
     assert np.all(res.losses <= res.initial_losses)
+
+
+def test_compare_with_given_inverted_codes_optimises_nothing(z_true, monkeypatch):
+    import explorer.core.inversion as inversion_module
+
+    model = TinyGenerator(with_encoder=True)
+    x = decode_codes(model, z_true)
+    monkeypatch.setattr(inversion_module, "invert", lambda *a, **k: pytest.fail("inverted again"))
+    cmp = compare_encoder_and_inversion(model, x, InversionSettings(steps=7), inverted_codes=z_true)
+    assert cmp.inversion is None and cmp.settings.steps == 7 and cmp.to_dict()["inversion"]["steps"] == 7
+    assert np.all(np.isinf(cmp.inverted_psnr))  # the true codes reproduce the images exactly
+    with pytest.raises(ValueError, match="inverted_codes must have shape"):
+        compare_encoder_and_inversion(model, x, inverted_codes=z_true[:2])

@@ -119,12 +119,48 @@ def test_gan_codes_are_labelled_inverted(qtbot, gan, data):
     panel.restarts_spin.setValue(1)
     panel.show_images()
     rep = panel.result.report
-    assert rep.codes_source.value == "inverted" and rep.inversion.settings.steps == 3
+    assert rep.codes_source.value == "inverted" and rep.inversion_settings.steps == 3
     assert "inverted" in panel.table.horizontalHeaderItem(2).text()
-    assert "codes: inverted (GAN inversion)" in panel.summary.text()
+    assert "codes: inverted (GAN inversion, 3 Adam steps × 1 restart, λ = 0.001)" in panel.summary.text()
     panel.set_source("selection")  # points of a GAN are prior samples, not dataset images
     panel.show_images()
     assert "prior samples" in panel.summary.text()
+
+
+def test_gan_images_are_inverted_once_across_panel_jobs(qtbot, gan, data, monkeypatch):
+    import explorer.core.inversion as inversion_module
+
+    asked = []
+    real = inversion_module.invert
+
+    def counting(model, images, *args, **kwargs):
+        asked.append(len(images))
+        return real(model, images, *args, **kwargs)
+
+    monkeypatch.setattr(inversion_module, "invert", counting)
+    panel = ReconstructionPanel()
+    qtbot.addWidget(panel)
+    panel.set_context(gan, data, "gan.pt")
+    panel.n_spin.setValue(4)
+    panel.steps_spin.setValue(3)
+    panel.restarts_spin.setValue(1)
+    panel.show_images()
+    first = panel.result.report
+    panel.set_precision("8bit")  # another precision of the same images: nothing is inverted again
+    panel.show_images()
+    assert asked == [4]
+    np.testing.assert_allclose(panel.result.report.psnr,
+                               [peak_signal_noise_ratio(x, r, data_range=1.0) for x, r in
+                                zip(data.images[panel.result.indices], panel.result.report.reconstructions)])
+    panel.dataset_n_spin.setValue(10)  # a sample of 10 that contains some of the 4: only the rest is inverted
+    panel.measure_dataset()
+    idx10 = reconstruction_subset(40, 10, 0)
+    assert asked == [4, len(np.setdiff1d(idx10, panel.result.indices))]
+    panel.restarts_spin.setValue(2)  # another setting: other codes
+    panel.set_precision("float32")
+    panel.show_images()
+    assert asked[-1] == 4
+    assert not np.array_equal(panel.result.report.codes, first.codes)
 
 
 def test_rate_distortion_view_plots_core_rows(qtbot, vae, data):
