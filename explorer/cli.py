@@ -79,14 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "(e.g. 8bit); the first fills \"reconstruction\", all are listed under "
                         "\"reconstruction_by_precision\" (default: float32)")
     p.add_argument("--n-images", type=positive_int, default=None, metavar="N",
-                   help="reconstruction: measure a seeded sample of N images (default: all; "
-                        "100 for a GAN without encoder, whose codes are found by inversion)")
+                   help="reconstruction (and clustering with --gan-codes inverted): a seeded sample of N "
+                        "images (default: all; 100 for a GAN without encoder, whose codes are found "
+                        "by inversion)")
     p.add_argument("--sample", choices=["mean", "posterior"], default="mean",
                    help="reconstruction: VAE codes from the posterior mean or one seeded posterior draw")
     p.add_argument("--inversion-steps", type=int, default=None, metavar="N",
-                   help="reconstruction, GAN without encoder: Adam steps per restart (default 200)")
+                   help="GAN inversion (GAN without encoder): Adam steps per restart (default 200)")
     p.add_argument("--inversion-restarts", type=positive_int, default=None, metavar="N",
-                   help="reconstruction, GAN without encoder: random restarts per image (default 4)")
+                   help="GAN inversion (GAN without encoder): random restarts per image (default 4)")
+    p.add_argument("--gan-codes", choices=["prior", "inverted"], default="prior",
+                   help="clustering, GAN without encoder: cluster samples from the prior (no labels) or "
+                        "the codes of N real images found by GAN inversion (see --n-images; default: prior)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="do not read or keep inverted codes in the cache folder")
     p.add_argument("--k", type=positive_int, default=None,
                    help="number of k-means clusters (default: number of classes, else 10)")
     p.add_argument("--space", choices=["latent", "embedding"], default="latent",
@@ -216,12 +222,13 @@ def cmd_evaluate(args) -> int:
                              projection=args.projection, seed=args.seed,
                              on_note=lambda s: print(s, file=sys.stderr),
                              precisions=args.precision, n_images=args.n_images, sample=args.sample,
-                             inversion=inversion)
+                             inversion=inversion, gan_codes=args.gan_codes, cache=not args.no_cache)
     for rec in result["models"]:
         c = rec.get("clustering")
         if c:
             fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
-            print(f"{rec['checkpoint']}: k-means k={c['k']} on the {c['space']} space ({c['n_images']:,} points): "
+            print(f"{rec['checkpoint']}: k-means k={c['k']} on the {c['space']} space ({c['n_images']:,} points, "
+                  f"{rec['codes']} codes): "
                   f"homogeneity {fmt(c['homogeneity'])}, completeness {fmt(c['completeness'])}, "
                   f"V-measure {fmt(c['v_measure'])}, ARI {fmt(c['ari'])}, NMI {fmt(c['nmi'])}, "
                   f"silhouette {fmt(c['silhouette'])}")

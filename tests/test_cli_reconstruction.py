@@ -91,6 +91,45 @@ def test_evaluate_gan_codes_are_labelled_inverted(tmp_path):
     assert any("GAN inversion" in n for n in r["notes"])
 
 
+def test_evaluate_gan_clusters_inverted_codes_of_real_images(tmp_path, monkeypatch, capsys):
+    """--gan-codes inverted: k-means on the inverted codes of the N images whose reconstructions are measured;
+    the scores equal scikit-learn's on those codes, and a second run reads the codes from the cache."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import homogeneity_completeness_v_measure
+
+    import explorer.core.inversion as inversion_module
+    from explorer.core.inversion import InversionSettings
+    from explorer.core.inverted import InvertedCodesStore
+    from explorer.core.projection import file_sha256
+    from explorer.core.workspace import dataset_identity
+
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "cache"))
+    asked = []
+    real = inversion_module.invert
+    monkeypatch.setattr(inversion_module, "invert", lambda m, x, *a, **k: asked.append(len(x)) or real(m, x, *a, **k))
+    out = tmp_path / "eval.json"
+    args = ["evaluate", DCGAN, "--data", "fashion-mnist", "--limit", "60", "--metrics", "clustering",
+            "reconstruction", "--gan-codes", "inverted", "--n-images", "30", "--k", "3",
+            "--inversion-steps", "4", "--inversion-restarts", "1", "--json", str(out)]
+    assert main(args) == 0
+    assert asked == [30]  # clustering and reconstructions share the same 30 inverted images
+    rec = json.loads(out.read_text())["models"][0]
+    assert rec["codes"] == "inverted" and rec["reconstruction"]["codes"] == "inverted"
+    assert rec["inversion"]["steps"] == 4 and rec["clustering"]["n_images"] == 30
+    assert "inverted codes" in capsys.readouterr().out
+    ds = load_dataset("fashion-mnist", split="test", limit=60, seed=0)
+    store = InvertedCodesStore(load_any(DCGAN)[0], file_sha256(DCGAN), dataset_identity(ds), 60,
+                               InversionSettings(steps=4, restarts=1))
+    idx = reconstruction_subset(60, 30, 0)
+    assert store.done[idx].all() and store.n_done == 30
+    z = store.get(idx, np.zeros((30, 1, 28, 28), np.float32)).codes
+    km = KMeans(n_clusters=3, n_init=3, random_state=0).fit(z)  # clustering.DEFAULT_N_INIT
+    h, c, v = homogeneity_completeness_v_measure(ds.labels[idx], km.labels_)
+    assert rec["clustering"]["v_measure"] == pytest.approx(v, abs=1e-9)
+    assert rec["clustering"]["homogeneity"] == pytest.approx(h, abs=1e-9)
+    assert main(args) == 0 and asked == [30]  # the second run inverts nothing
+
+
 def test_bad_precision_is_one_sentence(capsys):
     assert main(["evaluate", VAE, "--data", "fashion-mnist", "--limit", "5", "--metrics", "reconstruction",
                  "--precision", "40bit"]) == 2

@@ -45,6 +45,7 @@ def evaluate_model_reconstruction(
     inversion=None,
     ctx: JobContext | None = None,
     on_note: Callable[[str], None] | None = None,
+    store=None,
 ) -> tuple[dict, list[dict]]:
     """Reconstruction records of one model at each precision (codes computed once).
 
@@ -66,6 +67,9 @@ def evaluate_model_reconstruction(
     inversion : explorer.core.inversion.InversionSettings, optional
     ctx : JobContext, optional
     on_note : callable, optional
+    store : explorer.core.inverted.InvertedCodesStore, optional
+        A GAN without encoder takes its inverted codes from here (made with ``inversion``),
+        inverting only images not done before.
 
     Returns
     -------
@@ -78,6 +82,7 @@ def evaluate_model_reconstruction(
     all : list of dict
         The same record for every precision (``all[0] is first``).
     """
+    from explorer.core.inversion import CodeSource
     from explorer.core.reconstruction import latent_codes, reconstruction_report
     from explorer.data import fit_to_model
 
@@ -90,7 +95,11 @@ def evaluate_model_reconstruction(
     fitted = fit_to_model(dataset, model.image_shape)
     x = np.ascontiguousarray(fitted.images[idx])
     originals = np.ascontiguousarray(dataset.images[idx])
-    codes, source, _ = latent_codes(model, x, "auto", sample, seed, ctx, inversion=inversion)
+    if store is not None and not getattr(model, "has_encoder", False):
+        codes, source = store.get(idx, x, ctx).codes, CodeSource.INVERTED
+        inversion = store.settings
+    else:
+        codes, source, _ = latent_codes(model, x, "auto", sample, seed, ctx, inversion=inversion)
     records = []
     for p in precisions:
         rep = reconstruction_report(model, x, p, codes=codes, codes_source=source.value, quantizer=None,
@@ -105,6 +114,8 @@ def evaluate_model_reconstruction(
         rec["code_bits"] = int(rep.code_bits)
         rec["sample"] = sample if source.value == "encoder" else None
         rec["notes"] = list(rep.notes)
+        if source is CodeSource.INVERTED and inversion is not None:
+            rec["inversion"] = inversion.to_dict()
         records.append(rec)
     return records[0], records
 
@@ -129,6 +140,8 @@ def evaluate_models(
     n_images: int | None = None,
     sample: str = "mean",
     inversion=None,
+    gan_codes: str = "prior",
+    cache: bool = True,
 ) -> dict:
     """Measure each model on ``dataset``; the record ``latent-explorer evaluate --json`` writes.
 
@@ -155,31 +168,54 @@ def evaluate_models(
         Of the reconstruction measurement (`evaluate_model_reconstruction`): with several
         precisions, ``"reconstruction"`` holds the first and ``"reconstruction_by_precision"``
         the list for all of them, in the order given.
+    gan_codes : {"prior", "inverted"}
+        Clustering of a GAN without encoder: on samples from the prior (no labels, so no
+        label-based scores), or on the codes of real images found by GAN inversion — a
+        seeded sample of ``n_images`` (default `DEFAULT_INVERSION_IMAGES`), the same
+        images whose reconstructions are measured.
+    cache : bool
+        Keep inverted codes in the user's cache folder (`explorer.core.inverted`), so
+        that the next run — or the window — does not invert the same images again.
 
     Returns
     -------
     dict
-        ``{"models": [{"checkpoint": str, "kind": str, "latent_dim": int, "codes": "encoder" | "prior",
+        ``{"models": [{"checkpoint": str, "kind": str, "latent_dim": int, "codes": "encoder" | "prior" | "inverted",
         "clustering": {"space", "k", "homogeneity", "completeness", "v_measure", "ari", "nmi",
         "silhouette", "silhouette_sample_size", "n_images", "projection"},
         "reconstruction": {"precision", "compression_ratio", "psnr_db", "ssim", "n_images",
         "codes": "encoder" | "inverted", "jpeg": {"quality", "compression_ratio", "psnr_db",
         "ssim", …}, …}, "reconstruction_by_precision": [...]}], "dataset": {...}}``.
-        Label-based scores are None when the points have no labels (a GAN without
-        encoder is measured on prior samples, which have none).
+        Label-based scores are None when the points have no labels (prior samples of
+        a GAN without encoder have none). Records of inverted codes add ``"inversion"``
+        (the `InversionSettings`).
 
     Raises
     ------
     models.base.ModelFileError
         A model file cannot be loaded (one sentence).
     """
+    from explorer.core.inversion import InversionSettings
+    from explorer.core.inverted import InvertedCodesStore, inverted_dataset_codes
+    from explorer.core.workspace import dataset_identity
+
+    if gan_codes not in ("prior", "inverted"):
+        raise ValueError(f"gan_codes must be 'prior' or 'inverted', got {gan_codes!r}")
     if k is None:
         k = len(np.unique(dataset.labels)) if dataset.labels is not None else 10
+    inversion = inversion or InversionSettings(seed=seed)
+    dataset_id = None
     records = []
     for path in checkpoints:
         entry = open_model(path)
-        codes = None
-        if "clustering" in metrics:
+        codes = store = None
+        if not entry.model.has_encoder and ("reconstruction" in metrics or gan_codes == "inverted"):
+            dataset_id = dataset_id or dataset_identity(dataset)
+            store = InvertedCodesStore(entry.model, entry.file_hash, dataset_id, len(dataset), inversion,
+                                       None if cache else False)
+        if "clustering" in metrics and store is not None and gan_codes == "inverted":
+            codes = inverted_dataset_codes(store, dataset, n_images or DEFAULT_INVERSION_IMAGES, seed, ctx)
+        elif "clustering" in metrics:
             codes = compute_codes(entry.model, dataset, seed=seed, ctx=ctx)
             for note in codes.notes:
                 if on_note:
@@ -190,7 +226,7 @@ def evaluate_models(
         if "reconstruction" in metrics:
             first, every = evaluate_model_reconstruction(
                 entry.model, dataset, precisions, n_images, sample, seed, inversion, ctx,
-                on_note=(lambda s, n=entry.name: on_note(f"{n}: {s}")) if on_note else None)
+                on_note=(lambda s, n=entry.name: on_note(f"{n}: {s}")) if on_note else None, store=store)
             rec["reconstruction"] = first
             rec["reconstruction_by_precision"] = every
         if "clustering" in metrics:
@@ -199,6 +235,8 @@ def evaluate_models(
                 embedding = compute_projection(codes.z, ProjectionSpec(projection, {}, seed), ctx).embedding
             rec["clustering"] = evaluate_clustering(codes.z, embedding, codes.labels, k, space=space, seed=seed)
             rec["clustering"]["projection"] = projection if space == "embedding" else None
+            if codes.source == "inverted":
+                rec["inversion"] = inversion.to_dict()
         records.append(rec)
     return {"models": records,
             "dataset": {"name": dataset.name, "split": dataset.split, "n_images": len(dataset),
