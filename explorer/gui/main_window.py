@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from explorer.core import embedding as emb
 from explorer.core.clustering import cluster, k_sweep
+from explorer.core.inverted import InvertedCodesStores, inversion_summary, inverted_dataset_codes
 from explorer.core.workspace import ModelEntry, Workspace, dataset_line, open_model
 from explorer.gui.clustering_panel import ClusteringPanel
 from explorer.gui.colors import categorical_palette, continuous_colors, label_colors
@@ -164,6 +165,8 @@ class MainWindow(QMainWindow):
         self._pending: dict[str, Path] = {}  # key -> model file being opened
         self._awaiting_data: list[str] = []  # keys whose opening waits for the dataset (cache look-up first)
         self._previews: dict[str, emb.Preview] = {}  # key -> cached codes / embedding shown before the model loaded
+        self.inverted_stores = InvertedCodesStores()  # GAN-inverted codes, shared by the embedding and panels
+        self._prior_codes: dict[str, object] = {}  # key -> a GAN's prior samples while inverted codes are shown
 
         # ---- jobs
         self.runner = JobRunner(self)
@@ -341,6 +344,7 @@ class MainWindow(QMainWindow):
         self.projection_panel.projection_requested.connect(self.request_projection)
         self.projection_panel.colouring_changed.connect(self._on_colouring_changed)
         self.projection_panel.marker_changed.connect(self._on_marker_changed)
+        self.projection_panel.gan_box.points_requested.connect(self.request_gan_points)
         self.clustering_panel.run_requested.connect(self.run_kmeans)
         self.clustering_panel.sweep_requested.connect(self.run_k_sweep)
         self.clustering_panel.colour_by_cluster_changed.connect(self._on_colour_by_cluster_changed)
@@ -493,6 +497,9 @@ class MainWindow(QMainWindow):
         entry = self.workspace.models[index]
         key = _model_key(entry)
         self.runner.cancel(f"encode:{key}")
+        self.runner.cancel(f"invert-points:{key}")
+        self._prior_codes.pop(key, None)
+        self.inverted_stores.forget(entry.file_hash)
         if self._shown_key == key:
             self.runner.cancel("projection")
             self.runner.cancel("kmeans")
@@ -503,6 +510,79 @@ class MainWindow(QMainWindow):
         self._refresh_models()
         self._show_active()
         self.models_changed.emit()
+
+    # ================================================================== points of a GAN without encoder
+
+    def request_gan_points(self, source: str, n: int = 0) -> int | None:
+        """Show a GAN's prior samples, or ``n`` dataset images at codes found by GAN inversion.
+
+        Parameters
+        ----------
+        source : {"prior", "inverted"}
+        n : int
+            Dataset images to invert (a seeded sample, seed ``self.seed``; all when
+            ``n >= len(dataset)``), with the Reconstructions panel's inversion settings.
+
+        Returns
+        -------
+        int or None
+            The request id of the inversion job (None when nothing needs to run).
+        """
+        entry = self.active_entry
+        if entry is None or entry.model.has_encoder or self.dataset is None:
+            return None
+        key = _model_key(entry)
+        kind = f"invert-points:{key}"
+        if source == "prior":
+            self.runner.cancel(kind)
+            prior = self._prior_codes.pop(key, None)
+            if entry.codes is not None and entry.codes.source != "prior":
+                self._set_codes(entry, prior)  # None: sampled again by the encode job
+            return None
+        if source != "inverted":
+            raise ValueError(f"source must be 'prior' or 'inverted', got {source!r}")
+        dataset, dataset_id, seed, stores = self.dataset, self._dataset_id, self.seed, self.inverted_stores
+        settings = self.reconstruction_panel.inversion_settings()
+        n = min(int(n), len(dataset)) if n else len(dataset)
+        model, file_hash = entry.model, entry.file_hash
+
+        def invert_points(ctx):
+            store = stores.get(model, file_hash, dataset_id, len(dataset), settings)
+            return inverted_dataset_codes(store, dataset, n if n < len(dataset) else None, seed, ctx)
+
+        self._view_status = (f"Finding codes for {n:,} dataset images by GAN inversion "
+                             f"({inversion_summary(settings)}); the prior samples stay until then.")
+        self._update_view_message()
+        self.projection_panel.gan_box.set_busy(True)
+        return self._submit(kind, invert_points, label=f"GAN inversion of {n:,} images ({entry.name})",
+                            on_done=lambda codes, e=entry, d=dataset_id: self._on_inverted_points(e, d, codes))
+
+    def _on_inverted_points(self, entry: ModelEntry, dataset_id: str, codes) -> None:
+        if dataset_id != self._dataset_id or entry not in self.workspace.models:
+            return  # the dataset changed or the model was closed meanwhile
+        if entry.codes is not None and entry.codes.source == "prior":
+            self._prior_codes[_model_key(entry)] = entry.codes
+        self._set_codes(entry, codes)
+
+    def _set_codes(self, entry: ModelEntry, codes) -> None:
+        """Replace a model's points (None: compute them again); its embedding and clustering go with them."""
+        key = _model_key(entry)
+        entry.codes = codes
+        self._embeddings.pop(key, None)
+        self._clusterings.pop(key, None)
+        if entry is self.active_entry:
+            self._show_active()
+            self.models_changed.emit()
+
+    def _update_gan_box(self) -> None:
+        """Show the GAN points box for a GAN without encoder, in line with what is shown."""
+        entry, box = self.active_entry, self.projection_panel.gan_box
+        visible = entry is not None and not entry.model.has_encoder and self.dataset is not None
+        box.setVisible(visible)
+        if visible:
+            box.set_context(len(self.dataset), entry.codes.source if entry.codes is not None else None,
+                            inversion_summary(self.reconstruction_panel.inversion_settings()))
+            box.set_busy(self.runner.is_running(f"invert-points:{_model_key(entry)}"))
 
     def request_projection(self, spec: ProjectionSpec) -> int | None:
         """Show ``spec``'s embedding of the active model: from the cache at once, else as a job.
@@ -670,7 +750,10 @@ class MainWindow(QMainWindow):
         self._dataset_id = dataset_id
         for entry in self.workspace.models:
             self.runner.cancel(f"encode:{_model_key(entry)}")
+            self.runner.cancel(f"invert-points:{_model_key(entry)}")
             entry.codes = None
+        self._prior_codes.clear()
+        self.inverted_stores.forget()
         self._embeddings.clear()
         self._clusterings.clear()
         self._previews.clear()
@@ -707,6 +790,7 @@ class MainWindow(QMainWindow):
         """
         entry = self.active_entry
         self.projection_panel.set_latent_dim(entry.model.latent_dim if entry is not None else 0)
+        self._update_gan_box()
         self._refresh_dataset_line()
         if self._shown_key in self._previews and not user_choice:
             return  # a model loading: its cached embedding is on screen until it is ready
@@ -805,7 +889,8 @@ class MainWindow(QMainWindow):
         if result.spec.method in ("pca", "identity") and self.projection_panel.method() in ("pca", "identity"):
             self.projection_panel.set_spec(result.spec)
         d = codes.z.shape[1]
-        self.clustering_panel.set_spaces(f"Latent codes z (d = {d})", f"2-D embedding ({result.spec.label()})")
+        self.clustering_panel.set_spaces(("Inverted latent codes" if codes.source == "inverted" else "Latent codes")
+                                         + f" z (d = {d})", f"2-D embedding ({result.spec.label()})")
         self.clustering_panel.set_has_labels(
             codes.labels is not None,
             "Homogeneity, completeness and V-measure need labels; samples from the prior p(z) have none."
@@ -846,6 +931,8 @@ class MainWindow(QMainWindow):
             lines.append("Loading the dataset…")
         if self._shown_codes is not None and self._shown_codes.source == "prior":
             lines.extend(self._shown_codes.notes)
+            lines.append("To see real images, choose “Dataset images, inverted z” under Points of a GAN "
+                         "(Projection and colours).")
         if self._view_status:
             lines.append(self._view_status)
         self.view.set_message(_wrap("\n".join(lines), 90))
@@ -874,7 +961,7 @@ class MainWindow(QMainWindow):
         codes = self._shown_codes
         mode, n = self._effective_colour_mode(), len(codes.z)
         ds = self.dataset
-        class_names = ds.class_names if ds is not None and codes.source == "encoder" else None
+        class_names = ds.class_names if ds is not None and codes.of_dataset else None
         clustering = self.clustering_result()
         if mode == "cluster":
             space = "latent space z" if clustering.space == "latent" else "2-D embedding"
@@ -993,7 +1080,7 @@ class MainWindow(QMainWindow):
         if index < 0 or codes is None or index >= len(codes.z):
             return  # keep the last image: moving between points does not flicker
         ds = self.dataset
-        class_names = ds.class_names if ds is not None and codes.source == "encoder" else None
+        class_names = ds.class_names if ds is not None and codes.of_dataset else None
         clustering = self.clustering_result()
         cluster_id = int(clustering.labels[index]) if clustering is not None else None
         self.hover_preview.show_point(codes.images[index], index,
@@ -1007,7 +1094,7 @@ class MainWindow(QMainWindow):
             self.image_grid.clear()
             return
         ds = self.dataset
-        class_names = ds.class_names if ds is not None and codes.source == "encoder" else None
+        class_names = ds.class_names if ds is not None and codes.of_dataset else None
         clustering = self.clustering_result() if self._effective_colour_mode() == "cluster" else None
         captions = emb.selection_captions(indices, codes.labels, class_names,
                                           clustering.labels if clustering is not None else None)
@@ -1064,6 +1151,11 @@ class MainWindow(QMainWindow):
             self.clustering_panel.set_busy(False)
         elif kind.startswith("open:"):
             self._update_view_message()
+        elif kind.startswith("invert-points:"):
+            if self._view_status.startswith("Finding codes"):
+                self._view_status = ""
+                self._update_view_message()
+            self._update_gan_box()
         elif kind.startswith("encode:") and self._view_status.startswith(("Encoding", "Sampling")):
             if not any(k.startswith("encode:") for k in self.runner.running_kinds()):
                 self._view_status = ""
@@ -1278,6 +1370,8 @@ class MainWindow(QMainWindow):
         self.models_changed.connect(self._update_reconstruction_context)
         self.embedding_shown.connect(lambda _r: self._update_reconstruction_context())
         self.view.selection_changed.connect(self._on_reconstruction_selection)
+        for spin in (self.reconstruction_panel.steps_spin, self.reconstruction_panel.restarts_spin):
+            spin.valueChanged.connect(lambda _v: self._update_gan_box())
 
     def _tabify_reconstruction_dock(self) -> None:
         if not self._layout_restored and self.dockWidgetArea(self.reconstruction_dock) == \
@@ -1288,12 +1382,13 @@ class MainWindow(QMainWindow):
     def _update_reconstruction_context(self) -> None:
         entry = self.active_entry
         self.reconstruction_panel.set_context(entry.model if entry is not None else None, self.dataset,
-                                              entry.name if entry is not None else "")
+                                              entry.name if entry is not None else "",
+                                              model_hash=entry.file_hash if entry is not None else None,
+                                              dataset_id=self._dataset_id, stores=self.inverted_stores)
 
     def _on_reconstruction_selection(self, indices) -> None:
-        codes = self._shown_codes  # selection indexes dataset images only when codes come from an encoder
-        ok = codes is not None and codes.source == "encoder"
-        self.reconstruction_panel.set_selection(indices if ok else [])
+        codes = self._shown_codes  # points → dataset images (none for prior samples)
+        self.reconstruction_panel.set_selection(codes.dataset_indices(indices) if codes is not None else [])
 
     def shutdown(self, timeout_s: float = 5.0) -> bool:
         """Cancel every job, stop the projection workers and join every thread.

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.gui.gan_codes_box import GanCodesBox
+
 # ProjectionSpec is imported where it is used: explorer.core.projection loads
 # scikit-learn (~1 s), which must not delay the first paint of the window.
 
@@ -151,6 +153,9 @@ class ProjectionPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(6)
+        self.gan_box = GanCodesBox(self)
+        self.gan_box.setVisible(False)  # shown by the window for a GAN without encoder
+        layout.addWidget(self.gan_box)
         layout.addWidget(projection_box)
         layout.addWidget(points_box)
         layout.addStretch(1)

@@ -196,6 +196,79 @@ def test_gan_without_encoder_embeds_prior_samples_and_says_so(make_window, qtbot
     assert "no encoder" in message and "prior" in message
 
 
+def test_gan_embeds_real_images_by_inversion_with_labels_clusters_and_selection(make_window, qtbot, tmp_path,
+                                                                                data_file, monkeypatch):
+    """A GAN without encoder: "Dataset images, inverted z" puts N real images on the embedding at their
+    inverted codes — labelled, clusterable (scores equal scikit-learn's), selectable into the
+    Reconstructions panel, which reuses the codes instead of inverting again."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import homogeneity_completeness_v_measure
+
+    import explorer.core.inversion as inversion_module
+    from explorer.core.evaluate import reconstruction_subset
+    from explorer.core.inverted import InvertedCodesStores
+
+    asked = []
+    real = inversion_module.invert
+    monkeypatch.setattr(inversion_module, "invert", lambda m, x, *a, **k: asked.append(len(x)) or real(m, x, *a, **k))
+    torch.manual_seed(0)
+    path = tmp_path / "tiny_gan.pt"
+    save_checkpoint(path, DCGAN(4, (1, 28, 28), g_width=8, d_width=8).eval(), dataset="bars", seed=0)
+    window = make_window()
+    window.inverted_stores = InvertedCodesStores(tmp_path / "inverted")
+    _open(qtbot, window, data_file, [path])
+    box = window.projection_panel.gan_box
+    assert box.isVisible() and box.source() == "prior" and box.n_images() == N_IMAGES  # min(1000, N)
+    assert "Dataset images, inverted z" in window.view._message_item.textItem.toPlainText()
+    window.reconstruction_panel.steps_spin.setValue(5)
+    window.reconstruction_panel.restarts_spin.setValue(1)
+    box.source_combo.setCurrentIndex(1)
+    assert "5 Adam steps × 1 restart" in box.info_label.text()
+    label_item = window.projection_panel.colour_combo.model().item(0)
+    assert not label_item.isEnabled()  # prior samples have no labels
+    window.request_gan_points("inverted", 60)
+    qtbot.waitUntil(lambda: window.shown_codes.source == "inverted" and not window.runner.running_kinds(),
+                    timeout=30_000)
+    codes = window.shown_codes
+    idx = reconstruction_subset(N_IMAGES, 60, window.seed)
+    assert asked == [60] and window.view.point_count == 60
+    np.testing.assert_array_equal(codes.indices, idx)
+    labels = np.load(data_file)["labels"]
+    np.testing.assert_array_equal(codes.labels, labels[idx])
+    assert box.source() == "inverted"
+    assert "inverted codes of 60" in window.view.plot_item.titleLabel.text
+    assert label_item.isEnabled() and window._effective_colour_mode() == "label"  # coloured by class
+    # clustering the inverted codes: scikit-learn's scores
+    panel = window.clustering_panel
+    panel.set_space("latent")
+    panel.set_k(3)
+    panel.set_seed(0)
+    panel._run_button.click()
+    qtbot.waitUntil(lambda: panel.result() is not None and not window.runner.running_kinds(), timeout=15_000)
+    pred = KMeans(n_clusters=3, random_state=0, n_init=3).fit_predict(codes.z)
+    h, c, v = homogeneity_completeness_v_measure(labels[idx], pred)
+    assert panel.result().scores["v_measure"] == pytest.approx(v, abs=1e-12)
+    # a selection of points is a selection of dataset images; their reconstructions reuse the codes
+    window.view.set_selection([0, 5, 7])
+    rec = window.reconstruction_panel
+    rec.set_source("selection")
+    rec.runner = None  # run the job in this thread
+    rec.show_images()
+    np.testing.assert_array_equal(rec.result.indices, idx[[0, 5, 7]])
+    np.testing.assert_array_equal(rec.result.report.codes, codes.z[[0, 5, 7]])
+    assert asked == [60]
+    # back to the prior and again to the inverted images: nothing is inverted twice
+    window.request_gan_points("prior")
+    qtbot.waitUntil(lambda: window.shown_codes.source == "prior" and not window.runner.running_kinds(),
+                    timeout=15_000)
+    assert window.view.point_count == N_IMAGES and window.shown_codes.labels is None
+    window.request_gan_points("inverted", 60)
+    qtbot.waitUntil(lambda: window.shown_codes.source == "inverted" and not window.runner.running_kinds(),
+                    timeout=15_000)
+    assert asked == [60]
+    np.testing.assert_array_equal(window.shown_codes.z, codes.z)
+
+
 # ---------------------------------------------------------------------------- embedding
 
 
