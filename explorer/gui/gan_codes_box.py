@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -59,15 +60,18 @@ class GanCodesBox(QGroupBox):
         self.info_label.setWordWrap(True)
         self.info_label.setTextFormat(Qt.TextFormat.PlainText)
         self.info_label.setStyleSheet("color: #555;")
+        self.info_label.setMinimumHeight(3 * self.info_label.fontMetrics().lineSpacing() + 2)
 
-        form = QFormLayout(self)
+        form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Points", self.source_combo)
         row = QHBoxLayout()
         row.addWidget(self.n_spin, 1)
         row.addWidget(self.show_button)
         form.addRow("Images", row)
-        form.addRow(self.info_label)
+        layout = QVBoxLayout(self)  # a wrapped label below a form gets its full height (not as a form row)
+        layout.addLayout(form)
+        layout.addWidget(self.info_label)
         self._form = form
         self._settings_text = ""
 
@@ -114,14 +118,14 @@ class GanCodesBox(QGroupBox):
     @Slot()
     def _on_source_changed(self, *_args) -> None:
         inverted = self.source() == "inverted"
-        self._form.setRowVisible(1, inverted)
+        self.n_spin.setEnabled(inverted)  # the rows stay: a box that changes height is squeezed by its dock
         if inverted:
-            how = f" ({self._settings_text}; set in Reconstructions ▸ Inversion)" if self._settings_text else ""
-            self.info_label.setText(f"Codes found by GAN inversion{how}: ~0.1 s per image on two cores, once per "
-                                    f"image — later views and sessions reuse them.")
+            how = f": {self._settings_text} (set in Reconstructions)" if self._settings_text else ""
+            self.info_label.setText(f"z found by GAN inversion{how}. About 0.1 s per image, once: "
+                                    f"later views and sessions reuse the codes.")
         else:
-            self.info_label.setText("The generator has no encoder q(z|x): the points are samples from the prior "
-                                    "and the images G(z) made from them, without labels.")
+            self.info_label.setText("No encoder q(z|x): the points are samples from the prior and their "
+                                    "images G(z), without labels.")
 
     @Slot(int)
     def _on_source_activated(self, _index: int) -> None:

@@ -578,11 +578,20 @@ class MainWindow(QMainWindow):
         """Show the GAN points box for a GAN without encoder, in line with what is shown."""
         entry, box = self.active_entry, self.projection_panel.gan_box
         visible = entry is not None and not entry.model.has_encoder and self.dataset is not None
-        box.setVisible(visible)
+        if visible == box.isHidden():
+            box.setVisible(visible)
+            if visible:  # the dock area does not make room for a box that appears by itself
+                QTimer.singleShot(0, self._fit_projection_dock)
         if visible:
             box.set_context(len(self.dataset), entry.codes.source if entry.codes is not None else None,
                             inversion_summary(self.reconstruction_panel.inversion_settings()))
             box.set_busy(self.runner.is_running(f"invert-points:{_model_key(entry)}"))
+
+    def _fit_projection_dock(self) -> None:
+        dock = self.projection_dock
+        want = self.projection_panel.minimumSizeHint().height() + dock.height() - self.projection_panel.height()
+        if not dock.isFloating() and dock.height() < want:
+            self.resizeDocks([dock], [want], Qt.Orientation.Vertical)
 
     def request_projection(self, spec: ProjectionSpec) -> int | None:
         """Show ``spec``'s embedding of the active model: from the cache at once, else as a job.

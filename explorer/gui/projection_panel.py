@@ -176,7 +176,8 @@ class ProjectionPanel(QWidget):
         self.set_latent_dim(0)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        return QSize(280, 380)
+        extra = 0 if self.gan_box.isHidden() else self.gan_box.sizeHint().height() + 6
+        return QSize(280, 380 + extra)
 
     # ------------------------------------------------------------------ reading
 

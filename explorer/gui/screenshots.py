@@ -12,6 +12,7 @@ It opens the bundled demo (or ``--model``), waits for each job, and writes:
 - ``06_latent_dimension.png``: coloured by one latent dimension (colour bar).
 - ``07_umap.png`` / ``07_tsne.png``: a UMAP (or t-SNE) embedding (skipped with ``--fast``).
 - ``08_gan_prior.png``: a GAN without encoder (only with ``--gan``), two models open.
+- ``09_gan_inverted.png``: the same GAN on 1,000 dataset images at their GAN-inverted codes.
 - ``20_sliders.png``: latent sliders (KL order), the slider code as a star on the embedding.
 - ``21_traversal.png`` / ``21_traversal_export.png``: the traversal grid dock and its PNG export.
 - ``22_interpolation.png``: a slerp path through three points drawn on the embedding, player, filmstrip.
@@ -235,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
             _hover(window, _outlier(window.shown_embedding.embedding, 0.6))
             _save(window, args.out, "08_gan_prior.png", app)
             window.reconstruction_panel.steps_spin.setValue(100)
+            window.projection_panel.gan_box.source_combo.setCurrentIndex(1)
+            window.request_gan_points("inverted", 1000)
+            _wait(app, lambda: window.shown_codes is not None and window.shown_codes.source == "inverted"
+                  and window.shown_embedding is not None and _idle(window), 900, "the inverted GAN codes")
+            _hover(window, _outlier(window.shown_embedding.embedding, 0.6))
+            _save(window, args.out, "09_gan_inverted.png", app)
             _reconstruction_shots(window, args.out, app, "_gan")
         if errors:
             print("errors shown: " + " | ".join(errors), file=sys.stderr)
