@@ -342,3 +342,30 @@ def test_clear_forgets_results_without_signals(panel, qtbot, blobs):
     assert not panel._colour_check.isEnabled() and not panel._csv_button.isEnabled()
     with pytest.raises(ValueError):
         panel.export_csv("unused.csv")
+
+
+# ---------------------------------------------------------------------------- GAN points box
+
+
+def test_gan_points_box_emits_the_choice(qtbot):
+    from explorer.gui.gan_codes_box import DEFAULT_INVERTED_POINTS, GanCodesBox
+
+    box = GanCodesBox()
+    qtbot.addWidget(box)
+    box.set_context(10_000, "prior", "200 Adam steps × 4 restarts, λ = 0.001")
+    assert box.n_images() == DEFAULT_INVERTED_POINTS and box.n_spin.maximum() == 10_000
+    assert not box.n_spin.isEnabled() and "prior" in box.info_label.text()
+    box.set_context(300, "prior")  # a smaller dataset caps N
+    assert box.n_images() == 300 and box.n_spin.maximum() == 300
+    seen = []
+    box.points_requested.connect(lambda source, n: seen.append((source, n)))
+    box.source_combo.setCurrentIndex(1)
+    assert box.n_spin.isEnabled() and seen == []  # inverting waits for Show
+    box.n_spin.setValue(120)
+    box.show_button.click()
+    assert seen == [("inverted", 120)]
+    box.source_combo.setCurrentIndex(0)
+    box.source_combo.activated.emit(0)  # picking the prior shows it at once
+    assert seen[-1] == ("prior", 120)
+    box.set_context(300, "inverted")
+    assert box.source() == "inverted" and len(seen) == 2  # reflecting the view emits nothing
