@@ -11,11 +11,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, features
 
-from explorer.core.jobs import JobContext
+from explorer.core.jobs import JobContext, sub_context
 from explorer.core.quantize import parse_precision
 from explorer.core.reconstruction import (  # noqa: I001 (private helpers shared on purpose)
     _resolve_source,
-    _sub,
     code_bpp,
     compression_ratio,
     image_bits,
@@ -482,7 +481,7 @@ def rate_distortion(
     specs = [parse_precision(p) for p in precisions]
     codecs = [_check_codec(c) for c in codecs]
     if codes is None:
-        codes, source, _ = latent_codes(model, x, codes_source, sample, seed, _sub(ctx, 0.0, 0.5),
+        codes, source, _ = latent_codes(model, x, codes_source, sample, seed, sub_context(ctx, 0.0, 0.5),
                                         inversion=inversion)
     else:
         source = _resolve_source(model, codes_source)
@@ -496,7 +495,7 @@ def rate_distortion(
         if ctx is not None:
             ctx.progress(0.5 + 0.25 * (k + 1) / max(len(specs), 1), f"latent code at {spec.name}")
     for k, codec in enumerate(codecs):
-        sub = _sub(ctx, 0.75 + 0.25 * k / len(codecs), 0.75 + 0.25 * (k + 1) / len(codecs))
+        sub = sub_context(ctx, 0.75 + 0.25 * k / len(codecs), 0.75 + 0.25 * (k + 1) / len(codecs))
         for pt in codec_curve(x, codec, qualities, sub):
             rows.append({"method": codec, "setting": f"quality {pt.quality}", "ratio": pt.compression_ratio,
                          "bpp": pt.bpp, "psnr": pt.psnr_db, "ssim": pt.ssim})

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from explorer.core.jobs import JobContext
+from explorer.core.jobs import JobContext, sub_context
 
 __all__ = [
     "CodeSource",
@@ -415,10 +415,10 @@ def compare_encoder_and_inversion(
         raise ValueError("this model has no encoder to compare with; GAN inversion alone is available")
     x = _check_images(model, images)
     s = replace(settings or InversionSettings(), **overrides)
-    enc = encode_images(model, x, ctx=_sub(ctx, 0.0, 0.05))
+    enc = encode_images(model, x, ctx=sub_context(ctx, 0.0, 0.05))
     inv = None
     if inverted_codes is None:
-        inv = invert(model, x, s, _sub(ctx, 0.05, 1.0), init_codes=enc if init_from_encoder else None)
+        inv = invert(model, x, s, sub_context(ctx, 0.05, 1.0), init_codes=enc if init_from_encoder else None)
         inverted_codes = inv.codes
     inverted_codes = np.asarray(inverted_codes, dtype=np.float32)
     if inverted_codes.shape != enc.shape:
@@ -431,9 +431,3 @@ def compare_encoder_and_inversion(
         encoder_ssim=ssim(x, rec_e), inverted_ssim=ssim(x, rec_i), settings=s, inversion=inv,
     )
 
-
-def _sub(ctx: JobContext | None, lo: float, hi: float) -> JobContext | None:
-    """A child context mapping progress [0, 1] to [lo, hi] of ``ctx``, sharing its cancel flag."""
-    if ctx is None:
-        return None
-    return JobContext(lambda f, m: ctx.progress(lo + f * (hi - lo), m), ctx.cancel_event)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from explorer.core.export import atomic_write
-from explorer.core.jobs import JobContext
+from explorer.core.jobs import JobContext, sub_context
 
 # torch comes in with explorer.core.inversion, imported where an image is inverted.
 if TYPE_CHECKING:
@@ -263,8 +263,9 @@ def inverted_dataset_codes(store: InvertedCodesStore, dataset, n: int | None = N
     Returns
     -------
     explorer.core.workspace.LatentCodes
-        ``source="inverted"``, ``indices`` the dataset indices of the points, ``images``
-        and ``labels`` those of the dataset at them, and a note saying how the codes were found.
+        ``source="inverted"``, ``indices`` the dataset indices of the points (increasing),
+        ``images`` and ``labels`` those of the dataset at them, ``generated`` the images
+        ``G(z)`` of the codes, and a note saying how the codes were found.
 
     Raises
     ------
@@ -272,6 +273,7 @@ def inverted_dataset_codes(store: InvertedCodesStore, dataset, n: int | None = N
         The dataset does not match the store.
     explorer.core.jobs.Cancelled
     """
+    from explorer.core.codes import decode_codes
     from explorer.core.evaluate import reconstruction_subset
     from explorer.core.workspace import LatentCodes
     from explorer.data import fit_to_model
@@ -281,7 +283,8 @@ def inverted_dataset_codes(store: InvertedCodesStore, dataset, n: int | None = N
     model = store.model
     idx = reconstruction_subset(len(dataset), n, seed)
     fitted = fit_to_model(dataset, model.image_shape)
-    got = store.get(idx, fitted.images[idx], ctx)
+    got = store.get(idx, fitted.images[idx], sub_context(ctx, 0.0, 0.95))
+    generated = decode_codes(model, got.codes, ctx=sub_context(ctx, 0.95, 1.0))
     which = (f"all {len(idx):,} dataset images" if len(idx) == len(dataset)
              else f"{len(idx):,} dataset images (a sample drawn with seed {seed})")
     note = (f"This GAN has no encoder: the points are {which}, each at the code z found by GAN inversion "
@@ -289,7 +292,8 @@ def inverted_dataset_codes(store: InvertedCodesStore, dataset, n: int | None = N
             f"codes labelled “inverted”.")
     return LatentCodes(z=got.codes, source="inverted", images=np.ascontiguousarray(dataset.images[idx]),
                        labels=None if dataset.labels is None else np.ascontiguousarray(dataset.labels[idx]),
-                       notes=(note,) + tuple(fitted.notes[len(dataset.notes):]), indices=idx)
+                       notes=(note,) + tuple(fitted.notes[len(dataset.notes):]), indices=idx,
+                       generated=generated)
 
 
 class InvertedCodesStores:

@@ -59,3 +59,23 @@ class JobContext:
         if self._on_progress is not None:
             self._on_progress(min(max(float(fraction), 0.0), 1.0), message)
         self.check()
+
+
+def sub_context(ctx: JobContext | None, lo: float, hi: float) -> JobContext | None:
+    """A child context for one stage of a job: its progress [0, 1] maps to [lo, hi] of ``ctx``.
+
+    Parameters
+    ----------
+    ctx : JobContext or None
+        The job's context (None gives None).
+    lo, hi : float
+        The stage's share of the parent's progress, 0 ≤ lo ≤ hi ≤ 1.
+
+    Returns
+    -------
+    JobContext or None
+        Shares ``ctx``'s cancel flag, so cancelling the job stops the stage.
+    """
+    if ctx is None:
+        return None
+    return JobContext(lambda f, m: ctx.progress(lo + f * (hi - lo), m), ctx.cancel_event)

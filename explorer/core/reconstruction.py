@@ -13,7 +13,7 @@ from skimage.metrics import structural_similarity
 
 from explorer.core.codes import decode_codes, encode_images
 from explorer.core.inversion import CodeSource, InversionResult, InversionSettings, invert
-from explorer.core.jobs import JobContext
+from explorer.core.jobs import JobContext, sub_context
 from explorer.core.quantize import Quantizer, code_bits, parse_precision, round_trip
 
 __all__ = [
@@ -290,12 +290,6 @@ def worst_best(scores: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
 # -- reconstructions ----------------------------------------------------------------------
 
 
-def _sub(ctx: JobContext | None, lo: float, hi: float) -> JobContext | None:
-    """Child context mapping progress [0, 1] to [lo, hi] of ``ctx``; shares its cancel flag."""
-    if ctx is None:
-        return None
-    return JobContext(lambda f, m: ctx.progress(lo + f * (hi - lo), m), ctx.cancel_event)
-
 
 def _check_images(model, images: Any) -> np.ndarray:
     x = np.ascontiguousarray(images, dtype=np.float32)
@@ -441,14 +435,14 @@ def reconstruct(
     parse_precision(precision)
     x = _check_images(model, images)
     if codes is None:
-        codes, _, _ = latent_codes(model, x, codes_source, sample, seed, _sub(ctx, 0.0, 0.9),
+        codes, _, _ = latent_codes(model, x, codes_source, sample, seed, sub_context(ctx, 0.0, 0.9),
                                    inversion=inversion, batch_size=batch_size)
     else:
         codes = np.asarray(codes, dtype=np.float32)
         if codes.shape != (len(x), model.latent_dim):
             raise ValueError(f"codes must have shape ({len(x)}, {model.latent_dim}), got {codes.shape}")
     stored = round_trip(codes, precision, quantizer)
-    recon = decode_codes(model, stored, batch_size=batch_size, ctx=_sub(ctx, 0.9, 1.0))
+    recon = decode_codes(model, stored, batch_size=batch_size, ctx=sub_context(ctx, 0.9, 1.0))
     return stored, recon
 
 
@@ -592,14 +586,14 @@ def _jpeg_baseline(images: np.ndarray, target: float, ctx: JobContext | None) ->
     # Imported here: explorer.core.codecs imports this module's metrics.
     from explorer.core.codecs import codec_round_trip, match_ratio
 
-    m = match_ratio(images, target, "jpeg", ctx=_sub(ctx, 0.0, 0.7))
+    m = match_ratio(images, target, "jpeg", ctx=sub_context(ctx, 0.0, 0.7))
     decoded, nbytes = codec_round_trip(images, m.quality, "jpeg")
     if ctx is not None:
         ctx.check()
     return CodecBaseline(
         codec="jpeg", quality=m.quality, compression_ratio=m.compression_ratio, target_ratio=float(target),
         reachable=m.reachable, message=m.message, psnr=psnr(images, decoded),
-        ssim=_ssim_or_nan(images, decoded, ctx=_sub(ctx, 0.7, 1.0)), nbytes=nbytes, images=decoded,
+        ssim=_ssim_or_nan(images, decoded, ctx=sub_context(ctx, 0.7, 1.0)), nbytes=nbytes, images=decoded,
     )
 
 
@@ -657,16 +651,16 @@ def reconstruction_report(
     inv = None
     notes: list[str] = []
     if codes is None:
-        full, source, inv = latent_codes(model, x, codes_source, sample, seed, _sub(ctx, 0.0, 0.55),
+        full, source, inv = latent_codes(model, x, codes_source, sample, seed, sub_context(ctx, 0.0, 0.55),
                                          inversion=inversion)
     else:
         full = codes
         source = _resolve_source(model, codes_source)
     if source is CodeSource.INVERTED:
         notes.append("codes found by GAN inversion (optimising z through the generator), not by an encoder")
-    stored, recon = reconstruct(model, x, spec, codes=full, quantizer=quantizer, ctx=_sub(ctx, 0.55, 0.6))
+    stored, recon = reconstruct(model, x, spec, codes=full, quantizer=quantizer, ctx=sub_context(ctx, 0.55, 0.6))
     p = psnr(x, recon)
-    s = _ssim_or_nan(x, recon, ctx=_sub(ctx, 0.6, 0.75))
+    s = _ssim_or_nan(x, recon, ctx=sub_context(ctx, 0.6, 0.75))
     reason = ssim_unavailable_reason(x.shape[1:], "the model's images")
     if reason:
         notes.append(reason)
@@ -693,7 +687,7 @@ def reconstruction_report(
     baseline = None
     if jpeg and len(x):
         if ref.shape[1] in (1, 3):
-            baseline = _jpeg_baseline(ref, ratio, _sub(ctx, 0.75, 1.0))
+            baseline = _jpeg_baseline(ref, ratio, sub_context(ctx, 0.75, 1.0))
             if not baseline.reachable:
                 notes.append(baseline.message)
         else:

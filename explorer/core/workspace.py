@@ -40,9 +40,12 @@ class LatentCodes:
     notes : tuple of str
         Sentences for the user (resizing applied, prior samples shown instead of data).
     indices : numpy.ndarray or None
-        ``(N,)`` int64 dataset index of each point when the points are a subset of the
-        dataset (inverted codes); None when point ``i`` is dataset image ``i`` (encoder)
-        or no dataset image at all (prior).
+        ``(N,)`` int64 dataset index of each point, increasing, when the points are a
+        subset of the dataset (inverted codes); None when point ``i`` is dataset image ``i``
+        (encoder) or no dataset image at all (prior).
+    generated : numpy.ndarray or None
+        ``(N, C, H, W)`` float32 in [0, 1]: ``G(z)`` of inverted codes, to set beside the
+        dataset images they were found for; None otherwise.
     """
 
     z: np.ndarray
@@ -51,6 +54,7 @@ class LatentCodes:
     labels: np.ndarray | None
     notes: tuple[str, ...] = ()
     indices: np.ndarray | None = None
+    generated: np.ndarray | None = None
 
     @property
     def of_dataset(self) -> bool:
@@ -63,6 +67,18 @@ class LatentCodes:
         if not self.of_dataset:
             return np.empty(0, np.int64)
         return points if self.indices is None else self.indices[points]
+
+    def points_of(self, dataset_indices) -> np.ndarray:
+        """The points showing these dataset images (int64; −1 where an image is not shown)."""
+        d = np.asarray(dataset_indices, dtype=np.int64)
+        if not self.of_dataset:
+            return np.full(d.shape, -1, np.int64)
+        if self.indices is None:
+            return np.where((d >= 0) & (d < len(self.z)), d, -1)
+        if len(self.indices) == 0:
+            return np.full(d.shape, -1, np.int64)
+        pos = np.clip(np.searchsorted(self.indices, d), 0, len(self.indices) - 1)
+        return np.where(self.indices[pos] == d, pos, -1).astype(np.int64)
 
 
 @dataclass

@@ -14,7 +14,8 @@ __all__ = ["HoverPreview", "preview_caption"]
 _EMPTY_TEXT = "Hover over a point to see its image"
 
 
-def preview_caption(index: int, label_text: str | None = None, cluster: int | None = None) -> str:
+def preview_caption(index: int, label_text: str | None = None, cluster: int | None = None,
+                    note: str | None = None) -> str:
     """One-line caption of a data point: ``"index 123 · label: Trouser · cluster 4"``.
 
     Parameters
@@ -25,6 +26,8 @@ def preview_caption(index: int, label_text: str | None = None, cluster: int | No
         Class name (or label value); left out when None or empty.
     cluster : int, optional
         k-means cluster index; left out when None.
+    note : str, optional
+        A second line (e.g. what a side-by-side image shows).
 
     Returns
     -------
@@ -35,7 +38,7 @@ def preview_caption(index: int, label_text: str | None = None, cluster: int | No
         parts.append(f"label: {label_text}")
     if cluster is not None:
         parts.append(f"cluster {int(cluster)}")
-    return " · ".join(parts)
+    return " · ".join(parts) + (f"\n{note}" if note else "")
 
 
 class HoverPreview(QWidget):
@@ -84,7 +87,7 @@ class HoverPreview(QWidget):
         self.clear()
 
     def show_point(self, image: np.ndarray, index: int, label_text: str | None = None,
-                   cluster: int | None = None) -> None:
+                   cluster: int | None = None, note: str | None = None) -> None:
         """Show one data point.
 
         Parameters
@@ -97,10 +100,12 @@ class HoverPreview(QWidget):
             Class name; not shown when None (unlabelled data).
         cluster : int, optional
             Cluster of the point; not shown when None (no clustering yet).
+        note : str, optional
+            A second caption line.
         """
         self._index = int(index)
         self._image_label.setPixmap(to_pixmap(image, self._size_px, self._smooth))
-        self._caption_label.setText(preview_caption(index, label_text, cluster))
+        self._caption_label.setText(preview_caption(index, label_text, cluster, note))
 
     def clear(self) -> None:
         """Show no image, only a hint to hover over a point."""

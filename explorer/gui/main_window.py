@@ -1092,8 +1092,17 @@ class MainWindow(QMainWindow):
         class_names = ds.class_names if ds is not None and codes.of_dataset else None
         clustering = self.clustering_result()
         cluster_id = int(clustering.labels[index]) if clustering is not None else None
-        self.hover_preview.show_point(codes.images[index], index,
-                                      emb.hover_caption(index, codes.labels, class_names) or None, cluster_id)
+        caption = emb.hover_caption(index, codes.labels, class_names) or None
+        image = codes.images[index]
+        if codes.generated is not None and codes.generated.shape[1:] == image.shape:
+            # an inverted point: the dataset image beside G(z) of its code, split by a white line
+            gap = np.ones((image.shape[0], image.shape[1], max(1, image.shape[2] // 14)), np.float32)
+            image = np.concatenate([image, gap, codes.generated[index]], axis=2)
+            note = "left: the image · right: G(z), z inverted"
+        else:
+            note = None
+        self.hover_preview.show_point(image, int(codes.dataset_indices([index])[0]) if codes.of_dataset else index,
+                                      caption, cluster_id, note)
 
     @Slot(object)
     def _on_selection_changed(self, indices) -> None:
@@ -1108,7 +1117,11 @@ class MainWindow(QMainWindow):
         captions = emb.selection_captions(indices, codes.labels, class_names,
                                           clustering.labels if clustering is not None else None)
         images = codes.images
-        self.image_grid.set_items(lambda i: images[i], indices, captions)
+        if codes.indices is None:
+            self.image_grid.set_items(lambda i: images[i], indices, captions)
+        else:  # the grid numbers images by dataset index
+            self.image_grid.set_items(lambda i: images[codes.points_of([i])[0]], codes.dataset_indices(indices),
+                                      captions)
         if len(indices) == 1:
             self._on_hovered(int(indices[0]))
         if not self.selection_dock.isVisible():
@@ -1116,6 +1129,9 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def _on_grid_item_activated(self, index: int) -> None:
+        codes = self._shown_codes
+        if codes is not None and codes.indices is not None:
+            index = int(codes.points_of([index])[0])  # the grid gives a dataset index
         if self._shown is None or not 0 <= index < len(self._shown.embedding):
             return
         self.view.set_marker_point(self._shown.embedding[index], f"#{index}")

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.inverted import InvertedCodesStores
+from explorer.core.jobs import sub_context
 from explorer.gui.images import to_pixmap
 from explorer.gui.rate_distortion_view import RateDistortionView
 
@@ -168,7 +169,7 @@ def reconstruct_images(model, dataset, source: str, n: int, indices=None, precis
     ImagesResult
     """
     from explorer.core.evaluate import reconstruction_subset
-    from explorer.core.reconstruction import _sub, reconstruction_report, worst_best
+    from explorer.core.reconstruction import reconstruction_report, worst_best
 
     if source in ("selection", "random"):
         if source == "selection":
@@ -180,14 +181,14 @@ def reconstruct_images(model, dataset, source: str, n: int, indices=None, precis
             idx = reconstruction_subset(len(dataset), n, seed)
             what = f"{len(idx)} random images (seed {seed})"
         x, orig = _fitted(model, dataset, idx)
-        codes = _inverted_codes(model, store, idx, x, _sub(ctx, 0.0, 0.8))
+        codes = _inverted_codes(model, store, idx, x, sub_context(ctx, 0.0, 0.8))
         if codes is not None:
-            ctx = _sub(ctx, 0.8, 1.0)
+            ctx = sub_context(ctx, 0.8, 1.0)
     else:
         pool_idx = reconstruction_subset(len(dataset), max(pool, n), seed)
         x, _ = _fitted(model, dataset, pool_idx)
-        pool_codes = _inverted_codes(model, store, pool_idx, x, _sub(ctx, 0.0, 0.7))
-        full = reconstruction_report(model, x, precision, _sub(ctx, 0.7, 0.8), sample=sample, seed=seed,
+        pool_codes = _inverted_codes(model, store, pool_idx, x, sub_context(ctx, 0.0, 0.7))
+        full = reconstruction_report(model, x, precision, sub_context(ctx, 0.7, 0.8), sample=sample, seed=seed,
                                      inversion=inversion, jpeg=False, codes=pool_codes)
         w, b = worst_best(full.psnr, n)
         pick = w if source == "worst" else b
@@ -197,7 +198,7 @@ def reconstruct_images(model, dataset, source: str, n: int, indices=None, precis
         else:
             codes = full.inversion.codes[pick] if full.inversion is not None else None
         what = f"the {len(idx)} {source} by PSNR of {len(pool_idx):,} images (seed {seed})"
-        ctx = _sub(ctx, 0.8, 1.0)
+        ctx = sub_context(ctx, 0.8, 1.0)
         x, orig = _fitted(model, dataset, idx)
     rep = reconstruction_report(model, x, precision, ctx, sample=sample, seed=seed, inversion=inversion,
                                 codes=codes, originals=orig)
@@ -211,12 +212,12 @@ def measure_dataset(model, dataset, n: int | None, precision: str = "float32", s
     A GAN without encoder takes inverted codes from ``store`` when given (see `reconstruct_images`).
     """
     from explorer.core.evaluate import reconstruction_subset
-    from explorer.core.reconstruction import _sub, reconstruction_report
+    from explorer.core.reconstruction import reconstruction_report
 
     idx = reconstruction_subset(len(dataset), n, seed)
     x, orig = _fitted(model, dataset, idx)
-    codes = _inverted_codes(model, store, idx, x, _sub(ctx, 0.0, 0.8))
-    rep = reconstruction_report(model, x, precision, _sub(ctx, 0.8, 1.0) if codes is not None else ctx,
+    codes = _inverted_codes(model, store, idx, x, sub_context(ctx, 0.0, 0.8))
+    rep = reconstruction_report(model, x, precision, sub_context(ctx, 0.8, 1.0) if codes is not None else ctx,
                                 sample=sample, seed=seed, inversion=inversion, originals=orig, codes=codes)
     what = (f"the whole dataset ({len(idx):,} images)" if len(idx) == len(dataset)
             else f"{len(idx):,} images sampled with seed {seed}")
@@ -233,13 +234,12 @@ def measure_rate_distortion(model, dataset, n: int, precisions: Sequence[str] = 
     """
     from explorer.core.codecs import available_codecs, rate_distortion
     from explorer.core.evaluate import reconstruction_subset
-    from explorer.core.reconstruction import _sub
 
     idx = reconstruction_subset(len(dataset), n, seed)
     x, _ = _fitted(model, dataset, idx)
-    codes = _inverted_codes(model, store, idx, x, _sub(ctx, 0.0, 0.5))
+    codes = _inverted_codes(model, store, idx, x, sub_context(ctx, 0.0, 0.5))
     if codes is not None:
-        ctx = _sub(ctx, 0.5, 1.0)
+        ctx = sub_context(ctx, 0.5, 1.0)
     codecs = available_codecs() if model.image_shape[0] in (1, 3) else ()
     if min(model.image_shape[1:]) < 11:  # SSIM's 11×11 window does not fit
         return _rd_without_ssim(model, x, precisions, codecs, sample, seed, inversion, ctx, codes)
@@ -283,14 +283,13 @@ def compare_inversion(model, dataset, n: int, seed: int = 0, inversion=None, ctx
     """
     from explorer.core.evaluate import reconstruction_subset
     from explorer.core.inversion import compare_encoder_and_inversion
-    from explorer.core.reconstruction import _sub
 
     idx = reconstruction_subset(len(dataset), n, seed)
     x, _ = _fitted(model, dataset, idx)
     if store is None:
         return compare_encoder_and_inversion(model, x, inversion, ctx)
-    codes = store.get(idx, x, _sub(ctx, 0.0, 0.95)).codes
-    return compare_encoder_and_inversion(model, x, store.settings, _sub(ctx, 0.95, 1.0), inverted_codes=codes)
+    codes = store.get(idx, x, sub_context(ctx, 0.0, 0.95)).codes
+    return compare_encoder_and_inversion(model, x, store.settings, sub_context(ctx, 0.95, 1.0), inverted_codes=codes)
 
 
 # ---- the panel -------------------------------------------------------------------------------------

@@ -205,6 +205,7 @@ def test_gan_embeds_real_images_by_inversion_with_labels_clusters_and_selection(
     from sklearn.metrics import homogeneity_completeness_v_measure
 
     import explorer.core.inversion as inversion_module
+    from explorer.core.codes import decode_codes
     from explorer.core.evaluate import reconstruction_subset
     from explorer.core.inverted import InvertedCodesStores
 
@@ -248,8 +249,15 @@ def test_gan_embeds_real_images_by_inversion_with_labels_clusters_and_selection(
     pred = KMeans(n_clusters=3, random_state=0, n_init=3).fit_predict(codes.z)
     h, c, v = homogeneity_completeness_v_measure(labels[idx], pred)
     assert panel.result().scores["v_measure"] == pytest.approx(v, abs=1e-12)
+    # hovering shows the dataset image (by its dataset index) beside G(z) of its inverted code
+    window._on_hovered(5)
+    assert window.hover_preview.index() == idx[5] and f"index {idx[5]}" in window.hover_preview.caption()
+    assert "G(z), z inverted" in window.hover_preview.caption()
+    np.testing.assert_allclose(codes.generated[5], decode_codes(window.active_entry.model, codes.z[5:6])[0],
+                               atol=1e-6)
     # a selection of points is a selection of dataset images; their reconstructions reuse the codes
     window.view.set_selection([0, 5, 7])
+    np.testing.assert_array_equal(window.image_grid.model.indices(), idx[[0, 5, 7]])
     rec = window.reconstruction_panel
     rec.set_source("selection")
     rec.runner = None  # run the job in this thread
