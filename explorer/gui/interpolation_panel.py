@@ -33,6 +33,14 @@ MOVIE_FILTER = "Animated GIF (*.gif);;MP4 movie (*.mp4)"
 THUMB_PX = 56  # 28-px frames at 2×
 
 
+
+def _point_label(codes, i: int) -> str:
+    """Keypoint name of point ``i``: its dataset image (saying when z is inverted), or the prior sample."""
+    if codes is None or not codes.of_dataset:
+        return f"point #{i}"
+    d = int(codes.dataset_indices([i])[0])
+    return f"image #{d}" + (" (inverted z)" if codes.source == "inverted" else "")
+
 class InterpolationPanel(QWidget):
     """Build a lerp/slerp path through two or more latent codes and play it.
 
@@ -435,8 +443,9 @@ class LatentController:
         if z is None:
             self.interp.status.setText("Select points on the embedding first (they become keypoints in order).")
             return
+        shown = self.window.shown_codes
         for i in sel[:32]:
-            self.interp.add_keypoint(z[int(i)], f"point #{int(i)}")
+            self.interp.add_keypoint(z[int(i)], _point_label(shown, int(i)))
 
     def _on_traversal_requested(self) -> None:
         self._update_traversal_source()
