@@ -143,3 +143,43 @@ def describe(path, *, allow_code: bool = True) -> dict:
         As `load_any`.
     """
     return load_any(path, allow_code=allow_code)[1]
+
+
+def weights_fingerprint(model) -> str:
+    """SHA-256 (hex) of what a loaded model computes with: its weights, or its outputs on fixed codes.
+
+    A Python adapter may read its weights from any file, so the adapter file's own hash
+    does not change when the model is retrained; this fingerprint does. For a torch
+    module (a model, or ``WrappedModel.module``) it hashes every ``state_dict`` entry —
+    name, dtype, shape and bytes — in name order (about 10 ms per million parameters).
+    Without a module it hashes ``decode`` of 4 codes drawn from ``N(0, I)`` with a
+    generator seeded 0, which changes whenever the decoder does (a different thread
+    count may also change it, costing only a cache miss).
+
+    Parameters
+    ----------
+    model : GenerativeModel
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
+    import hashlib
+
+    import torch
+    from torch import nn
+
+    h = hashlib.sha256()
+    module = model if isinstance(model, nn.Module) else getattr(model, "module", None)
+    if isinstance(module, nn.Module):
+        for name, t in sorted(module.state_dict().items()):
+            t = t.detach().cpu().contiguous()
+            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        return h.hexdigest()
+    z = torch.randn(4, int(model.latent_dim), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        x = torch.as_tensor(model.decode(z)).detach().cpu().float().contiguous()
+    h.update(b"decode|" + x.numpy().tobytes())
+    return h.hexdigest()

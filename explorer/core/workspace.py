@@ -93,7 +93,9 @@ class ModelEntry:
     info : dict
         What ``models.loading.describe`` reports.
     file_hash : str
-        SHA-256 of the file (hex), part of every cache key of this model.
+        SHA-256 (hex) of the file, part of every cache key of this model; for a Python
+        adapter, of the file and `models.loading.weights_fingerprint` of the model it
+        loaded (its weights live elsewhere).
     codes : LatentCodes or None
         Set once the dataset has been encoded.
     """
@@ -126,11 +128,14 @@ def open_model(path: str | Path) -> ModelEntry:
         One sentence naming the file and what is wrong with it.
     """
     from explorer.core.projection import file_sha256
-    from models.loading import load_any
+    from models.loading import load_any, weights_fingerprint
 
     path = Path(path)
     model, info = load_any(path)
-    return ModelEntry(path=path, model=model, info=info, file_hash=file_sha256(path))
+    file_hash = file_sha256(path)
+    if path.suffix == ".py":  # an adapter reads its weights from elsewhere: they are part of its identity
+        file_hash = hashlib.sha256(f"{file_hash}|{weights_fingerprint(model)}".encode()).hexdigest()
+    return ModelEntry(path=path, model=model, info=info, file_hash=file_hash)
 
 
 def dataset_identity(dataset: Dataset) -> str:

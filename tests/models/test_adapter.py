@@ -256,3 +256,59 @@ def test_wrapped_model_in_gan_inversion(tmp_path):
     z = torch.zeros(1, 3, requires_grad=True)
     model.decode(z).sum().backward()
     assert z.grad is not None and z.grad.abs().sum() > 0
+
+
+def test_adapter_identity_follows_the_weights_it_loads(tmp_path):
+    """Retraining an adapter's model changes its weights file, not the adapter: the cache key must change."""
+    from explorer.core.projection import file_sha256
+    from explorer.core.workspace import open_model
+    from models.loading import weights_fingerprint
+
+    weights = tmp_path / "weights.pt"
+    adapter = _write(tmp_path, f"""
+        import torch
+
+        class M(torch.nn.Module):
+            kind = "gan"
+            latent_dim = 3
+            image_shape = (1, 8, 8)
+
+            def __init__(self):
+                super().__init__()
+                self.dec = torch.nn.Linear(3, 64)
+
+            def decode(self, z):
+                return torch.sigmoid(self.dec(z)).view(-1, 1, 8, 8)
+
+        def load_model():
+            m = M()
+            m.dec.load_state_dict(torch.load({str(weights)!r}, weights_only=True))
+            return m
+        """)
+    torch.manual_seed(0)
+    torch.save(torch.nn.Linear(3, 64).state_dict(), weights)
+    first = open_model(adapter)
+    assert first.file_hash != file_sha256(adapter) and open_model(adapter).file_hash == first.file_hash
+    torch.manual_seed(1)  # "retrained": same adapter file, new weights
+    torch.save(torch.nn.Linear(3, 64).state_dict(), weights)
+    assert open_model(adapter).file_hash != first.file_hash
+    # the fingerprint of a module hashes its state_dict; of a module-less model, its decoded outputs
+    a, b = torch.nn.Linear(3, 64), torch.nn.Linear(3, 64)
+    b.load_state_dict(a.state_dict())
+    assert weights_fingerprint(a) == weights_fingerprint(b)
+    with torch.no_grad():
+        b.bias[0] += 1e-6
+    assert weights_fingerprint(a) != weights_fingerprint(b)
+
+    class Plain:
+        latent_dim = 3
+
+        def __init__(self, w):
+            self.w = w
+
+        def decode(self, z):
+            return torch.sigmoid(z @ self.w)
+
+    w = torch.ones(3, 64)
+    assert weights_fingerprint(Plain(w)) == weights_fingerprint(Plain(w.clone()))
+    assert weights_fingerprint(Plain(w)) != weights_fingerprint(Plain(w * 2))
