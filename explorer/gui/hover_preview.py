@@ -104,12 +104,16 @@ class HoverPreview(QWidget):
             A second caption line.
         """
         self._index = int(index)
-        self._image_label.setPixmap(to_pixmap(image, self._size_px, self._smooth))
+        # an image at least twice as wide as high (a pair side by side) gets a box twice as wide
+        width = 2 * self._size_px if image.shape[-1] >= 2 * image.shape[-2] else self._size_px
+        self._image_label.setFixedSize(width + 2, self._size_px + 2)
+        self._image_label.setPixmap(to_pixmap(image, width, self._smooth))
         self._caption_label.setText(preview_caption(index, label_text, cluster, note))
 
     def clear(self) -> None:
         """Show no image, only a hint to hover over a point."""
         self._index = None
+        self._image_label.setFixedSize(self._size_px + 2, self._size_px + 2)
         self._image_label.clear()
         self._image_label.setText(_EMPTY_TEXT)
         self._caption_label.setText("")

@@ -12,7 +12,8 @@ It opens the bundled demo (or ``--model``), waits for each job, and writes:
 - ``06_latent_dimension.png``: coloured by one latent dimension (colour bar).
 - ``07_umap.png`` / ``07_tsne.png``: a UMAP (or t-SNE) embedding (skipped with ``--fast``).
 - ``08_gan_prior.png``: a GAN without encoder (only with ``--gan``), two models open.
-- ``09_gan_inverted.png``: the same GAN on 1,000 dataset images at their GAN-inverted codes.
+- ``09_gan_inverted.png``: the same GAN on 1,000 dataset images at their GAN-inverted codes
+  (UMAP or t-SNE unless ``--fast``), the hover showing an image beside G(z).
 - ``20_sliders.png``: latent sliders (KL order), the slider code as a star on the embedding.
 - ``21_traversal.png`` / ``21_traversal_export.png``: the traversal grid dock and its PNG export.
 - ``22_interpolation.png``: a slerp path through three points drawn on the embedding, player, filmstrip.
@@ -240,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
             window.request_gan_points("inverted", 1000)
             _wait(app, lambda: window.shown_codes is not None and window.shown_codes.source == "inverted"
                   and window.shown_embedding is not None and _idle(window), 900, "the inverted GAN codes")
+            if not args.fast:  # the projection of the earlier shot, on the inverted codes
+                window.request_projection(window.projection_panel.spec())
+                _wait(app, lambda: window.shown_embedding.spec == window.projection_panel.spec() and _idle(window),
+                      600, "the projection of the inverted codes")
             _hover(window, _outlier(window.shown_embedding.embedding, 0.6))
             _save(window, args.out, "09_gan_inverted.png", app)
             _reconstruction_shots(window, args.out, app, "_gan")

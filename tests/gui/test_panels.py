@@ -100,6 +100,17 @@ def test_hover_preview_caption_with_and_without_label_and_cluster(qtbot):
     assert preview.caption() == "" and preview.index() is None and preview.pixmap_size() == (0, 0)
 
 
+def test_hover_preview_shows_a_pair_twice_as_wide_with_a_note(qtbot):
+    preview = HoverPreview()
+    qtbot.addWidget(preview)
+    pair = np.zeros((1, 28, 58), np.float32)  # image | gap | G(z)
+    preview.show_point(pair, 3, "Bag", note="left: the image · right: G(z), z inverted")
+    assert preview.caption() == "index 3 · label: Bag\nleft: the image · right: G(z), z inverted"
+    assert preview.pixmap_size() == (58 * 5, 28 * 5)  # the largest whole factor in 336 × 168
+    preview.show_point(np.zeros((1, 28, 28), np.float32), 4)
+    assert preview.pixmap_size() == (168, 168)
+
+
 # ------------------------------------------------------------------------- image grid
 
 
