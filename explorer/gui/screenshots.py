@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                 window.request_projection(window.projection_panel.spec())
                 _wait(app, lambda: window.shown_embedding.spec == window.projection_panel.spec() and _idle(window),
                       600, "the projection of the inverted codes")
+            _wait(app, lambda: _idle(window), 120, "the jobs after the projection")
             _hover(window, _outlier(window.shown_embedding.embedding, 0.6))
             _save(window, args.out, "09_gan_inverted.png", app)
             _reconstruction_shots(window, args.out, app, "_gan")
