@@ -25,3 +25,19 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def inversions(monkeypatch):
+    """Count GAN inversions: a list that gets the number of images of every `invert` call."""
+    import explorer.core.inversion as inversion_module
+
+    asked = []
+    real = inversion_module.invert
+
+    def counting(model, images, *args, **kwargs):
+        asked.append(len(images))
+        return real(model, images, *args, **kwargs)
+
+    monkeypatch.setattr(inversion_module, "invert", counting)
+    return asked

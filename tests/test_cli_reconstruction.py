@@ -91,22 +91,19 @@ def test_evaluate_gan_codes_are_labelled_inverted(tmp_path):
     assert any("GAN inversion" in n for n in r["notes"])
 
 
-def test_evaluate_gan_clusters_inverted_codes_of_real_images(tmp_path, monkeypatch, capsys):
+def test_evaluate_gan_clusters_inverted_codes_of_real_images(tmp_path, monkeypatch, capsys, inversions):
     """--gan-codes inverted: k-means on the inverted codes of the N images whose reconstructions are measured;
     the scores equal scikit-learn's on those codes, and a second run reads the codes from the cache."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import homogeneity_completeness_v_measure
 
-    import explorer.core.inversion as inversion_module
     from explorer.core.inversion import InversionSettings
     from explorer.core.inverted import InvertedCodesStore
     from explorer.core.projection import file_sha256
     from explorer.core.workspace import dataset_identity
 
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "cache"))
-    asked = []
-    real = inversion_module.invert
-    monkeypatch.setattr(inversion_module, "invert", lambda m, x, *a, **k: asked.append(len(x)) or real(m, x, *a, **k))
+    asked = inversions
     out = tmp_path / "eval.json"
     args = ["evaluate", DCGAN, "--data", "fashion-mnist", "--limit", "60", "--metrics", "clustering",
             "reconstruction", "--gan-codes", "inverted", "--n-images", "30", "--k", "3",

@@ -7,7 +7,6 @@ import threading
 import numpy as np
 import pytest
 
-from explorer.core import inversion as inversion_module
 from explorer.core.codes import decode_codes
 from explorer.core.inversion import InversionSettings, invert
 from explorer.core.inverted import InvertedCodesStore, inverted_dataset_codes, inverted_store_key
@@ -41,19 +40,6 @@ def _store(gen, dataset, tmp_path, settings=SETTINGS):
     return InvertedCodesStore(gen, "f" * 64, dataset_identity(dataset), len(dataset), settings, tmp_path)
 
 
-def _count_inverted(monkeypatch):
-    """Patch `invert` to count the images it is asked to optimise."""
-    seen = []
-    real = inversion_module.invert
-
-    def counting(model, images, *args, **kwargs):
-        seen.append(len(images))
-        return real(model, images, *args, **kwargs)
-
-    monkeypatch.setattr(inversion_module, "invert", counting)
-    return seen
-
-
 def test_codes_equal_a_direct_inversion_seeded_by_dataset_index(gen, dataset, tmp_path):
     store = _store(gen, dataset, tmp_path)
     idx = np.array([5, 17, 2])
@@ -67,8 +53,8 @@ def test_codes_equal_a_direct_inversion_seeded_by_dataset_index(gen, dataset, tm
     np.testing.assert_allclose(got.mse, ((rec - dataset.images[idx]) ** 2).mean(axis=(1, 2, 3)), rtol=1e-4)
 
 
-def test_only_missing_images_are_inverted_and_kept_across_sessions(gen, dataset, tmp_path, monkeypatch):
-    seen = _count_inverted(monkeypatch)
+def test_only_missing_images_are_inverted_and_kept_across_sessions(gen, dataset, tmp_path, inversions):
+    seen = inversions
     store = _store(gen, dataset, tmp_path)
     a = store.get([1, 2, 3], dataset.images[[1, 2, 3]])
     b = store.get([3, 4, 1], dataset.images[[3, 4, 1]])

@@ -197,21 +197,18 @@ def test_gan_without_encoder_embeds_prior_samples_and_says_so(make_window, qtbot
 
 
 def test_gan_embeds_real_images_by_inversion_with_labels_clusters_and_selection(make_window, qtbot, tmp_path,
-                                                                                data_file, monkeypatch):
+                                                                                data_file, inversions):
     """A GAN without encoder: "Dataset images, inverted z" puts N real images on the embedding at their
     inverted codes — labelled, clusterable (scores equal scikit-learn's), selectable into the
     Reconstructions panel, which reuses the codes instead of inverting again."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import homogeneity_completeness_v_measure
 
-    import explorer.core.inversion as inversion_module
     from explorer.core.codes import decode_codes
     from explorer.core.evaluate import reconstruction_subset
     from explorer.core.inverted import InvertedCodesStores
 
-    asked = []
-    real = inversion_module.invert
-    monkeypatch.setattr(inversion_module, "invert", lambda m, x, *a, **k: asked.append(len(x)) or real(m, x, *a, **k))
+    asked = inversions
     torch.manual_seed(0)
     path = tmp_path / "tiny_gan.pt"
     save_checkpoint(path, DCGAN(4, (1, 28, 28), g_width=8, d_width=8).eval(), dataset="bars", seed=0)

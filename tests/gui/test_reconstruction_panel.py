@@ -127,17 +127,8 @@ def test_gan_codes_are_labelled_inverted(qtbot, gan, data):
     assert "prior samples" in panel.summary.text()
 
 
-def test_gan_images_are_inverted_once_across_panel_jobs(qtbot, gan, data, monkeypatch):
-    import explorer.core.inversion as inversion_module
-
-    asked = []
-    real = inversion_module.invert
-
-    def counting(model, images, *args, **kwargs):
-        asked.append(len(images))
-        return real(model, images, *args, **kwargs)
-
-    monkeypatch.setattr(inversion_module, "invert", counting)
+def test_gan_images_are_inverted_once_across_panel_jobs(qtbot, gan, data, inversions):
+    asked = inversions
     panel = ReconstructionPanel()
     qtbot.addWidget(panel)
     panel.set_context(gan, data, "gan.pt")
