@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from explorer.core.jobs import JobContext
+
+# torch (~1 s to import) is imported by the functions: the window imports this module before
+# its first paint, and a cached embedding can be shown before any code is decoded.
 
 DEFAULT_BATCH = 500
 
@@ -40,6 +42,8 @@ def encode_images(
     ValueError
         ``images`` does not match ``model.image_shape``.
     """
+    import torch
+
     images = np.ascontiguousarray(images, dtype=np.float32)
     if tuple(images.shape[1:]) != tuple(model.image_shape):
         raise ValueError(
@@ -82,6 +86,8 @@ def decode_codes(
     ValueError
         ``codes`` is not ``(N, d)`` with ``d = model.latent_dim``.
     """
+    import torch
+
     codes = np.ascontiguousarray(codes, dtype=np.float32)
     if codes.ndim == 1:
         codes = codes[None]
@@ -107,6 +113,8 @@ def prior_codes(model, n: int, seed: int = 0) -> np.ndarray:
     numpy.ndarray
         ``(n, d)`` float32; the same ``seed`` gives the same codes.
     """
+    import torch
+
     g = torch.Generator().manual_seed(int(seed))
     with torch.inference_mode():
         return model.sample_prior(int(n), g).numpy().astype(np.float32, copy=False)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import builtins
-import hashlib
 import itertools
-import json
 import logging
-import math
 import multiprocessing
 import os
 import queue
@@ -19,16 +16,14 @@ import traceback
 import warnings
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from explorer.core.export import atomic_write
 from explorer.core.jobs import Cancelled, JobContext
 
 log = logging.getLogger(__name__)
@@ -53,194 +48,19 @@ __all__ = [
     "file_sha256",
 ]
 
-#: Projection methods and their parameters: ``name -> (type, default)``.
-#: ``int | None`` parameters accept ``None`` (the library's automatic choice).
-_PARAM_SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
-    "pca": {},
-    "identity": {},
-    "umap": {
-        "n_neighbors": ("int", 15),
-        "min_dist": ("float", 0.1),
-        "metric": ("str", "euclidean"),
-        "n_epochs": ("int?", None),
-    },
-    "tsne": {
-        "perplexity": ("float", 30.0),
-        "metric": ("str", "euclidean"),
-        "n_iter": ("int", 500),
-        "early_exaggeration_iter": ("int", 250),
-    },
-}
-
-#: The projection methods ``ProjectionSpec`` accepts.
-METHODS: tuple[str, ...] = tuple(_PARAM_SCHEMA)
-
-
-# --------------------------------------------------------------------------------------
-# Specification
-# --------------------------------------------------------------------------------------
-
-
-def _coerce_param(method: str, name: str, kind: str, value: Any) -> Any:
-    """Return ``value`` converted to the parameter's type; raise ValueError if it cannot be."""
-    if value is None:
-        if kind.endswith("?"):
-            return None
-        raise ValueError(f"{method} parameter {name!r} must not be None")
-    base = kind.rstrip("?")
-    if base == "int":
-        if isinstance(value, bool):
-            raise ValueError(f"{method} parameter {name!r} must be an integer, not {value!r}")
-        try:
-            f = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{method} parameter {name!r} must be an integer, not {value!r}") from None
-        if not math.isfinite(f) or f != int(f):
-            raise ValueError(f"{method} parameter {name!r} must be an integer, not {value!r}")
-        return int(f)
-    if base == "float":
-        try:
-            f = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{method} parameter {name!r} must be a number, not {value!r}") from None
-        if not math.isfinite(f):
-            raise ValueError(f"{method} parameter {name!r} must be finite, not {value!r}")
-        return f
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{method} parameter {name!r} must be a non-empty string, not {value!r}")
-    return value
-
-
-def _check_ranges(method: str, p: Mapping[str, Any]) -> None:
-    """Raise ValueError for parameter values outside their valid range."""
-    if method == "umap":
-        if p["n_neighbors"] < 2:
-            raise ValueError(f"umap n_neighbors must be >= 2, got {p['n_neighbors']}")
-        if not 0.0 <= p["min_dist"] <= 1.0:
-            raise ValueError(f"umap min_dist must be in [0, 1], got {p['min_dist']}")
-        if p["n_epochs"] is not None and p["n_epochs"] < 1:
-            raise ValueError(f"umap n_epochs must be >= 1 or None, got {p['n_epochs']}")
-    elif method == "tsne":
-        if p["perplexity"] <= 0:
-            raise ValueError(f"tsne perplexity must be > 0, got {p['perplexity']}")
-        if p["n_iter"] < 1:
-            raise ValueError(f"tsne n_iter must be >= 1, got {p['n_iter']}")
-        if p["early_exaggeration_iter"] < 0:
-            raise ValueError(f"tsne early_exaggeration_iter must be >= 0, got {p['early_exaggeration_iter']}")
-
-
-@dataclass(frozen=True)
-class ProjectionSpec:
-    """What to compute: a projection method, its parameters and the seed.
-
-    Parameters
-    ----------
-    method : {"pca", "umap", "tsne", "identity"}
-        ``"pca"``: principal components (exact transform of new points).
-        ``"umap"``: UMAP (McInnes, Healy & Melville 2018, arXiv:1802.03426) via umap-learn.
-        ``"tsne"``: t-SNE (van der Maaten & Hinton 2008, JMLR 9) via openTSNE; new points
-        are placed at their nearest neighbour, it has no transform.
-        ``"identity"``: the codes themselves, only when the latent dimension ``d == 2``.
-    params : dict, optional
-        Method parameters; missing ones take their defaults, so ``params={}`` and the
-        defaults spelled out are the same spec with the same :meth:`key`.
-        umap: ``n_neighbors`` (int >= 2, 15), ``min_dist`` (float in [0, 1], 0.1),
-        ``metric`` (str, "euclidean"), ``n_epochs`` (int >= 1 or None = umap's choice:
-        500 below 10,000 points, else 200).
-        tsne: ``perplexity`` (float > 0, 30), ``metric`` (str, "euclidean"),
-        ``n_iter`` (int, 500, after ``early_exaggeration_iter`` (int, 250) iterations
-        of early exaggeration).
-        pca, identity: none.
-    seed : int
-        ``random_state`` of the estimator. Same codes + same spec give the same embedding.
-
-    Raises
-    ------
-    ValueError
-        Unknown method, unknown parameter, or a value of the wrong type or range.
-
-    Notes
-    -----
-    The dataclass is frozen; ``params`` is a normalised copy — treat it as read-only.
-    """
-
-    method: str = "pca"
-    params: dict = field(default_factory=dict)
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        method = str(self.method).strip().lower()
-        if method not in _PARAM_SCHEMA:
-            raise ValueError(f"unknown projection method {self.method!r}; choose one of {', '.join(METHODS)}")
-        schema = _PARAM_SCHEMA[method]
-        given = dict(self.params or {})
-        unknown = sorted(set(given) - set(schema))
-        if unknown:
-            allowed = ", ".join(sorted(schema)) or "none"
-            raise ValueError(f"unknown {method} parameter(s) {', '.join(unknown)}; allowed: {allowed}")
-        resolved = {
-            name: _coerce_param(method, name, kind, given.get(name, default))
-            for name, (kind, default) in sorted(schema.items())
-        }
-        _check_ranges(method, resolved)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
-        if int(self.seed) < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
-        object.__setattr__(self, "method", method)
-        object.__setattr__(self, "params", resolved)
-        object.__setattr__(self, "seed", int(self.seed))
-
-    def key(self) -> str:
-        """Stable text identifying this spec, e.g. ``'umap:metric="euclidean",min_dist=0.1,...;seed=0'``.
-
-        Returns
-        -------
-        str
-            The same for equal specs in every process and Python version (parameters
-            sorted by name, values JSON-encoded); different when the method, any
-            parameter or the seed differs.
-        """
-        body = ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(self.params.items()))
-        return f"{self.method}:{body};seed={self.seed}"
-
-    def __hash__(self) -> int:
-        return hash(self.key())
-
-    def replace(self, **params: Any) -> "ProjectionSpec":
-        """A copy with some parameters changed (``seed=`` changes the seed)."""
-        seed = params.pop("seed", self.seed)
-        return ProjectionSpec(self.method, {**self.params, **params}, seed)
-
-    def label(self) -> str:
-        """Short text for the UI and figure captions, e.g. ``'UMAP (n_neighbors=15, min_dist=0.1, seed 0)'``."""
-        names = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE", "identity": "latent (d = 2)"}
-        shown = ", ".join(f"{k}={v}" for k, v in self.params.items() if v is not None)
-        seed = "" if self.method in ("pca", "identity") else f"seed {self.seed}"
-        inner = ", ".join(s for s in (shown, seed) if s)
-        return f"{names[self.method]} ({inner})" if inner else names[self.method]
+from explorer.core.projection_cache import (  # noqa: E402 - re-exported
+    ProjectionCache,
+    default_cache_directory,
+    file_sha256,
+    projection_cache_key,
+)
+from explorer.core.projection_spec import METHODS, ProjectionSpec, check_codes  # noqa: E402 - re-exported
 
 
 # --------------------------------------------------------------------------------------
 # Estimators (scikit-learn contract)
 # --------------------------------------------------------------------------------------
 
-
-def _check_codes(x: Any, name: str = "codes", min_rows: int = 1) -> np.ndarray:
-    """Return ``x`` as a C-contiguous (N, d) float32 array; raise ValueError otherwise."""
-    arr = np.asarray(x)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (N, d), got shape {arr.shape}")
-    if arr.shape[0] < min_rows:
-        raise ValueError(f"{name} needs at least {min_rows} row(s), got {arr.shape[0]}")
-    if arr.shape[1] < 1:
-        raise ValueError(f"{name} has no columns (shape {arr.shape})")
-    if not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contain NaN or infinite values")
-    return arr
 
 
 class _ProjectionBase(BaseEstimator):
@@ -257,7 +77,7 @@ class _ProjectionBase(BaseEstimator):
 
     def _check_features(self, X) -> np.ndarray:
         check_is_fitted(self, "embedding_")
-        X = _check_codes(X, "points")
+        X = check_codes(X, "points")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"points have {X.shape[1]} dimensions, the projection was fitted on {self.n_features_in_}")
         return X
@@ -296,7 +116,7 @@ class PCAProjection(_ProjectionBase):
         """Fit PCA to ``X`` ((N, d) float, N >= 2, d >= 2); raise ValueError otherwise."""
         from sklearn.decomposition import PCA
 
-        X = _check_codes(X, min_rows=2)
+        X = check_codes(X, min_rows=2)
         if X.shape[1] < 2:
             raise ValueError(f"PCA to 2-D needs a latent dimension d >= 2, got d = {X.shape[1]}")
         if ctx is not None:
@@ -336,7 +156,7 @@ class IdentityProjection(_ProjectionBase):
 
     def fit(self, X, y=None, ctx: JobContext | None = None) -> "IdentityProjection":
         """Check ``X`` is (N, 2) and keep a float32 copy as ``embedding_``."""
-        X = _check_codes(X)
+        X = check_codes(X)
         if X.shape[1] != 2:
             raise ValueError(f"the identity projection needs latent dimension d = 2, got d = {X.shape[1]}; use PCA, UMAP or t-SNE")
         self.embedding_ = X.copy()
@@ -457,7 +277,7 @@ class UMAPProjection(_ProjectionBase):
         explorer.core.jobs.Cancelled
             ``ctx`` was cancelled (checked between epochs).
         """
-        X = _check_codes(X)
+        X = check_codes(X)
         if X.shape[0] <= self.n_neighbors:
             raise ValueError(f"UMAP with n_neighbors={self.n_neighbors} needs more than {self.n_neighbors} points, got {X.shape[0]}")
         ctx = ctx or JobContext.none()
@@ -524,8 +344,8 @@ class NearestNeighbourPlacement:
     def __init__(self, codes, embedding, metric: str = "euclidean"):
         from sklearn.neighbors import NearestNeighbors
 
-        codes = _check_codes(codes)
-        embedding = _check_codes(embedding, "embedding")
+        codes = check_codes(codes)
+        embedding = check_codes(embedding, "embedding")
         if embedding.shape != (codes.shape[0], 2):
             raise ValueError(f"embedding of shape {embedding.shape} does not match {codes.shape[0]} codes")
         self.embedding = embedding
@@ -535,7 +355,7 @@ class NearestNeighbourPlacement:
 
     def kneighbors(self, points) -> np.ndarray:
         """Index (M,) int64 of the nearest training code for each of the (M, d) ``points``."""
-        points = _check_codes(points, "points")
+        points = check_codes(points, "points")
         if points.shape[1] != self.n_features_in_:
             raise ValueError(f"points have {points.shape[1]} dimensions, the codes have {self.n_features_in_}")
         return self._nn.kneighbors(points, n_neighbors=1, return_distance=False)[:, 0].astype(np.int64)
@@ -630,7 +450,7 @@ class TSNEProjection(_ProjectionBase):
         explorer.core.jobs.Cancelled
             ``ctx`` was cancelled (checked every 10 iterations).
         """
-        X = _check_codes(X, min_rows=4)
+        X = check_codes(X, min_rows=4)
         ctx = ctx or JobContext.none()
         try:
             from openTSNE import TSNE
@@ -772,7 +592,7 @@ def compute_projection(codes, spec: ProjectionSpec, ctx: JobContext | None = Non
     interrupted; from a GUI, run them with :class:`ProjectionWorker` instead.
     """
     ctx = ctx or JobContext.none()
-    codes = _check_codes(codes)
+    codes = check_codes(codes)
     t0 = time.perf_counter()
     est = make_estimator(spec)
     embedding = est.fit_transform(codes, ctx=ctx)
@@ -1320,7 +1140,7 @@ class ProjectionWorker:
         if self._closed:
             raise RuntimeError("the projection worker is closed")
         ctx = ctx or JobContext.none()
-        codes = _check_codes(codes)
+        codes = check_codes(codes)
         rid = next(self._request_ids) if request_id is None else int(request_id)
         with self._state_lock:
             self._latest = rid
@@ -1398,7 +1218,7 @@ class ProjectionWorker:
         TimeoutError
             No answer within ``timeout``.
         """
-        points = _check_codes(points, "points")
+        points = check_codes(points, "points")
         if not self._job_lock.acquire(blocking=False):
             raise ProjectionWorkerBusy("the projection worker is busy with a fit")
         try:
@@ -1424,188 +1244,3 @@ class ProjectionWorker:
             return msg[2]
         finally:
             self._job_lock.release()
-
-
-# --------------------------------------------------------------------------------------
-# Disk cache
-# --------------------------------------------------------------------------------------
-
-
-def file_sha256(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes, read in chunks (constant memory).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file (e.g. a checkpoint).
-    chunk_size : int
-        Bytes per read (default 1 MiB).
-
-    Returns
-    -------
-    str
-        64 lowercase hex digits.
-
-    Raises
-    ------
-    OSError
-        The file cannot be read (FileNotFoundError, PermissionError, ...).
-    """
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_size):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def projection_cache_key(model_sha256: str, dataset_id: str, spec: ProjectionSpec, n: int) -> str:
-    """The cache key of an embedding: which codes (model, dataset, N) and which projection.
-
-    Parameters
-    ----------
-    model_sha256 : str
-        :func:`file_sha256` of the checkpoint that encoded the codes.
-    dataset_id : str
-        Identifies the exact images and their order (e.g. ``"fashion-mnist:test"`` or a
-        hash of the file), and how they were encoded if that can vary.
-    spec : ProjectionSpec
-        Method, parameters and seed (:meth:`ProjectionSpec.key`).
-    n : int
-        Number of codes N.
-
-    Returns
-    -------
-    str
-        A JSON string; equal inputs give equal keys, any difference a different key.
-    """
-    return json.dumps(
-        {"version": 1, "model": str(model_sha256), "dataset": str(dataset_id), "projection": spec.key(), "n": int(n)},
-        sort_keys=True,
-    )
-
-
-def default_cache_directory() -> Path:
-    """``$LATENT_EXPLORER_CACHE/projections``, else ``~/.cache/latent-explorer/projections``."""
-    from explorer.paths import cache_dir
-
-    return cache_dir() / "projections"
-
-
-class ProjectionCache:
-    """Embeddings on disk, one ``.npy`` (and a ``.json`` of metadata) per key.
-
-    Parameters
-    ----------
-    directory : str or os.PathLike, optional
-        Where the files go (created on the first ``put``); default
-        :func:`default_cache_directory`.
-
-    Notes
-    -----
-    Files are named by the SHA-256 of the key (see :func:`projection_cache_key`). Writes
-    are atomic (temp file beside the target, then ``os.replace``), so a crash leaves the
-    old file or the new one, never half of one. A file that cannot be read as an (N, 2)
-    finite float array is removed and reported as a miss. Re-opening is one ``np.load``
-    (70,000 × 2: about a millisecond).
-    """
-
-    def __init__(self, directory: str | os.PathLike | None = None):
-        self.directory = Path(directory) if directory is not None else default_cache_directory()
-
-    def path_for(self, key: str) -> Path:
-        """Path of the ``.npy`` file for ``key``."""
-        return self.directory / (hashlib.sha256(key.encode("utf-8")).hexdigest() + ".npy")
-
-    def _meta_path(self, key: str) -> Path:
-        return self.path_for(key).with_suffix(".json")
-
-    def get(self, key: str) -> np.ndarray | None:
-        """The cached embedding ((N, 2) float32) for ``key``, or None (missing or corrupt: then removed)."""
-        path = self.path_for(key)
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            return None
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is a miss
-            log.warning("ignoring unreadable projection cache file %s: %s", path, exc)
-            self.remove(key)
-            return None
-        if (
-            not isinstance(arr, np.ndarray)
-            or arr.ndim != 2
-            or arr.shape[1] != 2
-            or not np.issubdtype(arr.dtype, np.floating)
-            or not np.isfinite(arr).all()
-        ):
-            log.warning("ignoring malformed projection cache file %s", path)
-            self.remove(key)
-            return None
-        return np.ascontiguousarray(arr, dtype=np.float32)
-
-    def get_meta(self, key: str) -> dict | None:
-        """The metadata stored with ``key`` (includes ``key``, ``shape``, ``created``), or None."""
-        try:
-            return json.loads(self._meta_path(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-
-    def put(self, key: str, embedding, meta: Mapping[str, Any] | None = None) -> Path:
-        """Store ``embedding`` ((N, 2) float, saved as float32) under ``key`` atomically.
-
-        Parameters
-        ----------
-        key : str
-            From :func:`projection_cache_key`.
-        embedding : numpy.ndarray
-            (N, 2) finite floats.
-        meta : mapping, optional
-            JSON-serialisable extra facts (e.g. ``spec.label()``, elapsed seconds).
-
-        Returns
-        -------
-        pathlib.Path
-            The ``.npy`` file written.
-
-        Raises
-        ------
-        ValueError
-            ``embedding`` is not (N, 2) finite.
-        OSError
-            The directory cannot be written.
-        """
-        arr = _check_codes(embedding, "embedding")
-        if arr.shape[1] != 2:
-            raise ValueError(f"embedding must have shape (N, 2), got {arr.shape}")
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.path_for(key)
-        info = {**dict(meta or {}), "key": key, "shape": list(arr.shape), "dtype": "float32", "created": time.time()}
-        text = json.dumps(info, sort_keys=True, default=str).encode("utf-8")
-        atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False))
-        atomic_write(self._meta_path(key), lambda f: f.write(text))
-        return path
-
-    def remove(self, key: str) -> None:
-        """Delete ``key``'s files if present."""
-        for p in (self.path_for(key), self._meta_path(key)):
-            try:
-                p.unlink()
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                log.warning("could not remove projection cache file %s: %s", p, exc)
-
-    def clear(self) -> int:
-        """Delete every cached embedding in the directory; return how many were removed."""
-        count = 0
-        if self.directory.is_dir():
-            for p in self.directory.glob("*.npy"):
-                try:
-                    p.unlink()
-                    count += 1
-                except OSError:
-                    pass
-                try:
-                    p.with_suffix(".json").unlink()
-                except OSError:
-                    pass
-        return count

@@ -6,7 +6,6 @@ import math
 from functools import lru_cache
 
 import numpy as np
-from scipy.spatial import cKDTree
 from skimage.measure import points_in_poly
 
 __all__ = ["PointIndex", "rasterize", "marker_stamp"]
@@ -48,6 +47,8 @@ class PointIndex:
         self._ids = None if finite.all() else np.flatnonzero(finite)
         pts = xy if self._ids is None else xy[self._ids]
         # balanced_tree=False / compact_nodes=False: ~2x faster build, same queries.
+        from scipy.spatial import cKDTree  # here: scipy.spatial takes ~0.3 s to import, after the first paint
+
         self._tree = cKDTree(pts, balanced_tree=False, compact_nodes=False) if len(pts) else None
 
     def __len__(self):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from explorer.core.codes import DEFAULT_BATCH, decode_codes
 from explorer.core.jobs import JobContext
@@ -373,6 +372,8 @@ def kl_per_dimension(
         raise ValueError(
             f"images of shape {x_all.shape} do not fit the model's input (N, {', '.join(map(str, model.image_shape))})"
         )
+    import torch  # here: importing this module must not load torch (see explorer.core.codes)
+
     n = len(x_all)
     total = np.zeros(model.latent_dim, dtype=np.float64)
     with torch.inference_mode():

@@ -17,10 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.core.projection_spec import ProjectionSpec  # light: no scikit-learn before the first paint
 from explorer.gui.gan_codes_box import GanCodesBox
-
-# ProjectionSpec is imported where it is used: explorer.core.projection loads
-# scikit-learn (~1 s), which must not delay the first paint of the window.
 
 __all__ = ["ProjectionPanel", "METHOD_ITEMS", "COLOUR_ITEMS", "METRICS"]
 
@@ -187,8 +185,6 @@ class ProjectionPanel(QWidget):
 
     def spec(self):
         """The :class:`~explorer.core.projection.ProjectionSpec` the controls describe."""
-        from explorer.core.projection import ProjectionSpec
-
         method = self.method()
         if method == "umap":
             params = {"n_neighbors": self.neighbors_spin.value(), "min_dist": round(self.min_dist_spin.value(), 4),

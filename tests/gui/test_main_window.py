@@ -514,3 +514,15 @@ def test_a_newer_projection_request_replaces_the_older_one(make_window, qtbot, d
                     timeout=40_000)
     assert second not in cancelled
     assert not _job_threads()
+
+
+def test_window_module_loads_neither_torch_nor_scikit_learn():
+    """The window paints a cached embedding before torch (~1 s) and scikit-learn (~0.7 s) are loaded:
+    importing it must not import them (they load in job threads)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, explorer.gui.main_window, explorer.gui.interpolation_panel; "
+            "print(sorted(m for m in ('torch', 'sklearn', 'scipy.spatial', 'umap') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
