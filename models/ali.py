@@ -10,6 +10,7 @@ from torch import nn
 from models.base import as_codes, as_images
 from models.layers import (
     ConvGenerator,
+    ConvModel,
     check_image_shape,
     conv_stack,
     dcgan_init,
@@ -102,7 +103,7 @@ class JointDiscriminator(nn.Module):
         return self.joint(torch.cat([self.x_path(x), self.z_path(z)], dim=1)).flatten()
 
 
-class ALI(nn.Module):
+class ALI(ConvModel):
     """Adversarially learned inference: ``E(x)``, ``G(z)`` and ``D(x, z)``, with ``z ~ N(0, I)``.
 
     The discriminator tells encoder pairs ``(x, E(x))`` from generator pairs ``(G(z), z)``;
@@ -132,6 +133,7 @@ class ALI(nn.Module):
 
     kind = "ali"
     has_encoder = True
+    CONFIG_FIELDS = ("g_width", "e_width", "d_width", "d_features", "dropout")
 
     def __init__(
         self,
@@ -144,11 +146,7 @@ class ALI(nn.Module):
         d_features: int = 128,
         dropout: float = 0.2,
     ) -> None:
-        super().__init__()
-        if int(latent_dim) < 1:
-            raise ValueError(f"latent_dim must be ≥ 1, got {latent_dim}")
-        self.latent_dim = int(latent_dim)
-        self.image_shape = check_image_shape(image_shape)
+        super().__init__(latent_dim, image_shape)
         self.g_width, self.e_width, self.d_width = int(g_width), int(e_width), int(d_width)
         self.d_features, self.dropout = int(d_features), float(dropout)
         self.encoder = ConvEncoder(self.latent_dim, self.image_shape, self.e_width)
@@ -157,18 +155,6 @@ class ALI(nn.Module):
             self.latent_dim, self.image_shape, self.d_width, self.d_features, self.dropout
         )
         self.apply(dcgan_init)
-
-    def config(self) -> dict:
-        """Constructor keyword arguments (JSON-able) from which ``ALI(**config)`` rebuilds this model."""
-        return {
-            "latent_dim": self.latent_dim,
-            "image_shape": list(self.image_shape),
-            "g_width": self.g_width,
-            "e_width": self.e_width,
-            "d_width": self.d_width,
-            "d_features": self.d_features,
-            "dropout": self.dropout,
-        }
 
     def posterior(self, x) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of the encoder's Gaussian ``E(x)``.

@@ -10,6 +10,7 @@ from torch import nn
 from models.base import NoEncoderError, as_codes
 from models.layers import (
     ConvGenerator,
+    ConvModel,
     check_image_shape,
     conv_stack,
     dcgan_init,
@@ -45,7 +46,7 @@ class ConvDiscriminator(nn.Module):
         return self.head(self.body(x)).flatten()
 
 
-class DCGAN(nn.Module):
+class DCGAN(ConvModel):
     """DCGAN generator ``G(z)`` with its discriminator ``D(x)``, ``z ~ N(0, I)``.
 
     Both networks are kept (and saved) so training can resume; the explorer uses
@@ -76,6 +77,7 @@ class DCGAN(nn.Module):
 
     kind = "gan"
     has_encoder = False
+    CONFIG_FIELDS = ("g_width", "d_width")
 
     def __init__(
         self,
@@ -85,24 +87,11 @@ class DCGAN(nn.Module):
         g_width: int = 32,
         d_width: int = 32,
     ) -> None:
-        super().__init__()
-        if int(latent_dim) < 1:
-            raise ValueError(f"latent_dim must be ≥ 1, got {latent_dim}")
-        self.latent_dim = int(latent_dim)
-        self.image_shape = check_image_shape(image_shape)
+        super().__init__(latent_dim, image_shape)
         self.g_width, self.d_width = int(g_width), int(d_width)
         self.generator = ConvGenerator(self.latent_dim, self.image_shape, self.g_width)
         self.discriminator = ConvDiscriminator(self.image_shape, self.d_width)
         self.apply(dcgan_init)
-
-    def config(self) -> dict:
-        """Constructor keyword arguments (JSON-able) from which ``DCGAN(**config)`` rebuilds this model."""
-        return {
-            "latent_dim": self.latent_dim,
-            "image_shape": list(self.image_shape),
-            "g_width": self.g_width,
-            "d_width": self.d_width,
-        }
 
     def encode(self, x) -> torch.Tensor:
         """Always raises: a GAN generator has no encoder.

@@ -63,6 +63,44 @@ def check_image_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
     return shape
 
 
+class ConvModel(nn.Module):
+    """Base of the bundled convolutional models: validated ``latent_dim`` and ``image_shape``, and `config`.
+
+    Subclasses name the constructor keywords they store (as attributes of the same
+    name) in ``CONFIG_FIELDS``; `config` returns them with ``latent_dim`` and
+    ``image_shape``, which is what a checkpoint records to rebuild the model.
+
+    Parameters
+    ----------
+    latent_dim : int
+        d ≥ 1.
+    image_shape : sequence of int
+        ``(C, H, W)``, square and halvable (`check_image_shape`).
+
+    Raises
+    ------
+    ValueError
+        ``latent_dim`` < 1 or not an integer, or a bad ``image_shape``.
+    """
+
+    CONFIG_FIELDS: tuple[str, ...] = ()
+
+    def __init__(self, latent_dim: int, image_shape: Sequence[int]) -> None:
+        super().__init__()
+        if isinstance(latent_dim, bool) or int(latent_dim) != latent_dim or int(latent_dim) < 1:
+            raise ValueError(f"latent_dim must be an integer ≥ 1, got {latent_dim!r}")
+        self.latent_dim = int(latent_dim)
+        self.image_shape = check_image_shape(image_shape)
+
+    def config(self) -> dict:
+        """Constructor keyword arguments (JSON-able) from which ``type(self)(**config)`` rebuilds this model."""
+        out: dict = {"latent_dim": self.latent_dim, "image_shape": list(self.image_shape)}
+        for name in self.CONFIG_FIELDS:
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, (list, tuple)) else value
+        return out
+
+
 def conv_stack(
     channels: Sequence[int],
     *,

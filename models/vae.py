@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.base import as_codes, as_images
-from models.layers import check_image_shape, conv_stack, deconv_stack, inference, spatial_stages
+from models.layers import ConvModel, conv_stack, deconv_stack, inference, spatial_stages
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -41,7 +41,7 @@ def default_channels(size: int) -> list[int]:
     return [32] * (n // 2) + [64] * (n - n // 2)
 
 
-class VAE(nn.Module):
+class VAE(ConvModel):
     """Convolutional VAE: encoder ``q(z|x)``, decoder ``p(x|z)``, prior ``p(z) = N(0, I)``.
 
     Encoder: 4×4 stride-2 convolutions with ReLU (``channels``), a ReLU layer of
@@ -87,6 +87,7 @@ class VAE(nn.Module):
 
     kind = "vae"
     has_encoder = True
+    CONFIG_FIELDS = ("likelihood", "beta", "sigma", "channels", "hidden")
 
     def __init__(
         self,
@@ -99,13 +100,11 @@ class VAE(nn.Module):
         channels: Sequence[int] | None = None,
         hidden: int = 128,
     ) -> None:
-        super().__init__()
+        super().__init__(latent_dim, image_shape)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
-        if int(latent_dim) < 1 or float(sigma) <= 0 or float(beta) < 0:
-            raise ValueError("latent_dim must be ≥ 1, sigma > 0 and beta ≥ 0")
-        self.latent_dim = int(latent_dim)
-        self.image_shape = check_image_shape(image_shape)
+        if float(sigma) <= 0 or float(beta) < 0:
+            raise ValueError(f"sigma must be > 0 and beta ≥ 0, got sigma = {sigma}, beta = {beta}")
         self.likelihood = likelihood
         self.beta = float(beta)
         self.sigma = float(sigma)
@@ -131,18 +130,6 @@ class VAE(nn.Module):
             nn.Unflatten(1, (self.channels[-1], base, base)),
             deconv_stack(self.channels[::-1] + [c]),
         )
-
-    def config(self) -> dict:
-        """Constructor keyword arguments (JSON-able) from which ``VAE(**config)`` rebuilds this model."""
-        return {
-            "latent_dim": self.latent_dim,
-            "image_shape": list(self.image_shape),
-            "likelihood": self.likelihood,
-            "beta": self.beta,
-            "sigma": self.sigma,
-            "channels": list(self.channels),
-            "hidden": self.hidden,
-        }
 
     # -- inference network and generative model -------------------------------------------
 
