@@ -239,6 +239,9 @@ class EmbeddingView(QtWidgets.QWidget):
         # is part of every export
         self._legend = pg.LegendItem(labelTextColor=_INK, labelTextSize="9pt", frame=False,
                                      verSpacing=-4)
+        # pyqtgraph's legend floats over a view and ignores transformations; ours sits in the
+        # layout, where that only kept it at screen size in a PNG exported at scale 2
+        self._legend.setFlag(self._legend.GraphicsItemFlag.ItemIgnoresTransformations, False)
         self._legend.hide()
         self._colorbar = None
 

@@ -317,6 +317,28 @@ def test_export_png_svg_pdf(embedding_view, tmp_path, raster):
         export_view(view, tmp_path / "view.jpg")
 
 
+def test_png_at_scale_two_scales_the_legend_too(embedding_view, tmp_path):
+    """A print-quality PNG (scale 2) is the same figure twice as large: the legend's ink twice as tall and wide."""
+    view = embedding_view
+    xy, colors, legend = labelled(500)
+    view.set_points(xy, colors, legend=legend)
+    view.flush()
+    right = view.view_box.sceneBoundingRect().right() - view.plot_item.sceneBoundingRect().left()
+
+    def legend_ink(path, scale):
+        img = QtGui.QImage(str(path)).convertToFormat(QtGui.QImage.Format.Format_RGB888)
+        arr = np.frombuffer(img.constBits(), np.uint8, count=img.bytesPerLine() * img.height())
+        arr = arr.reshape(img.height(), img.bytesPerLine())[:, : 3 * img.width()].reshape(img.height(), img.width(), 3)
+        band = arr[:, int((right + 4) * scale):]  # right of the plotted area: the legend only
+        rows, cols = np.nonzero((band < 200).any(axis=2))
+        return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+
+    h1, w1 = legend_ink(export_view(view, tmp_path / "one.png"), 1)
+    h2, w2 = legend_ink(export_view(view, tmp_path / "two.png", scale=2.0), 2)
+    assert h1 > 20 and w1 > 10
+    assert h2 == pytest.approx(2 * h1, rel=0.1) and w2 == pytest.approx(2 * w1, rel=0.15)
+
+
 def test_threaded_rebuild_and_close_while_busy(qtbot):
     view = show_embedding_view(qtbot, (700, 500), glyph_threshold=1000, settle_ms=20)  # threaded
     xy, colors, _ = labelled(60_000)
