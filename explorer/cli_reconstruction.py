@@ -59,13 +59,15 @@ def add_render_parsers(render_sub) -> None:
     p.add_argument("--inversion-steps", type=int, default=200, help="GAN without encoder: Adam steps (default 200)")
     p.add_argument("--inversion-restarts", type=positive_int, default=4,
                    help="GAN without encoder: random restarts per image (default 4)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="GAN without encoder: do not read or keep inverted codes in the cache folder")
     p.add_argument("--scale", type=float, default=3.0, help="image scale factor in the figure (default 3)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(render_handler=cmd_render_reconstructions)
 
 
 def render_reconstructions(model, dataset, out, precision="float32", n=8, select="random", pool=1000,
-                           sample="mean", jpeg=True, inversion=None, scale=3.0, seed=0, title=None):
+                           sample="mean", jpeg=True, inversion=None, scale=3.0, seed=0, title=None, store=None):
     """Write the reconstruction grid of ``model`` on ``dataset`` to ``out`` (PNG, SVG or PDF).
 
     Parameters
@@ -86,6 +88,9 @@ def render_reconstructions(model, dataset, out, precision="float32", n=8, select
     scale : float
     seed : int
     title : str, optional
+    store : explorer.core.inverted.InvertedCodesStore, optional
+        A GAN without encoder takes its inverted codes from here (made with its settings,
+        which replace ``inversion``), inverting only images not done before.
 
     Returns
     -------
@@ -105,15 +110,20 @@ def render_reconstructions(model, dataset, out, precision="float32", n=8, select
         idx = np.arange(min(n, len(dataset)))
     fitted = fit_to_model(dataset, model.image_shape)
     x, orig = fitted.images[idx], dataset.images[idx]
+    codes = None
+    if store is not None and not model.has_encoder:
+        codes, inversion = store.get(idx, x).codes, store.settings
     if select in ("worst", "best"):
-        full = reconstruction_report(model, x, precision, sample=sample, seed=seed, inversion=inversion, jpeg=False)
+        full = reconstruction_report(model, x, precision, sample=sample, seed=seed, inversion=inversion, jpeg=False,
+                                     codes=codes)
         worst, best = worst_best(full.psnr, n)
         pick = worst if select == "worst" else best
         x, orig, idx = x[pick], orig[pick], idx[pick]
         # full-precision codes: reuse a slow inversion; encoder codes are cheap to recompute
-        codes = full.inversion.codes[pick] if full.inversion is not None else None
-    else:
-        codes = None
+        if codes is not None:
+            codes = codes[pick]
+        elif full.inversion is not None:
+            codes = full.inversion.codes[pick]
     rep = reconstruction_report(model, x, precision, sample=sample, seed=seed, inversion=inversion, jpeg=jpeg,
                                 codes=codes, codes_source="auto", originals=orig)
     shown_orig = x
@@ -141,9 +151,10 @@ def render_reconstructions(model, dataset, out, precision="float32", n=8, select
 def cmd_render_reconstructions(args) -> int:
     """``latent-explorer render reconstructions``: write the grid and print the numbers."""
     from explorer.core.inversion import InversionSettings
+    from explorer.core.inverted import InvertedCodesStore
     from explorer.core.quantize import parse_precision
+    from explorer.core.workspace import dataset_identity, open_model
     from explorer.data import load_dataset
-    from models.loading import load_any
 
     if args.out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise UserError(f"cannot write '{args.out}': the extension must be .png, .svg or .pdf.")
@@ -155,13 +166,18 @@ def cmd_render_reconstructions(args) -> int:
         inversion = InversionSettings(steps=args.inversion_steps, restarts=args.inversion_restarts, seed=args.seed)
     except ValueError as exc:
         raise UserError(f"bad inversion settings: {exc}") from None
-    model, _ = load_any(args.checkpoint)
+    entry = open_model(args.checkpoint)
+    model = entry.model
     ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=args.seed)
     for note in ds.notes:
         print(note, file=sys.stderr)
+    store = None
+    if not model.has_encoder:  # inverted codes are kept in the cache folder, shared with the window
+        store = InvertedCodesStore(model, entry.file_hash, dataset_identity(ds), len(ds), inversion,
+                                   False if args.no_cache else None)
     title = f"{Path(args.checkpoint).name} on {ds.name}"
     rep = render_reconstructions(model, ds, args.out, args.precision, args.n, args.select, args.pool,
-                                 args.sample, not args.no_jpeg, inversion, args.scale, args.seed, title)
+                                 args.sample, not args.no_jpeg, inversion, args.scale, args.seed, title, store)
     for note in rep.notes:
         print(note, file=sys.stderr)
     rec = rep.to_dict()

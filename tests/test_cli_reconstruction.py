@@ -160,3 +160,18 @@ def test_render_reconstructions_writes_a_valid_figure(tmp_path, capsys, ext):
 def test_render_rejects_unknown_extension(tmp_path, capsys):
     assert main(["render", "reconstructions", VAE, "--limit", "5", "--out", str(tmp_path / "x.gif")]) == 2
     assert "x.gif" in capsys.readouterr().err
+
+
+def test_render_gan_reconstructions_reuses_inverted_codes(tmp_path, monkeypatch, capsys, inversions):
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "cache"))
+    args = ["render", "reconstructions", DCGAN, "--data", "fashion-mnist", "--limit", "40", "--n", "3",
+            "--inversion-steps", "3", "--inversion-restarts", "1"]
+    assert main(args + ["--out", str(tmp_path / "a.png")]) == 0
+    assert main(args + ["--out", str(tmp_path / "b.png"), "--precision", "8bit"]) == 0
+    assert inversions == [3]  # the second figure reads the codes from the cache
+    assert main(args + ["--out", str(tmp_path / "c.png"), "--no-cache"]) == 0
+    assert inversions == [3, 3]
+    out = capsys.readouterr().out
+    assert out.count("inverted") >= 3
+    with Image.open(tmp_path / "b.png") as im:
+        assert im.format == "PNG"
