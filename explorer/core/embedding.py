@@ -48,8 +48,9 @@ __all__ = [
     "selection_captions",
 ]
 
-#: How points can be coloured: class label, k-means cluster, one latent dimension, one colour.
-COLOUR_MODES: tuple[str, ...] = ("label", "cluster", "dimension", "none")
+#: How points can be coloured: class label, k-means cluster, one latent dimension, one colour, or
+#: how badly the generator reproduces each image from its inverted code (GAN inversion).
+COLOUR_MODES: tuple[str, ...] = ("label", "cluster", "dimension", "none", "inversion_error")
 
 #: Longest recent-files list kept.
 MAX_RECENT = 10
@@ -473,13 +474,13 @@ class Colouring:
 
     Attributes
     ----------
-    mode : {"label", "cluster", "dimension", "none"}
+    mode : {"label", "cluster", "dimension", "none", "inversion_error"}
     categories : numpy.ndarray or None
         (N,) int64 category per point (label / cluster modes).
     names : tuple of str or None
         Display name per category value (indexable by the values in ``categories``).
     values : numpy.ndarray or None
-        (N,) float64 value per point (dimension mode).
+        (N,) float64 value per point (dimension and inversion-error modes).
     vmin, vmax : float
         Range of ``values`` mapped onto the colour map (1st and 99th percentile).
     title : str
@@ -504,12 +505,12 @@ def label_names(labels: np.ndarray, class_names: Sequence[str] | None) -> tuple[
 
 
 def colouring(mode: str, n: int, *, labels=None, class_names=None, clusters=None, cluster_title: str = "",
-              z=None, dim: int = 0) -> Colouring:
+              z=None, dim: int = 0, errors=None) -> Colouring:
     """Build the colouring of ``n`` points in ``mode``.
 
     Parameters
     ----------
-    mode : {"label", "cluster", "dimension", "none"}
+    mode : {"label", "cluster", "dimension", "none", "inversion_error"}
     n : int
         Number of points.
     labels : numpy.ndarray, optional
@@ -524,6 +525,9 @@ def colouring(mode: str, n: int, *, labels=None, class_names=None, clusters=None
         (N, d) latent codes (dimension mode).
     dim : int
         Latent dimension shown in dimension mode, 0 <= dim < d.
+    errors : numpy.ndarray, optional
+        (N,) pixel MSE of ``G(z)`` against each image, for inverted codes (inversion-error
+        mode): where the generator cannot reach the data (e.g. dropped modes).
 
     Returns
     -------
@@ -561,12 +565,25 @@ def colouring(mode: str, n: int, *, labels=None, class_names=None, clusters=None
         if not 0 <= int(dim) < z.shape[1]:
             raise ValueError(f"latent dimension {dim} is outside 0..{z.shape[1] - 1}")
         values = z[:, int(dim)].astype(np.float64)
-        finite = values[np.isfinite(values)]
-        lo, hi = (np.percentile(finite, [1.0, 99.0]) if len(finite) else (0.0, 1.0))
-        if not hi > lo:
-            lo, hi = float(lo) - 0.5, float(lo) + 0.5
-        return Colouring("dimension", values=values, vmin=float(lo), vmax=float(hi), title=f"z[{int(dim)}]")
+        return Colouring("dimension", values=values, **_percentile_range(values), title=f"z[{int(dim)}]")
+    if mode == "inversion_error":
+        if errors is None:
+            raise ValueError("only codes found by GAN inversion have an inversion error")
+        values = np.asarray(errors, dtype=np.float64)
+        if values.shape != (n,):
+            raise ValueError(f"errors must have shape ({n},), got {values.shape}")
+        return Colouring("inversion_error", values=values, **_percentile_range(values),
+                         title="pixel MSE of G(z), z inverted")
     return Colouring("none")
+
+
+def _percentile_range(values: np.ndarray) -> dict:
+    """``{"vmin", "vmax"}``: the 1st and 99th percentile of the finite values (a unit range if flat)."""
+    finite = values[np.isfinite(values)]
+    lo, hi = (np.percentile(finite, [1.0, 99.0]) if len(finite) else (0.0, 1.0))
+    if not hi > lo:
+        lo, hi = float(lo) - 0.5, float(lo) + 0.5
+    return {"vmin": float(lo), "vmax": float(hi)}
 
 
 def _class_text(i: int, labels, class_names) -> str:

@@ -265,7 +265,8 @@ def inverted_dataset_codes(store: InvertedCodesStore, dataset, n: int | None = N
     explorer.core.workspace.LatentCodes
         ``source="inverted"``, ``indices`` the dataset indices of the points (increasing),
         ``images`` and ``labels`` those of the dataset at them, ``generated`` the images
-        ``G(z)`` of the codes, and a note saying how the codes were found.
+        ``G(z)`` of the codes, ``fit_error`` their pixel MSE, and a note saying how the
+        codes were found.
 
     Raises
     ------
@@ -293,7 +294,7 @@ def inverted_dataset_codes(store: InvertedCodesStore, dataset, n: int | None = N
     return LatentCodes(z=got.codes, source="inverted", images=np.ascontiguousarray(dataset.images[idx]),
                        labels=None if dataset.labels is None else np.ascontiguousarray(dataset.labels[idx]),
                        notes=(note,) + tuple(fitted.notes[len(dataset.notes):]), indices=idx,
-                       generated=generated)
+                       generated=generated, fit_error=got.mse)
 
 
 class InvertedCodesStores:

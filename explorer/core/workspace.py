@@ -46,6 +46,9 @@ class LatentCodes:
     generated : numpy.ndarray or None
         ``(N, C, H, W)`` float32 in [0, 1]: ``G(z)`` of inverted codes, to set beside the
         dataset images they were found for; None otherwise.
+    fit_error : numpy.ndarray or None
+        ``(N,)`` float64 pixel MSE of ``G(z)`` against each image as the model saw it (inverted
+        codes); None otherwise.
     """
 
     z: np.ndarray
@@ -55,6 +58,7 @@ class LatentCodes:
     notes: tuple[str, ...] = ()
     indices: np.ndarray | None = None
     generated: np.ndarray | None = None
+    fit_error: np.ndarray | None = None
 
     @property
     def of_dataset(self) -> bool:

@@ -195,4 +195,21 @@ def make_colorbar(cmap, vmin, vmax, title="", width=14):
         axis.setLabel(title, color=ink.name())
         axis.label.setFont(pg.QtGui.QFont(axis.label.font().family(), 10))
         axis.setWidth(62)
+    plain_ticks(axis)
     return bar
+
+
+def plain_ticks(axis) -> None:
+    """Show an axis's values as they are: no SI scaling, no "(x0.001)" multiplier.
+
+    pyqtgraph scales a unitless axis whose values lie in (0, 1) by 1000 and says so in
+    the label; ``enableAutoSIPrefix(False)`` alone (pyqtgraph 0.14) hides that
+    multiplier but keeps the scaling, so ticks of 0.02 would read "20". Emptying the
+    ranges in which SI scaling applies turns the scaling itself off.
+
+    Parameters
+    ----------
+    axis : pyqtgraph.AxisItem
+    """
+    axis.setSIPrefixEnableRanges(())
+    axis.enableAutoSIPrefix(False)

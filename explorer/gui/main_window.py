@@ -27,7 +27,7 @@ from explorer.core.clustering import cluster, k_sweep
 from explorer.core.inverted import InvertedCodesStores, inversion_summary, inverted_dataset_codes
 from explorer.core.workspace import ModelEntry, Workspace, dataset_line, open_model
 from explorer.gui.clustering_panel import ClusteringPanel
-from explorer.gui.colors import categorical_palette, continuous_colors, label_colors
+from explorer.gui.colors import categorical_palette, continuous_colors, label_colors, plain_ticks
 from explorer.gui.embedding_view import EmbeddingView, export_view
 from explorer.gui.hover_preview import HoverPreview
 from explorer.gui.image_grid import ImageGridPanel
@@ -202,7 +202,7 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self._default_dock_sizes()
         for axis in ("bottom", "left"):  # unitless coordinates: plain tick values, no "(x0.001)"
-            self.view.plot_item.getAxis(axis).enableAutoSIPrefix(False)
+            plain_ticks(self.view.plot_item.getAxis(axis))
         self._build_latent_docks()
 
         self._build_actions()
@@ -684,7 +684,8 @@ class MainWindow(QMainWindow):
             action.setChecked(action.data() == mode)
 
     def set_colouring(self, mode: str, dim: int | None = None) -> None:
-        """Colour points by "label", "cluster", "dimension" (latent dimension ``dim``) or "none"."""
+        """Colour points by "label", "cluster", "dimension" (latent dimension ``dim``), "none" or
+        "inversion_error" (inverted codes of a GAN)."""
         self.projection_panel.set_colour_mode(mode, dim, emit=True)
 
     def export_view(self, path: str | Path, scale: float = 1.0) -> str:
@@ -966,11 +967,16 @@ class MainWindow(QMainWindow):
         self.projection_panel.set_colour_available("label", has_labels, why)
         self.projection_panel.set_colour_available("cluster", self.clustering_result() is not None,
                                                    "run k-means in the Clustering panel first")
+        self.projection_panel.set_colour_available(
+            "inversion_error", codes is not None and codes.fit_error is not None,
+            "only dataset images at GAN-inverted codes have an inversion error")
 
     def _effective_colour_mode(self) -> str:
         """The preferred colour mode, or what stands in for it when it is not available."""
         codes, mode = self._shown_codes, self._colour_mode
         if mode == "cluster" and self.clustering_result() is None:
+            mode = "label"
+        if mode == "inversion_error" and (codes is None or codes.fit_error is None):
             mode = "label"
         if mode == "label" and (codes is None or codes.labels is None):
             mode = "none"
@@ -991,6 +997,8 @@ class MainWindow(QMainWindow):
             return emb.colouring("dimension", n, z=codes.z, dim=dim)
         if mode == "label":
             return emb.colouring("label", n, labels=codes.labels, class_names=class_names)
+        if mode == "inversion_error":
+            return emb.colouring("inversion_error", n, errors=codes.fit_error)
         return emb.colouring("none", n)
 
     def _redraw(self, keep_range: bool = True, keep_selection: bool = True) -> None:
@@ -1011,7 +1019,7 @@ class MainWindow(QMainWindow):
         legend = colorbar = None
         if col.mode in ("label", "cluster"):
             colors, legend = label_colors(col.categories, col.names)
-        elif col.mode == "dimension":
+        elif col.mode in ("dimension", "inversion_error"):
             colors, (cmap, vmin, vmax) = continuous_colors(col.values, "viridis", col.vmin, col.vmax)
             colorbar = (cmap, vmin, vmax, f"{col.title} (clipped to 1st–99th percentile)")
         else:
@@ -1030,9 +1038,6 @@ class MainWindow(QMainWindow):
         self.view.set_axis_labels(*emb.axis_labels(result.spec, result.meta))
         self.view.set_points(result.embedding, colors, labels=hover_labels, legend=legend, colorbar=colorbar)
         self.view.set_marker(*self.projection_panel.marker())
-        bar = getattr(self.view, "_colorbar", None)
-        if bar is not None:  # unitless values: plain ticks, no "(x0.001)" multiplier
-            bar.axis.enableAutoSIPrefix(False)
         if old_range is not None:
             vb.setRange(xRange=old_range[0], yRange=old_range[1], padding=0)
         if old_selection is not None and len(old_selection) and old_selection[-1] < len(result.embedding):
@@ -1108,7 +1113,8 @@ class MainWindow(QMainWindow):
             # an inverted point: the dataset image beside G(z) of its code, split by a white line
             gap = np.ones((image.shape[0], image.shape[1], max(1, image.shape[2] // 14)), np.float32)
             image = np.concatenate([image, gap, codes.generated[index]], axis=2)
-            note = "left: the image · right: G(z), z inverted"
+            note = "left: the image · right: G(z), z inverted" + (
+                f" · MSE {float(codes.fit_error[index]):.4f}" if codes.fit_error is not None else "")
         else:
             note = None
         self.hover_preview.show_point(image, int(codes.dataset_indices([index])[0]) if codes.of_dataset else index,

@@ -26,7 +26,8 @@ __all__ = ["ProjectionPanel", "METHOD_ITEMS", "COLOUR_ITEMS", "METRICS"]
 METHOD_ITEMS = (("pca", "PCA"), ("umap", "UMAP"), ("tsne", "t-SNE"), ("identity", "Latent as is (d = 2)"))
 #: (colour mode, text) of the colour-by menu.
 COLOUR_ITEMS = (("label", "Class label"), ("cluster", "k-means cluster"),
-                ("dimension", "Latent dimension z[j]"), ("none", "Single colour"))
+                ("dimension", "Latent dimension z[j]"), ("none", "Single colour"),
+                ("inversion_error", "GAN inversion error (MSE)"))
 #: Distances offered for UMAP and t-SNE.
 METRICS = ("euclidean", "cosine", "manhattan", "correlation")
 
@@ -46,7 +47,8 @@ class ProjectionPanel(QWidget):
     projection_requested(object)
         "Compute" was pressed (or PCA / identity picked): compute this spec.
     colouring_changed(str, int)
-        Colour mode (``"label"``, ``"cluster"``, ``"dimension"``, ``"none"``) and the
+        Colour mode (``"label"``, ``"cluster"``, ``"dimension"``, ``"none"``,
+        ``"inversion_error"``) and the
         latent dimension j used by ``"dimension"``.
     marker_changed(float, float)
         Marker diameter (screen pixels) and opacity in [0, 1].

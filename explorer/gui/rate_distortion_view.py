@@ -10,6 +10,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from explorer.gui.colors import plain_ticks
+
 __all__ = ["RateDistortionView", "AXES", "series_of", "reach_note", "nice_ticks"]
 
 #: x axes the view can show: key of a `explorer.core.codecs.rate_distortion` row → axis title.
@@ -98,7 +100,8 @@ class RateDistortionView(QWidget):
             plot.setLogMode(x=True, y=False)
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.setLabel("left", name)
-            plot.getAxis("bottom").enableAutoSIPrefix(False)
+            for axis in ("bottom", "left"):
+                plain_ticks(plot.getAxis(axis))
             plot.setMinimumHeight(90)
             plot.getViewBox().setDefaultPadding(0.1)  # room for the precision labels
         self.psnr_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")

@@ -164,6 +164,11 @@ def test_colouring_by_label_cluster_dimension():
     np.testing.assert_array_equal(col.values, z[:, 1])
     assert (col.vmin, col.vmax) == pytest.approx(tuple(np.percentile(z[:, 1], [1, 99])))
     assert emb.colouring("none", 4).mode == "none"
+    errors = np.linspace(0.0, 0.05, 100) ** 2
+    col = emb.colouring("inversion_error", 100, errors=errors)
+    assert col.mode == "inversion_error" and "inverted" in col.title
+    np.testing.assert_array_equal(col.values, errors)
+    assert (col.vmin, col.vmax) == pytest.approx(tuple(np.percentile(errors, [1, 99])))
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -172,6 +177,8 @@ def test_colouring_by_label_cluster_dimension():
     ({"mode": "dimension", "z": np.zeros((4, 2)), "dim": 2}, "outside"),
     ({"mode": "label", "labels": np.zeros(3)}, "shape"),
     ({"mode": "sparkle"}, "unknown"),
+    ({"mode": "inversion_error"}, "GAN inversion"),
+    ({"mode": "inversion_error", "errors": np.zeros(3)}, "shape"),
 ])
 def test_colouring_errors(kwargs, match):
     mode = kwargs.pop("mode")

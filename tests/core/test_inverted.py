@@ -130,6 +130,10 @@ def test_inverted_dataset_codes_are_real_images_with_their_labels(gen, dataset, 
     np.testing.assert_array_equal(codes.images, dataset.images[idx])
     np.testing.assert_array_equal(codes.dataset_indices([0, 3]), idx[[0, 3]])
     assert "GAN inversion" in codes.notes[0] and "inverted" in codes.notes[0]
+    # G(z) of each code is kept, with its pixel MSE against the image (the inversion-error colouring)
+    np.testing.assert_allclose(codes.generated, decode_codes(gen, codes.z), atol=1e-6)
+    np.testing.assert_allclose(codes.fit_error, ((codes.generated - codes.images) ** 2).mean(axis=(1, 2, 3)),
+                               rtol=1e-4, atol=1e-9)
     # the images are G(z) of known codes: inversion finds codes whose images match
     rec = decode_codes(gen, codes.z)
     assert float(((rec - codes.images) ** 2).mean()) < 1e-3

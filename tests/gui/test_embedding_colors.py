@@ -5,7 +5,7 @@ import pyqtgraph as pg
 import pytest
 
 from explorer.gui.colors import (MISSING_RGBA, TAB10, TAB20, categorical_palette, continuous_colors,
-                                 label_colors, make_colorbar)
+                                 label_colors, make_colorbar, plain_ticks)
 
 
 def test_palettes_are_tableau():
@@ -41,3 +41,32 @@ def test_continuous_colors_follow_the_colour_map():
 def test_colorbar(qapp):
     bar = make_colorbar("magma", -2.0, 3.0, "z[1]")
     assert bar.axis.labelText == "z[1]" and tuple(bar.values) == (-2.0, 3.0)
+
+
+def _tick_texts(axis, lo, hi):
+    """The tick labels an axis draws for its value range [lo, hi]."""
+    values = [v for _spacing, level in axis.tickValues(lo, hi, 300) for v in level]
+    return axis.tickStrings(values, axis.autoSIPrefixScale * axis.scale, (hi - lo) / 5)
+
+
+def _axis(lo, hi, fix):
+    """An axis showing [lo, hi] with a label (as the view's and the colour bar's are), then ``fix``ed."""
+    axis = pg.AxisItem("left")
+    axis.setRange(lo, hi)
+    axis.setLabel("value")
+    fix(axis)
+    return axis
+
+
+@pytest.mark.parametrize("lo, hi", [(0.0, 0.05), (-0.4, 0.4), (0.2, 0.9)])
+def test_plain_ticks_show_values_in_zero_one_as_they_are(qapp, lo, hi):
+    """Small unitless values (an MSE, a code in ±0.4, an SSIM) must read as themselves, e.g. "0.02", not "20"."""
+    broken = _axis(lo, hi, lambda a: a.enableAutoSIPrefix(False))  # pyqtgraph 0.14: hides "(x0.001)", keeps x1000
+    assert max(abs(float(t)) for t in _tick_texts(broken, lo, hi)) > hi  # the defect plain_ticks avoids
+    axis = _axis(lo, hi, plain_ticks)
+    numbers = [float(t) for t in _tick_texts(axis, lo, hi)]
+    assert numbers and all(lo - 1e-9 <= v <= hi + 1e-9 for v in numbers)
+    assert "x0.001" not in axis.labelString()
+    bar = make_colorbar("viridis", lo, hi, "pixel MSE")
+    bar_numbers = [float(t) for t in _tick_texts(bar.axis, lo, hi)]
+    assert bar_numbers and all(lo - 1e-9 <= v <= hi + 1e-9 for v in bar_numbers)

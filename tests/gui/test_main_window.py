@@ -246,6 +246,15 @@ def test_gan_embeds_real_images_by_inversion_with_labels_clusters_and_selection(
     pred = KMeans(n_clusters=3, random_state=0, n_init=3).fit_predict(codes.z)
     h, c, v = homogeneity_completeness_v_measure(labels[idx], pred)
     assert panel.result().scores["v_measure"] == pytest.approx(v, abs=1e-12)
+    # colour by how badly G reproduces each image from its code
+    inv_item = window.projection_panel.colour_combo.model().item(4)
+    assert inv_item.isEnabled()
+    window.set_colouring("inversion_error")
+    assert window._effective_colour_mode() == "inversion_error" and window.view._colorbar is not None
+    assert "inverted" in window.view._colorbar.axis.labelText
+    np.testing.assert_allclose(codes.fit_error, ((codes.generated - codes.images) ** 2).mean(axis=(1, 2, 3)),
+                               rtol=1e-4, atol=1e-9)
+    window.set_colouring("label")
     # hovering shows the dataset image (by its dataset index) beside G(z) of its inverted code
     window._on_hovered(5)
     assert window.hover_preview.index() == idx[5] and f"index {idx[5]}" in window.hover_preview.caption()
@@ -267,6 +276,7 @@ def test_gan_embeds_real_images_by_inversion_with_labels_clusters_and_selection(
     qtbot.waitUntil(lambda: window.shown_codes.source == "prior" and not window.runner.running_kinds(),
                     timeout=15_000)
     assert window.view.point_count == N_IMAGES and window.shown_codes.labels is None
+    assert not inv_item.isEnabled()  # prior samples have no inversion error
     window.request_gan_points("inverted", 60)
     qtbot.waitUntil(lambda: window.shown_codes.source == "inverted" and not window.runner.running_kinds(),
                     timeout=15_000)
