@@ -393,13 +393,16 @@ def peek_cached(path: str | os.PathLike, dataset, dataset_id: str, spec: Project
     Returns
     -------
     Preview or None
-        None when the codes or an embedding of them are not cached (or the file cannot
-        be read: opening it will say why).
+        None when the codes or an embedding of them are not cached, for a Python adapter
+        (its cache key needs the weights it loads), or when the file cannot be read
+        (opening it will say why).
     """
     from explorer.core.projection_cache import ProjectionCache, file_sha256
     from explorer.core.workspace import LatentCodes
 
     path = Path(path)
+    if path.suffix == ".py":
+        return None  # an adapter's identity includes the weights it loads: known only once it has run
     try:
         file_hash = file_sha256(path)
     except OSError:

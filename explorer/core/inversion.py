@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import math
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -149,25 +150,41 @@ def inversion_objective(
     return mse + float(prior_weight) * z.pow(2).mean(dim=1), mse
 
 
+#: Models frozen by running inversions: id(model) -> [number of inversions, saved flags]. Several
+#: jobs may invert with one model at once (the shared store makes it routine); the first saves
+#: the flags and freezes, the last restores them.
+_FROZEN: dict[int, list] = {}
+_FROZEN_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _frozen(model) -> Iterator[None]:
-    """Weights without gradients and every sub-module in eval mode; both restored on exit."""
+    """Weights without gradients and every sub-module in eval mode; both restored when the last user exits."""
     if not isinstance(model, nn.Module):
         yield
         return
-    params = list(model.parameters())
-    grads = [p.requires_grad for p in params]
-    modes = [(m, m.training) for m in model.modules()]
-    for p in params:
-        p.requires_grad_(False)
-    model.eval()
+    with _FROZEN_LOCK:
+        entry = _FROZEN.get(id(model))
+        if entry is None:
+            params = list(model.parameters())
+            saved = ([(p, p.requires_grad) for p in params], [(m, m.training) for m in model.modules()])
+            for p in params:
+                p.requires_grad_(False)
+            model.eval()
+            entry = _FROZEN[id(model)] = [0, saved]
+        entry[0] += 1
     try:
         yield
     finally:
-        for p, flag in zip(params, grads):
-            p.requires_grad_(flag)
-        for m, flag in modes:
-            m.training = flag
+        with _FROZEN_LOCK:
+            entry[0] -= 1
+            if entry[0] == 0:
+                del _FROZEN[id(model)]
+                grads, modes = entry[1]
+                for p, flag in grads:
+                    p.requires_grad_(flag)
+                for m, flag in modes:
+                    m.training = flag
 
 
 def _initial_codes(model, ids: np.ndarray, restarts: int, seed: int) -> torch.Tensor:

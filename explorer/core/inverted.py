@@ -113,6 +113,7 @@ class InvertedCodesStore:
         self._codes = np.full((self.n_total, d), np.nan, np.float32)
         self._mse = np.full(self.n_total, np.nan)
         self._lock = threading.Lock()
+        self._save_lock = threading.Lock()
         if directory is False:
             self.path: Path | None = None
         else:
@@ -201,18 +202,25 @@ class InvertedCodesStore:
                                  n_inverted=len(todo))
 
     def save(self) -> None:
-        """Write the finished codes to disk (atomically); a failure is logged, not raised."""
+        """Write the finished codes to disk (atomically); a failure is logged, not raised.
+
+        Codes another process (or another store of the same key) saved meanwhile are
+        read in first, so neither overwrites the other's finished work.
+        """
         if self.path is None:
             return
-        with self._lock:
-            codes, mse = self._codes.copy(), self._mse.copy()
-        try:
-            atomic_write(self.path, lambda f: np.savez(f, codes=codes, mse=mse,
-                                                       key=np.frombuffer(self.key.encode("utf-8"), np.uint8)))
-        except OSError as exc:  # a read-only cache must not stop the user
-            log.warning("could not save inverted codes to %s: %s", self.path, exc)
+        with self._save_lock:  # one writer at a time, and the newest copy written last
+            self._load()
+            with self._lock:
+                codes, mse = self._codes.copy(), self._mse.copy()
+            try:
+                atomic_write(self.path, lambda f: np.savez(f, codes=codes, mse=mse,
+                                                           key=np.frombuffer(self.key.encode("utf-8"), np.uint8)))
+            except OSError as exc:  # a read-only cache must not stop the user
+                log.warning("could not save inverted codes to %s: %s", self.path, exc)
 
     def _load(self) -> None:
+        """Take the codes of the file on disk for the images this store has none for."""
         try:
             with np.load(self.path, allow_pickle=False) as f:
                 key = bytes(f["key"]).decode("utf-8")
@@ -225,9 +233,10 @@ class InvertedCodesStore:
         if key != self.key or codes.shape != self._codes.shape or mse.shape != self._mse.shape:
             log.warning("ignoring mismatched inverted codes %s", self.path)
             return
-        ok = np.isfinite(mse) & np.isfinite(codes).all(axis=1)
-        self._codes[ok] = codes[ok]
-        self._mse[ok] = mse[ok]
+        with self._lock:
+            ok = np.isfinite(mse) & np.isfinite(codes).all(axis=1) & ~np.isfinite(self._mse)
+            self._codes[ok] = codes[ok]
+            self._mse[ok] = mse[ok]
 
     def _check_indices(self, indices) -> np.ndarray:
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)

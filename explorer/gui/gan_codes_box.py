@@ -74,6 +74,7 @@ class GanCodesBox(QGroupBox):
         layout.addWidget(self.info_label)
         self._form = form
         self._settings_text = ""
+        self._shown_source: str | None = None
 
         self.source_combo.currentIndexChanged.connect(self._on_source_changed)
         self.source_combo.activated.connect(self._on_source_activated)
@@ -103,9 +104,12 @@ class GanCodesBox(QGroupBox):
             self.n_spin.setRange(1, n_dataset)
             if old_max <= 1:
                 self.n_spin.setValue(min(DEFAULT_INVERTED_POINTS, n_dataset))
-        if shown_source in ("prior", "inverted"):
+        if shown_source in ("prior", "inverted") and shown_source != self._shown_source:
+            # follow the view only when what it shows changes: a choice not yet shown (the user
+            # may be setting the inversion steps first) is not undone by a refresh
             with QSignalBlocker(self.source_combo):
                 self.source_combo.setCurrentIndex(self.source_combo.findData(shown_source))
+        self._shown_source = shown_source
         self._settings_text = settings_text
         self._on_source_changed()
 

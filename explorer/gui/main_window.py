@@ -560,12 +560,16 @@ class MainWindow(QMainWindow):
             store = stores.get(model, file_hash, dataset_id, len(dataset), settings)
             return inverted_dataset_codes(store, dataset, n if n < len(dataset) else None, seed, ctx)
 
-        self._view_status = (f"Finding codes for {n:,} dataset images by GAN inversion "
-                             f"({inversion_summary(settings)}); the prior samples stay until then.")
-        self._update_view_message()
-        self.projection_panel.gan_box.set_busy(True)
-        return self._submit(kind, invert_points, label=f"GAN inversion of {n:,} images ({entry.name})",
-                            on_done=lambda codes, e=entry, d=dataset_id: self._on_inverted_points(e, d, codes))
+        # submitted first: a running request is cancelled inside, and its end must not clear the new state
+        request = self._submit(kind, invert_points, label=f"GAN inversion of {n:,} images ({entry.name})",
+                               on_done=lambda codes, e=entry, d=dataset_id: self._on_inverted_points(e, d, codes))
+        if request is not None:
+            shown = "the prior samples" if entry.codes is None or entry.codes.source == "prior" else "the points shown"
+            self._view_status = (f"Finding codes for {n:,} dataset images by GAN inversion "
+                                 f"({inversion_summary(settings)}); {shown} stay until then.")
+            self._update_view_message()
+            self.projection_panel.gan_box.set_busy(True)
+        return request
 
     def _on_inverted_points(self, entry: ModelEntry, dataset_id: str, codes) -> None:
         if dataset_id != self._dataset_id or entry not in self.workspace.models:
@@ -828,6 +832,11 @@ class MainWindow(QMainWindow):
             return
         last = self._embeddings.get(key)
         target = _Target(key, entry.name, entry.file_hash, entry.codes)
+        if last is not None and (len(last.embedding) != len(entry.codes.z)
+                                 or last.key != self._projection_key(target, last.spec)):
+            last = None  # made from other points of this model (e.g. prior samples, not inverted codes)
+            self._embeddings.pop(key, None)
+            self._clusterings.pop(key, None)
         if last is not None:
             self._show_embedding(target, last)
             return
@@ -852,6 +861,9 @@ class MainWindow(QMainWindow):
     def _on_codes_ready(self, entry: ModelEntry, dataset_id: str, codes) -> None:
         if dataset_id != self._dataset_id or entry not in self.workspace.models:
             return  # the dataset changed or the model was closed meanwhile
+        if entry.codes is not None and entry.codes.source == "inverted" and codes.source == "prior":
+            self._prior_codes[_model_key(entry)] = codes  # the user switched to inverted points meanwhile
+            return
         entry.codes = codes
         if entry is self.active_entry:
             self._view_status = ""
@@ -1109,14 +1121,20 @@ class MainWindow(QMainWindow):
         cluster_id = int(clustering.labels[index]) if clustering is not None else None
         caption = emb.hover_caption(index, codes.labels, class_names) or None
         image = codes.images[index]
-        if codes.generated is not None and codes.generated.shape[1:] == image.shape:
-            # an inverted point: the dataset image beside G(z) of its code, split by a white line
-            gap = np.ones((image.shape[0], image.shape[1], max(1, image.shape[2] // 14)), np.float32)
-            image = np.concatenate([image, gap, codes.generated[index]], axis=2)
-            note = "left: the image · right: G(z), z inverted" + (
-                f" · MSE {float(codes.fit_error[index]):.4f}" if codes.fit_error is not None else "")
-        else:
-            note = None
+        note = None
+        if codes.source == "inverted":
+            mse = f" · MSE {float(codes.fit_error[index]):.4f}" if codes.fit_error is not None else ""
+            note = "z inverted" + mse
+            generated = codes.generated[index] if codes.generated is not None else None
+            if generated is not None and generated.shape[0] == image.shape[0] and generated.shape != image.shape:
+                from explorer.data import resize_images  # the dataset is shown at its own resolution
+
+                generated = resize_images(generated[None], *image.shape[1:])[0]
+            if generated is not None and generated.shape == image.shape:
+                # the dataset image beside G(z) of its code, split by a white line
+                gap = np.ones((image.shape[0], image.shape[1], max(1, image.shape[2] // 14)), np.float32)
+                image = np.concatenate([image, gap, generated], axis=2)
+                note = "left: the image · right: G(z), z inverted" + mse
         self.hover_preview.show_point(image, int(codes.dataset_indices([index])[0]) if codes.of_dataset else index,
                                       caption, cluster_id, note)
 
@@ -1146,11 +1164,12 @@ class MainWindow(QMainWindow):
     @Slot(int)
     def _on_grid_item_activated(self, index: int) -> None:
         codes = self._shown_codes
+        label = f"#{index}"  # the grid gives a dataset index
         if codes is not None and codes.indices is not None:
-            index = int(codes.points_of([index])[0])  # the grid gives a dataset index
+            index = int(codes.points_of([index])[0])
         if self._shown is None or not 0 <= index < len(self._shown.embedding):
             return
-        self.view.set_marker_point(self._shown.embedding[index], f"#{index}")
+        self.view.set_marker_point(self._shown.embedding[index], label)
         self._on_hovered(index)
 
     def _clustering_points(self, space: str):
@@ -1192,7 +1211,7 @@ class MainWindow(QMainWindow):
             self.clustering_panel.set_busy(False)
         elif kind.startswith("open:"):
             self._update_view_message()
-        elif kind.startswith("invert-points:"):
+        elif kind.startswith("invert-points:") and not self.runner.is_running(kind):
             if self._view_status.startswith("Finding codes"):
                 self._view_status = ""
                 self._update_view_message()

@@ -562,8 +562,9 @@ class ReconstructionPanel(QWidget):
         if self.model is None or self.dataset is None:
             return
         if self.source == "selection" and len(self._selection) == 0 and not self.model.has_encoder:
-            self._report_error("The points of a GAN without encoder are prior samples, not dataset images: "
-                               "choose “Random sample” or “Worst/Best by PSNR” to invert dataset images.")
+            self._report_error("No dataset images are selected: a GAN's prior samples are not dataset images — "
+                               "show “Dataset images, inverted z” (Points of a GAN) and select some, or "
+                               "choose “Random sample” or “Worst/Best by PSNR”.")
             return
         if self.source == "selection" and len(self._selection) == 0:
             self._report_error("No points are selected: select points in the embedding, or choose "

@@ -155,3 +155,49 @@ def test_projection_key_of_inverted_codes_depends_on_the_codes(gen, dataset, tmp
     spec = ProjectionSpec("pca")
     assert emb.projection_key("m", ka, spec, 6) != emb.projection_key("m", kb, spec, 6)
     assert emb.caption("gan.pt", a, spec, "tiny").startswith("gan.pt · inverted codes of 6 tiny images")
+
+
+def test_two_threads_share_a_store_and_every_code_is_right(gen, dataset, tmp_path):
+    """Jobs ask one store for overlapping images at once: each gets the codes of a direct inversion."""
+    store = _store(gen, dataset, tmp_path)
+    got, errors = {}, []
+
+    def ask(name, idx):
+        try:
+            got[name] = store.get(idx, dataset.images[idx])
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    a, b = np.arange(0, 16), np.arange(8, 24)
+    threads = [threading.Thread(target=ask, args=("a", a)), threading.Thread(target=ask, args=("b", b))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and set(got) == {"a", "b"}
+    direct = invert(gen, dataset.images, SETTINGS, image_ids=np.arange(24))
+    np.testing.assert_allclose(got["a"].codes, direct.codes[a], atol=1e-5)
+    np.testing.assert_allclose(got["b"].codes, direct.codes[b], atol=1e-5)
+    assert store.n_done == 24 and _store(gen, dataset, tmp_path).n_done == 24
+
+
+def test_stores_of_one_key_do_not_overwrite_each_others_codes(gen, dataset, tmp_path):
+    """A command-line run and the window (two stores, one file) each keep what the other saved."""
+    first, second = _store(gen, dataset, tmp_path), _store(gen, dataset, tmp_path)
+    first.get([0, 1], dataset.images[[0, 1]])
+    second.get([5], dataset.images[[5]])  # saved after first: must not drop 0 and 1
+    fresh = _store(gen, dataset, tmp_path)
+    assert np.flatnonzero(fresh.done).tolist() == [0, 1, 5]
+
+
+def test_concurrent_inversions_restore_the_model_once_both_end(gen):
+    """Two inversions with one model at once: frozen while either runs, restored after the last."""
+    from explorer.core.inversion import _frozen
+
+    gen.train()
+    assert gen.lin.weight.requires_grad
+    with _frozen(gen):
+        with _frozen(gen):
+            assert not gen.lin.weight.requires_grad and not gen.training
+        assert not gen.lin.weight.requires_grad and not gen.training  # the other one still runs
+    assert gen.lin.weight.requires_grad and gen.training

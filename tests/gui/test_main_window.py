@@ -18,7 +18,7 @@ import resources  # noqa: E402
 from explorer.core import projection as projection_module  # noqa: E402
 from explorer.core.embedding import CodesCache  # noqa: E402
 from explorer.core.projection import ProjectionCache, ProjectionSpec  # noqa: E402
-from explorer.gui.main_window import MainWindow  # noqa: E402
+from explorer.gui.main_window import MainWindow, _model_key  # noqa: E402
 from models.checkpoint import save_checkpoint  # noqa: E402
 from models.dcgan import DCGAN  # noqa: E402
 from models.vae import VAE  # noqa: E402
@@ -282,6 +282,62 @@ def test_gan_embeds_real_images_by_inversion_with_labels_clusters_and_selection(
                     timeout=15_000)
     assert asked == [60]
     np.testing.assert_array_equal(window.shown_codes.z, codes.z)
+
+
+@pytest.fixture
+def gan_window(make_window, qtbot, tmp_path, data_file):
+    """A window with a tiny GAN on the bars data, its own inverted-codes folder, 5 Adam steps × 1 restart."""
+    from explorer.core.inverted import InvertedCodesStores
+
+    torch.manual_seed(0)
+    path = tmp_path / "tiny_gan.pt"
+    save_checkpoint(path, DCGAN(4, (1, 28, 28), g_width=8, d_width=8).eval(), dataset="bars", seed=0)
+    window = make_window()
+    window.inverted_stores = InvertedCodesStores(tmp_path / "inverted")
+    _open(qtbot, window, data_file, [path])
+    window.reconstruction_panel.steps_spin.setValue(5)
+    window.reconstruction_panel.restarts_spin.setValue(1)
+    return window
+
+
+def test_gan_points_choice_survives_refreshes_and_restart_stays_busy(gan_window, qtbot):
+    window, box = gan_window, gan_window.projection_panel.gan_box
+    box.source_combo.setCurrentIndex(1)  # picked, not shown yet: the user now sets the steps
+    window.reconstruction_panel.steps_spin.setValue(6)
+    assert box.source() == "inverted" and "6 Adam steps" in box.info_label.text()
+    first = window.request_gan_points("inverted", 200)
+    second = window.request_gan_points("inverted", 200)  # Restart: the first is cancelled inside
+    assert second != first and window.runner.is_running(next(k for k in window.runner.running_kinds()
+                                                              if k.startswith("invert-points:")))
+    assert box.show_button.text() == "Restart" and "Finding codes" in window.view._message_item.textItem.toPlainText()
+    qtbot.waitUntil(lambda: window.shown_codes.source == "inverted" and not window.runner.running_kinds(),
+                    timeout=30_000)
+    assert box.show_button.text() == "Show" and "Finding codes" not in window.view._message_item.textItem.toPlainText()
+    assert box.source() == "inverted"
+
+
+def test_late_prior_samples_do_not_replace_inverted_points(gan_window, qtbot):
+    """The prior samples of a GAN arrive after its inverted points are shown (a slow sampling job, codes
+    from the cache): they are kept for the Prior choice, and the view keeps showing the inverted points."""
+    window = gan_window
+    entry = window.active_entry
+    prior = entry.codes
+    window.request_gan_points("inverted", 30)
+    qtbot.waitUntil(lambda: window.shown_codes.source == "inverted" and not window.runner.running_kinds(),
+                    timeout=30_000)
+    inverted = window.shown_codes
+    window._on_codes_ready(entry, window._dataset_id, prior)  # what a late encode job delivers
+    assert window.shown_codes is inverted and window.view.point_count == 30
+    window.request_gan_points("prior")
+    qtbot.waitUntil(lambda: window.shown_codes is prior and not window.runner.running_kinds(), timeout=15_000)
+    assert window.view.point_count == N_IMAGES
+    # an embedding left from other points of the model is never paired with these codes
+    window._embeddings[_model_key(entry)] = window._embeddings[_model_key(entry)].__class__(
+        embedding=np.zeros((30, 2), np.float32), spec=window.shown_embedding.spec, key="stale", from_cache=True)
+    window._shown_codes = None  # force _show_active to look the embedding up again
+    window._show_active()
+    qtbot.waitUntil(lambda: window.shown_embedding is not None and len(window.shown_embedding.embedding) == N_IMAGES
+                    and not window.runner.running_kinds(), timeout=15_000)
 
 
 # ---------------------------------------------------------------------------- embedding

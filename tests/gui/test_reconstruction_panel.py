@@ -124,7 +124,7 @@ def test_gan_codes_are_labelled_inverted(qtbot, gan, data):
     assert "codes: inverted (GAN inversion, 3 Adam steps × 1 restart, λ = 0.001)" in panel.summary.text()
     panel.set_source("selection")  # points of a GAN are prior samples, not dataset images
     panel.show_images()
-    assert "prior samples" in panel.summary.text()
+    assert "No dataset images are selected" in panel.summary.text() and "inverted z" in panel.summary.text()
 
 
 def test_gan_images_are_inverted_once_across_panel_jobs(qtbot, gan, data, inversions):
