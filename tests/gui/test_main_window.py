@@ -196,8 +196,8 @@ def test_gan_without_encoder_embeds_prior_samples_and_says_so(make_window, qtbot
     assert "no encoder" in message and "prior" in message
 
 
-def test_gan_embeds_real_images_by_inversion_with_labels_clusters_and_selection(make_window, qtbot, tmp_path,
-                                                                                data_file, inversions):
+def test_gan_embeds_real_images_by_inversion_with_labels_clusters_and_selection(gan_window, qtbot, data_file,
+                                                                                inversions):
     """A GAN without encoder: "Dataset images, inverted z" puts N real images on the embedding at their
     inverted codes — labelled, clusterable (scores equal scikit-learn's), selectable into the
     Reconstructions panel, which reuses the codes instead of inverting again."""
@@ -206,20 +206,11 @@ def test_gan_embeds_real_images_by_inversion_with_labels_clusters_and_selection(
 
     from explorer.core.codes import decode_codes
     from explorer.core.evaluate import reconstruction_subset
-    from explorer.core.inverted import InvertedCodesStores
 
-    asked = inversions
-    torch.manual_seed(0)
-    path = tmp_path / "tiny_gan.pt"
-    save_checkpoint(path, DCGAN(4, (1, 28, 28), g_width=8, d_width=8).eval(), dataset="bars", seed=0)
-    window = make_window()
-    window.inverted_stores = InvertedCodesStores(tmp_path / "inverted")
-    _open(qtbot, window, data_file, [path])
+    asked, window = inversions, gan_window  # 5 Adam steps × 1 restart
     box = window.projection_panel.gan_box
     assert box.isVisible() and box.source() == "prior" and box.n_images() == N_IMAGES  # min(1000, N)
     assert "Dataset images, inverted z" in window.view._message_item.textItem.toPlainText()
-    window.reconstruction_panel.steps_spin.setValue(5)
-    window.reconstruction_panel.restarts_spin.setValue(1)
     box.source_combo.setCurrentIndex(1)
     assert "5 Adam steps × 1 restart" in box.info_label.text()
     label_item = window.projection_panel.colour_combo.model().item(0)
