@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
-import pickle
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -199,7 +198,8 @@ def _read(path: Path) -> object:
         )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
+    except Exception as e:  # noqa: BLE001 - torch raises RuntimeError, EOFError, KeyError, … for damaged files
+        # the weights-only unpickler refuses an object that needs code by naming its GLOBAL
         found = re.search(r"GLOBAL (\S+)", str(e))
         if found:
             what = found.group(1).rstrip(".,")
@@ -208,8 +208,6 @@ def _read(path: Path) -> object:
                 "refused and nothing in it was executed; if you trust it, export the model as "
                 "TorchScript or wrap it in a Python adapter instead."
             ) from None
-        error = e
-    except Exception as e:  # torch raises RuntimeError, EOFError, KeyError, … for damaged files
         error = e
     if head == b"PK\x03\x04" or (head[:1] == b"\x80" and isinstance(error, EOFError)):
         raise CheckpointError(
