@@ -104,7 +104,7 @@ class ModelState:
     clustering, sweep : ClusteringResult / list of them, or None
         k-means of ``codes`` (or of the shown embedding, as their ``space`` says).
     busy : dict
-        Task family -> label of the running task (e.g. ``{"projection": "UMAP of 10,000 codes"}``).
+        Task family -> the running :class:`Task` of this model (its ``label`` says what it does).
     status : str
         One sentence about this model's state for the view ("" when nothing to say).
     preview : bool
@@ -115,6 +115,8 @@ class ModelState:
     keypoints : list of Keypoint
     error : str or None
         Why the model could not be opened.
+    view_range : tuple or None
+        ``((x0, x1), (y0, y1))`` of the embedding's view (zoom), None to fit all points.
     want_spec, want_clustering : ProjectionSpec / dict or None
         What a restored session showed: projected and clustered once the codes are back.
     saved_hash : str or None
@@ -141,6 +143,8 @@ class ModelState:
     slider_code: np.ndarray | None = None
     keypoints: list = field(default_factory=list)
     error: str | None = None
+    view_range: tuple | None = None
+    want_view_range: tuple | None = None
     want_spec: ProjectionSpec | None = None
     want_clustering: dict | None = None
     saved_hash: str | None = None
@@ -265,6 +269,8 @@ class Session:
         self.path: Path | None = None  # the session file, once saved or opened
         self.notes: list[str] = []  # sentences about the restore (a model file moved, ...)
         self._later: list[Task] = []  # tasks a result asked for, handed out by follow_up()
+        self._dataset_loading: Task | None = None
+        self._awaiting: list[str] = []  # models whose opening waits for the dataset (cache look-up first)
         self._dirty = False
 
     # ------------------------------------------------------------------ small accessors
@@ -324,15 +330,19 @@ class Session:
 
     def task_started(self, task: Task) -> None:
         """A runner started ``task``: its model shows it as busy."""
+        if task.family == "dataset":
+            self._dataset_loading = task
         m = self.state(task.model_key)
         if m is not None:
-            m.busy[task.family] = task.label
+            m.busy[task.family] = task
             self.busy_changed.emit(m.key, task.family, True)
 
     def task_ended(self, task: Task, outcome: str = "finished", message: str = "") -> None:
         """A runner's ``task`` ended: ``outcome`` in {"finished", "failed", "cancelled"}."""
+        if task.family == "dataset" and self._dataset_loading is task:
+            self._dataset_loading = None
         m = self.state(task.model_key)
-        if m is not None and m.busy.get(task.family) == task.label:
+        if m is not None and m.busy.get(task.family) is task:
             del m.busy[task.family]
             if task.family in ("projection", "invert", "encode") and outcome != "finished":
                 self._set_status(m, "" if outcome == "cancelled" else message)
@@ -433,7 +443,16 @@ class Session:
         return added
 
     def open_model_tasks(self, state: ModelState, peek: bool = True) -> list[Task]:
-        """Tasks that load ``state``'s file: a cache look-up (no torch) first when the dataset is open."""
+        """Tasks that load ``state``'s file: a cache look-up (no torch) first when the dataset is open.
+
+        While the dataset loads, the model waits for it (none returned; :meth:`follow_up` hands
+        the tasks out once the dataset is open or failed), so a model shown before on it is
+        painted from the caches before torch has even loaded.
+        """
+        if peek and self.dataset is None and self._dataset_loading is not None and state.entry is None:
+            if state.key not in self._awaiting:
+                self._awaiting.append(state.key)
+            return []
         if peek and self.dataset is not None and state.entry is None:
             return [self._peek_task(state)]
         return [self._open_task(state)]
@@ -470,7 +489,7 @@ class Session:
             preview_ok = (m.preview and m.file_hash == entry.file_hash and entry.model.has_encoder
                           and m.codes is not None and entry.model.latent_dim == m.codes.z.shape[1])
             m.entry, m.file_hash, m.error = entry, entry.file_hash, None
-            entry.codes = None
+            entry.codes = m.codes if preview_ok else None
             if not preview_ok:
                 self._drop_results(m)
             m.preview = False
@@ -478,14 +497,9 @@ class Session:
             if not preview_ok:
                 self.codes_changed.emit(m.key)
 
-        def failed(message: str):
-            if self.state(m.key) is m:
-                m.error = message
-                if m.preview:
-                    self._drop_results(m)
-                    m.preview = False
-                    self.codes_changed.emit(m.key)
-                self.models_changed.emit()
+        def failed(_message: str):
+            if self.state(m.key) is m:  # the user read why in one sentence; the file leaves the list
+                self.remove_model(m.key)
 
         return Task(f"open:{m.key}", "open", lambda ctx: open_model(path), f"Opening {path.name}", apply, m.key,
                     on_failed=failed)
@@ -497,6 +511,12 @@ class Session:
         returned task is new work (already running work is not returned twice).
         """
         out, self._later = self._later, []
+        if self._awaiting and (self.dataset is not None or self._dataset_loading is None):
+            waiting, self._awaiting = self._awaiting, []
+            for key in waiting:
+                m = self.state(key)
+                if m is not None and m.entry is None:
+                    out.extend(self.open_model_tasks(m))
         if self.dataset is None:
             return out
         for m in self.models:
@@ -569,7 +589,7 @@ class Session:
         m.codes = None
         if m.entry is not None:
             m.entry.codes = None
-        m.embeddings, m.shown, m.clustering, m.sweep = {}, None, None, None
+        m.embeddings, m.shown, m.clustering, m.sweep, m.view_range = {}, None, None, None, None
         m.slider_code = None
 
     def _encode_task(self, m: ModelState) -> Task:
@@ -715,9 +735,9 @@ class Session:
 
     def _show(self, m: ModelState, result: emb.EmbeddingResult) -> None:
         m.embeddings[result.spec] = result
-        if result.spec == m.want_spec:
-            m.want_spec = None
-        changed = m.shown != result.spec
+        if result.spec == m.want_spec or (m.want_spec is None and m.want_view_range is not None):
+            m.want_spec, m.view_range, m.want_view_range = None, m.want_view_range, None
+        changed, first = m.shown != result.spec, m.shown is None
         m.shown = result.spec
         if m.clustering is not None and m.clustering.space == "embedding" and changed:
             m.clustering = None  # it clustered another embedding
@@ -725,7 +745,7 @@ class Session:
         if "projection" not in m.busy and (result.spec == self.projection or not m.status.endswith("meanwhile.")):
             self._set_status(m, "")
         self.embedding_changed.emit(m.key)
-        if changed:
+        if changed and not first:
             self.mark_dirty()
 
     def set_projection(self, spec: ProjectionSpec) -> None:
@@ -891,6 +911,16 @@ class Session:
             return emb.colouring("inversion_error", n, errors=codes.fit_error)
         return emb.colouring("none", n)
 
+    def set_view_range(self, key: str, view_range) -> None:
+        """The zoom of model ``key``'s embedding: ``((x0, x1), (y0, y1))`` in embedding units, or None (fit)."""
+        m = self.state(key)
+        if m is None:
+            return
+        rng = None if view_range is None else tuple((float(a), float(b)) for a, b in view_range)
+        if rng != m.view_range:
+            m.view_range = rng
+            self.mark_dirty()
+
     def set_marker(self, size_px: float, opacity: float) -> None:
         """Marker size (pixels, > 0) and opacity (0–1) of the embedding's points."""
         new = (float(size_px), float(opacity))
@@ -963,6 +993,20 @@ class Session:
                                     None if dataset_index is None else int(dataset_index)))
         self.keypoints_changed.emit(key)
         self.mark_dirty()
+
+    def set_keypoints(self, key: str, keypoints: Sequence[Keypoint]) -> None:
+        """Replace model ``key``'s interpolation keypoints."""
+        m = self.state(key)
+        if m is None:
+            return
+        new = list(keypoints)
+        same = len(new) == len(m.keypoints) and all(
+            a.label == b.label and a.dataset_index == b.dataset_index and np.array_equal(a.z, b.z)
+            for a, b in zip(new, m.keypoints))
+        if not same:
+            m.keypoints = new
+            self.keypoints_changed.emit(key)
+            self.mark_dirty()
 
     def clear_keypoints(self, key: str) -> None:
         """Remove model ``key``'s interpolation keypoints."""

@@ -76,6 +76,8 @@ def _model_entry(m: ModelState, base: Path) -> dict:
         "path": _rel(m.path, base),
         "sha256": m.file_hash or m.saved_hash,
         "projection": _spec_dict(m.shown or m.want_spec),
+        "view_range": None if (m.view_range or m.want_view_range) is None
+        else [list(r) for r in (m.view_range or m.want_view_range)],
         "clustering": clustering,
         "gan_points": {"source": m.gan_points.source, "n": m.gan_points.n},
         "slider_code": None if m.slider_code is None else [float(v) for v in m.slider_code],
@@ -352,6 +354,9 @@ def restore_session(session: Session, sd: SessionDoc) -> list:
         state.saved_hash = m.get("sha256")
         state.want_spec = _spec(m.get("projection"))
         state.want_clustering = m.get("clustering")
+        vr = m.get("view_range")
+        if isinstance(vr, list) and len(vr) == 2 and all(isinstance(r, list) and len(r) == 2 for r in vr):
+            state.want_view_range = tuple((float(a), float(b)) for a, b in vr)
         gp = m.get("gan_points") or {}
         state.gan_points = GanPoints(gp.get("source", "prior"), int(gp.get("n", 1000)))
         if m.get("slider_code") is not None:
@@ -425,7 +430,7 @@ def apply_results(session: Session, m: ModelState) -> None:
         m.embeddings[spec] = EmbeddingResult(embedding=arrays[f"m{i}_e{j}"], spec=spec, key=e.get("key", ""),
                                              from_cache=True, meta=e.get("meta") or {})
     if m.want_spec in m.embeddings:
-        m.shown, m.want_spec = m.want_spec, None
+        m.shown, m.want_spec, m.view_range, m.want_view_range = m.want_spec, None, m.want_view_range, None
     c = meta.get("clustering")
     if c is not None and f"m{i}_clusters" in arrays and (c["space"] == "latent" or m.want_spec is None):
         labels_pred = arrays[f"m{i}_clusters"]

@@ -71,7 +71,7 @@ def get_application(argv: Sequence[str] | None = None):
 
 def make_window(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-mnist", split: str | None = "test",
                 limit: int | None = None, seed: int = 0, *, warm_up_umap: bool = True, settings=None,
-                show: bool = True):
+                show: bool = True, ask_to_save: bool = False):
     """Create the main window and start loading the dataset and the models (jobs).
 
     With no ``checkpoints`` the bundled demo VAE is opened; if it is missing, the window
@@ -80,7 +80,8 @@ def make_window(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-mni
     Parameters
     ----------
     checkpoints : sequence of path
-        Checkpoints, adapters or TorchScript files.
+        Checkpoints, adapters or TorchScript files; or a session file (``.lxs``), which
+        then says which models and dataset to open.
     data : str or path
         Dataset name or path (see :func:`explorer.data.load_dataset`).
     split : {"train", "test", "all", None}
@@ -94,6 +95,8 @@ def make_window(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-mni
         Default: the ini file under ``explorer.paths.config_dir()``.
     show : bool
         Show the window.
+    ask_to_save : bool
+        Ask before closing over unsaved changes (the app does; tests do not).
 
     Returns
     -------
@@ -102,8 +105,14 @@ def make_window(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-mni
     get_application()
     from explorer.gui.main_window import MainWindow, demo_checkpoint
 
-    window = MainWindow(settings=settings, warm_up_umap=warm_up_umap, seed=seed)
+    window = MainWindow(settings=settings, warm_up_umap=warm_up_umap, seed=seed, ask_to_save=ask_to_save)
     paths = [Path(p) for p in checkpoints]
+    sessions = [p for p in paths if p.suffix.lower() == ".lxs"]
+    if sessions:  # `latent-explorer open S.lxs`: the session says what to open
+        if show:
+            window.show()
+        window.open_session(sessions[-1])
+        return window
     if not paths:
         demo = demo_checkpoint()
         if demo.is_file():
@@ -115,6 +124,7 @@ def make_window(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-mni
     window.open_dataset(data, split=split if split != "all" else None, limit=limit, seed=seed)
     if paths:
         window.open_models(paths)
+    window.session.mark_dirty(False)  # what the command line asked for is not unsaved work
     return window
 
 
@@ -178,7 +188,7 @@ def run_app(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-mnist",
             age = process_age_s()
             t0 = time.time() - (age or 0.0)
     app = get_application(argv)
-    window = make_window(checkpoints, data, split, limit, seed, warm_up_umap=t0 is None)
+    window = make_window(checkpoints, data, split, limit, seed, warm_up_umap=t0 is None, ask_to_save=t0 is None)
     if t0 is not None:
         _install_bench_hook(window, app, t0)
 

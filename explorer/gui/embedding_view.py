@@ -760,7 +760,13 @@ class EmbeddingView(QtWidgets.QWidget):
         if changed:
             self.selection_changed.emit(self.selection)
 
+    #: Called instead of the view's own dialog by right-click ▸ Export view (the window's File ▸ Export).
+    export_requested_handler = None
+
     def _on_export_requested(self):
+        if self.export_requested_handler is not None:
+            self.export_requested_handler()
+            return
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
             self, "Export view", "embedding.png", "PNG image (*.png);;SVG vector (*.svg);;PDF document (*.pdf)")
         if path:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -34,13 +34,6 @@ THUMB_PX = 56  # 28-px frames at 2×
 
 
 
-def _point_label(codes, i: int) -> str:
-    """Keypoint name of point ``i``: its dataset image (saying when z is inverted), or the prior sample."""
-    if codes is None or not codes.of_dataset:
-        return f"point #{i}"
-    d = int(codes.dataset_indices([i])[0])
-    return f"image #{d}" + (" (inverted z)" if codes.source == "inverted" else "")
-
 class InterpolationPanel(QWidget):
     """Build a lerp/slerp path through two or more latent codes and play it.
 
@@ -55,10 +48,16 @@ class InterpolationPanel(QWidget):
         The latent path ``(T, d)`` float32, or None when cleared.
     frame_changed(int)
         The frame shown by the player.
+    keypoints_changed()
+        A keypoint was added, or they were cleared (:attr:`keypoints`, :attr:`labels`).
+    settings_changed()
+        lerp/slerp, frames, "back to start" or fps changed (:meth:`settings`).
     """
 
     path_changed = Signal(object)
     frame_changed = Signal(int)
+    keypoints_changed = Signal()
+    settings_changed = Signal()
     add_selection_requested = Signal()
     add_slider_code_requested = Signal()
 
@@ -66,6 +65,8 @@ class InterpolationPanel(QWidget):
         super().__init__(parent)
         self.model = None
         self.keypoints: list[np.ndarray] = []
+        self.labels: list[str] = []
+        self.dataset_indices: list[int | None] = []
         self.path: np.ndarray | None = None
         self.frames: np.ndarray | None = None
         self.frame = 0
@@ -166,6 +167,10 @@ class InterpolationPanel(QWidget):
         self.position.valueChanged.connect(self.show_frame)
         self.filmstrip.currentRowChanged.connect(lambda row: row >= 0 and self.show_frame(row))
         self.fps_spin.valueChanged.connect(self._on_fps_changed)
+        self.method_combo.currentIndexChanged.connect(lambda _i: self.settings_changed.emit())
+        self.frames_spin.valueChanged.connect(lambda _v: self.settings_changed.emit())
+        self.closed_check.toggled.connect(lambda _on: self.settings_changed.emit())
+        self.fps_spin.valueChanged.connect(lambda _v: self.settings_changed.emit())
         self.export_button.clicked.connect(self._on_export_clicked)
         self._update_enabled()
 
@@ -177,16 +182,19 @@ class InterpolationPanel(QWidget):
         self.player.set_model(model)
         self.clear()
 
-    def add_keypoint(self, z, label: str) -> None:
-        """Append a latent code ``z`` ((d,)) to the keypoints."""
+    def add_keypoint(self, z, label: str, dataset_index: int | None = None) -> None:
+        """Append a latent code ``z`` ((d,)) to the keypoints (``dataset_index``: the image it came from)."""
         if self.model is None:
             return
         z = np.asarray(z, dtype=np.float32).ravel()
         if len(z) != self.model.latent_dim:
             return
         self.keypoints.append(z.copy())
+        self.labels.append(str(label))
+        self.dataset_indices.append(None if dataset_index is None else int(dataset_index))
         self.key_list.addItem(f"{len(self.keypoints)}. {label}")
         self._update_enabled()
+        self.keypoints_changed.emit()
 
     def add_prior_sample(self) -> None:
         """Append a seeded sample from the prior p(z)."""
@@ -198,7 +206,8 @@ class InterpolationPanel(QWidget):
     def clear(self) -> None:
         """Remove keypoints and the path."""
         self.play_button.setChecked(False)
-        self.keypoints = []
+        had = bool(self.keypoints)
+        self.keypoints, self.labels, self.dataset_indices = [], [], []
         self.key_list.clear()
         self.path = self.frames = None
         self.filmstrip.clear()
@@ -207,9 +216,35 @@ class InterpolationPanel(QWidget):
         self.player.set_code(None)
         self._update_enabled()
         self.path_changed.emit(None)
+        if had:
+            self.keypoints_changed.emit()
 
     def method(self) -> str:
+        """"slerp" or "lerp"."""
         return self.method_combo.currentText()
+
+    def settings(self) -> dict:
+        """``{"method", "frames", "closed", "fps"}`` of the panel (what a session file keeps)."""
+        return {"method": self.method(), "frames": self.frames_spin.value(), "closed": self.closed_check.isChecked(),
+                "fps": self.fps_spin.value()}
+
+    def apply_settings(self, settings: dict) -> None:
+        """Set the panel from :meth:`settings`-like values (unknown or bad values are ignored)."""
+        widgets = (self.method_combo, self.frames_spin, self.closed_check, self.fps_spin)
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            if settings.get("method") in ("slerp", "lerp"):
+                self.method_combo.setCurrentText(settings["method"])
+            if isinstance(settings.get("frames"), int):
+                self.frames_spin.setValue(settings["frames"])
+            if isinstance(settings.get("closed"), bool):
+                self.closed_check.setChecked(settings["closed"])
+            if isinstance(settings.get("fps"), (int, float)):
+                self.fps_spin.setValue(float(settings["fps"]))
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
 
     # ------------------------------------------------------------------ path and player
 
@@ -314,249 +349,3 @@ class InterpolationPanel(QWidget):
             self.status.setText(f"Could not export: {exc}")
             return
         self.status.setText(f"Wrote {out}.")
-
-
-class LatentController:
-    """Wires the slider, traversal and interpolation docks to a MainWindow (thin glue, no state of its own).
-
-    - model or codes change → the panels get the active model, its codes and dimension scores
-      (KL per dimension in nats for a VAE, computed as a job; else the codes' variance);
-    - the slider code → a star on the embedding (PCA exact; UMAP by umap-learn's transform
-      in the projection worker, as a job; t-SNE and cached embeddings without a transform:
-      the nearest data point, labelled "nearest neighbour");
-    - the interpolation path → a polyline on the embedding, the player's frame → the star.
-
-    Parameters
-    ----------
-    window : explorer.gui.main_window.MainWindow
-    slider_panel, traversal_view, interpolation_panel : the three panels.
-    """
-
-    MARKER_DELAY_MS = 30
-    PLACE_RETRY_S = 3.0
-
-    def __init__(self, window, slider_panel, traversal_view, interpolation_panel) -> None:
-        self.window = window
-        self.sliders = slider_panel
-        self.traversal = traversal_view
-        self.interp = interpolation_panel
-        self._model = None
-        self._codes = None
-        self._placers: dict[int, tuple] = {}
-        self._pending_marker = None
-        self._marker_timer = QTimer(window)
-        self._marker_timer.setSingleShot(True)
-        self._marker_timer.timeout.connect(self._on_marker_timeout)
-        window.models_changed.connect(self._on_models_changed)
-        window.embedding_shown.connect(self._on_embedding_shown)
-        window.view.selection_changed.connect(self._on_selection_changed)
-        slider_panel.code_changed.connect(self._on_code_changed)
-        slider_panel.from_selection_requested.connect(self._on_from_selection)
-        slider_panel.traversal_requested.connect(self._on_traversal_requested)
-        interpolation_panel.add_selection_requested.connect(self._on_add_selection)
-        interpolation_panel.add_slider_code_requested.connect(
-            lambda: self.interp.add_keypoint(self.sliders.code(), "slider code"))
-        interpolation_panel.path_changed.connect(self._on_path_changed)
-        interpolation_panel.frame_changed.connect(self._on_frame_changed)
-        slider_panel.talk_requested.connect(lambda: self.start_talk_mode())
-        self.talk_view = None
-        talk = QAction("Talk mode", window)
-        talk.setShortcut(QKeySequence(Qt.Key.Key_F11))
-        talk.triggered.connect(lambda: self.start_talk_mode())
-        window.addAction(talk)
-        self.talk_action = talk
-
-    def start_talk_mode(self, full_screen: bool = True) -> None:
-        """Open talk mode (full screen) over the slider and interpolation panels."""
-        from explorer.gui.talk_mode import TalkModeView
-
-        if self._model is None:
-            return
-        if self.talk_view is None:
-            self.talk_view = TalkModeView(self.sliders, self.interp, self.window)
-        self.talk_view.start(full_screen=full_screen)
-
-    # -- model and codes
-
-    def _sync(self) -> None:
-        entry = self.window.active_entry
-        model = entry.model if entry is not None else None
-        shown = self.window.shown_codes
-        codes = shown.z if shown is not None and model is not None and shown.z.shape[1] == model.latent_dim else None
-        if model is self._model and codes is self._codes:
-            return
-        model_changed = model is not self._model
-        self._model, self._codes = model, codes
-        self.sliders.set_model(model, codes)
-        if model_changed:
-            self.interp.set_model(model)
-        self._update_traversal_source()
-        if model is not None and shown is not None and shown.source == "encoder" \
-                and callable(getattr(model, "posterior", None)):
-            images = shown.images
-
-            def kl(ctx):
-                return core.dimension_scores(model, images=images, ctx=ctx)
-
-            self.window._submit("slider-scores", kl, label="KL per latent dimension",
-                                on_done=lambda s, m=model: self._on_scores(m, s))
-
-    def _on_scores(self, model, scores) -> None:
-        if model is self._model:
-            self.sliders.set_scores(scores)
-            self._update_traversal_source()
-
-    def _update_traversal_source(self) -> None:
-        if self._model is None:
-            self.traversal.set_source(None, None, None)
-        else:
-            self.traversal.set_source(self._model, self.sliders.code(), self.sliders.ranges(), self.sliders.scores)
-
-    def _on_models_changed(self) -> None:
-        self._sync()
-
-    def _on_embedding_shown(self, _result) -> None:
-        self._placers.clear()
-        self._sync()
-        self._on_code_changed(self.sliders.code())
-        self._on_path_changed(self.interp.path)
-
-    # -- selection
-
-    def _selected(self):
-        shown = self.window.shown_codes
-        sel = self.window.view.selection
-        if shown is None or self._model is None or len(sel) == 0 or shown.z.shape[1] != self._model.latent_dim:
-            return None, sel
-        return shown.z, sel
-
-    def _on_selection_changed(self, indices) -> None:
-        self.sliders.set_selection_available(len(indices) > 0)
-
-    def _on_from_selection(self) -> None:
-        z, sel = self._selected()
-        if z is not None:
-            self.sliders.set_code(z[int(sel[0])], as_base=True)
-
-    def _on_add_selection(self) -> None:
-        z, sel = self._selected()
-        if z is None:
-            self.interp.status.setText("Select points on the embedding first (they become keypoints in order).")
-            return
-        shown = self.window.shown_codes
-        for i in sel[:32]:
-            self.interp.add_keypoint(z[int(i)], _point_label(shown, int(i)))
-
-    def _on_traversal_requested(self) -> None:
-        self._update_traversal_source()
-        self.traversal.render()
-        dock = getattr(self.window, "traversal_dock", None)
-        if dock is not None:
-            dock.show()
-            dock.raise_()
-
-    # -- marker and path on the embedding
-
-    def _placer(self):
-        """(place(points) -> (M, 2), kind, runs_remote) for the embedding shown, or None."""
-        res, shown = self.window.shown_embedding, self.window.shown_codes
-        if res is None or shown is None or self._model is None or shown.z.shape[1] != self._model.latent_dim:
-            return None
-        hit = self._placers.get(id(res))
-        if hit is not None:
-            return hit
-        from explorer.core.projection import NearestNeighbourPlacement, make_estimator
-
-        proj = getattr(res, "projection", None)
-        out = None
-        if proj is not None and proj.can_transform:
-            out = (proj.transform, proj.transform_kind, proj.transform_kind == "umap-transform")
-        elif res.spec.method == "pca":
-            est = make_estimator(res.spec).fit(shown.z)
-            probe = min(len(shown.z), 16)
-            if np.allclose(est.transform(shown.z[:probe]), res.embedding[:probe], atol=1e-3):
-                out = (est.transform, "exact", False)
-        if out is None:
-            nn = NearestNeighbourPlacement(shown.z, res.embedding)
-            out = (nn.transform, "nearest-neighbour", False)
-        self._placers[id(res)] = out
-        return out
-
-    def _on_code_changed(self, z) -> None:
-        self._update_traversal_source()
-        self._pending_marker = (np.asarray(z, np.float32), "slider code")
-        if not self._marker_timer.isActive():
-            self._marker_timer.start(self.MARKER_DELAY_MS)
-
-    def _on_frame_changed(self, i: int) -> None:
-        if self.interp.path is not None:
-            self._pending_marker = (self.interp.path[i], f"frame {i + 1}")
-            if not self._marker_timer.isActive():
-                self._marker_timer.start(self.MARKER_DELAY_MS)
-
-    def _on_marker_timeout(self) -> None:
-        if self._pending_marker is None:
-            return
-        z, label = self._pending_marker
-        self._pending_marker = None
-        self._place(z[None], lambda xy, kind: self._show_marker(xy, label, kind), "latent-marker")
-
-    def _show_marker(self, xy, label, kind) -> None:
-        note = " (nearest neighbour)" if kind == "nearest-neighbour" else ""
-        self.window.view.set_marker_point(tuple(np.asarray(xy)[0]), label + note)
-
-    def _on_path_changed(self, path) -> None:
-        if path is None:
-            self.window.view.set_overlay_path(None)
-            return
-        self._place(np.asarray(path, np.float32), lambda xy, kind: self.window.view.set_overlay_path(xy),
-                    "latent-path")
-
-    def _place(self, points, done, kind_of_job: str) -> None:
-        """Place codes on the embedding and call ``done(xy, kind)``; UMAP runs as a job of ``kind_of_job``.
-
-        A newer request of the same job kind cancels an older one (the latest code wins);
-        while the projection worker is busy (another placement, a fit) the job retries for
-        up to ``PLACE_RETRY_S`` seconds, then falls back to the nearest data point.
-        """
-        placer = self._placer()
-        if placer is None:
-            return
-        fn, kind, remote = placer
-        if not remote:  # PCA (exact) or nearest neighbour: a few ms, on the GUI thread
-            done(fn(points), kind)
-            return
-        from explorer.core.projection import NearestNeighbourPlacement, ProjectionWorkerBusy
-
-        res = self.window.shown_embedding
-        shown = self.window.shown_codes
-        worker = self.window.projection_workers().get(res.spec.method)
-        request_id = getattr(res.projection, "request_id", None)
-        if worker is None or request_id is None or not worker.is_warm:
-            # umap-learn's transform compiles numba for up to 40 s on first use and cannot be
-            # interrupted: until the warm-up has done that, place the nearest data point.
-            done(NearestNeighbourPlacement(shown.z, res.embedding).transform(points), "nearest-neighbour")
-            return
-
-        def run(ctx):
-            import time
-
-            deadline = time.monotonic() + self.PLACE_RETRY_S
-            while True:
-                ctx.check()
-                try:
-                    return worker.transform(request_id, points, timeout=self.PLACE_RETRY_S), kind
-                except ProjectionWorkerBusy:
-                    if time.monotonic() > deadline:
-                        break
-                    time.sleep(0.02)
-                except Exception:  # model evicted, worker restarted, timeout: the nearest data point
-                    break
-            return NearestNeighbourPlacement(shown.z, res.embedding).transform(points), "nearest-neighbour"
-
-        def finish(result):
-            if self.window.shown_embedding is res:
-                done(*result)
-
-        self.window._submit(kind_of_job, run, label="placing the latent code on the embedding",
-                            on_done=finish)

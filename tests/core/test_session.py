@@ -107,7 +107,7 @@ def test_a_job_of_model_a_lands_on_a_even_after_switching_to_b(tmp_path, files):
     task = s.kmeans(ma.key, "latent", 3, 0)  # made while A is active ...
     s.task_started(task)
     s.set_active(mb.key)  # ... the user switches to B while it runs
-    assert ma.busy == {"kmeans": task.label} and mb.busy == {}
+    assert ma.busy == {"kmeans": task} and mb.busy == {}
     result = task.fn(None or __import__("explorer.core.jobs", fromlist=["JobContext"]).JobContext.none())
     task.apply(result)
     s.task_ended(task)

@@ -18,7 +18,7 @@ import resources  # noqa: E402
 from explorer.core import projection as projection_module  # noqa: E402
 from explorer.core.embedding import CodesCache  # noqa: E402
 from explorer.core.projection import ProjectionCache, ProjectionSpec  # noqa: E402
-from explorer.gui.main_window import MainWindow, _model_key  # noqa: E402
+from explorer.gui.main_window import MainWindow  # noqa: E402
 from models.checkpoint import save_checkpoint  # noqa: E402
 from models.dcgan import DCGAN  # noqa: E402
 from models.vae import VAE  # noqa: E402
@@ -152,7 +152,7 @@ def test_bad_checkpoint_gives_one_sentence_naming_the_file_and_app_stays_up(make
     assert "garbage.pt" in text
     assert "\n" not in text and "Traceback" not in text
     assert len(re.findall(r"[.!?](?:\s|$)", text)) == 1, text  # one sentence
-    assert window.isVisible() and not window.workspace.models
+    assert window.isVisible() and not window.session.models
     # the app is still usable
     window.open_models([vae_file])
     qtbot.waitUntil(lambda: window.shown_embedding is not None, timeout=15_000)
@@ -166,7 +166,8 @@ def test_open_two_models_and_switch_the_active_one(make_window, qtbot, tmp_path,
     window = make_window()
     _open(qtbot, window, data_file, [a])
     window.open_models([b])
-    qtbot.waitUntil(lambda: len(window.workspace.models) == 2 and window.active_entry.path == b
+    qtbot.waitUntil(lambda: len(window.session.models) == 2 and window.active_entry is not None
+                    and window.active_entry.path == b
                     and window.shown_embedding is not None and window.shown_codes is window.active_entry.codes,
                     timeout=15_000)
     assert window.model_panel.model_list.count() == 2
@@ -175,7 +176,7 @@ def test_open_two_models_and_switch_the_active_one(make_window, qtbot, tmp_path,
     assert np.array_equal(window.shown_embedding.embedding, window.shown_codes.z)
 
     window.model_panel.model_list.setCurrentRow(0)  # the user clicks the first model
-    qtbot.waitUntil(lambda: window.active_entry.path == a and window.shown_codes is window.active_entry.codes,
+    qtbot.waitUntil(lambda: window.active_entry is not None and window.active_entry.path == a and window.shown_codes is window.active_entry.codes,
                     timeout=15_000)
     assert window.shown_codes.z.shape == (N_IMAGES, 4)
     assert window.shown_embedding.spec.method == "pca"
@@ -226,7 +227,7 @@ def test_gan_embeds_real_images_by_inversion_with_labels_clusters_and_selection(
     np.testing.assert_array_equal(codes.labels, labels[idx])
     assert box.source() == "inverted"
     assert "inverted codes of 60" in window.view.plot_item.titleLabel.text
-    assert label_item.isEnabled() and window._effective_colour_mode() == "label"  # coloured by class
+    assert label_item.isEnabled() and window.session.effective_colour().mode == "label"  # coloured by class
     # clustering the inverted codes: scikit-learn's scores
     panel = window.clustering_panel
     panel.set_space("latent")
@@ -241,13 +242,13 @@ def test_gan_embeds_real_images_by_inversion_with_labels_clusters_and_selection(
     inv_item = window.projection_panel.colour_combo.model().item(4)
     assert inv_item.isEnabled()
     window.set_colouring("inversion_error")
-    assert window._effective_colour_mode() == "inversion_error" and window.view._colorbar is not None
+    assert window.session.effective_colour().mode == "inversion_error" and window.view._colorbar is not None
     assert "inverted" in window.view._colorbar.axis.labelText
     np.testing.assert_allclose(codes.fit_error, ((codes.generated - codes.images) ** 2).mean(axis=(1, 2, 3)),
                                rtol=1e-4, atol=1e-9)
     window.set_colouring("label")
     # hovering shows the dataset image (by its dataset index) beside G(z) of its inverted code
-    window._on_hovered(5)
+    window.presenter._on_hovered(5)
     assert window.hover_preview.index() == idx[5] and f"index {idx[5]}" in window.hover_preview.caption()
     assert "G(z), z inverted" in window.hover_preview.caption()
     np.testing.assert_allclose(codes.generated[5], decode_codes(window.active_entry.model, codes.z[5:6])[0],
@@ -317,18 +318,15 @@ def test_late_prior_samples_do_not_replace_inverted_points(gan_window, qtbot):
     qtbot.waitUntil(lambda: window.shown_codes.source == "inverted" and not window.runner.running_kinds(),
                     timeout=30_000)
     inverted = window.shown_codes
-    window._on_codes_ready(entry, window._dataset_id, prior)  # what a late encode job delivers
+    m = window.session.active
+    late = window.session._encode_task(m)  # an encode job made before the switch ...
+    late.apply(prior)  # ... delivers its prior samples late
     assert window.shown_codes is inverted and window.view.point_count == 30
+    assert m.prior_codes is prior  # kept for the Prior choice
     window.request_gan_points("prior")
     qtbot.waitUntil(lambda: window.shown_codes is prior and not window.runner.running_kinds(), timeout=15_000)
     assert window.view.point_count == N_IMAGES
-    # an embedding left from other points of the model is never paired with these codes
-    window._embeddings[_model_key(entry)] = window._embeddings[_model_key(entry)].__class__(
-        embedding=np.zeros((30, 2), np.float32), spec=window.shown_embedding.spec, key="stale", from_cache=True)
-    window._shown_codes = None  # force _show_active to look the embedding up again
-    window._show_active()
-    qtbot.waitUntil(lambda: window.shown_embedding is not None and len(window.shown_embedding.embedding) == N_IMAGES
-                    and not window.runner.running_kinds(), timeout=15_000)
+    assert len(window.shown_embedding.embedding) == N_IMAGES  # never an embedding of the inverted points
 
 
 # ---------------------------------------------------------------------------- embedding
@@ -394,11 +392,11 @@ def test_cached_projection_reopens_without_recomputing(make_window, qtbot, tmp_p
 
     second = make_window(settings_name="second.ini")
     models_loaded_when_shown = []
-    second.embedding_shown.connect(lambda result: models_loaded_when_shown.append(len(second.workspace.models)))
+    second.embedding_shown.connect(lambda result: models_loaded_when_shown.append(second.active_entry is not None))
     _open(qtbot, second, data_file, [vae_file])
     assert calls == ["pca"]  # not computed again
     # painted from the caches before the model itself had loaded, and not again after
-    assert models_loaded_when_shown == [0]
+    assert models_loaded_when_shown == [False]
     assert second.active_entry.codes is second.shown_codes
     assert second.shown_embedding.from_cache
     assert np.array_equal(second.shown_embedding.embedding, embedding)
@@ -414,11 +412,12 @@ def test_tsne_job_shows_its_embedding_and_caches_it(make_window, qtbot, data_fil
     qtbot.waitUntil(lambda: window.shown_embedding.spec == spec, timeout=40_000)
     assert window.shown_embedding.embedding.shape == (N_IMAGES, 2)
     assert window.view.plot_item.getAxis("bottom").labelText == "t-SNE 1"
+    computed = window.shown_embedding
     # choosing PCA and then the same t-SNE again reads it from the cache at once
     window.projection_panel.method_combo.setCurrentIndex(window.projection_panel.method_combo.findData("pca"))
     qtbot.waitUntil(lambda: window.shown_embedding.spec.method == "pca", timeout=10_000)
     window.projection_panel.set_spec(spec, emit=True)
-    assert window.shown_embedding.spec == spec and window.shown_embedding.from_cache
+    assert window.shown_embedding is computed and not window.runner.running_kinds()  # kept, not recomputed
 
 
 # ---------------------------------------------------------------------------- jobs
@@ -523,7 +522,7 @@ def test_layout_and_choices_persist_in_the_ini_file(make_window, qtbot, tmp_path
     window.projection_panel.opacity_slider.setValue(55)
     window.set_selection_mode("lasso")
     window.clustering_panel.set_k(7)
-    window._add_recent(vae_file)
+    window.files.add_recent(vae_file)
     window.close()
     assert (tmp_path / "settings.ini").is_file()
 
@@ -533,7 +532,7 @@ def test_layout_and_choices_persist_in_the_ini_file(make_window, qtbot, tmp_path
     assert again.projection_panel.marker()[1] == pytest.approx(0.55)
     assert again.view.selection_mode == "lasso"
     assert again.clustering_panel.k() == 7
-    assert again.recent_files() == [str(vae_file.resolve())]
+    assert again.files.recent() == [str(vae_file.resolve())]
 
 
 def test_drag_and_drop_opens_the_model_and_the_dataset(make_window, qtbot, data_file, vae_file):
@@ -553,8 +552,8 @@ def test_drag_and_drop_opens_the_model_and_the_dataset(make_window, qtbot, data_
     assert window.dataset.name == "bars" and window.view.point_count == N_IMAGES
     assert window.active_entry.path == vae_file
     # and it is in the recent-files menu
-    window._on_recent_menu_about_to_show()
-    assert [a.text() for a in window.recent_menu.actions()][0] == vae_file.name
+    window.files.recent_menu.aboutToShow.emit()
+    assert [a.text() for a in window.files.recent_menu.actions()][0] == vae_file.name
 
 
 def test_a_newer_projection_request_replaces_the_older_one(make_window, qtbot, data_file, vae_file):

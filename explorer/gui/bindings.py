@@ -1,0 +1,285 @@
+"""Two-way glue between the session and the model list, projection and clustering panels (no state of its own)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QSignalBlocker
+
+from explorer.core import embedding as emb
+from explorer.core.session import Session
+from explorer.gui.session_runner import SessionRunner
+
+__all__ = ["ModelListBinding", "ProjectionBinding", "ClusteringBinding", "space_labels"]
+
+
+def space_labels(session: Session, key: str | None) -> tuple[str, str]:
+    """Names of the two spaces k-means can run on, for model ``key``: its codes z and its shown embedding."""
+    m = session.state(key)
+    if m is None or m.codes is None:
+        return "Latent codes z", "2-D embedding"
+    d = m.codes.z.shape[1]
+    latent = ("Inverted latent codes" if m.codes.source == "inverted" else "Latent codes") + f" z (d = {d})"
+    shown = m.shown.label() if m.shown is not None else "not shown yet"
+    return latent, f"2-D embedding ({shown})"
+
+
+class ModelListBinding:
+    """The model list and dataset line show the session's models (in their order) and dataset.
+
+    Parameters
+    ----------
+    session : Session
+    panel : explorer.gui.model_panel.ModelPanel
+    """
+
+    def __init__(self, session: Session, panel) -> None:
+        self.session, self.panel = session, panel
+        self.pending: list[str] = []  # names of files being read before they are added
+        panel.active_model_changed.connect(self._on_row_chosen)
+        for signal in (session.models_changed, session.dataset_changed):
+            signal.connect(self.refresh)
+        session.active_changed.connect(lambda _k: self.refresh())
+        session.codes_changed.connect(lambda _k: self.refresh_dataset_line())
+
+    def _on_row_chosen(self, row: int) -> None:
+        if 0 <= row < len(self.session.models):
+            self.session.set_active(self.session.models[row].key)
+
+    def refresh(self) -> None:
+        """Rows in the session's order; the active one selected; details of the active model."""
+        s, rows = self.session, []
+        for m in s.models:
+            if m.entry is not None:
+                info = m.entry.info or {}
+                trained = f"trained on {info['dataset']}" if info.get("dataset") else ""
+                epochs = f"{info['epochs']} epochs" if info.get("epochs") else ""
+                tip = "\n".join(x for x in (str(m.path), m.entry.summary, ", ".join(y for y in (trained, epochs) if y),
+                                            f"SHA-256 {m.entry.file_hash[:16]}…") if x)
+                rows.append((m.name, m.entry.summary, tip))
+            elif m.error is not None:
+                rows.append((m.name, "could not be opened", m.error))
+            else:
+                rows.append((m.name, "loading…", str(m.path)))
+        active = next((i for i, m in enumerate(s.models) if m.key == s.active_key), -1)
+        with QSignalBlocker(self.panel):
+            self.panel.set_models(rows, active)
+        m = s.active
+        if m is not None and m.entry is None and m.error is None:
+            self.panel.set_details(f"{m.name}: loading the model…")
+        elif m is not None and m.error is not None:
+            self.panel.set_details(m.error)
+        else:
+            self.panel.set_details(emb.model_details(m.entry.info) if m is not None else "")
+        self.refresh_dataset_line()
+
+    def refresh_dataset_line(self) -> None:
+        """Name, N, shape, classes of the dataset, with the active model's notes (resizing)."""
+        from explorer.core.workspace import dataset_line
+
+        ds = self.session.dataset
+        if ds is None:
+            return
+        notes = list(ds.notes)
+        m = self.session.active
+        if m is not None and m.codes is not None and m.codes.source != "prior":
+            notes += [n for n in m.codes.notes if n not in notes]
+        self.panel.set_dataset(dataset_line(ds), notes)
+
+
+class ProjectionBinding:
+    """The projection panel asks the session for projections, colouring and markers, and shows its state.
+
+    Parameters
+    ----------
+    session : Session
+    panel : explorer.gui.projection_panel.ProjectionPanel
+    runner : SessionRunner
+    show_error : callable
+        ``show_error(sentence)``.
+    inversion_text : callable
+        ``inversion_text() -> str``: the GAN-inversion settings in words (for the GAN box).
+    """
+
+    def __init__(self, session: Session, panel, runner: SessionRunner, show_error: Callable[[str], None],
+                 inversion_text: Callable[[], str]) -> None:
+        self.session, self.panel, self.runner = session, panel, runner
+        self.show_error, self.inversion_text = show_error, inversion_text
+        panel.spec_changed.connect(self._on_spec_changed)
+        panel.projection_requested.connect(self.request)
+        panel.colouring_changed.connect(lambda mode, dim: session.set_colour(mode, dim))
+        panel.marker_changed.connect(lambda size, opacity: session.set_marker(size, opacity))
+        panel.gan_box.points_requested.connect(self._on_gan_points_requested)
+        for signal in (session.active_changed, session.codes_changed, session.embedding_changed,
+                       session.clustering_changed, session.busy_changed, session.models_changed):
+            signal.connect(self._on_changed)
+        session.colouring_changed.connect(self._show_colouring)
+        session.marker_changed.connect(lambda: panel.set_marker(*session.marker))
+
+    def request(self, spec) -> int | None:
+        """Show ``spec``'s embedding of the active model (cached at once, else a job)."""
+        s = self.session
+        s.set_projection(spec)
+        m = s.active
+        if m is None or m.codes is None:
+            return None
+        try:
+            task = s.project(m.key, spec)
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return None
+        return self.runner.submit(task)
+
+    def _on_spec_changed(self, spec) -> None:
+        """A cached embedding of the new spec is shown at once; otherwise nothing until Compute."""
+        s = self.session
+        m = s.active
+        if m is None or m.codes is None or spec.method in ("pca", "identity"):
+            return  # PCA / identity are requested right away by the panel
+        s.set_projection(spec)
+        if not s.show_cached(m.key, spec):
+            self.panel.set_status(f"{spec.label()} is not computed yet: press Compute.")
+
+    def _on_gan_points_requested(self, source: str, n: int) -> None:
+        m = self.session.active
+        if m is not None:
+            self.runner.submit(self.session.set_gan_points(m.key, source, n))
+            self.runner.follow_up()  # back to prior samples: sampled again
+
+    def _on_changed(self, *_args) -> None:
+        s, panel = self.session, self.panel
+        m = s.active
+        codes = m.codes if m is not None else None
+        d = codes.z.shape[1] if codes is not None else (m.model.latent_dim if m is not None and m.model else 0)
+        panel.set_latent_dim(d)
+        busy = m is not None and "projection" in m.busy
+        panel.set_busy(busy)
+        if busy:
+            panel.set_status(f"Computing {m.busy['projection'].label.split(' of ')[0]}…")
+        elif m is not None and m.embedding is not None:
+            res = m.embedding
+            source = "read from the cache" if res.from_cache else \
+                f"computed in {res.meta.get('elapsed_s', 0.0):.1f} s (now cached)"
+            panel.set_status(f"Shown: {res.spec.label()}, {source}.")
+            if res.spec.method in ("pca", "identity") and panel.method() in ("pca", "identity"):
+                panel.set_spec(res.spec)
+        else:
+            panel.set_status("")
+        has_labels = codes is not None and codes.labels is not None
+        why = ("prior samples of a GAN have no labels" if codes is not None and codes.source == "prior"
+               else "the dataset has no labels")
+        panel.set_colour_available("label", has_labels, why)
+        panel.set_colour_available("cluster", m is not None and m.clustering is not None,
+                                   "run k-means in the Clustering panel first")
+        panel.set_colour_available("inversion_error", codes is not None and codes.fit_error is not None,
+                                   "only dataset images at GAN-inverted codes have an inversion error")
+        self._show_colouring()
+        self._update_gan_box()
+
+    def _show_colouring(self) -> None:
+        """The colour selector shows what colours the points (the preference stays in the session)."""
+        col = self.session.effective_colour()
+        if self.session.active is not None and self.session.active.codes is not None:
+            self.panel.set_colour_mode(col.mode, col.dim, emit=False)
+
+    def _update_gan_box(self) -> None:
+        s, box = self.session, self.panel.gan_box
+        m = s.active
+        visible = m is not None and m.model is not None and not m.model.has_encoder and s.dataset is not None
+        if visible == box.isHidden():
+            box.setVisible(visible)
+        if visible:
+            box.set_context(len(s.dataset), m.codes.source if m.codes is not None else None, self.inversion_text())
+            box.set_busy("invert" in m.busy)
+
+
+class ClusteringBinding:
+    """The clustering panel runs k-means on the active model through the session and shows that model's result.
+
+    Parameters
+    ----------
+    session : Session
+    panel : explorer.gui.clustering_panel.ClusteringPanel
+    runner : SessionRunner
+    show_error : callable
+    """
+
+    def __init__(self, session: Session, panel, runner: SessionRunner, show_error: Callable[[str], None]) -> None:
+        self.session, self.panel, self.runner, self.show_error = session, panel, runner, show_error
+        panel.run_requested.connect(self.run_kmeans)
+        panel.sweep_requested.connect(self.run_k_sweep)
+        panel.colour_by_cluster_changed.connect(self._on_colour_by_cluster)
+        self._previous_mode = "label"
+        session.active_changed.connect(lambda _k: self.refresh())
+        for signal in (session.codes_changed, session.embedding_changed, session.clustering_changed,
+                       session.sweep_changed):
+            signal.connect(self._on_model_event)
+        session.busy_changed.connect(self._on_busy)
+        session.colouring_changed.connect(self._show_colour_check)
+
+    def run_kmeans(self, space: str, k: int, seed: int) -> int | None:
+        """k-means on the active model's codes or shown embedding, as a job."""
+        s = self.session
+        s.set_clustering_settings(space=space, k=int(k), seed=int(seed))
+        try:
+            task = s.kmeans(s.active_key, space, k, seed)
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return None
+        return self.runner.submit(task)
+
+    def run_k_sweep(self, space: str, ks, seed: int) -> int | None:
+        """k-means for each k in ``ks`` on the active model, as a job."""
+        s = self.session
+        ks = [int(k) for k in ks]
+        s.set_clustering_settings(space=space, seed=int(seed), sweep=(ks[0], ks[-1]))
+        try:
+            task = s.k_sweep(s.active_key, space, ks, seed)
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return None
+        return self.runner.submit(task)
+
+    def _on_model_event(self, key: str) -> None:
+        if key == self.session.active_key:
+            self.refresh()
+
+    def _on_busy(self, key: str, family: str, _busy: bool) -> None:
+        if key == self.session.active_key and family in ("kmeans", "sweep"):
+            self._show_busy()
+
+    def _show_busy(self) -> None:
+        m = self.session.active
+        self.panel.set_busy(m is not None and ("kmeans" in m.busy or "sweep" in m.busy))
+
+    def refresh(self) -> None:
+        """Spaces named for the active model, then its clustering and sweep (or nothing)."""
+        s, panel = self.session, self.panel
+        m = s.active
+        latent, embedding = space_labels(s, s.active_key)
+        panel.set_spaces(latent, embedding)
+        codes = m.codes if m is not None else None
+        panel.set_has_labels(codes is not None and codes.labels is not None,
+                             "Homogeneity, completeness and V-measure need labels; samples from the prior p(z) "
+                             "have none." if codes is not None and codes.source == "prior" else None)
+        panel.clear()
+        if m is not None and m.clustering is not None:
+            panel.show_result(m.clustering, latent if m.clustering.space == "latent" else embedding)
+        if m is not None and m.sweep:
+            panel.show_sweep(m.sweep, latent if m.sweep[0].space == "latent" else embedding)
+        self._show_busy()
+        self._show_colour_check()
+
+    def _show_colour_check(self) -> None:
+        want = self.session.effective_colour().mode == "cluster"
+        if self.panel.colour_by_cluster() != want:
+            with QSignalBlocker(self.panel._colour_check):
+                self.panel.set_colour_by_cluster(want)
+
+    def _on_colour_by_cluster(self, on: bool) -> None:
+        s = self.session
+        if on and s.colour.mode != "cluster":
+            self._previous_mode = s.colour.mode
+            s.set_colour("cluster")
+        elif not on and s.colour.mode == "cluster":
+            s.set_colour(self._previous_mode if self._previous_mode != "cluster" else "label")

@@ -1,0 +1,74 @@
+"""The embedding of a session as a figure file — one function for File ▸ Export view and `render embedding`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from explorer.core.session import Session
+
+__all__ = ["FIGURE_SIZE", "render_figure"]
+
+#: Size of an exported embedding figure in logical pixels (width, height); PNG ``scale`` multiplies it.
+FIGURE_SIZE = (900, 680)
+
+
+def render_figure(session: Session, path: str | os.PathLike, scale: float = 1.0,
+                  size: tuple[int, int] = FIGURE_SIZE) -> Path:
+    """Draw the session's active embedding (projection, colouring, legend or colour bar, selection, zoom) to a file.
+
+    The figure is drawn on its own view of a fixed ``size``, not on the window, so the same
+    session gives the same file from the window and from ``latent-explorer render embedding``.
+
+    Parameters
+    ----------
+    session : Session
+        Its active model must have an embedding.
+    path : path-like
+        ``.png``, ``.svg`` or ``.pdf`` (written atomically).
+    scale : float
+        PNG only: pixel size relative to ``size`` (2.0 for print).
+    size : (int, int)
+        Logical pixels of the figure.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ValueError
+        No embedding to draw, or an unknown file extension.
+    OSError
+        The file cannot be written.
+    """
+    from PySide6.QtCore import Qt
+
+    from explorer.gui.app import get_application
+    from explorer.gui.embedding_presenter import EmbeddingPresenter
+    from explorer.gui.embedding_view import EXPORT_FORMATS, EmbeddingView, export_view
+
+    m = session.active
+    if m is None or m.embedding is None:
+        raise ValueError("there is no embedding to draw: the session's active model has no projection yet")
+    if Path(path).suffix.lower() not in EXPORT_FORMATS:
+        raise ValueError(f"cannot export to '{path}': use a .png, .svg or .pdf file name")
+    app = get_application()
+    view = EmbeddingView(threaded=False)
+    view.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    view.resize(*size)
+    presenter = EmbeddingPresenter(session, view, interactive=False)
+    try:
+        view.show()
+        app.processEvents()
+        presenter.refresh()
+        view.resize(*size)
+        app.processEvents()
+        presenter.redraw()  # again at its final size: the zoom and the raster fit the figure
+        out = export_view(view, path, scale=scale)
+    finally:
+        presenter.close()
+        presenter.deleteLater()
+        view.close()
+        view.deleteLater()
+    return Path(out)

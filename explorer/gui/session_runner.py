@@ -1,0 +1,99 @@
+"""Runs a Session's tasks on the GUI's job runner and hands their results back to the session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from PySide6.QtCore import QObject
+
+from explorer.core.session import Session, Task
+from explorer.gui.jobs import JobRunner
+
+__all__ = ["SessionRunner"]
+
+
+class SessionRunner(QObject):
+    """Executes :class:`~explorer.core.session.Task` objects off the GUI thread.
+
+    Each task runs as a :class:`JobRunner` job of its ``kind``; when it ends the session is
+    told (:meth:`Session.task_ended`) and the work its result asks for
+    (:meth:`Session.follow_up`) is submitted. The runner never decides anything from job
+    names or UI text: everything it knows about a job is its :class:`Task`.
+
+    Parameters
+    ----------
+    session : Session
+    runner : JobRunner
+    parent : QObject, optional
+
+    Notes
+    -----
+    Errors reach the user through the job status widget (one sentence per failed job).
+    """
+
+    def __init__(self, session: Session, runner: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.runner = runner
+        self._tasks: dict[int, Task] = {}
+        self.closing = False
+        self._submitting = 0
+        runner.job_finished.connect(self._on_finished)
+        runner.job_failed.connect(self._on_failed)
+        runner.job_cancelled.connect(self._on_cancelled)
+
+    def submit(self, task: Task | None) -> int | None:
+        """Start ``task`` (None: nothing); returns its request id (None once the window closes)."""
+        if task is None or self.closing:
+            return None
+        self.session.task_started(task)  # first: the job it supersedes ends inside submit()
+        self._submitting += 1
+        try:
+            request = self.runner.submit(task.kind, task.fn, label=task.label, on_done=task.apply)
+        finally:
+            self._submitting -= 1
+        self._tasks[request] = task
+        return request
+
+    def submit_all(self, tasks: Iterable[Task | None]) -> list[int | None]:
+        """Start several tasks, then whatever the session needs next."""
+        ids = [self.submit(t) for t in tasks]
+        self.follow_up()
+        return ids
+
+    def follow_up(self) -> None:
+        """Submit the tasks the session asks for now (after a result or a user action)."""
+        for _ in range(4):  # a cached result applied at once may ask for more
+            tasks = self.session.follow_up()
+            if not tasks:
+                return
+            for t in tasks:
+                self.submit(t)
+
+    def submit_job(self, kind: str, fn: Callable, *, label: str, on_done: Callable[[Any], None] | None = None):
+        """A plain job that is not the session's (a slider's KL scores, a marker placement)."""
+        if self.closing:
+            return None
+        return self.runner.submit(kind, fn, label=label, on_done=on_done)
+
+    def is_busy(self, family: str, key: str | None) -> bool:
+        """True when model ``key`` has a running task of ``family``."""
+        m = self.session.state(key)
+        return m is not None and family in m.busy
+
+    def _end(self, request_id: int, outcome: str, message: str = "") -> None:
+        task = self._tasks.pop(request_id, None)
+        if task is not None:
+            self.session.task_ended(task, outcome, message)
+            if not self.closing and not self._submitting:
+                self.follow_up()
+
+    def _on_finished(self, kind: str, request_id: int, _result: object) -> None:
+        self._end(request_id, "finished")
+
+    def _on_failed(self, kind: str, request_id: int, message: str) -> None:
+        self._end(request_id, "failed", message)
+
+    def _on_cancelled(self, kind: str, request_id: int) -> None:
+        self._end(request_id, "cancelled")
