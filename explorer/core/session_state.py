@@ -1,0 +1,195 @@
+"""What a session holds: the dataset spec, per-model state, colouring and the tasks it asks to run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from explorer.core import embedding as emb
+from explorer.core.jobs import JobContext
+from explorer.core.projection_spec import ProjectionSpec
+from explorer.core.workspace import LatentCodes, ModelEntry
+
+__all__ = ["ModelState", "DatasetSpec", "Task", "Keypoint", "ClusteringSettings", "Colour", "GanPoints",
+           "COLOUR_MODES", "TASK_FAMILIES"]
+
+#: Colour modes of the embedding.
+COLOUR_MODES = ("label", "cluster", "dimension", "none", "inversion_error")
+#: What a task does; a model shows one busy flag per family.
+TASK_FAMILIES = ("dataset", "peek", "open", "encode", "invert", "projection", "kmeans", "sweep")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How the dataset was opened: ``explorer.data.load_dataset(spec, split, limit, seed)``.
+
+    Attributes
+    ----------
+    spec : str
+        A dataset name (``"fashion-mnist"``, ``"digits"``, ``"dsprites"``) or a path.
+    split : {"train", "test", None}
+        None: every split the source has.
+    limit : int or None
+        Size of a seeded random subsample (None: all images).
+    seed : int
+        Subsample seed; also the seed of a GAN's prior samples.
+    """
+
+    spec: str
+    split: str | None = None
+    limit: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Colour:
+    """How points are coloured: ``mode`` in :data:`COLOUR_MODES`; ``dim`` for ``"dimension"``."""
+
+    mode: str = "label"
+    dim: int = 0
+
+
+@dataclass(frozen=True)
+class ClusteringSettings:
+    """k-means settings: ``space`` in {"latent", "embedding"}, ``k`` ≥ 1, ``seed``, the k sweep range."""
+
+    space: str = "latent"
+    k: int = 10
+    seed: int = 0
+    sweep: tuple[int, int] = (2, 20)
+
+
+@dataclass(frozen=True)
+class GanPoints:
+    """Which points a GAN without encoder shows: ``"prior"`` samples or ``n`` ``"inverted"`` dataset images."""
+
+    source: str = "prior"
+    n: int = 1000
+
+
+@dataclass(frozen=True)
+class Keypoint:
+    """An interpolation keypoint: ``z`` ``(d,)`` float32, its label, and the dataset image it came from (or None)."""
+
+    z: np.ndarray
+    label: str
+    dataset_index: int | None = None
+
+
+@dataclass
+class ModelState:
+    """One open model in the session and everything computed for it on the open dataset.
+
+    Attributes
+    ----------
+    key : str
+        Resolved path of the model file (unique in a session).
+    path : pathlib.Path
+        The path as given.
+    file_hash : str or None
+        SHA-256 of the file (with an adapter's weights), known once read.
+    entry : ModelEntry or None
+        The loaded model; None while it loads (or when loading failed: ``error``).
+    codes : LatentCodes or None
+        The points shown (encoder codes, prior samples or inverted codes).
+    embeddings : dict
+        ``ProjectionSpec -> EmbeddingResult`` of ``codes``.
+    shown : ProjectionSpec or None
+        The projection on screen for this model.
+    clustering, sweep : ClusteringResult / list of them, or None
+        k-means of ``codes`` (or of the shown embedding, as their ``space`` says).
+    busy : dict
+        Task family -> the running :class:`Task` of this model (its ``label`` says what it does).
+    status : str
+        One sentence about this model's state for the view ("" when nothing to say).
+    preview : bool
+        ``codes`` and ``embeddings`` were read from the caches before the model loaded.
+    gan_points : GanPoints
+    slider_code : numpy.ndarray or None
+        ``(d,)`` float32, the code of the latent sliders.
+    keypoints : list of Keypoint
+    error : str or None
+        Why the model could not be opened.
+    view_range : tuple or None
+        ``((x0, x1), (y0, y1))`` of the embedding's view (zoom), None to fit all points.
+    want_spec, want_clustering : ProjectionSpec / dict or None
+        What a restored session showed: projected and clustered once the codes are back.
+    saved_hash : str or None
+        The SHA-256 the session file recorded for this model file.
+    results : dict or None
+        Codes, embeddings and cluster labels read from a session's companion ``.npz``,
+        used once the dataset is open (then cleared).
+    """
+
+    key: str
+    path: Path
+    file_hash: str | None = None
+    entry: ModelEntry | None = None
+    codes: LatentCodes | None = None
+    prior_codes: LatentCodes | None = None
+    embeddings: dict = field(default_factory=dict)
+    shown: ProjectionSpec | None = None
+    clustering: Any = None
+    sweep: list | None = None
+    busy: dict = field(default_factory=dict)
+    status: str = ""
+    preview: bool = False
+    gan_points: GanPoints = GanPoints()
+    slider_code: np.ndarray | None = None
+    keypoints: list = field(default_factory=list)
+    error: str | None = None
+    view_range: tuple | None = None
+    want_view_range: tuple | None = None
+    want_spec: ProjectionSpec | None = None
+    want_clustering: dict | None = None
+    saved_hash: str | None = None
+    results: dict | None = None
+
+    @property
+    def name(self) -> str:
+        """The file name shown in the model list."""
+        return self.path.name
+
+    @property
+    def model(self):
+        """The loaded model, or None."""
+        return self.entry.model if self.entry is not None else None
+
+    @property
+    def embedding(self) -> emb.EmbeddingResult | None:
+        """The embedding on screen for this model, or None."""
+        return self.embeddings.get(self.shown) if self.shown is not None else None
+
+
+@dataclass
+class Task:
+    """Long work a session asks for: run ``fn(ctx)`` off the GUI thread, then ``apply(result)`` on it.
+
+    Attributes
+    ----------
+    kind : str
+        Job kind of the runner (at most one current job per kind: a new one cancels the old).
+    family : str
+        One of :data:`TASK_FAMILIES`.
+    fn : callable
+        ``fn(ctx: JobContext) -> result``; touches only the snapshots it closed over.
+    label : str
+        What the user reads in the status bar and error messages.
+    apply : callable
+        ``apply(result)`` on the GUI thread; applies the result to the state it was made for
+        (the model and dataset captured when the task was made), active or not.
+    model_key : str or None
+        The model the task works for.
+    """
+
+    kind: str
+    family: str
+    fn: Callable[[JobContext], Any]
+    label: str
+    apply: Callable[[Any], None]
+    model_key: str | None = None
+    on_failed: Callable[[str], None] | None = None
