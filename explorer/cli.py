@@ -15,7 +15,7 @@ from explorer.errors import UserError
 from explorer.logs import log, setup_logging
 
 KIND_OF_TRAIN = {"vae": "vae", "dcgan": "gan", "ali": "ali"}
-SUBCOMMANDS = ("open", "train", "info", "evaluate", "render", "bench")
+SUBCOMMANDS = ("open", "train", "info", "evaluate", "render", "session", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,8 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "With no subcommand, opens the window on the bundled demo.")
     sub = parser.add_subparsers(dest="command")
 
-    p = sub.add_parser("open", help="open the window on checkpoints or adapters")
-    p.add_argument("checkpoints", nargs="*", metavar="CKPT_OR_ADAPTER")
+    p = sub.add_parser("open", help="open the window on checkpoints or adapters, or on a session file (.lxs)")
+    p.add_argument("checkpoints", nargs="*", metavar="CKPT_OR_ADAPTER_OR_SESSION")
     _add_data_args(p, split_default="test")
     p.add_argument("--seed", type=int, default=0)
 
@@ -45,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=positive_int, default=None, metavar="N",
                    help="torch CPU threads (results are bit-identical for the same seed and thread count)")
 
-    p = sub.add_parser("info", help="print what a checkpoint, adapter or TorchScript file holds")
-    p.add_argument("checkpoint", type=Path, metavar="CKPT_OR_ADAPTER")
+    p = sub.add_parser("info", help="print what a checkpoint, adapter, TorchScript or session file holds")
+    p.add_argument("checkpoint", type=Path, metavar="CKPT_OR_ADAPTER_OR_SESSION")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     p = sub.add_parser("evaluate", help="measure models on a dataset and write the figures as JSON")
@@ -83,11 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, metavar="OUT", help="write the results here (atomically)")
 
     p = sub.add_parser("render", help="render figures and movies headless (the same pixels as the window)")
-    render_sub = p.add_subparsers(dest="render_kind", required=True, metavar="{traversal,interpolation,reconstructions}")
-    from explorer import cli_reconstruction, cli_traversal
+    render_sub = p.add_subparsers(dest="render_kind", required=True,
+                                  metavar="{traversal,interpolation,reconstructions,embedding}")
+    from explorer import cli_reconstruction, cli_session, cli_traversal
 
-    for module in (cli_traversal, cli_reconstruction):
+    for module in (cli_traversal, cli_reconstruction, cli_session):
         module.add_render_parsers(render_sub)
+    cli_session.add_session_parser(sub)
 
     p = sub.add_parser("bench", help="run the benchmark and print its figures")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the figures as one JSON object")
@@ -156,9 +158,13 @@ def cmd_train(args) -> int:
 
 
 def cmd_info(args) -> int:
-    """Print what a checkpoint / adapter / TorchScript file holds."""
+    """Print what a checkpoint / adapter / TorchScript file or a session file (.lxs) holds."""
     from models.loading import describe
 
+    if args.checkpoint.suffix.lower() == ".lxs":
+        from explorer.cli_session import print_session_info
+
+        return print_session_info(args.checkpoint, args.json)
     info = describe(args.checkpoint)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
@@ -250,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv_parsed)
     args.argv = argv
     handlers = {"open": cmd_open, "train": cmd_train, "info": cmd_info, "evaluate": cmd_evaluate,
-                "render": lambda a: a.render_handler(a), "bench": cmd_bench}
+                "render": lambda a: a.render_handler(a), "session": lambda a: a.handler(a), "bench": cmd_bench}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -107,6 +107,7 @@ class Session(ViewState, Analyses):
         self._dataset_loading: Task | None = None
         self._awaiting: list[str] = []  # models whose opening waits for the dataset (cache look-up first)
         self._dirty = False
+        self.restoring = False  # a session file is being put back: results arriving are not changes
 
     # ------------------------------------------------------------------ small accessors
 
@@ -156,7 +157,12 @@ class Session(ViewState, Analyses):
         return self._dirty
 
     def mark_dirty(self, dirty: bool = True) -> None:
-        """Set (or clear, after a save) the unsaved-changes flag."""
+        """Set (or clear, after a save) the unsaved-changes flag.
+
+        While a session file is being restored (:attr:`restoring`), what comes back is not a change.
+        """
+        if dirty and self.restoring:
+            return
         if dirty != self._dirty:
             self._dirty = dirty
             self.dirty_changed.emit(dirty)
@@ -382,6 +388,10 @@ class Session(ViewState, Analyses):
                                                     or m.want_spec is None):
                 m.want_clustering = None
                 out.append(self.kmeans(m.key, want["space"], want["k"], want["seed"]))
+        if self.restoring and not out and self._dataset_loading is None and all(
+                m.want_spec is None and m.want_clustering is None and m.results is None and not m.busy
+                and m.entry is not None for m in self.models):
+            self.restoring = False  # everything the file asked for is back
         return out
 
     def remove_model(self, key: str) -> None:

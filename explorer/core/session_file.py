@@ -315,6 +315,7 @@ def restore_session(session: Session, sd: SessionDoc) -> list:
     doc, base = sd.doc, sd.base
     session.path = sd.path
     session.notes = []
+    session.restoring = True
     settings = doc.get("clustering") or {}
     sweep = settings.get("sweep", [2, 20])
     session.clustering_settings = ClusteringSettings(settings.get("space", "latent"), int(settings.get("k", 10)),

@@ -521,10 +521,18 @@ class EmbeddingView(QtWidgets.QWidget):
             self._legend.addItem(sample, str(name))
         self._legend.setColumnCount(1 if len(legend) <= 12 else 2)
         self._legend.layout.setContentsMargins(6, 0, 0, 0)
+        # Lay the entries out now: Qt posts the layout request, and a view that is exported, or
+        # switched from a colour bar, before the event loop runs it showed the names stacked in
+        # one place and the old width until the window was resized.
+        for _sample, label in self._legend.items:
+            label.updateGeometry()
+        self._legend.layout.invalidate()
+        self._legend.layout.activate()
         hint = self._legend.layout.preferredSize()
         self._legend.setFixedHeight(hint.height())  # do not stretch over the plot's height
         self._legend.setFixedWidth(hint.width())
         self._legend.show()
+        self._legend.layout.activate()
 
     def _set_colorbar(self, colorbar):
         layout = self.plot_item.layout
@@ -541,6 +549,7 @@ class EmbeddingView(QtWidgets.QWidget):
         self._colorbar = make_colorbar(cmap, vmin, vmax, title)
         layout.addItem(self._colorbar, 2, 5)
         layout.setColumnFixedWidth(4, 12)
+        self._colorbar.layout.activate()  # ticks and title now, not at the next resize (see _set_legend)
 
     def _update_draw_colors(self):
         if self._opacity >= 1.0:

@@ -1,0 +1,216 @@
+"""`latent-explorer session create`, `render embedding` and `info S.lxs`: sessions headless."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from explorer.errors import UserError
+
+__all__ = ["add_session_parser", "add_render_parsers", "cmd_session", "cmd_render_embedding", "print_session_info",
+           "parse_colour", "create_session"]
+
+
+def parse_colour(text: str) -> tuple[str, int]:
+    """``label`` | ``cluster`` | ``none`` | ``dim:J`` → (mode, dimension).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Anything else.
+    """
+    if text in ("label", "cluster", "none"):
+        return text, 0
+    if text.startswith("dim:"):
+        try:
+            j = int(text[4:])
+        except ValueError:
+            j = -1
+        if j >= 0:
+            return "dimension", j
+    raise argparse.ArgumentTypeError(f"--colour must be label, cluster, none or dim:J (J >= 0), not {text!r}")
+
+
+def add_session_parser(sub) -> None:
+    """The ``session`` subcommand (``session create``)."""
+    from explorer.cli_args import add_data_args, positive_int
+
+    p = sub.add_parser("session", help="make session files headless (compute on a server, look on a laptop)")
+    session_sub = p.add_subparsers(dest="session_command", required=True, metavar="{create}")
+    c = session_sub.add_parser("create", help="open models on a dataset, compute what is named, write S.lxs")
+    c.add_argument("checkpoints", nargs="+", metavar="CKPT_OR_ADAPTER")
+    add_data_args(c, split_default="test")
+    c.add_argument("--projection", choices=["pca", "umap", "tsne"], default="pca",
+                   help="the embedding of every model (default: pca)")
+    c.add_argument("--seed", type=int, default=0, help="projection, k-means and subsample seed (default 0)")
+    c.add_argument("--colour", "--color", type=parse_colour, default=("label", 0), metavar="label|cluster|dim:J",
+                   help="colouring of the embedding (default: label)")
+    c.add_argument("--k", type=positive_int, default=None,
+                   help="k-means with k clusters on each model's latent codes (needed for --colour cluster; "
+                        "default: the number of classes when --colour cluster)")
+    c.add_argument("--with-results", action="store_true",
+                   help="also store codes, embeddings and clusterings in S.results.npz beside the session")
+    c.add_argument("--out", type=Path, required=True, metavar="S.lxs")
+    c.set_defaults(handler=cmd_session)
+
+
+def add_render_parsers(render_sub) -> None:
+    """``render embedding S.lxs --out fig.png|svg|pdf [--scale F]``."""
+    p = render_sub.add_parser("embedding", help="draw a session's embedding exactly as saved (File ▸ Export view)")
+    p.add_argument("session", type=Path, metavar="S.lxs")
+    p.add_argument("--out", type=Path, required=True, metavar="FIG", help=".png, .svg or .pdf")
+    p.add_argument("--scale", type=float, default=1.0, help="PNG pixel scale (2 for print; default 1)")
+    p.set_defaults(render_handler=cmd_render_embedding)
+
+
+def _progress(label: str):
+    from explorer.core.jobs import JobContext
+
+    def report(fraction: float, message: str) -> None:
+        print(f"\r{label}: {100 * fraction:5.1f} % {message[:60]:<60}", end="", file=sys.stderr, flush=True)
+
+    return JobContext(report)
+
+
+def _run_all(session, tasks) -> None:
+    """Run the session's tasks with a progress line each (what the window's job runner does)."""
+    queue = [t for t in tasks if t is not None]
+    while queue:
+        task = queue.pop(0)
+        session.run(task, _progress(task.label))
+        print(file=sys.stderr)
+        for t in session.follow_up():
+            if all(q.kind != t.kind for q in queue):
+                queue.append(t)
+
+
+def create_session(paths, data, split, limit, seed: int, projection: str, colour: tuple[str, int],
+                   k: int | None = None):
+    """A :class:`~explorer.core.session.Session` with ``paths`` open on ``data``, projected and clustered.
+
+    Returns
+    -------
+    Session
+
+    Raises
+    ------
+    UserError
+        A model could not be opened, or ``colour`` names a dimension the models do not have.
+    """
+    from explorer.core.projection_spec import ProjectionSpec
+    from explorer.core.session import Session
+
+    s = Session(use_workers=False)
+    spec = ProjectionSpec(projection, seed=seed)
+    s.set_projection(spec)
+    _run_all(s, [s.open_dataset(data, split, limit, seed)])
+    if s.dataset is None:
+        raise UserError(f"the dataset {data!r} could not be read")
+    for m in s.add_models(paths):
+        m.want_spec = spec if projection != "pca" else None
+    tasks = [t for m in s.models for t in s.open_model_tasks(m, peek=False)]
+    _run_all(s, tasks)
+    for m in s.models:
+        if m.entry is None:
+            raise UserError(f"could not open the model file '{m.path}'")
+    mode, dim = colour
+    for m in s.models:
+        if mode == "dimension" and dim >= m.codes.z.shape[1]:
+            raise UserError(f"--colour dim:{dim}: {m.name} has d = {m.codes.z.shape[1]} latent dimensions")
+    if mode == "cluster" and k is None:
+        k = len(s.dataset.class_names) if s.dataset.class_names else 10
+    if k is not None:
+        s.set_clustering_settings(k=int(k), seed=seed)
+        _run_all(s, [s.kmeans(m.key, "latent", k, seed) for m in s.models])
+    s.set_colour(mode, dim)
+    if s.models:
+        s.set_active(s.models[0].key)
+    return s
+
+
+def cmd_session(args) -> int:
+    """``session create``: open, compute (with progress) and write a session file."""
+    from explorer.core.session_file import save_session
+
+    s = create_session(args.checkpoints, args.data, args.split, args.limit, args.seed, args.projection,
+                       args.colour, args.k)
+    try:
+        out = save_session(s, args.out, with_results=args.with_results)
+    except OSError as exc:
+        raise UserError(f"could not write the session file '{args.out}': {exc.strerror or exc}") from None
+    print(f"wrote {out}" + (" (with results)" if args.with_results else ""))
+    return 0
+
+
+def _restored(path: Path):
+    """The session of a file, opened and computed as far as it says (read from the caches where it can)."""
+    from explorer.core.session import Session
+    from explorer.core.session_file import SessionFileError, read_session, restore_session
+
+    try:
+        doc = read_session(path)
+    except SessionFileError as exc:
+        raise UserError(str(exc)) from None
+    s = Session(use_workers=False)
+    _run_all(s, restore_session(s, doc))
+    for note in s.notes:
+        print(f"latent-explorer: note: {note}", file=sys.stderr)
+    return s
+
+
+def cmd_render_embedding(args) -> int:
+    """``render embedding S.lxs --out FIG``: the session's embedding as File ▸ Export view draws it."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from explorer.gui.figure import render_figure
+
+    if not args.scale > 0:
+        raise UserError(f"--scale must be > 0, got {args.scale}")
+    s = _restored(args.session)
+    try:
+        out = render_figure(s, args.out, scale=args.scale)
+    except ValueError as exc:
+        raise UserError(f"{args.session}: {exc}") from None
+    except OSError as exc:
+        raise UserError(f"could not write '{args.out}': {exc.strerror or exc}") from None
+    finally:
+        s.close()
+    print(f"wrote {out}")
+    return 0
+
+
+def print_session_info(path: Path, as_json: bool = False) -> int:
+    """``info S.lxs``: models (with hashes and whether they still match), dataset, projection, colouring..."""
+    from explorer.core.session_file import SessionFileError, describe_session, read_session
+
+    try:
+        info = describe_session(read_session(path))
+    except SessionFileError as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return 0
+    ds = info["dataset"] or {}
+    print(f"session     {info['session']} (format version {info['version']})")
+    if ds:
+        extra = ", ".join(x for x in (f"split {ds.get('split')}" if ds.get("split") else "",
+                                      f"limit {ds['limit']}" if ds.get("limit") else "",
+                                      f"N = {ds['n']:,}" if ds.get("n") else "", f"seed {ds.get('seed', 0)}") if x)
+        print(f"dataset     {ds.get('spec')} ({extra})")
+    for i, m in enumerate(info["models"]):
+        star = "*" if i == info["active"] else " "
+        sha = (m["sha256"] or "")[:16]
+        print(f"model {i + 1}{star}    {m['path']}  sha256 {sha}…  file {m['file']}")
+        print(f"            projection {m['projection'] or 'none yet'}"
+              + (f", k-means k = {m['clustering']['k']} on the {m['clustering']['space']} space"
+                 if m["clustering"] else "")
+              + (f", {m['keypoints']} interpolation keypoints" if m["keypoints"] else ""))
+    col = info["colouring"] or {}
+    dim = f" {col.get('dim')}" if col.get("mode") == "dimension" else ""
+    print(f"projection  {info['projection']} (asked for)")
+    print(f"colouring   {col.get('mode', 'label')}{dim}")
+    print(f"selection   {info['selection_size']:,} dataset images")
+    print(f"results     {info['results'] or 'not stored (computed again, or read from the caches)'}")
+    return 0
