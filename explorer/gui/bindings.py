@@ -273,8 +273,7 @@ class ClusteringBinding:
     def _show_colour_check(self) -> None:
         want = self.session.effective_colour().mode == "cluster"
         if self.panel.colour_by_cluster() != want:
-            with QSignalBlocker(self.panel._colour_check):
-                self.panel.set_colour_by_cluster(want)
+            self.panel.set_colour_by_cluster(want, emit=False)
 
     def _on_colour_by_cluster(self, on: bool) -> None:
         s = self.session

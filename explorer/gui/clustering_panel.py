@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import csv
 import os
 from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -479,9 +481,11 @@ class ClusteringPanel(QWidget):
         """State of "Colour embedding by cluster"."""
         return self._colour_check.isChecked()
 
-    def set_colour_by_cluster(self, on: bool) -> None:
-        """Check or uncheck "Colour embedding by cluster" (emits ``colour_by_cluster_changed`` on change)."""
-        self._colour_check.setChecked(bool(on))
+    def set_colour_by_cluster(self, on: bool, emit: bool = True) -> None:
+        """Check or uncheck "Colour embedding by cluster" (emits ``colour_by_cluster_changed`` on change
+        unless ``emit`` is False: the panel then shows what the session's colouring is)."""
+        with QSignalBlocker(self._colour_check) if not emit else contextlib.nullcontext():
+            self._colour_check.setChecked(bool(on))
 
     def result(self) -> ClusteringResult | None:
         """The result shown, or None."""

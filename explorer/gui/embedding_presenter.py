@@ -79,6 +79,7 @@ class EmbeddingPresenter(QObject):
         self.empty_note = ""
         self.pending = False  # a model file is being opened (before it is in the session)
         self._shown = None  # (key, codes, EmbeddingResult) on the view
+        self._drawn = None  # what the colours on the view were made from (see _colour_signature)
         self._updating_selection = False
         for axis in ("bottom", "left"):  # unitless coordinates: plain tick values, no "(x0.001)"
             plain_ticks(view.plot_item.getAxis(axis))
@@ -150,7 +151,11 @@ class EmbeddingPresenter(QObject):
             return
         if self._shown is not None and self._shown[0] == m.key and self._shown[1] is m.codes \
                 and self._shown[2] is res:
-            self.redraw()  # same points: colouring or clustering may have changed
+            if self._colour_signature() != self._drawn:
+                self.redraw()  # same points, another colouring (e.g. a new clustering coloured by)
+            else:
+                self._show_selection()
+                self.update_message()
             return
         same_points = self._shown is not None and self._shown[0] == m.key and self._shown[1] is m.codes
         self._shown = (m.key, m.codes, res)
@@ -161,9 +166,17 @@ class EmbeddingPresenter(QObject):
         self.redraw(keep_range=same_points, new_points=True)
         self.embedding_shown.emit(res)
 
+    def _colour_signature(self):
+        """What decides the colours and captions of the shown points: mode, dimension, the clustering."""
+        m = self.session.state(self.shown_key)
+        if m is None:
+            return None
+        col = self.session.effective_colour(m.key)
+        return col.mode, col.dim, id(m.clustering) if col.mode == "cluster" else None
+
     def clear(self) -> None:
         """No points on the view."""
-        self._shown = None
+        self._shown = self._drawn = None
         self.view.set_points(np.empty((0, 2)), np.empty((0, 4), np.uint8))
         self.view.set_axis_labels("", "")
         self.set_title(None)
@@ -186,6 +199,7 @@ class EmbeddingPresenter(QObject):
         vb = self.view.view_box
         old_range = vb.viewRange() if keep_range and not new_points else None
         col = s.colouring(key)
+        self._drawn = self._colour_signature()
         legend = colorbar = None
         if col.mode in ("label", "cluster"):
             colors, legend = label_colors(col.categories, col.names)
