@@ -226,14 +226,15 @@ def measure_dataset(model, dataset, n: int | None, precision: str = "float32", s
 
 def measure_rate_distortion(model, dataset, n: int, precisions: Sequence[str] = RD_PRECISIONS,
                             sample: str = "mean", seed: int = 0, inversion=None, ctx=None, store=None) -> list[dict]:
-    """Rate–distortion rows (`explorer.core.codecs.rate_distortion`) on a seeded sample of ``n`` images (job).
+    """Rate–distortion rows (`explorer.core.reconstruction.rate_distortion`) on a seeded sample of ``n`` images (job).
 
     The latent code at every precision and JPEG (and WebP where Pillow has it) over their
     quality ranges, on the same images at the model's resolution. A GAN without encoder
     takes inverted codes from ``store`` when given (see `reconstruct_images`).
     """
-    from explorer.core.codecs import available_codecs, rate_distortion
+    from explorer.core.codecs import available_codecs
     from explorer.core.evaluate import reconstruction_subset
+    from explorer.core.reconstruction import rate_distortion
 
     idx = reconstruction_subset(len(dataset), n, seed)
     x, _ = _fitted(model, dataset, idx)
