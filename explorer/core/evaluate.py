@@ -11,7 +11,7 @@ from explorer.core.clustering import evaluate_clustering
 from explorer.core.jobs import JobContext
 from explorer.core.projection import ProjectionSpec, compute_projection
 from explorer.core.workspace import compute_codes, open_model
-from explorer.data import Dataset
+from explorer.data import Dataset, subsample_indices
 
 #: Measurements `evaluate_models` knows.
 METRICS: tuple[str, ...] = ("clustering", "reconstruction")
@@ -21,18 +21,8 @@ METRICS: tuple[str, ...] = ("clustering", "reconstruction")
 DEFAULT_INVERSION_IMAGES = 100
 
 
-def reconstruction_subset(n_total: int, n_images: int | None, seed: int) -> np.ndarray:
-    """Indices of the images measured for reconstructions: all, or a seeded sample of ``n_images``.
-
-    Returns
-    -------
-    numpy.ndarray of int64, shape (min(n_images, n_total),)
-        Sorted indices; ``numpy.random.default_rng(seed).choice`` without replacement.
-    """
-    if n_images is None or n_images >= n_total:
-        return np.arange(n_total, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n_total, size=int(n_images), replace=False)).astype(np.int64)
+#: The seeded subset of the images measured (the same function the dataset readers use).
+reconstruction_subset = subsample_indices
 
 
 def evaluate_model_reconstruction(
