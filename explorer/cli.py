@@ -3,39 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import shlex
 import sys
 import time
 from pathlib import Path
 
+from explorer.cli_args import add_data_args as _add_data_args
+from explorer.cli_args import positive_int
 from explorer.errors import UserError
 from explorer.logs import log, setup_logging
 
 KIND_OF_TRAIN = {"vae": "vae", "dcgan": "gan", "ali": "ali"}
 SUBCOMMANDS = ("open", "train", "info", "evaluate", "render", "bench")
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def _add_data_args(p: argparse.ArgumentParser, split_default: str | None) -> None:
-    p.add_argument("--data", default="fashion-mnist",
-                   help="dataset name (fashion-mnist, digits, dsprites) or path (IDX folder, .npz/.npy, "
-                        "image folder with one subfolder per class); default: fashion-mnist")
-    p.add_argument("--split", choices=["train", "test", "all"], default=split_default,
-                   help=f"split of the dataset (default: {split_default or 'every split it has'})")
-    p.add_argument("--limit", type=positive_int, default=None, metavar="N",
-                   help="use a seeded random subsample of N images (for dsprites: generate N)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,12 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="render figures and movies headless (the same pixels as the window)")
     render_sub = p.add_subparsers(dest="render_kind", required=True, metavar="{traversal,interpolation,reconstructions}")
-    for module in ("explorer.cli_traversal", "explorer.cli_reconstruction"):
-        try:
-            importlib.import_module(module).add_render_parsers(render_sub)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    from explorer import cli_reconstruction, cli_traversal
+
+    for module in (cli_traversal, cli_reconstruction):
+        module.add_render_parsers(render_sub)
 
     p = sub.add_parser("bench", help="run the benchmark and print its figures")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the figures as one JSON object")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from explorer.cli_args import add_data_args, positive_int
 from explorer.errors import UserError
 
 #: How the images of a reconstruction grid are chosen.
@@ -37,15 +38,13 @@ def format_reconstruction(rec: dict) -> str:
 
 def add_render_parsers(render_sub) -> None:
     """Add ``render reconstructions`` to the ``render`` subparsers of ``latent-explorer``."""
-    from explorer.cli import _add_data_args, positive_int
-
     p = render_sub.add_parser(
         "reconstructions", help="grid of originals / reconstructions / JPEG at the same compression ratio",
         description="Rows: the original images, their reconstructions decoded from the latent code at "
                     "--precision, and JPEG at the closest compression ratio it can reach. Per-image PSNR "
                     "(dB) heads each column.")
     p.add_argument("checkpoint", metavar="CKPT_OR_ADAPTER")
-    _add_data_args(p, split_default="test")
+    add_data_args(p, split_default="test")
     p.add_argument("--out", type=Path, required=True, metavar="F.png|F.svg|F.pdf")
     p.add_argument("--precision", default="float32", help="float32, float16 or kbit with k = 2..16 (default float32)")
     p.add_argument("--n", type=positive_int, default=8, help="images in the grid (default 8)")

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
+from explorer.cli_args import positive_float, positive_int
 from explorer.errors import UserError
 
 FIGURE_EXTS = (".png", ".svg", ".pdf")
 MOVIE_EXTS = (".gif", ".mp4")
-
-
-def _positive_int(text: str) -> int:
-    from explorer.cli import positive_int
-
-    return positive_int(text)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"{v} must be > 0")
-    return v
 
 
 def add_render_parsers(render_sub) -> None:
@@ -39,17 +23,17 @@ def add_render_parsers(render_sub) -> None:
     p.add_argument("--data", default=None, help="dataset: orders dimensions by KL (VAE) or variance, "
                                                 "and gives the base code with --index and the fitted range")
     p.add_argument("--split", choices=["train", "test", "all"], default="test")
-    p.add_argument("--limit", type=_positive_int, default=2000, metavar="N",
+    p.add_argument("--limit", type=positive_int, default=2000, metavar="N",
                    help="images of --data used (seeded subsample; default 2000)")
     p.add_argument("--index", type=int, default=None, metavar="I",
                    help="base code: the encoding of image I of --data (default: the prior mean, z = 0)")
     p.add_argument("--range", choices=["prior", "fitted"], default="prior", dest="range_mode",
                    help="±3σ of the prior (default) or ±2σ of the codes' fitted Gaussian (needs --data)")
-    p.add_argument("--cols", type=_positive_int, default=10, help="values per row (default 10)")
-    p.add_argument("--scale", type=_positive_float, default=2.0, help="resize factor of each image (default 2)")
+    p.add_argument("--cols", type=positive_int, default=10, help="values per row (default 10)")
+    p.add_argument("--scale", type=positive_float, default=2.0, help="resize factor of each image (default 2)")
     p.add_argument("--upscale", choices=["nearest", "smooth"], default="nearest")
-    p.add_argument("--frames", type=_positive_int, default=40, help="frames per cycle of a GIF/MP4 (default 40)")
-    p.add_argument("--fps", type=_positive_float, default=10.0)
+    p.add_argument("--frames", type=positive_int, default=40, help="frames per cycle of a GIF/MP4 (default 40)")
+    p.add_argument("--fps", type=positive_float, default=10.0)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(render_handler=cmd_render_traversal)
 
@@ -59,13 +43,13 @@ def add_render_parsers(render_sub) -> None:
     p.add_argument("--data", default=None, help="dataset whose images --from/--to encode "
                                                 "(default: two samples from the prior, seeded)")
     p.add_argument("--split", choices=["train", "test", "all"], default="test")
-    p.add_argument("--limit", type=_positive_int, default=None, metavar="N")
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N")
     p.add_argument("--from", dest="from_index", type=int, default=0, metavar="I")
     p.add_argument("--to", dest="to_index", type=int, default=1, metavar="J")
     p.add_argument("--slerp", action="store_true", help="spherical interpolation (default: lerp)")
-    p.add_argument("--frames", type=_positive_int, default=60)
-    p.add_argument("--fps", type=_positive_float, default=12.0)
-    p.add_argument("--scale", type=_positive_float, default=4.0)
+    p.add_argument("--frames", type=positive_int, default=60)
+    p.add_argument("--fps", type=positive_float, default=12.0)
+    p.add_argument("--scale", type=positive_float, default=4.0)
     p.add_argument("--upscale", choices=["nearest", "smooth"], default="nearest")
     p.add_argument("--caption", default=None)
     p.add_argument("--seed", type=int, default=0)
