@@ -5,8 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from explorer.cli_args import add_data_args, positive_int
 from explorer.errors import UserError
 
@@ -69,6 +67,9 @@ def render_reconstructions(model, dataset, out, precision="float32", n=8, select
                            sample="mean", jpeg=True, inversion=None, scale=3.0, seed=0, title=None, store=None):
     """Write the reconstruction grid of ``model`` on ``dataset`` to ``out`` (PNG, SVG or PDF).
 
+    The images and their report come from `explorer.core.reconstruction_jobs.reconstruct_images`
+    (the panel's job), the rows and labels from `explorer.core.reconstruction_jobs.reconstruction_figure`.
+
     Parameters
     ----------
     model : models.base.GenerativeModel
@@ -96,55 +97,14 @@ def render_reconstructions(model, dataset, out, precision="float32", n=8, select
     report : explorer.core.reconstruction.ReconstructionReport
         Of the images shown (columns in order).
     """
-    from explorer.core.evaluate import reconstruction_subset
     from explorer.core.figures import save_grid_figure
-    from explorer.core.reconstruction import reconstruction_report, worst_best
-    from explorer.data import fit_to_model, resize_images
+    from explorer.core.reconstruction_jobs import reconstruct_images, reconstruction_figure
 
-    if select in ("worst", "best"):
-        idx = reconstruction_subset(len(dataset), max(pool, n), seed)
-    elif select == "random":
-        idx = reconstruction_subset(len(dataset), n, seed)
-    else:
-        idx = np.arange(min(n, len(dataset)))
-    fitted = fit_to_model(dataset, model.image_shape)
-    x, orig = fitted.images[idx], dataset.images[idx]
-    codes = None
-    if store is not None and not model.has_encoder:
-        codes, inversion = store.get(idx, x).codes, store.settings
-    if select in ("worst", "best"):
-        full = reconstruction_report(model, x, precision, sample=sample, seed=seed, inversion=inversion, jpeg=False,
-                                     codes=codes)
-        worst, best = worst_best(full.psnr, n)
-        pick = worst if select == "worst" else best
-        x, orig, idx = x[pick], orig[pick], idx[pick]
-        # full-precision codes: reuse a slow inversion; encoder codes are cheap to recompute
-        if codes is not None:
-            codes = codes[pick]
-        elif full.inversion is not None:
-            codes = full.inversion.codes[pick]
-    rep = reconstruction_report(model, x, precision, sample=sample, seed=seed, inversion=inversion, jpeg=jpeg,
-                                codes=codes, codes_source="auto", originals=orig)
-    shown_orig = x
-    rows = [shown_orig, rep.reconstructions]
-    src = "inverted" if rep.codes_source.value == "inverted" else "encoder"
-    ssim_txt = "n/a" if not np.isfinite(rep.ssim_mean) else f"{rep.ssim_mean:.3f}"
-    labels = ["original",
-              f"{rep.precision} ({src}) {rep.compression_ratio:.3g}×: {rep.psnr_db:.1f} dB, SSIM {ssim_txt}"]
-    if rep.jpeg is not None:
-        j = rep.jpeg.images
-        if j.shape[1:] != x.shape[1:] and j.shape[1] == x.shape[1]:
-            j = resize_images(j, *x.shape[2:])
-        if j.shape[1:] == x.shape[1:]:
-            jssim = "n/a" if not np.isfinite(rep.jpeg.ssim_mean) else f"{rep.jpeg.ssim_mean:.3f}"
-            rows.append(j)
-            labels.append(f"JPEG q{rep.jpeg.quality} {rep.jpeg.compression_ratio:.3g}×: "
-                          f"{rep.jpeg.psnr_db:.1f} dB, SSIM {jssim}"
-                          + ("" if rep.jpeg.reachable else f" (cannot reach {rep.compression_ratio:.3g}×)"))
-    grid = np.stack(rows)
-    cols = [f"{v:.1f} dB" for v in rep.psnr]
+    result = reconstruct_images(model, dataset, select, n, precision=precision, sample=sample, seed=seed,
+                                inversion=inversion, pool=pool, store=store, jpeg=jpeg)
+    grid, labels, cols = reconstruction_figure(result)
     save_grid_figure(out, grid, row_labels=labels, col_labels=cols, title=title, scale=scale)
-    return rep
+    return result.report
 
 
 def cmd_render_reconstructions(args) -> int:

@@ -13,9 +13,8 @@ import resources
 from explorer.cli import main
 from explorer.core.codecs import jpeg_round_trip
 from explorer.core.codes import decode_codes, encode_images
-from explorer.core.evaluate import reconstruction_subset
 from explorer.core.quantize import round_trip
-from explorer.data import fit_to_model, load_dataset
+from explorer.data import fit_to_model, load_dataset, subsample_indices
 from models.loading import load_any
 
 VAE = str(resources.path("checkpoints", "vae_fashion.pt"))
@@ -117,7 +116,7 @@ def test_evaluate_gan_clusters_inverted_codes_of_real_images(tmp_path, monkeypat
     ds = load_dataset("fashion-mnist", split="test", limit=60, seed=0)
     store = InvertedCodesStore(load_any(DCGAN)[0], file_sha256(DCGAN), dataset_identity(ds), 60,
                                InversionSettings(steps=4, restarts=1))
-    idx = reconstruction_subset(60, 30, 0)
+    idx = subsample_indices(60, 30, 0)
     assert store.done[idx].all() and store.n_done == 30
     z = store.get(idx, np.zeros((30, 1, 28, 28), np.float32)).codes
     km = KMeans(n_clusters=3, n_init=3, random_state=0).fit(z)  # clustering.DEFAULT_N_INIT
@@ -134,10 +133,13 @@ def test_bad_precision_is_one_sentence(capsys):
     assert err.startswith("latent-explorer: error: ") and "40bit" in err and "Traceback" not in err
 
 
-def test_reconstruction_subset_is_seeded():
-    a = reconstruction_subset(100, 10, 3)
-    assert np.array_equal(a, reconstruction_subset(100, 10, 3)) and len(np.unique(a)) == 10
-    assert np.array_equal(reconstruction_subset(5, None, 0), np.arange(5))
+def test_reconstruction_subset_is_the_seeded_subset_of_the_readers():
+    from explorer.core.evaluate import reconstruction_subset
+
+    assert reconstruction_subset is subsample_indices  # one function, one sample per seed
+    a = subsample_indices(100, 10, 3)
+    assert np.array_equal(a, subsample_indices(100, 10, 3)) and len(np.unique(a)) == 10
+    assert np.array_equal(subsample_indices(5, None, 0), np.arange(5))
 
 
 @pytest.mark.parametrize("ext", [".png", ".pdf"])

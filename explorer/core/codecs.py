@@ -6,23 +6,17 @@ import io
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, features
 
-from explorer.core.jobs import JobContext, sub_context
-from explorer.core.quantize import parse_precision
-from explorer.core.reconstruction import (  # noqa: I001 (private helpers shared on purpose)
-    _resolve_source,
-    code_bpp,
-    compression_ratio,
-    image_bits,
-    latent_codes,
-    psnr,
-    reconstruct,
-    ssim,
-)
+from explorer.core.bits import image_bits
+from explorer.core.image_metrics import psnr, ssim_or_nan
+from explorer.core.pixels import to_uint8
+
+if TYPE_CHECKING:
+    from explorer.core.jobs import JobContext
 
 __all__ = [
     "CODECS",
@@ -30,7 +24,7 @@ __all__ = [
     "DEFAULT_QUALITIES",
     "RD_KEYS",
     "available_codecs",
-    "to_uint8",
+    "pillow_pixels",
     "encode_image",
     "decode_image",
     "encoded_sizes",
@@ -40,7 +34,6 @@ __all__ = [
     "codec_curve",
     "RatioMatch",
     "match_ratio",
-    "rate_distortion",
 ]
 
 #: Codecs this module knows; WebP only when Pillow was built with it (`available_codecs`).
@@ -52,7 +45,7 @@ QUALITY_RANGE: dict[str, tuple[int, int]] = {"jpeg": (1, 95), "webp": (0, 100)}
 #: Qualities of a rate–distortion curve unless told otherwise.
 DEFAULT_QUALITIES: tuple[int, ...] = (1, 5, 10, 20, 30, 50, 75, 90, 95)
 
-#: Keys of every `rate_distortion` row.
+#: Keys of every `explorer.core.reconstruction.rate_distortion` row.
 RD_KEYS: tuple[str, ...] = ("method", "setting", "ratio", "bpp", "psnr", "ssim")
 
 _NAMES = {"jpeg": "JPEG", "webp": "WebP"}
@@ -87,8 +80,8 @@ def _check_images(images: Any) -> np.ndarray:
     return x
 
 
-def to_uint8(images: Any) -> np.ndarray:
-    """8-bit pixels for a codec: ``clip(round(255·x), 0, 255)``.
+def pillow_pixels(images: Any) -> np.ndarray:
+    """8-bit pixels for a codec, in Pillow's layout: `explorer.core.pixels.to_uint8` of each image.
 
     Parameters
     ----------
@@ -97,10 +90,15 @@ def to_uint8(images: Any) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, uint8
-        (N, H, W) for grey, (N, H, W, 3) for RGB (Pillow's layout).
+        (N, H, W) for grey, (N, H, W, 3) for RGB; levels ``clip(rint(255·x), 0, 255)``.
+
+    Raises
+    ------
+    ValueError
+        Not (N, C, H, W) with C = 1 or 3.
     """
     x = _check_images(images)
-    u8 = np.clip(np.rint(x.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
+    u8 = to_uint8(x)
     return u8[:, 0] if x.shape[1] == 1 else np.ascontiguousarray(u8.transpose(0, 2, 3, 1))
 
 
@@ -174,7 +172,7 @@ def encoded_sizes(images: Any, quality: int, codec: str = "jpeg", ctx: JobContex
     numpy.ndarray, shape (N,), int64
         ``len()`` of the encoded bytes.
     """
-    u8 = to_uint8(images)
+    u8 = pillow_pixels(images)
     out = np.empty(len(u8), np.int64)
     for i, px in enumerate(u8):
         out[i] = len(encode_image(px, quality, codec))
@@ -190,7 +188,7 @@ def codec_round_trip(images: Any, quality: int, codec: str = "jpeg",
     Parameters
     ----------
     images : array_like, shape (N, C, H, W), float in [0, 1], C = 1 or 3
-        Converted to 8 bits by `to_uint8` before encoding.
+        Converted to 8 bits by `pillow_pixels` before encoding.
     quality : int
         JPEG 1–95, WebP 0–100.
     codec : {"jpeg", "webp"}
@@ -211,7 +209,7 @@ def codec_round_trip(images: Any, quality: int, codec: str = "jpeg",
     codec = _check_codec(codec)
     _check_quality(codec, quality)
     x = _check_images(images)
-    u8 = to_uint8(x)
+    u8 = pillow_pixels(x)
     c = x.shape[1]
     decoded = np.empty(x.shape, np.float32)
     nbytes = np.empty(len(x), np.int64)
@@ -251,7 +249,8 @@ class CodecPoint:
     psnr_db : float
         Mean PSNR over images, dB (data range 1.0).
     ssim : float
-        Mean SSIM over images (`explorer.core.reconstruction.ssim`).
+        Mean SSIM over images (`explorer.core.image_metrics.ssim`); NaN for images smaller
+        than SSIM's 11×11 window.
     mean_bytes : float
         Mean bytes per image.
     n_images : int
@@ -304,7 +303,7 @@ def codec_curve(images: Any, codec: str = "jpeg", qualities: Iterable[int] | Non
         decoded, nbytes = codec_round_trip(x, q, codec)
         mean_bytes = float(np.mean(nbytes))
         out.append(CodecPoint(codec, q, _set_ratio((c, h, w), nbytes), 8.0 * mean_bytes / (h * w),
-                              float(np.mean(psnr(x, decoded))), float(np.mean(ssim(x, decoded))),
+                              float(np.mean(psnr(x, decoded))), float(np.mean(ssim_or_nan(x, decoded))),
                               mean_bytes, len(x)))
         if ctx is not None:
             ctx.progress((k + 1) / len(qs), f"{_NAMES[codec]} quality {q}")
@@ -429,74 +428,3 @@ def match_ratio(images: Any, target_ratio: float, codec: str = "jpeg",
     return RatioMatch(codec=codec, target_ratio=target, quality=q, compression_ratio=ratio(q),
                       bpp=8.0 * mean_bytes(q) / (h * w), reachable=reachable,
                       highest_ratio=highest, lowest_ratio=lowest, message=msg)
-
-
-def rate_distortion(
-    model,
-    images: Any,
-    precisions: Sequence[Any] = ("float32", "float16", "8bit", "4bit"),
-    codecs: Sequence[str] = ("jpeg",),
-    ctx: JobContext | None = None,
-    *,
-    qualities: Iterable[int] | None = None,
-    codes: Any = None,
-    codes_source: str = "auto",
-    sample: str = "mean",
-    seed: int = 0,
-    inversion=None,
-) -> list[dict]:
-    """Rate–distortion table: the latent code at several precisions against standard codecs.
-
-    Codes are computed once (encoder or GAN inversion) and stored at each precision (k-bit
-    quantisers fitted on these codes); codecs run at each quality.
-
-    Parameters
-    ----------
-    model : models.base.GenerativeModel
-    images : array_like, shape (N, C, H, W), float32 in [0, 1], fitted to ``model.image_shape``
-    precisions : sequence of str
-        See `explorer.core.quantize.parse_precision`.
-    codecs : sequence of {"jpeg", "webp"}
-        Unavailable codecs raise; pass ``available_codecs()`` to take what exists.
-    ctx : JobContext, optional
-        Progress: codes 0–50 %, precisions 50–75 %, codecs 75–100 %.
-    qualities : iterable of int, optional
-        Codec qualities (default `DEFAULT_QUALITIES`).
-    codes, codes_source, sample, seed, inversion
-        See `explorer.core.reconstruction.reconstruct`.
-
-    Returns
-    -------
-    list of dict
-        One row per setting with keys `RD_KEYS`: ``method`` ("latent (encoder)",
-        "latent (inverted)", "jpeg", "webp"), ``setting`` (precision name or
-        "quality 50"), ``ratio`` (compression ratio), ``bpp`` (bits per pixel), ``psnr``
-        (mean, dB), ``ssim`` (mean).
-
-    Raises
-    ------
-    ValueError, models.base.NoEncoderError, explorer.core.jobs.Cancelled
-    """
-    x = np.ascontiguousarray(images, dtype=np.float32)
-    specs = [parse_precision(p) for p in precisions]
-    codecs = [_check_codec(c) for c in codecs]
-    if codes is None:
-        codes, source, _ = latent_codes(model, x, codes_source, sample, seed, sub_context(ctx, 0.0, 0.5),
-                                        inversion=inversion)
-    else:
-        source = _resolve_source(model, codes_source)
-    rows: list[dict] = []
-    for k, spec in enumerate(specs):
-        _, recon = reconstruct(model, x, spec, codes=codes)
-        rows.append({"method": f"latent ({source.value})", "setting": spec.name,
-                     "ratio": compression_ratio(model.image_shape, model.latent_dim, spec),
-                     "bpp": code_bpp(model.image_shape, model.latent_dim, spec),
-                     "psnr": float(np.mean(psnr(x, recon))), "ssim": float(np.mean(ssim(x, recon)))})
-        if ctx is not None:
-            ctx.progress(0.5 + 0.25 * (k + 1) / max(len(specs), 1), f"latent code at {spec.name}")
-    for k, codec in enumerate(codecs):
-        sub = sub_context(ctx, 0.75 + 0.25 * k / len(codecs), 0.75 + 0.25 * (k + 1) / len(codecs))
-        for pt in codec_curve(x, codec, qualities, sub):
-            rows.append({"method": codec, "setting": f"quality {pt.quality}", "ratio": pt.compression_ratio,
-                         "bpp": pt.bpp, "psnr": pt.psnr_db, "ssim": pt.ssim})
-    return rows

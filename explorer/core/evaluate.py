@@ -10,29 +10,18 @@ import numpy as np
 from explorer.core.clustering import evaluate_clustering
 from explorer.core.jobs import JobContext
 from explorer.core.projection import ProjectionSpec, compute_projection
+from explorer.core.reconstruction_jobs import DEFAULT_INVERSION_IMAGES, reconstruction_records
 from explorer.core.workspace import compute_codes, open_model
-from explorer.data import Dataset
+from explorer.data import Dataset, subsample_indices
 
 #: Measurements `evaluate_models` knows.
 METRICS: tuple[str, ...] = ("clustering", "reconstruction")
 
-#: Images measured for reconstructions of a GAN without encoder unless told otherwise
-#: (GAN inversion optimises each code: ~0.1–1 s per image on a CPU).
-DEFAULT_INVERSION_IMAGES = 100
+__all__ = ["METRICS", "DEFAULT_INVERSION_IMAGES", "reconstruction_subset", "evaluate_model_reconstruction",
+           "evaluate_models"]
 
-
-def reconstruction_subset(n_total: int, n_images: int | None, seed: int) -> np.ndarray:
-    """Indices of the images measured for reconstructions: all, or a seeded sample of ``n_images``.
-
-    Returns
-    -------
-    numpy.ndarray of int64, shape (min(n_images, n_total),)
-        Sorted indices; ``numpy.random.default_rng(seed).choice`` without replacement.
-    """
-    if n_images is None or n_images >= n_total:
-        return np.arange(n_total, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n_total, size=int(n_images), replace=False)).astype(np.int64)
+#: The seeded subset of the images measured (the same function the dataset readers use).
+reconstruction_subset = subsample_indices
 
 
 def evaluate_model_reconstruction(
@@ -49,80 +38,11 @@ def evaluate_model_reconstruction(
 ) -> tuple[dict, list[dict]]:
     """Reconstruction records of one model at each precision (codes computed once).
 
-    Parameters
-    ----------
-    model : models.base.GenerativeModel
-    dataset : Dataset
-        The dataset as loaded (original resolution); fitted to the model here. When it is
-        resized, the compression ratio uses the bits of the original images and JPEG runs
-        on the originals (see `explorer.core.reconstruction.reconstruction_report`).
-    precisions : sequence of str
-        "float32", "float16", "kbit" (k = 2…16); the first is the main record.
-    n_images : int, optional
-        Seeded subsample size; default all images for an encoder,
-        `DEFAULT_INVERSION_IMAGES` for GAN inversion.
-    sample : {"mean", "posterior"}
-        VAE codes from the posterior mean or one seeded posterior draw.
-    seed : int
-    inversion : explorer.core.inversion.InversionSettings, optional
-    ctx : JobContext, optional
-    on_note : callable, optional
-    store : explorer.core.inverted.InvertedCodesStore, optional
-        A GAN without encoder takes its inverted codes from here (made with ``inversion``),
-        inverting only images not done before.
-
-    Returns
-    -------
-    first : dict
-        ``{"precision", "compression_ratio", "psnr_db", "ssim", "n_images", "codes",
-        "jpeg": {"quality", "compression_ratio", "psnr_db", "ssim", "reachable", "message"}}``
-        for ``precisions[0]``, plus ``"psnr_db_ci95"``, ``"ssim_ci95"`` (95 % interval of
-        the mean), ``"bpp"``, ``"code_bits"`` and ``"notes"``. ``ssim`` is None when the
-        images are smaller than SSIM's 11×11 window.
-    all : list of dict
-        The same record for every precision (``all[0] is first``).
+    `explorer.core.reconstruction_jobs.reconstruction_records`, which see for the
+    parameters and the keys of the records.
     """
-    from explorer.core.inversion import CodeSource
-    from explorer.core.reconstruction import latent_codes, reconstruction_report
-    from explorer.data import fit_to_model
-
-    if n_images is None and not getattr(model, "has_encoder", False):
-        n_images = DEFAULT_INVERSION_IMAGES
-        if on_note and len(dataset) > n_images:
-            on_note(f"GAN inversion is slow: reconstructions measured on a seeded sample of {n_images} "
-                    f"images (use --n-images to change)")
-    idx = reconstruction_subset(len(dataset), n_images, seed)
-    fitted = fit_to_model(dataset, model.image_shape)
-    x = np.ascontiguousarray(fitted.images[idx])
-    originals = np.ascontiguousarray(dataset.images[idx])
-    if store is not None and not getattr(model, "has_encoder", False):
-        codes, source = store.get(idx, x, ctx).codes, CodeSource.INVERTED
-        inversion = store.settings
-    else:
-        codes, source, _ = latent_codes(model, x, "auto", sample, seed, ctx, inversion=inversion)
-    records = []
-    for p in precisions:
-        rep = reconstruction_report(model, x, p, codes=codes, codes_source=source.value, quantizer=None,
-                                    originals=originals)
-        rec = rep.to_dict()
-        if rep.jpeg is not None:
-            rec["jpeg"]["reachable"] = bool(rep.jpeg.reachable)
-            rec["jpeg"]["message"] = rep.jpeg.message
-        rec["psnr_db_ci95"] = [_none_nan(v) for v in rep.psnr_ci]
-        rec["ssim_ci95"] = [_none_nan(v) for v in rep.ssim_ci]
-        rec["bpp"] = float(rep.bpp)
-        rec["code_bits"] = int(rep.code_bits)
-        rec["sample"] = sample if source.value == "encoder" else None
-        rec["notes"] = list(rep.notes)
-        if source is CodeSource.INVERTED and inversion is not None:
-            rec["inversion"] = inversion.to_dict()
-        records.append(rec)
-    return records[0], records
-
-
-def _none_nan(v: float) -> float | None:
-    v = float(v)
-    return None if not np.isfinite(v) else v
+    return reconstruction_records(model, dataset, precisions, n_images, sample, seed, inversion, ctx,
+                                  on_note=on_note, store=store)
 
 
 def evaluate_models(

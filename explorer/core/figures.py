@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from explorer.core.export import atomic_path
+from explorer.core.pixels import to_uint8
 
 UPSCALE = ("nearest", "smooth")
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
@@ -20,26 +21,6 @@ SVG_FONT_FAMILY = "DejaVu Sans, Helvetica, Arial, sans-serif"
 
 
 # -- pixels ------------------------------------------------------------------------------------
-
-
-def to_uint8(images) -> np.ndarray:
-    """Map images in [0, 1] to 8-bit grey levels: ``round(255·clip(x, 0, 1))``; uint8 passes through.
-
-    Parameters
-    ----------
-    images : array_like
-        Any shape; float in [0, 1] (values outside are clipped, NaN becomes 0) or uint8.
-
-    Returns
-    -------
-    numpy.ndarray
-        Same shape, uint8.
-    """
-    a = np.asarray(images)
-    if a.dtype == np.uint8:
-        return a
-    a = np.nan_to_num(a.astype(np.float32, copy=False), nan=0.0)
-    return np.rint(np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def scaled_size(height: int, width: int, scale: float) -> tuple[int, int]:

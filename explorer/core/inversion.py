@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer.core.codes import decode_codes, encode_images
+from explorer.core.image_metrics import psnr, ssim
 from explorer.core.jobs import JobContext, sub_context
 
 __all__ = [
@@ -424,10 +426,6 @@ def compare_encoder_and_inversion(
         The model has no encoder, or the images do not fit it.
     explorer.core.jobs.Cancelled
     """
-    # Imported here: explorer.core.reconstruction imports this module.
-    from explorer.core.codes import decode_codes, encode_images
-    from explorer.core.reconstruction import psnr, ssim
-
     if not getattr(model, "has_encoder", False):
         raise ValueError("this model has no encoder to compare with; GAN inversion alone is available")
     x = _check_images(model, images)

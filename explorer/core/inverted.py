@@ -263,7 +263,7 @@ def inverted_dataset_codes(store: InvertedCodesStore, dataset, n: int | None = N
     dataset : explorer.data.Dataset
         As opened; fitted to the model here.
     n : int, optional
-        A seeded sample of ``n`` images (`explorer.core.evaluate.reconstruction_subset`);
+        A seeded sample of ``n`` images (`explorer.data.subsample_indices`);
         None: every image.
     seed : int
         Seed of the sample.
@@ -284,14 +284,13 @@ def inverted_dataset_codes(store: InvertedCodesStore, dataset, n: int | None = N
     explorer.core.jobs.Cancelled
     """
     from explorer.core.codes import decode_codes
-    from explorer.core.evaluate import reconstruction_subset
     from explorer.core.workspace import LatentCodes
-    from explorer.data import fit_to_model
+    from explorer.data import fit_to_model, subsample_indices
 
     if len(dataset) != store.n_total:
         raise ValueError(f"the store holds {store.n_total:,} images, the dataset {len(dataset):,}")
     model = store.model
-    idx = reconstruction_subset(len(dataset), n, seed)
+    idx = subsample_indices(len(dataset), n, seed)
     fitted = fit_to_model(dataset, model.image_shape)
     got = store.get(idx, fitted.images[idx], sub_context(ctx, 0.0, 0.95))
     generated = decode_codes(model, got.codes, ctx=sub_context(ctx, 0.95, 1.0))

@@ -1,17 +1,34 @@
-"""Reconstructions at a code precision: compression ratio, PSNR / SSIM per image, and a JPEG baseline."""
+"""Reconstructions at a code precision: compression ratio, PSNR / SSIM per image, a JPEG baseline, rate–distortion.
+
+The metrics (`explorer.core.image_metrics`) and bit counts (`explorer.core.bits`) are
+re-exported here under their old names.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-from skimage.metrics import structural_similarity
 
+from explorer.core.bits import code_bpp, compression_ratio, image_bits
+from explorer.core.codecs import RD_KEYS, _check_codec, codec_curve, codec_round_trip, match_ratio
 from explorer.core.codes import decode_codes, encode_images
+from explorer.core.image_metrics import (
+    SSIM_MIN_SIZE,
+    SSIM_SETTINGS,
+    Z_95,
+    finite_or_none,
+    mean_ci,
+    psnr,
+    ssim,
+    ssim_or_nan,
+    ssim_unavailable_reason,
+    worst_best,
+)
 from explorer.core.inversion import CodeSource, InversionResult, InversionSettings, invert
 from explorer.core.jobs import JobContext, sub_context
 from explorer.core.quantize import Quantizer, code_bits, parse_precision, round_trip
@@ -36,6 +53,8 @@ __all__ = [
     "ReconstructionReport",
     "reconstruction_report",
     "evaluate_reconstruction",
+    "RD_KEYS",
+    "rate_distortion",
 ]
 
 #: How a code is taken from a VAE/ALI encoder: the posterior mean, or one seeded draw from it.
@@ -44,251 +63,8 @@ SAMPLES: tuple[str, ...] = ("mean", "posterior")
 #: Where codes come from: "auto" (encoder if the model has one, else GAN inversion), or forced.
 CODE_SOURCES: tuple[str, ...] = ("auto", CodeSource.ENCODER.value, CodeSource.INVERTED.value)
 
-#: Two-sided 95 % quantile of the standard normal, used by `mean_ci`.
-Z_95 = 1.959963984540054
-
-#: Smallest height/width SSIM accepts: the 11×11 Gaussian window (σ = 1.5, truncated at 3.5σ).
-SSIM_MIN_SIZE = 11
-
-#: Keyword arguments of skimage's ``structural_similarity`` used by `ssim` (Wang et al. 2004).
-SSIM_SETTINGS: dict[str, Any] = {
-    "gaussian_weights": True,
-    "sigma": 1.5,
-    "use_sample_covariance": False,
-    "K1": 0.01,
-    "K2": 0.03,
-}
-
-
-# -- bits ---------------------------------------------------------------------------------
-
-
-def image_bits(image_shape: Sequence[int]) -> int:
-    """Bits of one 8-bit image: ``H·W·C·8``.
-
-    Parameters
-    ----------
-    image_shape : (C, H, W)
-
-    Raises
-    ------
-    ValueError
-        Not three positive integers.
-    """
-    shape = tuple(int(s) for s in image_shape)
-    if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {tuple(image_shape)}")
-    c, h, w = shape
-    return h * w * c * 8
-
-
-def compression_ratio(image_shape: Sequence[int], latent_dim: int, precision: Any = "float32") -> float:
-    """Bits of the original 8-bit image over bits of its latent code (DESIGN.md §3).
-
-    ``ratio = H·W·C·8 / (d · b)`` with ``b`` = 32 (float32), 16 (float16) or k (k-bit);
-    e.g. 28×28×1 with d = 16 at float32: 6272 / 512 = 12.25.
-
-    Parameters
-    ----------
-    image_shape : (C, H, W)
-    latent_dim : int
-        ``d``.
-    precision : str or explorer.core.quantize.PrecisionSpec
-        "float32", "float16" or "kbit" (k = 2…16).
-
-    Returns
-    -------
-    float
-        Dimensionless ratio (> 1 means the code is smaller than the image).
-
-    Raises
-    ------
-    ValueError
-        Bad shape, dimension or precision.
-    """
-    return image_bits(image_shape) / code_bits(latent_dim, precision)
-
-
-def code_bpp(image_shape: Sequence[int], latent_dim: int, precision: Any = "float32") -> float:
-    """Bits per pixel of the latent code: ``d · b / (H·W)`` (pixels, not channel values).
-
-    The original image has ``8·C`` bits per pixel, so ``8·C / code_bpp = compression_ratio``.
-    """
-    _, h, w = (int(s) for s in image_shape)
-    return code_bits(latent_dim, precision) / (h * w)
-
-
-# -- metrics ------------------------------------------------------------------------------
-
-
-def _pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    a = np.asarray(x)
-    b = np.asarray(y)
-    if a.shape != b.shape:
-        raise ValueError(f"image arrays differ in shape: {a.shape} vs {b.shape}")
-    if a.ndim != 4:
-        raise ValueError(f"images must have shape (N, C, H, W), got {a.shape}")
-    return a, b
-
-
-def psnr(x: Any, y: Any, data_range: float = 1.0) -> np.ndarray:
-    """Peak signal-to-noise ratio of each image pair, in dB.
-
-    ``PSNR = 10·log10(data_range² / MSE)``, MSE over all C·H·W values of an image, computed
-    in float64; the same numbers as ``skimage.metrics.peak_signal_noise_ratio(x[i], y[i],
-    data_range=…)`` (which subtracts float32 inputs in float32: ~1e-6 relative apart).
-
-    Parameters
-    ----------
-    x, y : array_like, shape (N, C, H, W)
-        Reference and test images (float, values in [0, data_range]).
-    data_range : float
-        Peak value: 1.0 for images in [0, 1].
-
-    Returns
-    -------
-    numpy.ndarray, shape (N,), float64
-        dB; ``inf`` for identical images (MSE = 0). Means over images containing ``inf``
-        are ``inf``: report how many images were exact instead.
-
-    Raises
-    ------
-    ValueError
-        Shapes differ or are not 4-D.
-    """
-    a, b = _pair(x, y)
-    if len(a) == 0:
-        return np.empty(0)
-    a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    mse = np.mean((a64 - b64) ** 2, axis=(1, 2, 3))
-    with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(float(data_range) ** 2 / mse)
-
-
-def ssim(x: Any, y: Any, data_range: float = 1.0, ctx: JobContext | None = None) -> np.ndarray:
-    """Structural similarity of each image pair (Wang et al. 2004, IEEE TIP 13(4)).
-
-    Computed by scikit-image: ``structural_similarity(x[i], y[i], gaussian_weights=True,
-    sigma=1.5, use_sample_covariance=False, K1=0.01, K2=0.03, data_range=data_range)``,
-    i.e. an 11×11 Gaussian window (σ = 1.5); colour images are scored per channel
-    (``channel_axis``) and averaged. Inputs are converted to float64 first.
-
-    Parameters
-    ----------
-    x, y : array_like, shape (N, C, H, W)
-        Reference and test images; H and W must be ≥ 11 (the window).
-    data_range : float
-        1.0 for images in [0, 1].
-    ctx : JobContext, optional
-        Cancel (and progress) every 256 images.
-
-    Returns
-    -------
-    numpy.ndarray, shape (N,), float64
-        Values in [-1, 1]; 1 for identical images.
-
-    Raises
-    ------
-    ValueError
-        Shapes differ, are not 4-D, or images are smaller than the window.
-    """
-    a, b = _pair(x, y)
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    n, c = a.shape[:2]
-    out = np.empty(n)
-    for i in range(n):
-        if c == 1:
-            out[i] = structural_similarity(a[i, 0], b[i, 0], data_range=float(data_range), **SSIM_SETTINGS)
-        else:
-            out[i] = structural_similarity(a[i], b[i], data_range=float(data_range), channel_axis=0, **SSIM_SETTINGS)
-        if ctx is not None and (i + 1) % 256 == 0:
-            ctx.progress((i + 1) / n, f"SSIM {i + 1:,} / {n:,}")
-    return out
-
-
-def ssim_unavailable_reason(image_shape: Sequence[int], what: str = "these images") -> str | None:
-    """One sentence saying why SSIM cannot be computed for images of this shape, or None if it can.
-
-    Parameters
-    ----------
-    image_shape : (C, H, W)
-    what : str
-        How to name the images in the sentence, e.g. "digits".
-
-    Returns
-    -------
-    str or None
-        E.g. "SSIM needs images of at least 11×11 pixels; digits are 8×8."
-    """
-    _, h, w = (int(v) for v in image_shape)
-    if min(h, w) >= SSIM_MIN_SIZE:
-        return None
-    return f"SSIM needs images of at least {SSIM_MIN_SIZE}×{SSIM_MIN_SIZE} pixels; {what} are {h}×{w}."
-
-
-def _ssim_or_nan(x: np.ndarray, y: np.ndarray, ctx: JobContext | None = None) -> np.ndarray:
-    """`ssim`, or NaN per image when the images are smaller than the SSIM window."""
-    if x.ndim == 4 and min(x.shape[2:]) < SSIM_MIN_SIZE:
-        return np.full(len(x), np.nan)
-    return ssim(x, y, ctx=ctx)
-
-
-def _finite_or_none(v: float) -> float | None:
-    return None if math.isnan(v) else float(v)
-
-
-def mean_ci(values: Any, z: float = Z_95) -> tuple[float, float, float]:
-    """Mean and its normal-approximation 95 % confidence interval.
-
-    ``mean ± z·s/√n`` with ``s`` the sample standard deviation (``ddof=1``) and z = 1.96.
-
-    Parameters
-    ----------
-    values : array_like, shape (n,)
-    z : float
-        Normal quantile (1.96 for 95 %).
-
-    Returns
-    -------
-    (mean, low, high) : tuple of float
-        ``low = high = nan`` when n < 2; nan when the values contain ``inf``
-        (e.g. PSNR of an exact reconstruction) — the mean is then ``inf``.
-    """
-    v = np.asarray(values, dtype=np.float64).ravel()
-    if v.size == 0:
-        return (math.nan, math.nan, math.nan)
-    mean = float(np.mean(v))
-    if v.size < 2 or not np.isfinite(v).all():
-        return (mean, math.nan, math.nan)
-    half = float(z) * float(np.std(v, ddof=1)) / math.sqrt(v.size)
-    return (mean, mean - half, mean + half)
-
-
-def worst_best(scores: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the ``n`` lowest and the ``n`` highest scores (e.g. PSNR per image).
-
-    Parameters
-    ----------
-    scores : array_like, shape (N,)
-    n : int
-        How many of each (clipped to N).
-
-    Returns
-    -------
-    worst, best : numpy.ndarray of int64, shape (min(n, N),)
-        ``worst`` ascending by score (worst first), ``best`` descending (best first);
-        ties keep index order (stable sort). NaN scores count as worst.
-    """
-    s = np.asarray(scores, dtype=np.float64).ravel()
-    k = max(0, min(int(n), s.size))
-    key = np.where(np.isnan(s), -np.inf, s)
-    worst = np.argsort(key, kind="stable")[:k]
-    best = np.argsort(-key, kind="stable")[:k]
-    return worst.astype(np.int64), best.astype(np.int64)
-
 
 # -- reconstructions ----------------------------------------------------------------------
-
 
 
 def _check_images(model, images: Any) -> np.ndarray:
@@ -495,7 +271,7 @@ class CodecBaseline:
     def to_dict(self) -> dict:
         """``{"quality", "compression_ratio", "psnr_db", "ssim"}`` (means over images)."""
         return {"quality": int(self.quality), "compression_ratio": float(self.compression_ratio),
-                "psnr_db": self.psnr_db, "ssim": _finite_or_none(self.ssim_mean)}
+                "psnr_db": self.psnr_db, "ssim": finite_or_none(self.ssim_mean)}
 
 
 @dataclass
@@ -575,7 +351,7 @@ class ReconstructionReport:
             "precision": self.precision,
             "compression_ratio": float(self.compression_ratio),
             "psnr_db": self.psnr_db,
-            "ssim": _finite_or_none(self.ssim_mean),
+            "ssim": finite_or_none(self.ssim_mean),
             "n_images": self.n_images,
             "codes": self.codes_source.value,
             "jpeg": self.jpeg.to_dict() if self.jpeg is not None else None,
@@ -583,9 +359,6 @@ class ReconstructionReport:
 
 
 def _jpeg_baseline(images: np.ndarray, target: float, ctx: JobContext | None) -> CodecBaseline:
-    # Imported here: explorer.core.codecs imports this module's metrics.
-    from explorer.core.codecs import codec_round_trip, match_ratio
-
     m = match_ratio(images, target, "jpeg", ctx=sub_context(ctx, 0.0, 0.7))
     decoded, nbytes = codec_round_trip(images, m.quality, "jpeg")
     if ctx is not None:
@@ -593,7 +366,7 @@ def _jpeg_baseline(images: np.ndarray, target: float, ctx: JobContext | None) ->
     return CodecBaseline(
         codec="jpeg", quality=m.quality, compression_ratio=m.compression_ratio, target_ratio=float(target),
         reachable=m.reachable, message=m.message, psnr=psnr(images, decoded),
-        ssim=_ssim_or_nan(images, decoded, ctx=sub_context(ctx, 0.7, 1.0)), nbytes=nbytes, images=decoded,
+        ssim=ssim_or_nan(images, decoded, ctx=sub_context(ctx, 0.7, 1.0)), nbytes=nbytes, images=decoded,
     )
 
 
@@ -660,7 +433,7 @@ def reconstruction_report(
         notes.append("codes found by GAN inversion (optimising z through the generator), not by an encoder")
     stored, recon = reconstruct(model, x, spec, codes=full, quantizer=quantizer, ctx=sub_context(ctx, 0.55, 0.6))
     p = psnr(x, recon)
-    s = _ssim_or_nan(x, recon, ctx=sub_context(ctx, 0.6, 0.75))
+    s = ssim_or_nan(x, recon, ctx=sub_context(ctx, 0.6, 0.75))
     reason = ssim_unavailable_reason(x.shape[1:], "the model's images")
     if reason:
         notes.append(reason)
@@ -725,3 +498,80 @@ def evaluate_reconstruction(
     Other parameters are those of `reconstruction_report`.
     """
     return reconstruction_report(model, images, precision, ctx, codes_source, **kwargs).to_dict()
+
+
+# -- rate–distortion ----------------------------------------------------------------------
+
+
+def rate_distortion(
+    model,
+    images: Any,
+    precisions: Sequence[Any] = ("float32", "float16", "8bit", "4bit"),
+    codecs: Sequence[str] = ("jpeg",),
+    ctx: JobContext | None = None,
+    *,
+    qualities: Iterable[int] | None = None,
+    codes: Any = None,
+    codes_source: str = "auto",
+    sample: str = "mean",
+    seed: int = 0,
+    inversion=None,
+) -> list[dict]:
+    """Rate–distortion table: the latent code at several precisions against standard codecs.
+
+    Codes are computed once (encoder or GAN inversion) and stored at each precision (k-bit
+    quantisers fitted on these codes); codecs run at each quality
+    (`explorer.core.codecs.codec_curve`).
+
+    Parameters
+    ----------
+    model : models.base.GenerativeModel
+    images : array_like, shape (N, C, H, W), float32 in [0, 1], fitted to ``model.image_shape``
+    precisions : sequence of str
+        See `explorer.core.quantize.parse_precision`.
+    codecs : sequence of {"jpeg", "webp"}
+        Unavailable codecs raise; pass ``available_codecs()`` to take what exists.
+    ctx : JobContext, optional
+        Progress: codes 0–50 %, precisions 50–75 %, codecs 75–100 %.
+    qualities : iterable of int, optional
+        Codec qualities (default `explorer.core.codecs.DEFAULT_QUALITIES`).
+    codes, codes_source, sample, seed, inversion
+        See `reconstruct`.
+
+    Returns
+    -------
+    list of dict
+        One row per setting with keys `RD_KEYS`: ``method`` ("latent (encoder)",
+        "latent (inverted)", "jpeg", "webp"), ``setting`` (precision name or
+        "quality 50"), ``ratio`` (compression ratio), ``bpp`` (bits per pixel), ``psnr``
+        (mean, dB), ``ssim`` (mean; None when the images are smaller than SSIM's 11×11
+        window, `ssim_unavailable_reason`).
+
+    Raises
+    ------
+    ValueError, models.base.NoEncoderError, explorer.core.jobs.Cancelled
+    """
+    x = np.ascontiguousarray(images, dtype=np.float32)
+    specs = [parse_precision(p) for p in precisions]
+    codecs = [_check_codec(c) for c in codecs]
+    if codes is None:
+        codes, source, _ = latent_codes(model, x, codes_source, sample, seed, sub_context(ctx, 0.0, 0.5),
+                                        inversion=inversion)
+    else:
+        source = _resolve_source(model, codes_source)
+    rows: list[dict] = []
+    for k, spec in enumerate(specs):
+        _, recon = reconstruct(model, x, spec, codes=codes)
+        rows.append({"method": f"latent ({source.value})", "setting": spec.name,
+                     "ratio": compression_ratio(model.image_shape, model.latent_dim, spec),
+                     "bpp": code_bpp(model.image_shape, model.latent_dim, spec),
+                     "psnr": float(np.mean(psnr(x, recon))),
+                     "ssim": finite_or_none(float(np.mean(ssim_or_nan(x, recon))))})
+        if ctx is not None:
+            ctx.progress(0.5 + 0.25 * (k + 1) / max(len(specs), 1), f"latent code at {spec.name}")
+    for k, codec in enumerate(codecs):
+        sub = sub_context(ctx, 0.75 + 0.25 * k / len(codecs), 0.75 + 0.25 * (k + 1) / len(codecs))
+        for pt in codec_curve(x, codec, qualities, sub):
+            rows.append({"method": codec, "setting": f"quality {pt.quality}", "ratio": pt.compression_ratio,
+                         "bpp": pt.bpp, "psnr": pt.psnr_db, "ssim": finite_or_none(pt.ssim)})
+    return rows

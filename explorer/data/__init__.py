@@ -1,5 +1,6 @@
 """Datasets of Latent Explorer: IDX, NPZ/NPY, image folders, named datasets and procedural dSprites."""
 
+from explorer.data._common import subsample_indices
 from explorer.data.dataset import Dataset
 from explorer.data.dsprites import generate as generate_dsprites
 from explorer.data.dsprites import render as render_dsprites
@@ -14,4 +15,5 @@ __all__ = [
     "load_dataset",
     "render_dsprites",
     "resize_images",
+    "subsample_indices",
 ]

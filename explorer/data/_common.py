@@ -29,13 +29,18 @@ def quote(path: str | os.PathLike) -> str:
     return f"'{Path(path)}'"
 
 
-def subsample_indices(n: int, limit: int | None, seed: int) -> np.ndarray | None:
-    """Pick a seeded random subsample without replacement.
+def subsample_indices(n: int, limit: int | None, seed: int) -> np.ndarray:
+    """Indices of a seeded random subsample without replacement, or of every item.
+
+    The one seeded subset of the project: dataset readers (``--limit``), and the images
+    whose reconstructions are measured and shown (`explorer.core.reconstruction_jobs`),
+    GAN-inverted embedding points and ``evaluate --n-images`` draw their samples here, so
+    the same ``(n, limit, seed)`` always names the same images.
 
     Parameters
     ----------
     n : int
-        Number of items in the full source.
+        Number of items in the full source (≥ 0).
     limit : int or None
         Number of items wanted; None or ``limit >= n`` means all of them.
     seed : int
@@ -43,22 +48,30 @@ def subsample_indices(n: int, limit: int | None, seed: int) -> np.ndarray | None
 
     Returns
     -------
-    numpy.ndarray or None
-        ``(limit,)`` int64 sorted indices into the source, or None when everything is kept.
+    numpy.ndarray, shape (min(limit, n),), int64
+        Sorted indices into the source: ``sort(default_rng(seed).choice(n, limit,
+        replace=False))``, or ``arange(n)`` when everything is kept.
 
     Raises
     ------
     DatasetError
         If ``limit`` is not a positive integer.
     """
+    n = int(n)
     if limit is None:
-        return None
+        return np.arange(n, dtype=np.int64)
     if int(limit) != limit or limit < 1:
         raise DatasetError(f"The image limit must be a positive whole number, got {limit!r}.")
     if limit >= n:
-        return None
+        return np.arange(n, dtype=np.int64)
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n, size=int(limit), replace=False)).astype(np.int64)
+
+
+def kept_indices(n: int, limit: int | None, seed: int) -> np.ndarray | None:
+    """`subsample_indices` for the readers: None when every item is kept (nothing to copy, no note)."""
+    keep = subsample_indices(n, limit, seed)
+    return None if len(keep) == int(n) else keep
 
 
 def subsample_note(kept: int, total: int, seed: int) -> str:

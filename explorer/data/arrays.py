@@ -12,8 +12,8 @@ from explorer.data._common import (
     check_class_names,
     check_labels,
     default_class_names,
+    kept_indices,
     quote,
-    subsample_indices,
     subsample_note,
     to_nchw,
     to_unit_float,
@@ -96,7 +96,7 @@ def load_npy(path: str | os.PathLike, limit: int | None = None, seed: int = 0, n
     pixels = _load(path)
     if not isinstance(pixels, np.ndarray):
         raise DatasetError(f"{quote(path)} is a .npz archive with a .npy name; rename it to .npz.")
-    keep = subsample_indices(len(pixels) if pixels.ndim else 0, limit, seed)
+    keep = kept_indices(len(pixels) if pixels.ndim else 0, limit, seed)
     images, notes = _images(pixels, path, keep)
     if keep is not None:
         notes += (subsample_note(len(keep), len(pixels), seed),)
@@ -163,7 +163,7 @@ def load_npz(path: str | os.PathLike, limit: int | None = None, seed: int = 0, n
             )
         pixels = _get(archive, path, image_key)
         n = len(pixels) if pixels.ndim else 0
-        keep = subsample_indices(n, limit, seed)
+        keep = kept_indices(n, limit, seed)
         images, notes = _images(pixels, path, keep)
 
         labels = class_names = factors = factor_names = None
@@ -230,7 +230,7 @@ def _load_dsprites(archive, path: Path, limit: int | None, seed: int, name: str 
         labels = check_labels(classes[:, 1], n, path)
     else:
         labels = check_labels(values[:, 1] - 1, n, path)
-    keep = subsample_indices(n, limit, seed)
+    keep = kept_indices(n, limit, seed)
     stack, notes = to_nchw(pixels, path)
     if keep is not None:
         stack, labels, values = stack[keep], labels[keep], values[keep]

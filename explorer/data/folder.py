@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from explorer.data._common import quote, subsample_indices, subsample_note
+from explorer.data._common import kept_indices, quote, subsample_note
 from explorer.data.dataset import Dataset
 from explorer.errors import DatasetError
 
@@ -137,7 +137,7 @@ def load_image_folder(
     folder = Path(folder)
     files, labels, class_names = find_image_files(folder)
     total = len(files)
-    keep = subsample_indices(total, limit, seed)
+    keep = kept_indices(total, limit, seed)
     if keep is not None:
         files = [files[i] for i in keep]
         labels = None if labels is None else labels[keep]

@@ -14,8 +14,8 @@ from explorer.data._common import (
     check_class_names,
     check_labels,
     default_class_names,
+    kept_indices,
     quote,
-    subsample_indices,
     subsample_note,
     to_unit_float,
 )
@@ -319,7 +319,7 @@ def load_idx_folder(
     if labels is None and any(lab is not None for lab in label_parts):
         notes.append("The labels of the other split were dropped too, so that every image is treated alike.")
 
-    keep = subsample_indices(len(data), limit, seed)
+    keep = kept_indices(len(data), limit, seed)
     if keep is not None:
         data = data[keep]
         labels = None if labels is None else labels[keep]
@@ -371,7 +371,7 @@ def load_idx_file(
         labels_path = None
     data, labels = _read_split(path, labels_path)
     total = len(data)
-    keep = subsample_indices(total, limit, seed)
+    keep = kept_indices(total, limit, seed)
     if keep is not None:
         data = data[keep]
         labels = None if labels is None else labels[keep]

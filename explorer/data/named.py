@@ -9,7 +9,7 @@ import numpy as np
 
 import resources
 from explorer.data import dsprites
-from explorer.data._common import FASHION_MNIST_CLASSES, quote, subsample_indices, subsample_note
+from explorer.data._common import FASHION_MNIST_CLASSES, kept_indices, quote, subsample_note
 from explorer.data.arrays import load_npy, load_npz
 from explorer.data.dataset import Dataset
 from explorer.data.folder import load_image_folder
@@ -86,7 +86,7 @@ def _load_digits(limit: int | None, seed: int) -> Dataset:
     digits = load_digits()
     images = (digits.images / 16.0).astype(np.float32)[:, None]
     labels = digits.target.astype(np.int64)
-    keep = subsample_indices(len(images), limit, seed)
+    keep = kept_indices(len(images), limit, seed)
     notes: tuple[str, ...] = ()
     if keep is not None:
         notes = (subsample_note(len(keep), len(images), seed),)

@@ -11,12 +11,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 
 from explorer.core.export import atomic_path
+from explorer.core.pixels import to_uint8
 
-__all__ = ["to_uint8", "to_qimage", "to_pixmap", "pixmap_scale", "grid_image", "save_png"]
+__all__ = ["hwc_uint8", "to_qimage", "to_pixmap", "pixmap_scale", "grid_image", "save_png"]
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Convert a (C, H, W) image in [0, 1] to a C-contiguous (H, W, C) uint8 array.
+def hwc_uint8(image: np.ndarray) -> np.ndarray:
+    """A (C, H, W) image in [0, 1] as a C-contiguous (H, W, C) uint8 array, for a QImage.
 
     Parameters
     ----------
@@ -27,7 +28,8 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        (H, W, C) uint8, ``round(255 * value)``.
+        (H, W, C) uint8, the grey levels of `explorer.core.pixels.to_uint8` (nearest
+        integer to ``255 * value``), the same as figures, movies and codecs.
 
     Raises
     ------
@@ -39,10 +41,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[0] not in (1, 3, 4):
         raise ValueError(f"image must be (C, H, W) with C in 1, 3 or 4, got shape {arr.shape}")
-    if arr.dtype != np.uint8:
-        arr = np.nan_to_num(arr.astype(np.float32, copy=False), nan=0.0)
-        arr = (np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return np.ascontiguousarray(arr.transpose(1, 2, 0))
+    return np.ascontiguousarray(to_uint8(arr).transpose(1, 2, 0))
 
 
 _FORMATS = {1: QImage.Format.Format_Grayscale8, 3: QImage.Format.Format_RGB888, 4: QImage.Format.Format_RGBA8888}
@@ -66,9 +65,9 @@ def to_qimage(image: np.ndarray) -> QImage:
     Raises
     ------
     ValueError
-        Unsupported shape (see :func:`to_uint8`).
+        Unsupported shape (see :func:`hwc_uint8`).
     """
-    return _qimage_hwc(to_uint8(image))
+    return _qimage_hwc(hwc_uint8(image))
 
 
 def pixmap_scale(shape_hw: Sequence[int], size_px: int, smooth: bool = False) -> tuple[int, int]:
@@ -127,7 +126,7 @@ def to_pixmap(image: np.ndarray, size_px: int, smooth: bool = False) -> QPixmap:
     About 0.1 ms for a 28 x 28 image shown at 168 px (measured in
     ``tests/gui/test_panels.py``); the upscaling is a numpy ``repeat``.
     """
-    hwc = to_uint8(image)
+    hwc = hwc_uint8(image)
     h, w, c = hwc.shape
     width, height = pixmap_scale((h, w), size_px, smooth)
     if width == w and height == h:

@@ -14,7 +14,7 @@ from explorer.gui.colors import plain_ticks
 
 __all__ = ["RateDistortionView", "AXES", "series_of", "reach_note", "nice_ticks"]
 
-#: x axes the view can show: key of a `explorer.core.codecs.rate_distortion` row → axis title.
+#: x axes the view can show: key of a `explorer.core.reconstruction.rate_distortion` row → axis title.
 AXES: dict[str, str] = {"ratio": "compression ratio (×, log scale)", "bpp": "bits per pixel (log scale)"}
 
 _STYLES = {
@@ -81,7 +81,7 @@ class RateDistortionView(QWidget):
 
     The latent code is one point per precision (labelled "float32", "8bit", …); JPEG and
     WebP are curves over their quality ranges on the same images. Feed it with
-    `set_rows` (rows of `explorer.core.codecs.rate_distortion`).
+    `set_rows` (rows of `explorer.core.reconstruction.rate_distortion`).
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:

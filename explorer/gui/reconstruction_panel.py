@@ -1,10 +1,10 @@
-"""Reconstructions panel: originals / reconstructions / JPEG per image, dataset means, rate–distortion, GAN inversion."""
+"""Reconstructions panel: originals / reconstructions / JPEG per image, dataset means, rate–distortion, inversion."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
@@ -27,18 +27,17 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.inverted import InvertedCodesStores
-from explorer.core.jobs import sub_context
 from explorer.gui.images import to_pixmap
 from explorer.gui.rate_distortion_view import RateDistortionView
+
+# The jobs are `explorer.core.reconstruction_jobs` (torch, scikit-image): imported in the job, not here.
+if TYPE_CHECKING:
+    from explorer.core.reconstruction_jobs import ImagesResult
 
 __all__ = [
     "ReconstructionPanel",
     "PRECISIONS",
     "SOURCES",
-    "ImagesResult",
-    "reconstruct_images",
-    "measure_dataset",
-    "measure_rate_distortion",
     "format_db",
     "format_ssim",
     "summary_text",
@@ -46,13 +45,9 @@ __all__ = [
 
 #: Precisions offered (DESIGN.md §3): floats, then k-bit uniform quantisation.
 PRECISIONS: tuple[str, ...] = ("float32", "float16", "16bit", "12bit", "10bit", "8bit", "6bit", "4bit", "3bit", "2bit")
-#: Precisions of the rate–distortion plot.
-RD_PRECISIONS: tuple[str, ...] = ("float32", "float16", "12bit", "8bit", "6bit", "4bit", "3bit", "2bit")
 #: Which images the grid shows: key → text in the combo.
 SOURCES: dict[str, str] = {"selection": "Selection", "random": "Random sample",
                            "worst": "Worst by PSNR", "best": "Best by PSNR"}
-#: Images searched for the worst/best (seeded sample) when no dataset measurement is asked for.
-WORST_BEST_POOL = 500
 #: Size of the thumbnails in the table, pixels.
 ICON_PX = 42
 
@@ -114,192 +109,14 @@ def summary_text(report, what: str) -> str:
     return "\n".join(lines)
 
 
-# ---- jobs: Qt-free functions run by the job runner ---------------------------------------------
-
-
-@dataclass
-class ImagesResult:
-    """What the grid shows: dataset indices (N,), their report, and how they were chosen."""
-
-    indices: np.ndarray
-    report: object
-    what: str
-
-
-def _fitted(model, dataset, idx):
-    from explorer.data import fit_to_model
-
-    fitted = fit_to_model(dataset, model.image_shape)
-    return np.ascontiguousarray(fitted.images[idx]), np.ascontiguousarray(dataset.images[idx])
-
-
-def _inverted_codes(model, store, idx, x, ctx):
-    """Codes of a GAN without encoder from ``store`` (inverting what is missing); None otherwise."""
-    if store is None or model.has_encoder:
-        return None
-    return store.get(idx, x, ctx).codes
-
-
-def reconstruct_images(model, dataset, source: str, n: int, indices=None, precision: str = "float32",
-                       sample: str = "mean", seed: int = 0, inversion=None, pool: int = WORST_BEST_POOL,
-                       ctx=None, store=None) -> ImagesResult:
-    """Reconstruct the images of the grid and measure them (job function).
-
-    Parameters
-    ----------
-    model : models.base.GenerativeModel
-    dataset : explorer.data.Dataset
-        As opened (original resolution); fitted to the model here.
-    source : {"selection", "random", "worst", "best"}
-    n : int
-        Images shown (the selection is cut to its first ``n``).
-    indices : array_like of int, optional
-        The selection (dataset indices) for ``source == "selection"``.
-    precision, sample, seed, inversion
-        See `explorer.core.reconstruction.reconstruction_report`.
-    pool : int
-        Worst/best: search a seeded sample of this many images.
-    ctx : JobContext, optional
-    store : explorer.core.inverted.InvertedCodesStore, optional
-        A GAN without encoder takes its inverted codes from here (each image is inverted
-        once per session and setting); without it every call inverts again.
-
-    Returns
-    -------
-    ImagesResult
-    """
-    from explorer.core.evaluate import reconstruction_subset
-    from explorer.core.reconstruction import reconstruction_report, worst_best
-
-    if source in ("selection", "random"):
-        if source == "selection":
-            idx = np.asarray(indices if indices is not None else [], dtype=np.int64)[:n]
-            if len(idx) == 0:
-                raise ValueError("no points are selected; select points in the embedding or choose a random sample")
-            what = f"{len(idx)} selected images"
-        else:
-            idx = reconstruction_subset(len(dataset), n, seed)
-            what = f"{len(idx)} random images (seed {seed})"
-        x, orig = _fitted(model, dataset, idx)
-        codes = _inverted_codes(model, store, idx, x, sub_context(ctx, 0.0, 0.8))
-        if codes is not None:
-            ctx = sub_context(ctx, 0.8, 1.0)
-    else:
-        pool_idx = reconstruction_subset(len(dataset), max(pool, n), seed)
-        x, _ = _fitted(model, dataset, pool_idx)
-        pool_codes = _inverted_codes(model, store, pool_idx, x, sub_context(ctx, 0.0, 0.7))
-        full = reconstruction_report(model, x, precision, sub_context(ctx, 0.7, 0.8), sample=sample, seed=seed,
-                                     inversion=inversion, jpeg=False, codes=pool_codes)
-        w, b = worst_best(full.psnr, n)
-        pick = w if source == "worst" else b
-        idx = pool_idx[pick]
-        if pool_codes is not None:
-            codes = pool_codes[pick]
-        else:
-            codes = full.inversion.codes[pick] if full.inversion is not None else None
-        what = f"the {len(idx)} {source} by PSNR of {len(pool_idx):,} images (seed {seed})"
-        ctx = sub_context(ctx, 0.8, 1.0)
-        x, orig = _fitted(model, dataset, idx)
-    rep = reconstruction_report(model, x, precision, ctx, sample=sample, seed=seed, inversion=inversion,
-                                codes=codes, originals=orig)
-    return ImagesResult(idx, rep, what)
-
-
-def measure_dataset(model, dataset, n: int | None, precision: str = "float32", sample: str = "mean",
-                    seed: int = 0, inversion=None, ctx=None, store=None) -> ImagesResult:
-    """Dataset means with 95 % intervals: the whole dataset (``n`` None) or a seeded sample of ``n`` (job).
-
-    A GAN without encoder takes inverted codes from ``store`` when given (see `reconstruct_images`).
-    """
-    from explorer.core.evaluate import reconstruction_subset
-    from explorer.core.reconstruction import reconstruction_report
-
-    idx = reconstruction_subset(len(dataset), n, seed)
-    x, orig = _fitted(model, dataset, idx)
-    codes = _inverted_codes(model, store, idx, x, sub_context(ctx, 0.0, 0.8))
-    rep = reconstruction_report(model, x, precision, sub_context(ctx, 0.8, 1.0) if codes is not None else ctx,
-                                sample=sample, seed=seed, inversion=inversion, originals=orig, codes=codes)
-    what = (f"the whole dataset ({len(idx):,} images)" if len(idx) == len(dataset)
-            else f"{len(idx):,} images sampled with seed {seed}")
-    return ImagesResult(idx, rep, what)
-
-
-def measure_rate_distortion(model, dataset, n: int, precisions: Sequence[str] = RD_PRECISIONS,
-                            sample: str = "mean", seed: int = 0, inversion=None, ctx=None, store=None) -> list[dict]:
-    """Rate–distortion rows (`explorer.core.codecs.rate_distortion`) on a seeded sample of ``n`` images (job).
-
-    The latent code at every precision and JPEG (and WebP where Pillow has it) over their
-    quality ranges, on the same images at the model's resolution. A GAN without encoder
-    takes inverted codes from ``store`` when given (see `reconstruct_images`).
-    """
-    from explorer.core.codecs import available_codecs, rate_distortion
-    from explorer.core.evaluate import reconstruction_subset
-
-    idx = reconstruction_subset(len(dataset), n, seed)
-    x, _ = _fitted(model, dataset, idx)
-    codes = _inverted_codes(model, store, idx, x, sub_context(ctx, 0.0, 0.5))
-    if codes is not None:
-        ctx = sub_context(ctx, 0.5, 1.0)
-    codecs = available_codecs() if model.image_shape[0] in (1, 3) else ()
-    if min(model.image_shape[1:]) < 11:  # SSIM's 11×11 window does not fit
-        return _rd_without_ssim(model, x, precisions, codecs, sample, seed, inversion, ctx, codes)
-    return rate_distortion(model, x, precisions, codecs, ctx, sample=sample, seed=seed, inversion=inversion,
-                           codes=codes)
-
-
-def _rd_without_ssim(model, x, precisions, codecs, sample, seed, inversion, ctx, codes=None) -> list[dict]:
-    """`rate_distortion` for images smaller than the SSIM window: SSIM None."""
-    from explorer.core.codecs import DEFAULT_QUALITIES, QUALITY_RANGE, codec_round_trip
-    from explorer.core.inversion import CodeSource
-    from explorer.core.reconstruction import code_bpp, compression_ratio, image_bits, latent_codes, psnr, reconstruct
-
-    if codes is None:
-        codes, source, _ = latent_codes(model, x, "auto", sample, seed, ctx, inversion=inversion)
-    else:
-        source = CodeSource.ENCODER if model.has_encoder else CodeSource.INVERTED
-    rows = []
-    for p in precisions:
-        _, rec = reconstruct(model, x, p, codes=codes)
-        rows.append({"method": f"latent ({source.value})", "setting": p,
-                     "ratio": compression_ratio(model.image_shape, model.latent_dim, p),
-                     "bpp": code_bpp(model.image_shape, model.latent_dim, p),
-                     "psnr": float(np.mean(psnr(x, rec))), "ssim": None})
-    c, h, w = x.shape[1:]
-    for codec in codecs:
-        lo, hi = QUALITY_RANGE[codec]
-        for q in sorted({min(max(q, lo), hi) for q in DEFAULT_QUALITIES}):
-            dec, nb = codec_round_trip(x, q, codec)
-            rows.append({"method": codec, "setting": f"quality {q}",
-                         "ratio": image_bits((c, h, w)) / (8.0 * float(np.mean(nb))),
-                         "bpp": 8.0 * float(np.mean(nb)) / (h * w), "psnr": float(np.mean(psnr(x, dec))),
-                         "ssim": None})
-    return rows
-
-
-def compare_inversion(model, dataset, n: int, seed: int = 0, inversion=None, ctx=None, store=None):
-    """ALI/BiGAN: `explorer.core.inversion.compare_encoder_and_inversion` on a seeded sample (job).
-
-    Inverted codes come from ``store`` when given (made with ``inversion``'s settings).
-    """
-    from explorer.core.evaluate import reconstruction_subset
-    from explorer.core.inversion import compare_encoder_and_inversion
-
-    idx = reconstruction_subset(len(dataset), n, seed)
-    x, _ = _fitted(model, dataset, idx)
-    if store is None:
-        return compare_encoder_and_inversion(model, x, inversion, ctx)
-    codes = store.get(idx, x, sub_context(ctx, 0.0, 0.95)).codes
-    return compare_encoder_and_inversion(model, x, store.settings, sub_context(ctx, 0.95, 1.0), inverted_codes=codes)
-
-
 # ---- the panel -------------------------------------------------------------------------------------
 
 
 class ReconstructionPanel(QWidget):
     """Originals / reconstructions / JPEG with per-image PSNR and SSIM; dataset means; rate–distortion.
 
-    Thin over `explorer.core.reconstruction`: every measurement is a job (``runner``) that
-    returns a core report, which the panel only displays. Without a runner (tests), jobs
+    Thin over `explorer.core.reconstruction_jobs`: every measurement is a job (``runner``)
+    that returns a core result, which the panel only displays. Without a runner (tests), jobs
     run at once in the calling thread.
 
     Parameters
@@ -579,6 +396,8 @@ class ReconstructionPanel(QWidget):
         store = self._store_getter()
 
         def job(ctx):
+            from explorer.core.reconstruction_jobs import reconstruct_images
+
             return reconstruct_images(model, ds, src, n, sel, prec, sample, seed, inv, pool, ctx, store())
 
         self._submit("reconstruction", job, f"reconstructions at {prec}", self.show_result)
@@ -595,6 +414,8 @@ class ReconstructionPanel(QWidget):
         store = self._store_getter()
 
         def job(ctx):
+            from explorer.core.reconstruction_jobs import measure_dataset
+
             return measure_dataset(model, ds, n, prec, sample, seed, inv, ctx, store())
 
         count = len(ds) if n is None else min(n, len(ds))
@@ -612,6 +433,8 @@ class ReconstructionPanel(QWidget):
         store = self._store_getter()
 
         def job(ctx):
+            from explorer.core.reconstruction_jobs import RD_PRECISIONS, measure_rate_distortion
+
             return measure_rate_distortion(model, ds, n, RD_PRECISIONS, sample, seed, inv, ctx, store())
 
         self.tabs.setCurrentWidget(self.rd_view)
@@ -628,6 +451,8 @@ class ReconstructionPanel(QWidget):
         store = self._store_getter()
 
         def job(ctx):
+            from explorer.core.reconstruction_jobs import compare_inversion
+
             return compare_inversion(model, ds, n, seed, inv, ctx, store())
 
         self._submit("inversion-compare", job, f"GAN inversion of {n} images", self.show_comparison)
@@ -651,7 +476,7 @@ class ReconstructionPanel(QWidget):
         """Fill the table and the summary from `reconstruct_images`."""
         self.result = result
         rep = result.report
-        x, _ = _fitted(self.model, self.dataset, result.indices) if self.model is not None else (None, None)
+        x = result.images
         j = rep.jpeg
         jimgs = None
         if j is not None:
@@ -707,7 +532,7 @@ class ReconstructionPanel(QWidget):
             raise ValueError("nothing to save: press Show first")
         rep = self.result.report
         rows, labels = [], []
-        x, _ = _fitted(self.model, self.dataset, self.result.indices)
+        x = self.result.images
         rows.append(x)
         labels.append("original")
         rows.append(rep.reconstructions)

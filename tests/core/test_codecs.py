@@ -20,10 +20,10 @@ from explorer.core.codecs import (
     encoded_sizes,
     jpeg_round_trip,
     match_ratio,
-    rate_distortion,
-    to_uint8,
+    pillow_pixels,
 )
-from explorer.core.reconstruction import compression_ratio, psnr, reconstruct, ssim
+from explorer.core.pixels import to_uint8
+from explorer.core.reconstruction import compression_ratio, psnr, rate_distortion, reconstruct, ssim
 from models.vae import VAE
 
 needs_webp = pytest.mark.skipif(not features.check("webp"), reason="Pillow built without WebP")
@@ -51,11 +51,12 @@ def rgb():
     return rng.random((2, 3, 16, 16)).astype(np.float32)
 
 
-def test_to_uint8_layout_and_rounding(grey, rgb):
-    g = to_uint8(grey)
+def test_pillow_pixels_layout_and_rounding(grey, rgb):
+    g = pillow_pixels(grey)
     assert g.shape == (4, 28, 28) and g.dtype == np.uint8
     np.testing.assert_array_equal(g, np.clip(np.rint(grey[:, 0].astype(np.float64) * 255), 0, 255))
-    c = to_uint8(rgb)
+    np.testing.assert_array_equal(g, to_uint8(grey)[:, 0])  # the one rounding of the project
+    c = pillow_pixels(rgb)
     assert c.shape == (2, 16, 16, 3)
     np.testing.assert_array_equal(c[1, 3, 5], np.rint(rgb[1, :, 3, 5].astype(np.float64) * 255))
 
@@ -63,7 +64,7 @@ def test_to_uint8_layout_and_rounding(grey, rgb):
 @pytest.mark.parametrize("quality", [1, 50, 95])
 def test_jpeg_sizes_are_the_bytes_pillow_writes(grey, tmp_path, quality):
     decoded, nbytes = jpeg_round_trip(grey, quality)
-    for i, px in enumerate(to_uint8(grey)):
+    for i, px in enumerate(pillow_pixels(grey)):
         buf = io.BytesIO()
         Image.fromarray(px).save(buf, format="JPEG", quality=quality, optimize=True)
         data = buf.getvalue()
@@ -78,7 +79,7 @@ def test_jpeg_sizes_are_the_bytes_pillow_writes(grey, tmp_path, quality):
 
 
 def test_jpeg_has_no_metadata_and_rgb_is_rgb(rgb):
-    data = encode_image(to_uint8(rgb)[0], 75)
+    data = encode_image(pillow_pixels(rgb)[0], 75)
     assert data[:2] == b"\xff\xd8" and b"Exif" not in data and b"ICC_PROFILE" not in data
     with Image.open(io.BytesIO(data)) as img:
         assert img.mode == "RGB" and "exif" not in img.info and "icc_profile" not in img.info
@@ -90,7 +91,7 @@ def test_jpeg_has_no_metadata_and_rgb_is_rgb(rgb):
 def test_webp_round_trip_grey(grey):
     decoded, nbytes = codec_round_trip(grey, 50, "webp")
     assert decoded.shape == grey.shape
-    data = encode_image(to_uint8(grey)[0], 50, "webp")
+    data = encode_image(pillow_pixels(grey)[0], 50, "webp")
     assert data[:4] == b"RIFF" and data[8:12] == b"WEBP" and nbytes[0] == len(data)
     assert psnr(grey, decoded).min() > 20
 

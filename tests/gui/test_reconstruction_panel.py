@@ -8,16 +8,11 @@ import torch
 from PySide6.QtCore import QSettings
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from explorer.core.evaluate import reconstruction_subset
 from explorer.core.reconstruction import mean_ci
-from explorer.data import Dataset
+from explorer.core.reconstruction_jobs import measure_rate_distortion
+from explorer.data import Dataset, subsample_indices
 from explorer.gui.rate_distortion_view import RateDistortionView, nice_ticks, reach_note
-from explorer.gui.reconstruction_panel import (
-    ReconstructionPanel,
-    format_db,
-    format_ssim,
-    measure_rate_distortion,
-)
+from explorer.gui.reconstruction_panel import ReconstructionPanel, format_db, format_ssim
 from models.dcgan import DCGAN
 from models.vae import VAE
 
@@ -61,7 +56,7 @@ def test_panel_shows_the_numbers_of_the_core_report(qtbot, vae, data):
     panel.show_images()
     res = panel.result
     rep = res.report
-    assert np.array_equal(res.indices, reconstruction_subset(len(data), 5, 0))
+    assert np.array_equal(res.indices, subsample_indices(len(data), 5, 0))
     assert panel.table.rowCount() == 5 and rep.precision == "8bit"
     x = data.images[res.indices]
     for r in range(5):
@@ -145,7 +140,7 @@ def test_gan_images_are_inverted_once_across_panel_jobs(qtbot, gan, data, invers
                                 zip(data.images[panel.result.indices], panel.result.report.reconstructions)])
     panel.dataset_n_spin.setValue(10)  # a sample of 10 that contains some of the 4: only the rest is inverted
     panel.measure_dataset()
-    idx10 = reconstruction_subset(40, 10, 0)
+    idx10 = subsample_indices(40, 10, 0)
     assert asked == [4, len(np.setdiff1d(idx10, panel.result.indices))]
     panel.restarts_spin.setValue(2)  # another setting: other codes
     panel.set_precision("float32")

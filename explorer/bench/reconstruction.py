@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from explorer.bench import demo_vae, section
+from explorer.bench.registry import demo_vae, section
 
 
 @section("reconstruction")

@@ -1,6 +1,6 @@
 """Benchmarks for the embedding view: pan repaint, raster rebuild and hover times (ms).
 
-Run ``python -m explorer.gui.bench_embedding`` (headless: it uses Qt's
+Run ``python -m explorer.bench.embedding_view`` (headless: it uses Qt's
 offscreen platform when there is no display). Every figure is measured in one
 process, on the same seeded synthetic embedding and view size. Benchmarks
 print figures; they never fail on a time.

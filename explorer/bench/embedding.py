@@ -1,6 +1,6 @@
 """Benchmark section "embedding": start-up to first embedding, cached-projection reopen, paint and hover.
 
-Registered with :func:`explorer.bench.section`; ``latent-explorer bench --only embedding``
+Registered with :func:`explorer.bench.registry.section`; ``latent-explorer bench --only embedding``
 runs it. Figures are printed, never judged (goals: start-up <= 3 s, cache reopen <= 0.5 s).
 """
 
@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from explorer.bench import section
+from explorer.bench.registry import section
 
 __all__ = ["startup_to_embedding_s", "projection_cache_reopen_s", "bench_embedding_section", "CHECKPOINT_ENV"]
 
@@ -161,9 +161,9 @@ def bench_embedding_section() -> dict:
     figures: dict = {}
     figures.update(startup_to_embedding_s())
     figures.update(projection_cache_reopen_s())
-    from explorer.gui import bench_embedding
+    from explorer.bench import embedding_view
 
-    figures.update(bench_embedding.run())
+    figures.update(embedding_view.run())
     return figures
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.bench import demo_vae, section
+from explorer.bench.registry import demo_vae, section
 
 
 def _percentile(values, q: float) -> float:
