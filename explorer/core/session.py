@@ -362,7 +362,7 @@ class Session(ViewState, Analyses):
             return out
         for m in self.models:
             if m.results is not None:
-                from explorer.core.session_file import apply_results
+                from explorer.core.session_results import apply_results
 
                 apply_results(self, m)
         for m in self.models:

@@ -10,13 +10,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 
 from explorer.core.export import atomic_write
 from explorer.core.projection_spec import ProjectionSpec
-from explorer.core.session import ClusteringSettings, Colour, GanPoints, Keypoint, ModelState, Session
+from explorer.core.session_results import spec_from_dict, spec_to_dict, apply_results, results_arrays
+from explorer.core.session_state import ClusteringSettings, Colour, GanPoints, Keypoint, ModelState
 
 __all__ = ["FORMAT", "VERSION", "SUFFIX", "SessionFileError", "SessionDoc", "session_document", "save_session",
            "read_session", "restore_session", "apply_results", "results_path", "describe_session"]
@@ -49,11 +48,7 @@ def _rel(path: Path, base: Path) -> str:
         return str(Path(path).resolve())
 
 
-def _spec_dict(spec: ProjectionSpec | None) -> dict | None:
-    return None if spec is None else {"method": spec.method, "params": dict(spec.params), "seed": spec.seed}
-
-
-def _dataset_entry(session: Session, base: Path) -> dict | None:
+def _dataset_entry(session, base: Path) -> dict | None:
     ds = session.dataset_spec
     if ds is None:
         return None
@@ -75,7 +70,7 @@ def _model_entry(m: ModelState, base: Path) -> dict:
     return {
         "path": _rel(m.path, base),
         "sha256": m.file_hash or m.saved_hash,
-        "projection": _spec_dict(m.shown or m.want_spec),
+        "projection": spec_to_dict(m.shown or m.want_spec),
         "view_range": None if (m.view_range or m.want_view_range) is None
         else [list(r) for r in (m.view_range or m.want_view_range)],
         "clustering": clustering,
@@ -86,7 +81,7 @@ def _model_entry(m: ModelState, base: Path) -> dict:
     }
 
 
-def session_document(session: Session, path: str | os.PathLike, with_results: bool = False) -> dict:
+def session_document(session, path: str | os.PathLike, with_results: bool = False) -> dict:
     """The JSON document of ``session`` as it would be saved at ``path`` (paths relative to its folder)."""
     base = Path(path).resolve().parent
     active = next((i for i, m in enumerate(session.models) if m.key == session.active_key), None)
@@ -100,7 +95,7 @@ def session_document(session: Session, path: str | os.PathLike, with_results: bo
         "colouring": {"mode": session.colour.mode, "dim": session.colour.dim},
         "marker": {"size": session.marker[0], "opacity": session.marker[1]},
         "selection": [int(i) for i in session.selection],
-        "projection": _spec_dict(session.projection),
+        "projection": spec_to_dict(session.projection),
         "clustering": {"space": c.space, "k": c.k, "seed": c.seed, "sweep": list(c.sweep)},
         "interpolation": dict(sorted(session.settings.get("interpolation", {}).items())),
         "traversal": dict(sorted(session.settings.get("traversal", {}).items())),
@@ -109,7 +104,7 @@ def session_document(session: Session, path: str | os.PathLike, with_results: bo
     }
 
 
-def save_session(session: Session, path: str | os.PathLike, with_results: bool = False) -> Path:
+def save_session(session, path: str | os.PathLike, with_results: bool = False) -> Path:
     """Write ``session`` to ``path`` (atomic); with ``with_results`` also its codes, embeddings and clusterings.
 
     Parameters
@@ -137,7 +132,7 @@ def save_session(session: Session, path: str | os.PathLike, with_results: bool =
         path = path.with_name(path.name + SUFFIX)
     doc = session_document(session, path, with_results)
     if with_results:
-        arrays, meta = _results_arrays(session)
+        arrays, meta = results_arrays(session)
         arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
 
         def write_npz(f):
@@ -149,31 +144,6 @@ def save_session(session: Session, path: str | os.PathLike, with_results: bool =
     session.path = path
     session.mark_dirty(False)
     return path
-
-
-def _results_arrays(session: Session) -> tuple[dict, dict]:
-    arrays: dict[str, np.ndarray] = {}
-    meta: dict[str, Any] = {"dataset_identity": session.dataset_id, "models": []}
-    for i, m in enumerate(session.models):
-        if m.codes is None:
-            meta["models"].append(None)
-            continue
-        c = m.codes
-        arrays[f"m{i}_z"] = np.asarray(c.z, np.float32)
-        if c.indices is not None:
-            arrays[f"m{i}_indices"] = np.asarray(c.indices, np.int64)
-        if c.fit_error is not None:
-            arrays[f"m{i}_fit_error"] = np.asarray(c.fit_error, np.float64)
-        entry: dict[str, Any] = {"sha256": m.file_hash, "source": c.source, "notes": list(c.notes),
-                                 "embeddings": [], "clustering": None}
-        for j, (spec, res) in enumerate(m.embeddings.items()):
-            arrays[f"m{i}_e{j}"] = np.asarray(res.embedding, np.float32)
-            entry["embeddings"].append({"spec": _spec_dict(spec), "key": res.key, "meta": res.meta})
-        if m.clustering is not None:
-            arrays[f"m{i}_clusters"] = np.asarray(m.clustering.labels, np.int64)
-            entry["clustering"] = m.clustering.to_dict()
-        meta["models"].append(entry)
-    return arrays, meta
 
 
 @dataclass
@@ -263,7 +233,7 @@ def _check_doc(doc: dict, path: Path) -> None:
         _need(isinstance(kps, list) and all(isinstance(k, dict) and isinstance(k.get("z"), list) for k in kps),
               path, f"has bad keypoints for model #{i + 1}")
         try:
-            _spec(m.get("projection"))
+            spec_from_dict(m.get("projection"))
         except (TypeError, ValueError) as exc:
             raise _fail(path, f"has a bad projection for model #{i + 1}: {exc}") from None
         cl = m.get("clustering")
@@ -280,7 +250,7 @@ def _check_doc(doc: dict, path: Path) -> None:
     _need(isinstance(sel, list) and all(isinstance(i, int) and i >= 0 for i in sel), path,
           "has a bad selection (it must be a list of dataset indices)")
     try:
-        _spec(doc.get("projection"))
+        spec_from_dict(doc.get("projection"))
     except (TypeError, ValueError) as exc:
         raise _fail(path, f"has a bad projection: {exc}") from None
     for group in ("interpolation", "traversal", "reconstruction"):
@@ -289,15 +259,7 @@ def _check_doc(doc: dict, path: Path) -> None:
           and "\\" not in doc["results"], path, "has a bad \"results\" file name")
 
 
-def _spec(d: dict | None) -> ProjectionSpec | None:
-    if d is None:
-        return None
-    if not isinstance(d, dict):
-        raise ValueError("not an object")
-    return ProjectionSpec(d.get("method", "pca"), d.get("params", {}), d.get("seed", 0))
-
-
-def restore_session(session: Session, sd: SessionDoc) -> list:
+def restore_session(session, sd: SessionDoc) -> list:
     """Put a read session file into an empty ``session``; return the tasks that load it.
 
     Model files that are missing or whose SHA-256 changed are named in ``session.notes``
@@ -320,7 +282,7 @@ def restore_session(session: Session, sd: SessionDoc) -> list:
     sweep = settings.get("sweep", [2, 20])
     session.clustering_settings = ClusteringSettings(settings.get("space", "latent"), int(settings.get("k", 10)),
                                                      int(settings.get("seed", 0)), (int(sweep[0]), int(sweep[-1])))
-    session.projection = _spec(doc.get("projection")) or ProjectionSpec("pca")
+    session.projection = spec_from_dict(doc.get("projection")) or ProjectionSpec("pca")
     col = doc.get("colouring") or {}
     session.colour = Colour(col.get("mode", "label"), int(col.get("dim", 0)))
     marker = doc.get("marker") or {}
@@ -353,7 +315,7 @@ def restore_session(session: Session, sd: SessionDoc) -> list:
         if state is None:
             continue
         state.saved_hash = m.get("sha256")
-        state.want_spec = _spec(m.get("projection"))
+        state.want_spec = spec_from_dict(m.get("projection"))
         state.want_clustering = m.get("clustering")
         vr = m.get("view_range")
         if isinstance(vr, list) and len(vr) == 2 and all(isinstance(r, list) and len(r) == 2 for r in vr):
@@ -400,53 +362,6 @@ def _read_results(sd: SessionDoc, notes: list[str]):
     return arrays, meta
 
 
-def apply_results(session: Session, m: ModelState) -> None:
-    """Use ``m``'s saved results (codes, embeddings, clustering) now that the dataset is open; clears them."""
-    from explorer.core.clustering import SCORE_KEYS, ClusteringResult
-    from explorer.core.embedding import EmbeddingResult
-    from explorer.core.workspace import LatentCodes
-
-    res, m.results = m.results, None
-    ds = session.dataset
-    if res is None or ds is None or m.codes is not None or res["dataset_identity"] != session.dataset_id:
-        return
-    arrays, meta, i = res["arrays"], res["meta"], res["index"]
-    z = arrays.get(f"m{i}_z")
-    if z is None:
-        return
-    indices = arrays.get(f"m{i}_indices")
-    source = meta.get("source", "encoder")
-    if source == "prior":
-        return  # the images of prior samples are G(z): the model must be loaded for them
-    images = ds.images if indices is None else ds.images[indices]
-    labels = ds.labels if indices is None or ds.labels is None else ds.labels[indices]
-    if len(z) != len(images):
-        return
-    m.codes = LatentCodes(z=z, source=source, images=images, labels=labels, notes=tuple(meta.get("notes", ())),
-                          indices=indices, fit_error=arrays.get(f"m{i}_fit_error"))
-    m.file_hash = m.file_hash or meta.get("sha256")
-    m.preview = m.entry is None
-    for j, e in enumerate(meta.get("embeddings", [])):
-        spec = _spec(e["spec"])
-        m.embeddings[spec] = EmbeddingResult(embedding=arrays[f"m{i}_e{j}"], spec=spec, key=e.get("key", ""),
-                                             from_cache=True, meta=e.get("meta") or {})
-    if m.want_spec in m.embeddings:
-        m.shown, m.want_spec, m.view_range, m.want_view_range = m.want_spec, None, m.want_view_range, None
-    c = meta.get("clustering")
-    if c is not None and f"m{i}_clusters" in arrays and (c["space"] == "latent" or m.want_spec is None):
-        labels_pred = arrays[f"m{i}_clusters"]
-        scores = None if c.get(SCORE_KEYS[0]) is None else {k: c[k] for k in SCORE_KEYS}
-        m.clustering = ClusteringResult(space=c["space"], k=int(c["k"]), seed=int(c["seed"]), labels=labels_pred,
-                                        scores=scores, silhouette=c.get("silhouette"), n=int(c["n"]),
-                                        silhouette_sample_size=c.get("silhouette_sample_size"))
-        m.want_clustering = None
-    if m.entry is not None:
-        m.entry.codes = m.codes
-    session.codes_changed.emit(m.key)
-    session.embedding_changed.emit(m.key)
-    session.clustering_changed.emit(m.key)
-
-
 def describe_session(sd: SessionDoc) -> dict:
     """What ``latent-explorer info S.lxs`` prints: models (with whether their hashes still match), dataset,
     projection and seed, colouring, selection size, keypoints."""
@@ -462,12 +377,12 @@ def describe_session(sd: SessionDoc) -> dict:
             state = "matches" if file_sha256(p) == m["sha256"] else "changed"
         else:
             state = "present"
-        spec = _spec(m.get("projection"))
+        spec = spec_from_dict(m.get("projection"))
         models.append({"path": m["path"], "resolved": str(p), "sha256": m.get("sha256"), "file": state,
                        "projection": spec.label() if spec else None, "clustering": m.get("clustering"),
                        "gan_points": m.get("gan_points"), "keypoints": len(m.get("keypoints", [])),
                        "slider_code": m.get("slider_code") is not None})
     return {"session": str(sd.path), "version": doc["version"], "dataset": doc.get("dataset"), "models": models,
-            "active": doc.get("active"), "projection": (_spec(doc.get("projection")) or ProjectionSpec()).label(),
+            "active": doc.get("active"), "projection": (spec_from_dict(doc.get("projection")) or ProjectionSpec()).label(),
             "colouring": doc.get("colouring"), "selection_size": len(doc.get("selection", [])),
             "results": doc.get("results")}

@@ -44,7 +44,8 @@ def render_figure(session: Session, path: str | os.PathLike, scale: float = 1.0,
     """
     from PySide6.QtCore import Qt
 
-    from explorer.gui.app import get_application
+    from PySide6.QtWidgets import QApplication
+
     from explorer.gui.embedding_presenter import EmbeddingPresenter
     from explorer.gui.embedding_view import EXPORT_FORMATS, EmbeddingView, export_view
 
@@ -53,7 +54,7 @@ def render_figure(session: Session, path: str | os.PathLike, scale: float = 1.0,
         raise ValueError("there is no embedding to draw: the session's active model has no projection yet")
     if Path(path).suffix.lower() not in EXPORT_FORMATS:
         raise ValueError(f"cannot export to '{path}': use a .png, .svg or .pdf file name")
-    app = get_application()
+    app = QApplication.instance() or QApplication(["latent-explorer"])
     view = EmbeddingView(threaded=False)
     view.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
     view.resize(*size)

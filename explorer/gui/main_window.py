@@ -24,16 +24,12 @@ from explorer.gui.jobs import JobRunner
 from explorer.gui.model_panel import ModelPanel
 from explorer.gui.projection_panel import ProjectionPanel
 from explorer.gui.session_runner import SessionRunner
-from explorer.gui.window_files import WindowFiles
+from explorer.gui.window_files import DATASET_SUFFIXES, MODEL_FILTER, WindowFiles
 from explorer.logs import log
 
 __all__ = ["MainWindow", "settings_path", "open_settings", "DEMO_CHECKPOINT", "demo_checkpoint",
            "MODEL_FILTER", "DATASET_SUFFIXES"]
 
-#: File-dialog filter of model files.
-MODEL_FILTER = "Models (*.pt *.pth *.ckpt *.py *.ts *.jit);;All files (*)"
-#: Dropped or chosen files with these endings are datasets, not models.
-DATASET_SUFFIXES = (".npz", ".npy", ".gz", ".idx", "-ubyte")
 #: The bundled demo checkpoint (relative to ``resources/``).
 DEMO_CHECKPOINT = ("checkpoints", "vae_fashion.pt")
 

@@ -11,16 +11,18 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from explorer.core import embedding as emb
 from explorer.logs import log
 
-__all__ = ["WindowFiles", "SESSION_FILTER", "is_dataset_path"]
+__all__ = ["WindowFiles", "SESSION_FILTER", "MODEL_FILTER", "DATASET_SUFFIXES", "is_dataset_path"]
 
 #: File-dialog filter of session files.
 SESSION_FILTER = "Latent Explorer sessions (*.lxs);;All files (*)"
+#: File-dialog filter of model files.
+MODEL_FILTER = "Models (*.pt *.pth *.ckpt *.py *.ts *.jit);;All files (*)"
+#: Dropped or chosen files with these endings are datasets, not models.
+DATASET_SUFFIXES = (".npz", ".npy", ".gz", ".idx", "-ubyte")
 
 
 def is_dataset_path(path: Path) -> bool:
     """True for a dropped or chosen file that is a dataset (a folder, .npz/.npy, IDX), not a model or session."""
-    from explorer.gui.main_window import DATASET_SUFFIXES
-
     name = path.name.lower()
     return path.is_dir() or name.endswith(DATASET_SUFFIXES) or "ubyte" in name
 
@@ -143,16 +145,10 @@ class WindowFiles:
     def open_model_dialog(self) -> None:
         """File ▸ Open model…"""
         paths, _ = QFileDialog.getOpenFileNames(self.window, "Open model", self._start("paths/last_model_dir"),
-                                                self._model_filter())
+                                                MODEL_FILTER)
         if paths:
             self.window.settings.setValue("paths/last_model_dir", str(Path(paths[0]).parent))
             self.window.open_models(paths)
-
-    @staticmethod
-    def _model_filter() -> str:
-        from explorer.gui.main_window import MODEL_FILTER
-
-        return MODEL_FILTER
 
     def open_dataset_dialog(self) -> None:
         """File ▸ Open dataset file…"""
