@@ -2,6 +2,7 @@
 
 import os
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -304,12 +305,12 @@ def test_export_png_svg_pdf(embedding_view, tmp_path, raster):
     svg = export_view(view, tmp_path / "view.svg")
     root = ET.parse(svg).getroot()
     assert root.tag.endswith("svg")
-    text = open(svg, encoding="utf-8").read()
+    text = Path(svg).read_text(encoding="utf-8")
     assert all(name in text for name in names)  # the legend is in the figure
     assert ("<image" in text) == raster
 
     pdf = export_view(view, tmp_path / "view.pdf")
-    data = open(pdf, "rb").read()
+    data = Path(pdf).read_bytes()
     assert data.startswith(b"%PDF") and b"%%EOF" in data[-1024:] and len(data) > 2000
 
     assert sorted(os.listdir(tmp_path)) == ["big.png", "view.pdf", "view.png", "view.svg"]  # no temp files
