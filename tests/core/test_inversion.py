@@ -20,7 +20,6 @@ from explorer.core.jobs import Cancelled, JobContext
 from explorer.core.reconstruction import psnr, ssim
 from tests.core.generators import TinyGenerator
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
