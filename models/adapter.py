@@ -87,7 +87,8 @@ class WrappedModel:
             self.module.eval()
 
     def __repr__(self) -> str:
-        return f"WrappedModel({self.label}, kind={self.kind!r}, latent_dim={self.latent_dim}, image_shape={self.image_shape})"
+        return (f"WrappedModel({self.label}, kind={self.kind!r}, latent_dim={self.latent_dim}, "
+                f"image_shape={self.image_shape})")
 
     def _call(self, name: str, *args):
         try:

@@ -161,7 +161,7 @@ def save_checkpoint(
         "history": _plain(history or {}),
         "seed": None if seed is None else int(seed),
         "command": command,
-        "created": created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": created or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "library_version": library_version(),
         "extra": _plain(extra or {}),
     }

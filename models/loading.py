@@ -29,9 +29,9 @@ def load_any(path, *, allow_code: bool = True):
     ``*.py`` → `models.adapter.load_adapter` (runs the file); ``*.ts`` / ``*.torchscript``
     → `models.torchscript.load_torchscript` (runs TorchScript code); anything else →
     `models.checkpoint.load_checkpoint` (never runs code; a TorchScript archive under
-    another name is refused with a sentence saying how to opt in). Pointing at a ``.py`` or TorchScript file is the user's opt-in to
-    running its code; pass ``allow_code=False`` where the user did not choose the file
-    that way (e.g. scanning a folder).
+    another name is refused with a sentence saying how to opt in). Pointing at a ``.py`` or
+    TorchScript file is the user's opt-in to running its code; pass ``allow_code=False`` where
+    the user did not choose the file that way (e.g. scanning a folder).
 
     Parameters
     ----------

@@ -102,7 +102,8 @@ def load_torchscript(path) -> WrappedModel:
             module = torch.jit.load(str(path), map_location="cpu")
     except Exception as e:
         raise TorchScriptError(
-            f"{label} cannot be loaded ({type(e).__name__}); it may be damaged or from a newer PyTorch — export it again."
+            f"{label} cannot be loaded ({type(e).__name__}); it may be damaged or from a newer PyTorch — "
+            "export it again."
         ) from e
     module.eval()
     decode = getattr(module, "decode", None) or getattr(module, "forward", None)

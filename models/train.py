@@ -146,7 +146,8 @@ class Trainer:
         dict
             ``"step"`` (1-based, counted over all runs; the progress is
             ``step / total_steps``), ``"epoch"`` (0-based index of the epoch the step
-            belongs to, counted over all runs: show ``epoch + 1`` to people), ``"total_steps"`` (value of ``"step"`` at the end of this run),
+            belongs to, counted over all runs: show ``epoch + 1`` to people), ``"total_steps"``
+            (value of ``"step"`` at the end of this run),
             ``"steps_per_epoch"``, and the step's metrics as floats: VAE ``loss``,
             ``recon``, ``kl`` (nats per image); DCGAN/ALI ``loss_d``, ``loss_g``,
             ``d_real``, ``d_fake`` (mean discriminator probabilities).

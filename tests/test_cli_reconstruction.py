@@ -28,8 +28,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _skimage_means(x, y):
-    p = [peak_signal_noise_ratio(a.astype(np.float64), b.astype(np.float64), data_range=1.0) for a, b in zip(x, y)]
-    s = [structural_similarity(a[0].astype(np.float64), b[0].astype(np.float64), **REF_SSIM) for a, b in zip(x, y)]
+    pairs = list(zip(x, y, strict=True))
+    p = [peak_signal_noise_ratio(a.astype(np.float64), b.astype(np.float64), data_range=1.0) for a, b in pairs]
+    s = [structural_similarity(a[0].astype(np.float64), b[0].astype(np.float64), **REF_SSIM) for a, b in pairs]
     return float(np.mean(p)), float(np.mean(s))
 
 

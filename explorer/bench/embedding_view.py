@@ -91,7 +91,7 @@ class _PaintCounter:
         class Filter(QtCore.QObject):
             count = 0
 
-            def eventFilter(self, obj, event):
+            def eventFilter(self, obj, event):  # noqa: N802 - Qt override
                 if event.type() == QtCore.QEvent.Type.Paint:
                     self.count += 1
                 return False

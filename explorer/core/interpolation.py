@@ -124,7 +124,7 @@ def _segment_lengths(keypoints: np.ndarray, method: str, closed: bool) -> np.nda
     starts = keypoints if closed else keypoints[:-1]
     if method == "lerp":
         return np.linalg.norm(ends - starts, axis=1)
-    return np.array([angle(a, b) for a, b in zip(starts, ends)])
+    return np.array([angle(a, b) for a, b in zip(starts, ends, strict=True)])
 
 
 def _allocate(lengths: np.ndarray, n_inner: int) -> np.ndarray:

@@ -36,7 +36,7 @@ class JobContext:
         self.cancel_event = cancel_event or threading.Event()
 
     @classmethod
-    def none(cls) -> "JobContext":
+    def none(cls) -> JobContext:
         """A context that reports nowhere and is never cancelled."""
         return cls()
 

@@ -56,7 +56,6 @@ from explorer.core.projection_cache import (  # noqa: E402 - re-exported
 )
 from explorer.core.projection_spec import METHODS, ProjectionSpec, check_codes  # noqa: E402 - re-exported
 
-
 # --------------------------------------------------------------------------------------
 # Estimators (scikit-learn contract)
 # --------------------------------------------------------------------------------------
@@ -112,7 +111,7 @@ class PCAProjection(_ProjectionBase):
     def __init__(self, random_state: int = 0):
         self.random_state = random_state
 
-    def fit(self, X, y=None, ctx: JobContext | None = None) -> "PCAProjection":
+    def fit(self, X, y=None, ctx: JobContext | None = None) -> PCAProjection:
         """Fit PCA to ``X`` ((N, d) float, N >= 2, d >= 2); raise ValueError otherwise."""
         from sklearn.decomposition import PCA
 
@@ -154,11 +153,13 @@ class IdentityProjection(_ProjectionBase):
     def __init__(self):
         pass
 
-    def fit(self, X, y=None, ctx: JobContext | None = None) -> "IdentityProjection":
+    def fit(self, X, y=None, ctx: JobContext | None = None) -> IdentityProjection:
         """Check ``X`` is (N, 2) and keep a float32 copy as ``embedding_``."""
         X = check_codes(X)
         if X.shape[1] != 2:
-            raise ValueError(f"the identity projection needs latent dimension d = 2, got d = {X.shape[1]}; use PCA, UMAP or t-SNE")
+            raise ValueError(
+                f"the identity projection needs latent dimension d = 2, got d = {X.shape[1]}; use PCA, UMAP or t-SNE"
+            )
         self.embedding_ = X.copy()
         self.n_features_in_ = 2
         return self
@@ -201,7 +202,7 @@ class _TqdmProgress:
         if self._dead:
             return len(s)
         match = None
-        for match in self._pattern.finditer(s):
+        for match in self._pattern.finditer(s):  # noqa: B007 - keeps the last match
             pass
         if match is not None:
             n, total = int(match.group(1)), int(match.group(2))
@@ -267,7 +268,7 @@ class UMAPProjection(_ProjectionBase):
         self.n_epochs = n_epochs
         self.random_state = random_state
 
-    def fit(self, X, y=None, ctx: JobContext | None = None) -> "UMAPProjection":
+    def fit(self, X, y=None, ctx: JobContext | None = None) -> UMAPProjection:
         """Fit UMAP to ``X`` ((N, d) float, N > n_neighbors).
 
         Raises
@@ -279,7 +280,9 @@ class UMAPProjection(_ProjectionBase):
         """
         X = check_codes(X)
         if X.shape[0] <= self.n_neighbors:
-            raise ValueError(f"UMAP with n_neighbors={self.n_neighbors} needs more than {self.n_neighbors} points, got {X.shape[0]}")
+            raise ValueError(
+                f"UMAP with n_neighbors={self.n_neighbors} needs more than {self.n_neighbors} points, got {X.shape[0]}"
+            )
         ctx = ctx or JobContext.none()
         ctx.progress(0.0, "UMAP: nearest neighbours and fuzzy graph")
         import umap
@@ -438,7 +441,7 @@ class TSNEProjection(_ProjectionBase):
         self.early_exaggeration_iter = early_exaggeration_iter
         self.random_state = random_state
 
-    def fit(self, X, y=None, ctx: JobContext | None = None) -> "TSNEProjection":
+    def fit(self, X, y=None, ctx: JobContext | None = None) -> TSNEProjection:
         """Fit t-SNE to ``X`` ((N, d) float, N >= 4).
 
         Raises
@@ -698,10 +701,10 @@ def _worker_main(conn, keep_models: int) -> None:  # pragma: no cover - runs in 
             job_event.clear()
         last_sent = [0.0]
 
-        def on_progress(fraction: float, message: str, _tok=tok) -> None:
+        def on_progress(fraction: float, message: str, _tok=tok, _last_sent=last_sent) -> None:
             now = time.monotonic()
-            if fraction >= 1.0 or now - last_sent[0] >= 0.1:
-                last_sent[0] = now
+            if fraction >= 1.0 or now - _last_sent[0] >= 0.1:
+                _last_sent[0] = now
                 send(("progress", _tok, fraction, message))
 
         ctx = JobContext(on_progress=on_progress, cancel_event=job_event)
@@ -714,7 +717,8 @@ def _worker_main(conn, keep_models: int) -> None:  # pragma: no cover - runs in 
                 models.move_to_end(request_id)
                 while len(models) > keep_models:
                     models.popitem(last=False)
-                payload = {"embedding": proj.embedding, "elapsed": proj.elapsed, "estimator": _cheap_estimator(proj.estimator)}
+                payload = {"embedding": proj.embedding, "elapsed": proj.elapsed,
+                           "estimator": _cheap_estimator(proj.estimator)}
             elif kind == "transform":
                 _, _, request_id, points = msg
                 if request_id not in models:
@@ -775,7 +779,7 @@ class _Handles:
 class _RemoteTransform:
     """Callable placing points through a worker's kept model (weak reference to the worker)."""
 
-    def __init__(self, worker: "ProjectionWorker", request_id: int):
+    def __init__(self, worker: ProjectionWorker, request_id: int):
         self._worker = weakref.ref(worker)
         self._request_id = request_id
 
@@ -927,7 +931,7 @@ class ProjectionWorker:
             if acquired:
                 self._job_lock.release()
 
-    def __enter__(self) -> "ProjectionWorker":
+    def __enter__(self) -> ProjectionWorker:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -967,7 +971,8 @@ class ProjectionWorker:
 
     def _bookkeep(self, msg) -> bool:
         """Handle messages about the warm-up; True when ``msg`` was one of them."""
-        if len(msg) > 1 and msg[1] is not None and msg[1] == self._warming and msg[0] in ("result", "error", "cancelled"):
+        if (len(msg) > 1 and msg[1] is not None and msg[1] == self._warming
+                and msg[0] in ("result", "error", "cancelled")):
             self._warming = None
             if msg[0] == "result":
                 self._warmed = True

@@ -166,7 +166,7 @@ class ProjectionSpec:
     def __hash__(self) -> int:
         return hash(self.key())
 
-    def replace(self, **params: Any) -> "ProjectionSpec":
+    def replace(self, **params: Any) -> ProjectionSpec:
         """A copy with some parameters changed (``seed=`` changes the seed)."""
         seed = params.pop("seed", self.seed)
         return ProjectionSpec(self.method, {**self.params, **params}, seed)

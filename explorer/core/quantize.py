@@ -188,7 +188,7 @@ class Quantizer:
         """uint8 for k ≤ 8, else uint16."""
         return np.dtype(np.uint8 if self.bits <= 8 else np.uint16)
 
-    def fit(self, codes: Any) -> "Quantizer":
+    def fit(self, codes: Any) -> Quantizer:
         """Fit the per-dimension range ``mean ± n_sigma·σ`` on ``codes``.
 
         Parameters

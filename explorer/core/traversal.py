@@ -9,7 +9,6 @@ import numpy as np
 from explorer.core.codes import DEFAULT_BATCH, decode_codes
 from explorer.core.jobs import JobContext
 
-
 # -- ranges ---------------------------------------------------------------------------------
 
 

@@ -33,6 +33,10 @@ DSPRITES_CLASS_NAMES = ("square", "ellipse", "heart")
 def _load(path: Path):
     """Open a .npy/.npz without pickles, turning every failure into a `DatasetError`."""
     try:
+        with open(path, "rb") as fh:
+            if fh.read(4) in (b"PK\x03\x04", b"PK\x05\x06"):
+                # Open a zip archive here first: np.load leaves its file open when the archive is damaged.
+                zipfile.ZipFile(fh).close()
         return np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError) as error:
         raise DatasetError(f"{quote(path)} is damaged or truncated ({error}); save or copy it again.") from None

@@ -54,6 +54,6 @@ class Dataset:
         """``(C, H, W)`` of one image."""
         return tuple(int(s) for s in self.images.shape[1:])  # type: ignore[return-value]
 
-    def with_notes(self, *notes: str) -> "Dataset":
+    def with_notes(self, *notes: str) -> Dataset:
         """Return a copy with ``notes`` appended."""
         return replace(self, notes=self.notes + tuple(notes))

@@ -160,7 +160,7 @@ def load_image_folder(
     arrays = [_to_array(image) for image in images]
     grey = all(a.ndim == 2 or bool(np.all(a == a[..., :1])) for a in arrays)  # RGB files with equal channels
     stack = np.empty((len(arrays), 1 if grey else 3, height, width), dtype=np.float32)
-    for out, a in zip(stack, arrays):
+    for out, a in zip(stack, arrays, strict=True):
         if a.ndim == 3:
             out[:] = a[..., :1].transpose(2, 0, 1) if grey else a.transpose(2, 0, 1)
         else:

@@ -85,7 +85,7 @@ def label_colors(labels, names=None):
         slots = np.arange(len(classes))
     colors = pal[slots[codes.ravel()]]
     legend = []
-    for k, value in zip(slots, classes):
+    for k, value in zip(slots, classes, strict=True):
         value = value.item() if hasattr(value, "item") else value
         if names is None:
             name = str(value)

@@ -43,10 +43,10 @@ class _BoundsItem(pg.GraphicsObject):
         self.prepareGeometryChange()
         self.informViewBoundsChanged()
 
-    def dataBounds(self, ax, frac=1.0, orthoRange=None):
+    def dataBounds(self, ax, frac=1.0, orthoRange=None):  # noqa: N802, N803 - pyqtgraph override
         return (None, None) if self._bounds is None else self._bounds[ax]
 
-    def boundingRect(self):
+    def boundingRect(self):  # noqa: N802 - Qt override
         return QtCore.QRectF()
 
     def paint(self, painter, option, widget=None):
@@ -56,10 +56,10 @@ class _BoundsItem(pg.GraphicsObject):
 class _ScatterItem(pg.ScatterPlotItem):
     """ScatterPlotItem that leaves clicks and hovers to the view box (picking uses the index)."""
 
-    def mouseClickEvent(self, ev):
+    def mouseClickEvent(self, ev):  # noqa: N802 - pyqtgraph override
         ev.ignore()
 
-    def hoverEvent(self, ev):
+    def hoverEvent(self, ev):  # noqa: N802 - pyqtgraph override
         pass
 
 
@@ -71,14 +71,14 @@ class _EmbeddingViewBox(pg.ViewBox):
         self._owner = owner
         self.select_mode = "click"
 
-    def mouseClickEvent(self, ev):
+    def mouseClickEvent(self, ev):  # noqa: N802 - pyqtgraph override
         if ev.button() == QtCore.Qt.MouseButton.LeftButton:
             ev.accept()
             self._owner._on_click(self.mapToView(ev.pos()), ev.modifiers())
         else:
             super().mouseClickEvent(ev)
 
-    def mouseDragEvent(self, ev, axis=None):
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - pyqtgraph override
         if (axis is None and self.select_mode in ("rect", "lasso")
                 and ev.button() == QtCore.Qt.MouseButton.LeftButton):
             ev.accept()
@@ -784,20 +784,20 @@ class EmbeddingView(QtWidgets.QWidget):
             except (OSError, ValueError) as exc:
                 QtWidgets.QMessageBox.warning(self, "Export view", str(exc))
 
-    def eventFilter(self, watched, event):
+    def eventFilter(self, watched, event):  # noqa: N802 - Qt override
         if event.type() == QtCore.QEvent.Type.Leave and watched is self._plot_widget.viewport():
             self._hover_pos = None
             self._set_hover(-1)
         return super().eventFilter(watched, event)
 
-    def keyPressEvent(self, event):
+    def keyPressEvent(self, event):  # noqa: N802 - Qt override
         if event.key() == QtCore.Qt.Key.Key_Escape and len(self._selection):
             self.clear_selection()
             event.accept()
         else:
             super().keyPressEvent(event)
 
-    def closeEvent(self, event):
+    def closeEvent(self, event):  # noqa: N802 - Qt override
         self._shutdown()
         super().closeEvent(event)
 
@@ -844,7 +844,7 @@ class _PDFExporter(_SceneExporter):
     Name = "PDF document"
     resolution = 96  # device pixels per inch: 1 screen pixel = 0.75 pt
 
-    def export(self, fileName=None, toBytes=False, copy=False):
+    def export(self, fileName=None, toBytes=False, copy=False):  # noqa: N803 - pyqtgraph Exporter.export signature
         source = self.getSourceRect()
         writer = QtGui.QPdfWriter(fileName)
         writer.setResolution(self.resolution)
@@ -865,7 +865,7 @@ class _SVGExporter(_SceneExporter):
 
     Name = "SVG vector image"
 
-    def export(self, fileName=None, toBytes=False, copy=False):
+    def export(self, fileName=None, toBytes=False, copy=False):  # noqa: N803 - pyqtgraph Exporter.export signature
         from PySide6 import QtSvg  # only needed here
 
         source = self.getSourceRect()

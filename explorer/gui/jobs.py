@@ -94,7 +94,7 @@ class GuiJobContext(JobContext):
 def _call_quietly(callback: Callable[[], None]) -> None:
     try:
         callback()
-    except Exception:
+    except Exception:  # noqa: BLE001 - logged; one failing callback must not stop the others
         log.exception("a job's cancel callback %r raised", callback)
 
 
@@ -419,7 +419,8 @@ class JobRunner(QObject):
         for request_id, job in list(self._live.items()):
             job.thread.join(max(0.0, deadline - time.monotonic()))
             if job.thread.is_alive():
-                log.warning("job %r (request %d) did not stop within %.1f s of shutdown", job.label, request_id, timeout_s)
+                log.warning("job %r (request %d) did not stop within %.1f s of shutdown",
+                            job.label, request_id, timeout_s)
             else:
                 del self._live[request_id]
         return not self._live

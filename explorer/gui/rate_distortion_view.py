@@ -162,7 +162,8 @@ class RateDistortionView(QWidget):
                 name = method if method.startswith("latent") else method.upper() if method == "jpeg" else "WebP"
                 plot.plot(xs[ok], ys[ok], name=name if plot is self.psnr_plot else None, **style)
                 if method.startswith("latent"):
-                    for k, (x, y, r) in enumerate(zip(xs[ok], ys[ok], [p for p, k in zip(pts, ok) if k])):
+                    kept = [p for p, keep in zip(pts, ok, strict=True) if keep]
+                    for k, (x, y, r) in enumerate(zip(xs[ok], ys[ok], kept, strict=True)):
                         # alternate above / below: neighbouring precisions often share a quality
                         t = pg.TextItem(r["setting"], color="#d62728", anchor=(0.5, 1.2) if k % 2 == 0 else (0.5, -0.2))
                         t.setPos(math.log10(x), y)

@@ -2,6 +2,7 @@
 
 import base64
 import io
+import warnings
 import xml.etree.ElementTree as ET
 
 import imageio.v3 as iio
@@ -42,7 +43,10 @@ def read_mp4(path):
     gen = imageio_ffmpeg.read_frames(str(path))
     meta = next(gen)
     w, h = meta["size"]
-    frames = [np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in gen]
+    with warnings.catch_warnings():
+        # imageio-ffmpeg 0.8 leaves ffmpeg's stdin/stdout pipes open once the video ends (pyproject.toml)
+        warnings.filterwarnings("ignore", r"unclosed file <_io\.Buffered(Reader|Writer) name=\d+>", ResourceWarning)
+        frames = [np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in gen]
     return meta, np.array(frames)
 
 

@@ -148,7 +148,8 @@ def test_pca_equals_sklearn(codes):
     proj = compute_projection(codes, ProjectionSpec("pca", seed=0))
     ref = PCA(n_components=2, random_state=0).fit(codes)
     assert proj.embedding.shape == (600, 2) and proj.embedding.dtype == np.float32
-    np.testing.assert_allclose(proj.embedding, PCA(n_components=2, random_state=0).fit_transform(codes), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(proj.embedding, PCA(n_components=2, random_state=0).fit_transform(codes),
+                               rtol=0, atol=1e-5)
     new = codes[:5] + 0.5
     np.testing.assert_allclose(proj.transform(new), ref.transform(new), rtol=0, atol=1e-5)
     assert proj.transform_kind == "exact"
@@ -243,7 +244,8 @@ def test_file_sha256_streams_in_chunks(tmp_path):
 def test_cache_key_depends_on_every_part():
     spec = ProjectionSpec("umap")
     base = projection_cache_key("a" * 64, "fashion-mnist:test", spec, 10_000)
-    assert base == projection_cache_key("a" * 64, "fashion-mnist:test", ProjectionSpec("umap", {"n_neighbors": 15}), 10_000)
+    assert base == projection_cache_key("a" * 64, "fashion-mnist:test", ProjectionSpec("umap", {"n_neighbors": 15}),
+                                        10_000)
     variants = [
         projection_cache_key("b" * 64, "fashion-mnist:test", spec, 10_000),
         projection_cache_key("a" * 64, "fashion-mnist:train", spec, 10_000),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -235,7 +236,7 @@ def test_progress_is_monotone_and_ends_at_one(vae, images):
     seen = []
     reconstruction_report(vae, images, "4bit", ctx=JobContext(lambda f, m: seen.append(f)))
     assert seen and seen[-1] == pytest.approx(1.0)
-    assert all(b >= a - 1e-12 for a, b in zip(seen, seen[1:]))
+    assert all(b >= a - 1e-12 for a, b in itertools.pairwise(seen))
 
 
 def test_small_images_report_ssim_as_unavailable_not_a_crash():

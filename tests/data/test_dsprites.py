@@ -46,7 +46,7 @@ def test_centroid_is_the_position_within_a_pixel(shape):
                                rng.choice(dsprites.FACTOR_VALUES["orientation"], n),
                                rng.uniform(0, 1, n), rng.uniform(0, 1, n)])
     images = dsprites.render(factors)
-    for image, (_, _, _, pos_x, pos_y) in zip(images, factors):
+    for image, (_, _, _, pos_x, pos_y) in zip(images, factors, strict=True):
         x, y = _centroid(image[0])
         assert abs(x - (dsprites.position_to_pixel(pos_x) - 0.5)) < 1
         assert abs(y - (dsprites.position_to_pixel(pos_y) - 0.5)) < 1
@@ -87,7 +87,7 @@ def test_windowed_render_matches_full_canvas_reference():
     factors[:20, 3:] = rng.integers(0, 2, (20, 2))  # largest sprites in the corners
     images = dsprites.render(factors)
     centres = (np.arange(64) + 0.5) / 64
-    for image, (shape, scale, angle, pos_x, pos_y) in zip(images, factors):
+    for image, (shape, scale, angle, pos_x, pos_y) in zip(images, factors, strict=True):
         size = scale * dsprites.HALF_SIZE
         dx = (centres[None, :] - (0.25 + 0.5 * pos_x)) / size
         dy = ((0.25 + 0.5 * pos_y) - centres[:, None]) / size

@@ -21,8 +21,8 @@ def test_resize_matches_pillow_lanczos(size_in, size_out):
     images = RNG.random((5, 2, *size_in), dtype=np.float32)
     resized = resize_images(images, *size_out)
     assert resized.shape == (5, 2, *size_out) and resized.dtype == np.float32
-    for image, result in zip(images, resized):
-        for channel, out in zip(image, result):
+    for image, result in zip(images, resized, strict=True):
+        for channel, out in zip(image, result, strict=True):
             np.testing.assert_allclose(out, _pillow_resize(channel, *size_out), atol=1e-6)
 
 

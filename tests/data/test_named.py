@@ -9,8 +9,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 import resources
-from explorer.data import DATASET_NAMES, load_dataset
-from explorer.data import named
+from explorer.data import DATASET_NAMES, load_dataset, named
 from explorer.data._common import FASHION_MNIST_CLASSES
 from explorer.errors import DatasetError
 from tests.data.helpers import write_split

@@ -13,7 +13,7 @@ class PaintCounter(QtCore.QObject):
 
     count = 0
 
-    def eventFilter(self, obj, event):
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt override
         if event.type() == QtCore.QEvent.Type.Paint:
             self.count += 1
         return False

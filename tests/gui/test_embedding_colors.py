@@ -4,8 +4,16 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 
-from explorer.gui.colors import (MISSING_RGBA, TAB10, TAB20, categorical_palette, continuous_colors,
-                                 label_colors, make_colorbar, plain_ticks)
+from explorer.gui.colors import (
+    MISSING_RGBA,
+    TAB10,
+    TAB20,
+    categorical_palette,
+    continuous_colors,
+    label_colors,
+    make_colorbar,
+    plain_ticks,
+)
 
 
 def test_palettes_are_tableau():

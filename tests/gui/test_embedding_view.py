@@ -2,6 +2,7 @@
 
 import os
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,13 +50,13 @@ def drag(view, points):
     ``mouseRateLimit`` (100 Hz).
     """
     vp = view.plot_widget.viewport()
-    E = QtCore.QEvent.Type
-    send_mouse(vp, E.MouseButtonPress, points[0])
+    etype = QtCore.QEvent.Type
+    send_mouse(vp, etype.MouseButtonPress, points[0])
     for p in points[1:]:
         QtTest.QTest.qWait(12)
-        send_mouse(vp, E.MouseMove, p, buttons=Qt.MouseButton.LeftButton)
+        send_mouse(vp, etype.MouseMove, p, buttons=Qt.MouseButton.LeftButton)
     QtTest.QTest.qWait(12)
-    send_mouse(vp, E.MouseButtonRelease, points[-1])
+    send_mouse(vp, etype.MouseButtonRelease, points[-1])
 
 
 def grab_rgb(view):
@@ -84,7 +85,7 @@ def test_hover_at_a_points_screen_position_returns_its_index(embedding_view, qtb
         # the point nearest to the cursor's (pixel-rounded) position
         px, py = to_data(view, pos)
         expected = int(np.argmin(np.hypot(xy[:, 0] - px, xy[:, 1] - py)))
-        with qtbot.waitSignal(view.hovered, timeout=2000, check_params_cb=lambda k: k == expected):
+        with qtbot.waitSignal(view.hovered, timeout=2000, check_params_cb=lambda k, e=expected: k == e):
             qtbot.mouseMove(view.plot_widget.viewport(), pos)
     # far from every point: -1
     empty = widget_pos(view, xy[:, 0].max() + 1000, xy[:, 1].max() + 1000)
@@ -147,7 +148,8 @@ def test_lasso_drag_selects_like_brute_force(embedding_view, qtbot):
     cx, cy, rad = r.width() / 2, r.height() / 2, min(r.width(), r.height()) * 0.3
     t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
     wobble = 1 + 0.35 * np.sin(3 * t)  # a non-convex freehand loop
-    pts = [QtCore.QPoint(int(cx + rad * w * np.cos(a)), int(cy + rad * w * np.sin(a))) for a, w in zip(t, wobble)]
+    pts = [QtCore.QPoint(int(cx + rad * w * np.cos(a)), int(cy + rad * w * np.sin(a)))
+           for a, w in zip(t, wobble, strict=True)]
     with qtbot.waitSignal(view.selection_changed) as blocker:
         drag(view, pts)
     poly = np.array([to_data(view, p) for p in pts])
@@ -251,7 +253,9 @@ def test_legend_and_colour_bar_come_and_go(embedding_view):
 
     view = embedding_view
     xy, colors, legend = labelled(500)
-    layout_items = lambda: [view.plot_item.layout.itemAt(i) for i in range(view.plot_item.layout.count())]
+    def layout_items():
+        return [view.plot_item.layout.itemAt(i) for i in range(view.plot_item.layout.count())]
+
     view.set_points(xy, colors, legend=legend)
     assert view._legend in layout_items() and view._colorbar is None
     cont, (cmap, lo, hi) = continuous_colors(xy[:, 0], "viridis")
@@ -304,12 +308,12 @@ def test_export_png_svg_pdf(embedding_view, tmp_path, raster):
     svg = export_view(view, tmp_path / "view.svg")
     root = ET.parse(svg).getroot()
     assert root.tag.endswith("svg")
-    text = open(svg, encoding="utf-8").read()
+    text = Path(svg).read_text(encoding="utf-8")
     assert all(name in text for name in names)  # the legend is in the figure
     assert ("<image" in text) == raster
 
     pdf = export_view(view, tmp_path / "view.pdf")
-    data = open(pdf, "rb").read()
+    data = Path(pdf).read_bytes()
     assert data.startswith(b"%PDF") and b"%%EOF" in data[-1024:] and len(data) > 2000
 
     assert sorted(os.listdir(tmp_path)) == ["big.png", "view.pdf", "view.png", "view.svg"]  # no temp files

@@ -300,7 +300,7 @@ def test_sweep_curves_and_csv_export(panel, blobs, tmp_path):
     with open(target, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == len(results)
-    for row, expected in zip(rows, sweep_table(results)):
+    for row, expected in zip(rows, sweep_table(results), strict=True):
         assert row["space"] == "latent" and int(row["k"]) == expected["k"] and int(row["n"]) == 300
         for key in ("homogeneity", "completeness", "v_measure", "ari", "nmi"):
             assert float(row[key]) == expected[key]  # full precision

@@ -137,7 +137,8 @@ def test_gan_images_are_inverted_once_across_panel_jobs(qtbot, gan, data, invers
     assert asked == [4]
     np.testing.assert_allclose(panel.result.report.psnr,
                                [peak_signal_noise_ratio(x, r, data_range=1.0) for x, r in
-                                zip(data.images[panel.result.indices], panel.result.report.reconstructions)])
+                                zip(data.images[panel.result.indices], panel.result.report.reconstructions,
+                                    strict=True)])
     panel.dataset_n_spin.setValue(10)  # a sample of 10 that contains some of the 4: only the rest is inverted
     panel.measure_dataset()
     idx10 = subsample_indices(40, 10, 0)

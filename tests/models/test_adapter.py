@@ -117,7 +117,8 @@ def test_adapter_errors(tmp_path):
     assert "load_model() raised RuntimeError: no weights here" in _adapter_error(
         _write(tmp_path, raising, "d.py")
     )
-    no_decode = "class M:\n    kind = 'gan'; latent_dim = 2; image_shape = (1, 4, 4)\ndef load_model():\n    return M()\n"
+    no_decode = ("class M:\n    kind = 'gan'; latent_dim = 2; image_shape = (1, 4, 4)\n"
+                 "def load_model():\n    return M()\n")
     assert "no 'decode' attribute" in _adapter_error(_write(tmp_path, no_decode, "e.py"))
     bad_kind = ADAPTER.format(extra="").replace('kind = "vae"', 'kind = "flow"')
     assert "kind 'flow' is not one of" in _adapter_error(_write(tmp_path, bad_kind, "f.py"))
