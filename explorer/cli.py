@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"latent-explorer {args.command}: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # one sentence for the user, the traceback to the log file
+    except Exception as exc:  # noqa: BLE001 - one sentence for the user, the traceback to the log file
         from models.base import ModelFileError
 
         log.exception("latent-explorer %s failed", args.command)

@@ -113,7 +113,8 @@ def cmd_render_traversal(args) -> int:
     if args.dims is not None:
         bad = [k for k in args.dims if not 0 <= k < d]
         if bad:
-            raise UserError(f"--dims {bad} are out of range: checkpoint '{args.checkpoint}' has latent dimensions 0..{d - 1}.")
+            raise UserError(f"--dims {bad} are out of range: checkpoint '{args.checkpoint}' has latent "
+                            f"dimensions 0..{d - 1}.")
         dims = list(args.dims)
     else:
         dims = sliders.default_dims(scores)

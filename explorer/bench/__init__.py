@@ -44,7 +44,7 @@ def run_bench(only: list[str] | None = None, out: Path | None = None) -> dict:
         print(f"[{name}]", flush=True)
         try:
             figures = fn()
-        except Exception as exc:  # report and go on: one broken section must not hide the others
+        except Exception as exc:  # noqa: BLE001 - report and go on: one broken section must not hide the others
             print(f"  failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue
         for k, v in figures.items():

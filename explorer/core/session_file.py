@@ -10,11 +10,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 
 from explorer.core.export import atomic_write
 from explorer.core.projection_spec import ProjectionSpec
-from explorer.core.session_results import spec_from_dict, spec_to_dict, apply_results, results_arrays
+from explorer.core.session_results import apply_results, results_arrays, spec_from_dict, spec_to_dict
 from explorer.core.session_state import ClusteringSettings, Colour, GanPoints, Keypoint, ModelState
 
 __all__ = ["FORMAT", "VERSION", "SUFFIX", "SessionFileError", "SessionDoc", "session_document", "save_session",
@@ -310,7 +311,7 @@ def restore_session(session, sd: SessionDoc) -> list:
         paths.append(p)
         entries.append((i, m, saved))
     added = {s.key: s for s in session.add_models(paths)}
-    for (i, m, saved), p in zip(entries, paths):
+    for (i, m, saved), p in zip(entries, paths, strict=True):
         state = added.get(str(p.resolve()))
         if state is None:
             continue
@@ -333,7 +334,7 @@ def restore_session(session, sd: SessionDoc) -> list:
         tasks.extend(session.open_model_tasks(state, peek=False))
     active = doc.get("active")
     if active is not None:
-        keys = {i: added.get(str(p.resolve())) for (i, _m, _s), p in zip(entries, paths)}
+        keys = {i: added.get(str(p.resolve())) for (i, _m, _s), p in zip(entries, paths, strict=True)}
         if keys.get(active) is not None:
             session.set_active(keys[active].key)
     selection = np.asarray(sorted(set(doc.get("selection", []))), np.int64)
@@ -383,6 +384,7 @@ def describe_session(sd: SessionDoc) -> dict:
                        "gan_points": m.get("gan_points"), "keypoints": len(m.get("keypoints", [])),
                        "slider_code": m.get("slider_code") is not None})
     return {"session": str(sd.path), "version": doc["version"], "dataset": doc.get("dataset"), "models": models,
-            "active": doc.get("active"), "projection": (spec_from_dict(doc.get("projection")) or ProjectionSpec()).label(),
+            "active": doc.get("active"),
+            "projection": (spec_from_dict(doc.get("projection")) or ProjectionSpec()).label(),
             "colouring": doc.get("colouring"), "selection_size": len(doc.get("selection", [])),
             "results": doc.get("results")}

@@ -180,7 +180,7 @@ class ViewState:
         new = list(keypoints)
         same = len(new) == len(m.keypoints) and all(
             a.label == b.label and a.dataset_index == b.dataset_index and np.array_equal(a.z, b.z)
-            for a, b in zip(new, m.keypoints))
+            for a, b in zip(new, m.keypoints, strict=True))
         if not same:
             m.keypoints = new
             self.keypoints_changed.emit(key)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-
 import csv
 import os
 from collections.abc import Sequence

@@ -43,7 +43,6 @@ def render_figure(session: Session, path: str | os.PathLike, scale: float = 1.0,
         The file cannot be written.
     """
     from PySide6.QtCore import Qt
-
     from PySide6.QtWidgets import QApplication
 
     from explorer.gui.embedding_presenter import EmbeddingPresenter

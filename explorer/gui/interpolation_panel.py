@@ -201,7 +201,8 @@ class InterpolationPanel(QWidget):
         if self.model is None:
             return
         self._prior_seed += 1
-        self.add_keypoint(prior_codes(self.model, 1, seed=self._prior_seed)[0], f"prior sample (seed {self._prior_seed})")
+        self.add_keypoint(prior_codes(self.model, 1, seed=self._prior_seed)[0],
+                          f"prior sample (seed {self._prior_seed})")
 
     def clear(self) -> None:
         """Remove keypoints and the path."""

@@ -158,7 +158,7 @@ class LatentController:
         if self._restoring or self._key is None:
             return
         self.session.set_keypoints(self._key, [Keypoint(z, label, index) for z, label, index in zip(
-            self.interp.keypoints, self.interp.labels, self.interp.dataset_indices)])
+            self.interp.keypoints, self.interp.labels, self.interp.dataset_indices, strict=True)])
 
     # -- selection
 
@@ -291,7 +291,7 @@ class LatentController:
                     if time.monotonic() > deadline:
                         break
                     time.sleep(0.02)
-                except Exception:  # model evicted, worker restarted, timeout: the nearest data point
+                except Exception:  # noqa: BLE001 - model evicted, worker restarted, timeout: the nearest point
                     break
             return NearestNeighbourPlacement(shown.z, res.embedding).transform(points), "nearest-neighbour"
 

@@ -266,7 +266,7 @@ class WindowFiles:
         if not self.confirm_discard():
             return False
         s = self.session
-        for m in list(s.models):
+        while s.models:
             w.close_model(0)
         tasks = restore_session(s, doc)
         ui = doc.doc

@@ -73,12 +73,12 @@ def gan_data(gen):
 
 def _skimage_psnr(x, y):
     return np.array([peak_signal_noise_ratio(a.astype(np.float64), b.astype(np.float64), data_range=1.0)
-                     for a, b in zip(x, y)])
+                     for a, b in zip(x, y, strict=False)])
 
 
 def _skimage_ssim(x, y):
     return np.array([structural_similarity(a[0].astype(np.float64), b[0].astype(np.float64), **REF_SSIM)
-                     for a, b in zip(x, y)])
+                     for a, b in zip(x, y, strict=False)])
 
 
 # -- which images -------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def test_measure_images_codes_once_for_every_precision(vae, data, monkeypatch):
     assert calls == [1]  # one encoder pass for three precisions
     np.testing.assert_array_equal(idx, subsample_indices(40, 12, 2))
     z = real(vae, x)
-    for rep, p, bits in zip(reports, ("float32", "float16", "4bit"), (32, 16, 4)):
+    for rep, p, bits in zip(reports, ("float32", "float16", "4bit"), (32, 16, 4), strict=False):
         assert rep.precision == p and rep.compression_ratio == 28 * 28 * 8 / (6 * bits)
         np.testing.assert_allclose(rep.reconstructions, decode_codes(vae, round_trip(z, p)), atol=1e-6)
         np.testing.assert_allclose(rep.psnr, _skimage_psnr(x, rep.reconstructions), rtol=1e-6)
@@ -286,4 +286,4 @@ def test_progress_reaches_one_and_is_monotone(vae, data):
     seen = []
     reconstruct_images(vae, data, "worst", 2, pool=10, ctx=JobContext(lambda f, m: seen.append(f)))
     assert seen and seen[-1] == pytest.approx(1.0)
-    assert all(b >= a - 1e-12 for a, b in zip(seen, seen[1:]))
+    assert all(b >= a - 1e-12 for a, b in zip(seen, seen[1:], strict=False))

@@ -86,7 +86,7 @@ def test_two_models_in_command_line_order_with_their_own_codes_and_pca(tmp_path,
     open_all(s, data, [a, b])
     assert [m.name for m in s.models] == ["a.pt", "b.pt"]  # the order given, not the order loaded
     assert s.active.name == "a.pt"
-    for m, d in zip(s.models, (3, 5)):
+    for m, d in zip(s.models, (3, 5), strict=False):
         assert m.codes.z.shape == (90, d) and m.busy == {}
         assert m.shown == ProjectionSpec("pca")
         ref = PCA(n_components=2, random_state=0).fit_transform(m.codes.z).astype(np.float64)

@@ -4,8 +4,13 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6 import QtCore  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from tests.gui.windows import CLASSES, bar_images, save_vae  # noqa: E402
 
 
 class PaintCounter(QtCore.QObject):
@@ -54,3 +59,57 @@ def _garbage_collection_on_gui_thread(qapp):
 
     collect_garbage_on_gui_thread()
     yield
+
+
+# ---------------------------------------------------------------------------- window fixtures
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    images, labels = bar_images()
+    path = tmp_path / "bars.npz"
+    np.savez(path, images=images, labels=labels, class_names=np.array(CLASSES))
+    return path
+
+
+@pytest.fixture
+def vae_file(tmp_path):
+    return save_vae(tmp_path / "tiny_vae.pt")
+
+
+@pytest.fixture
+def no_dialogs(monkeypatch):
+    """Record QMessageBox.warning calls instead of blocking on a dialog."""
+    shown = []
+
+    def fake(parent, title, text, *args, **kwargs):
+        shown.append(text)
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "warning", fake)
+    return shown
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, no_dialogs):
+    """Build main windows with their own settings file and caches; closes them after the test."""
+    windows = []
+
+    def make(settings_name="settings.ini", **kwargs):
+        from explorer.core.embedding import CodesCache
+        from explorer.core.projection_cache import ProjectionCache
+        from explorer.gui.main_window import MainWindow
+
+        settings = QSettings(str(tmp_path / settings_name), QSettings.Format.IniFormat)
+        kwargs.setdefault("projection_cache", ProjectionCache(tmp_path / "projections"))
+        kwargs.setdefault("codes_cache", CodesCache(tmp_path / "codes"))
+        window = MainWindow(settings=settings, warm_up_umap=False, **kwargs)
+        qtbot.addWidget(window)
+        window.resize(1200, 800)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()

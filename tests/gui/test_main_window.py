@@ -12,95 +12,18 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from PySide6.QtCore import QPointF, QSettings  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 import resources  # noqa: E402
 from explorer.core import projection as projection_module  # noqa: E402
-from explorer.core.embedding import CodesCache  # noqa: E402
-from explorer.core.projection import ProjectionCache, ProjectionSpec  # noqa: E402
-from explorer.gui.main_window import MainWindow  # noqa: E402
+from explorer.core.projection import ProjectionSpec  # noqa: E402
 from models.checkpoint import save_checkpoint  # noqa: E402
 from models.dcgan import DCGAN  # noqa: E402
-from models.vae import VAE  # noqa: E402
+from tests.gui.windows import CLASSES, N_IMAGES, bar_images, open_and_wait, save_vae  # noqa: E402
 
 DEMO = resources.path("checkpoints", "vae_fashion.pt")
-N_IMAGES = 240
-CLASSES = ("bar top", "bar middle", "bar bottom")
 
 
 # ---------------------------------------------------------------------------- fixtures
-
-
-def _images(n=N_IMAGES, seed=0):
-    """Seeded 28x28 images of a bright bar in one of three bands (the label), plus noise."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % 3
-    x = (rng.random((n, 28, 28)) * 40).astype(np.uint8)
-    for i, lab in enumerate(labels):
-        row = 3 + 9 * lab + rng.integers(0, 4)
-        x[i, row:row + 3, :] = 230
-    return x, labels.astype(np.int64)
-
-
-@pytest.fixture
-def data_file(tmp_path):
-    images, labels = _images()
-    path = tmp_path / "bars.npz"
-    np.savez(path, images=images, labels=labels, class_names=np.array(CLASSES))
-    return path
-
-
-def _save_vae(path, latent_dim=4, seed=0):
-    torch.manual_seed(seed)
-    model = VAE(latent_dim, (1, 28, 28), hidden=32).eval()
-    save_checkpoint(path, model, dataset="bars", seed=seed)
-    return path
-
-
-@pytest.fixture
-def vae_file(tmp_path):
-    return _save_vae(tmp_path / "tiny_vae.pt")
-
-
-@pytest.fixture
-def no_dialogs(monkeypatch):
-    """Record QMessageBox.warning calls instead of blocking on a dialog."""
-    shown = []
-
-    def fake(parent, title, text, *args, **kwargs):
-        shown.append(text)
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "warning", fake)
-    return shown
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path, no_dialogs):
-    """Build main windows with their own settings file and caches; closes them after the test."""
-    windows = []
-
-    def make(settings_name="settings.ini", **kwargs):
-        settings = QSettings(str(tmp_path / settings_name), QSettings.Format.IniFormat)
-        kwargs.setdefault("projection_cache", ProjectionCache(tmp_path / "projections"))
-        kwargs.setdefault("codes_cache", CodesCache(tmp_path / "codes"))
-        window = MainWindow(settings=settings, warm_up_umap=False, **kwargs)
-        qtbot.addWidget(window)
-        window.resize(1200, 800)
-        window.show()
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
-
-
-def _open(qtbot, window, data, models, timeout=20_000):
-    window.open_dataset(str(data))
-    window.open_models(models)
-    qtbot.waitUntil(lambda: window.shown_embedding is not None and not window.runner.running_kinds(),
-                    timeout=timeout)
 
 
 def _job_threads():
@@ -161,10 +84,10 @@ def test_bad_checkpoint_gives_one_sentence_naming_the_file_and_app_stays_up(make
 
 
 def test_open_two_models_and_switch_the_active_one(make_window, qtbot, tmp_path, data_file):
-    a = _save_vae(tmp_path / "model_a.pt", latent_dim=4, seed=1)
-    b = _save_vae(tmp_path / "model_b.pt", latent_dim=2, seed=2)
+    a = save_vae(tmp_path / "model_a.pt", latent_dim=4, seed=1)
+    b = save_vae(tmp_path / "model_b.pt", latent_dim=2, seed=2)
     window = make_window()
-    _open(qtbot, window, data_file, [a])
+    open_and_wait(qtbot, window, data_file, [a])
     window.open_models([b])
     qtbot.waitUntil(lambda: len(window.session.models) == 2 and window.active_entry is not None
                     and window.active_entry.path == b
@@ -176,7 +99,8 @@ def test_open_two_models_and_switch_the_active_one(make_window, qtbot, tmp_path,
     assert np.array_equal(window.shown_embedding.embedding, window.shown_codes.z)
 
     window.model_panel.model_list.setCurrentRow(0)  # the user clicks the first model
-    qtbot.waitUntil(lambda: window.active_entry is not None and window.active_entry.path == a and window.shown_codes is window.active_entry.codes,
+    qtbot.waitUntil(lambda: window.active_entry is not None and window.active_entry.path == a
+                    and window.shown_codes is window.active_entry.codes,
                     timeout=15_000)
     assert window.shown_codes.z.shape == (N_IMAGES, 4)
     assert window.shown_embedding.spec.method == "pca"
@@ -189,7 +113,7 @@ def test_gan_without_encoder_embeds_prior_samples_and_says_so(make_window, qtbot
     path = tmp_path / "tiny_gan.pt"
     save_checkpoint(path, DCGAN(4, (1, 28, 28), g_width=8, d_width=8).eval(), dataset="bars", seed=0)
     window = make_window()
-    _open(qtbot, window, data_file, [path])
+    open_and_wait(qtbot, window, data_file, [path])
     codes = window.shown_codes
     assert codes.source == "prior" and codes.labels is None
     assert window.view.point_count == N_IMAGES
@@ -286,7 +210,7 @@ def gan_window(make_window, qtbot, tmp_path, data_file):
     save_checkpoint(path, DCGAN(4, (1, 28, 28), g_width=8, d_width=8).eval(), dataset="bars", seed=0)
     window = make_window()
     window.inverted_stores = InvertedCodesStores(tmp_path / "inverted")
-    _open(qtbot, window, data_file, [path])
+    open_and_wait(qtbot, window, data_file, [path])
     window.reconstruction_panel.steps_spin.setValue(5)
     window.reconstruction_panel.restarts_spin.setValue(1)
     return window
@@ -334,7 +258,7 @@ def test_late_prior_samples_do_not_replace_inverted_points(gan_window, qtbot):
 
 def test_hover_returns_the_right_index_at_known_positions(make_window, qtbot, data_file, vae_file):
     window = make_window()
-    _open(qtbot, window, data_file, [vae_file])
+    open_and_wait(qtbot, window, data_file, [vae_file])
     xy = window.shown_embedding.embedding
     vb = window.view.view_box
     # points at the edges of the cloud have no neighbour under the cursor
@@ -350,7 +274,7 @@ def test_hover_returns_the_right_index_at_known_positions(make_window, qtbot, da
 
 def test_rectangle_selection_fills_the_image_grid(make_window, qtbot, data_file, vae_file):
     window = make_window()
-    _open(qtbot, window, data_file, [vae_file])
+    open_and_wait(qtbot, window, data_file, [vae_file])
     xy = window.shown_embedding.embedding
     x0, x1 = np.percentile(xy[:, 0], [20, 60])
     y0, y1 = xy[:, 1].min() - 1, xy[:, 1].max() + 1
@@ -364,7 +288,7 @@ def test_rectangle_selection_fills_the_image_grid(make_window, qtbot, data_file,
 
 def test_colour_by_latent_dimension_and_marker_controls(make_window, qtbot, data_file, vae_file):
     window = make_window()
-    _open(qtbot, window, data_file, [vae_file])
+    open_and_wait(qtbot, window, data_file, [vae_file])
     window.set_colouring("dimension", 2)
     assert window.view._colorbar is not None
     assert "z[2]" in window.view._colorbar.axis.labelText
@@ -385,7 +309,7 @@ def test_cached_projection_reopens_without_recomputing(make_window, qtbot, tmp_p
 
     monkeypatch.setattr(projection_module, "compute_projection", counting)
     first = make_window()
-    _open(qtbot, first, data_file, [vae_file])
+    open_and_wait(qtbot, first, data_file, [vae_file])
     assert calls == ["pca"] and not first.shown_embedding.from_cache
     embedding = first.shown_embedding.embedding.copy()
     first.close()
@@ -393,7 +317,7 @@ def test_cached_projection_reopens_without_recomputing(make_window, qtbot, tmp_p
     second = make_window(settings_name="second.ini")
     models_loaded_when_shown = []
     second.embedding_shown.connect(lambda result: models_loaded_when_shown.append(second.active_entry is not None))
-    _open(qtbot, second, data_file, [vae_file])
+    open_and_wait(qtbot, second, data_file, [vae_file])
     assert calls == ["pca"]  # not computed again
     # painted from the caches before the model itself had loaded, and not again after
     assert models_loaded_when_shown == [False]
@@ -405,7 +329,7 @@ def test_cached_projection_reopens_without_recomputing(make_window, qtbot, tmp_p
 
 def test_tsne_job_shows_its_embedding_and_caches_it(make_window, qtbot, data_file, vae_file):
     window = make_window()
-    _open(qtbot, window, data_file, [vae_file])
+    open_and_wait(qtbot, window, data_file, [vae_file])
     spec = ProjectionSpec("tsne", {"perplexity": 10.0}, seed=0)
     window.projection_panel.set_spec(spec)
     window.request_projection(spec)
@@ -425,7 +349,7 @@ def test_tsne_job_shows_its_embedding_and_caches_it(make_window, qtbot, data_fil
 
 def test_umap_job_is_cancelled_cleanly(make_window, qtbot, data_file, vae_file):
     window = make_window()
-    _open(qtbot, window, data_file, [vae_file])
+    open_and_wait(qtbot, window, data_file, [vae_file])
     baseline = set(threading.enumerate())
     shown = window.shown_embedding
     rid = window.request_projection(ProjectionSpec("umap", {"n_neighbors": 10}))
@@ -449,7 +373,7 @@ def test_umap_job_is_cancelled_cleanly(make_window, qtbot, data_file, vae_file):
 def test_closing_during_a_running_job_leaves_no_thread_or_process(make_window, qtbot, data_file, vae_file):
     baseline = set(threading.enumerate())
     window = make_window()
-    _open(qtbot, window, data_file, [vae_file])
+    open_and_wait(qtbot, window, data_file, [vae_file])
     window.request_projection(ProjectionSpec("tsne", {"perplexity": 10.0, "n_iter": 5000}))
     window.run_k_sweep("latent", list(range(2, 40)), 0)
     worker = window.projection_worker("tsne")
@@ -471,7 +395,7 @@ def test_clustering_scores_equal_scikit_learn(make_window, qtbot, data_file, vae
     from sklearn.metrics import homogeneity_completeness_v_measure
 
     window = make_window()
-    _open(qtbot, window, data_file, [vae_file])
+    open_and_wait(qtbot, window, data_file, [vae_file])
     panel = window.clustering_panel
     panel.set_space(space)
     panel.set_k(3)
@@ -498,11 +422,11 @@ def test_clustering_scores_equal_scikit_learn(make_window, qtbot, data_file, vae
 
 
 def test_clustering_without_labels_still_clusters_and_shows_the_silhouette(make_window, qtbot, tmp_path, vae_file):
-    images, _ = _images()
+    images, _ = bar_images()
     path = tmp_path / "unlabelled.npy"
     np.save(path, images)
     window = make_window()
-    _open(qtbot, window, path, [vae_file])
+    open_and_wait(qtbot, window, path, [vae_file])
     panel = window.clustering_panel
     panel.set_k(3)
     panel._run_button.click()
@@ -558,7 +482,7 @@ def test_drag_and_drop_opens_the_model_and_the_dataset(make_window, qtbot, data_
 
 def test_a_newer_projection_request_replaces_the_older_one(make_window, qtbot, data_file, vae_file):
     window = make_window()
-    _open(qtbot, window, data_file, [vae_file])
+    open_and_wait(qtbot, window, data_file, [vae_file])
     cancelled = []
     window.runner.job_cancelled.connect(lambda kind, rid: cancelled.append(rid))
     old = ProjectionSpec("tsne", {"perplexity": 10.0, "n_iter": 5000}, seed=0)

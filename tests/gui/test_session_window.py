@@ -5,29 +5,23 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import threading  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import QRectF  # noqa: E402
 from PySide6.QtGui import QColor  # noqa: E402
 
-from tests.gui.test_main_window import (  # noqa: E402,F401 - fixtures
-    N_IMAGES,
-    _open,
-    _save_vae,
-    data_file,
-    make_window,
-    no_dialogs,
-)
+from tests.gui.windows import open_and_wait, save_vae  # noqa: E402
 
 
 @pytest.fixture
 def two_models(make_window, qtbot, tmp_path, data_file):
     """A window with model A (d = 4) and model B (d = 2) open; A active."""
-    a = _save_vae(tmp_path / "model_a.pt", latent_dim=4, seed=1)
-    b = _save_vae(tmp_path / "model_b.pt", latent_dim=2, seed=2)
+    a = save_vae(tmp_path / "model_a.pt", latent_dim=4, seed=1)
+    b = save_vae(tmp_path / "model_b.pt", latent_dim=2, seed=2)
     window = make_window()
-    _open(qtbot, window, data_file, [a, b])
+    open_and_wait(qtbot, window, data_file, [a, b])
     qtbot.waitUntil(lambda: all(m.embedding is not None for m in window.session.models)
                     and not window.runner.running_kinds(), timeout=20_000)
     return window, a, b
@@ -252,7 +246,7 @@ def test_export_view_equals_render_embedding_of_the_saved_session(two_models, qt
     for ext in ("png", "svg"):
         exported = window.export_view(tmp_path / f"window.{ext}")
         assert main(["render", "embedding", str(saved), "--out", str(tmp_path / f"cli.{ext}")]) == 0
-        assert (tmp_path / f"cli.{ext}").read_bytes() == open(exported, "rb").read(), ext
+        assert (tmp_path / f"cli.{ext}").read_bytes() == Path(exported).read_bytes(), ext
 
 
 def test_legend_entries_are_laid_out_at_once(qtbot):
@@ -282,7 +276,7 @@ def test_legend_entries_are_laid_out_at_once(qtbot):
     labels = [label for _sample, label in view._legend.items]
     tops = [label.mapRectToScene(label.boundingRect()).top() for label in labels]
     assert [lab.text for lab in labels] == names
-    assert all(b - a > 5 for a, b in zip(tops, tops[1:])), tops  # one row each, in order
+    assert all(b - a > 5 for a, b in zip(tops, tops[1:], strict=False)), tops  # one row each, in order
     widest = max(label.mapRectToScene(label.boundingRect()).width() for label in labels)
     assert view._legend.width() >= widest > 30
     view.close()
