@@ -244,8 +244,9 @@ class Session(ViewState, Analyses):
             ctx.check()
             return dataset, dataset_identity(dataset)
 
-        return Task("dataset", "dataset", load, f"Loading dataset {name}",
-                    lambda r: self.set_dataset(dspec, *r))
+        task = Task("dataset", "dataset", load, f"Loading dataset {name}", lambda r: self.set_dataset(dspec, *r))
+        self._dataset_loading = task  # models opened from now on wait for it (to look in the caches first)
+        return task
 
     def set_dataset(self, spec: DatasetSpec, dataset, dataset_id: str) -> None:
         """Make ``dataset`` the open dataset; every model's codes, embeddings and clusterings go."""
@@ -300,7 +301,8 @@ class Session(ViewState, Analyses):
 
     def _peek_task(self, m: ModelState) -> Task:
         path, dataset, dataset_id = m.path, self.dataset, self.dataset_id
-        spec, codes_cache, projection_cache = m.shown or self.projection, self.codes_cache, self.projection_cache
+        spec = m.want_spec or m.shown or self.projection
+        codes_cache, projection_cache = self.codes_cache, self.projection_cache
 
         def peek(ctx):
             return emb.peek_cached(path, dataset, dataset_id, spec, codes_cache, projection_cache, ctx=ctx)
@@ -377,7 +379,8 @@ class Session(ViewState, Analyses):
                 continue
             out.append(self._encode_task(m))
         for m in self.models:
-            if m.codes is not None and m.shown is None and "projection" not in m.busy \
+            wanted = m.want_spec is not None and m.shown != m.want_spec and not m.preview
+            if m.codes is not None and (m.shown is None or wanted) and "projection" not in m.busy \
                     and not any(t.model_key == m.key and t.family == "projection" for t in out):
                 task = self._initial_projection(m)
                 if task is not None:

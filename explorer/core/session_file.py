@@ -331,7 +331,7 @@ def restore_session(session, sd: SessionDoc) -> list:
                 and results[1]["models"][i].get("sha256") == saved:
             state.results = {"arrays": results[0], "meta": results[1]["models"][i], "index": i,
                              "dataset_identity": results[1].get("dataset_identity")}
-        tasks.extend(session.open_model_tasks(state, peek=False))
+        tasks.extend(session.open_model_tasks(state))  # a cache look-up first: painted before torch loads
     active = doc.get("active")
     if active is not None:
         keys = {i: added.get(str(p.resolve())) for (i, _m, _s), p in zip(entries, paths, strict=True)}

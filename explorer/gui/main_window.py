@@ -341,8 +341,6 @@ class MainWindow(QMainWindow):
         for m in added:
             self.session_runner.submit_all(self.session.open_model_tasks(m))
             self.files.add_recent(m.path)
-        if added:
-            self._preload_projection()
         self.presenter.update_message()
 
     def open_session(self, path: str | Path) -> bool:
@@ -430,6 +428,8 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(WARM_UP_DELAY_MS, self._start_umap_warm_up)
 
     def _on_busy_changed(self, key: str, family: str, busy: bool) -> None:
+        if family == "open" and busy:  # after the cache look-up: it must not compete with the dataset and paint
+            self._preload_projection()
         if family == "open" and not busy:
             m = self.session.state(key)
             if m is not None and m.entry is not None:
