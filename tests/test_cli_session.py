@@ -86,7 +86,7 @@ def test_bad_colour_and_broken_session_get_one_sentence(tmp_path, files, capsys)
 
 def test_render_embedding_in_a_fresh_process_draws_the_saved_view(tmp_path, files):
     """`render embedding` of a session made elsewhere: the PNG of the same session in this process is the same."""
-    from explorer.cli_session import _restored
+    from explorer.cli.session import _restored
     from explorer.gui.figure import render_figure
 
     data, vae = files

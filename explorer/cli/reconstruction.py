@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from explorer.cli_args import add_data_args, positive_int
+from explorer.cli.args import add_data_args, positive_int
 from explorer.errors import UserError
 
 #: How the images of a reconstruction grid are chosen.

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from explorer.cli_args import add_data_args as _add_data_args
-from explorer.cli_args import positive_int
+from explorer.cli.args import add_data_args as _add_data_args
+from explorer.cli.args import positive_int
 from explorer.errors import UserError
 from explorer.logs import log, setup_logging
 
@@ -85,11 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="render figures and movies headless (the same pixels as the window)")
     render_sub = p.add_subparsers(dest="render_kind", required=True,
                                   metavar="{traversal,interpolation,reconstructions,embedding}")
-    from explorer import cli_reconstruction, cli_session, cli_traversal
+    from explorer.cli import reconstruction, session, traversal
 
-    for module in (cli_traversal, cli_reconstruction, cli_session):
+    for module in (traversal, reconstruction, session):
         module.add_render_parsers(render_sub)
-    cli_session.add_session_parser(sub)
+    session.add_session_parser(sub)
 
     p = sub.add_parser("bench", help="run the benchmark and print its figures")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the figures as one JSON object")
@@ -162,7 +162,7 @@ def cmd_info(args) -> int:
     from models.loading import describe
 
     if args.checkpoint.suffix.lower() == ".lxs":
-        from explorer.cli_session import print_session_info
+        from explorer.cli.session import print_session_info
 
         return print_session_info(args.checkpoint, args.json)
     info = describe(args.checkpoint)
@@ -217,7 +217,7 @@ def cmd_evaluate(args) -> int:
                   f"V-measure {fmt(c['v_measure'])}, ARI {fmt(c['ari'])}, NMI {fmt(c['nmi'])}, "
                   f"silhouette {fmt(c['silhouette'])}")
         for r in rec.get("reconstruction_by_precision", []):
-            from explorer.cli_reconstruction import format_reconstruction
+            from explorer.cli.reconstruction import format_reconstruction
 
             print(f"{rec['checkpoint']}: {format_reconstruction(r)}")
     if args.json:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.cli_args import positive_float, positive_int
+from explorer.cli.args import positive_float, positive_int
 from explorer.errors import UserError
 
 FIGURE_EXTS = (".png", ".svg", ".pdf")

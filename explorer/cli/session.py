@@ -36,7 +36,7 @@ def parse_colour(text: str) -> tuple[str, int]:
 
 def add_session_parser(sub) -> None:
     """The ``session`` subcommand (``session create``)."""
-    from explorer.cli_args import add_data_args, positive_int
+    from explorer.cli.args import add_data_args, positive_int
 
     p = sub.add_parser("session", help="make session files headless (compute on a server, look on a laptop)")
     session_sub = p.add_subparsers(dest="session_command", required=True, metavar="{create}")
