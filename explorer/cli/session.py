@@ -100,7 +100,7 @@ def create_session(paths, data, split, limit, seed: int, projection: str, colour
     UserError
         A model could not be opened, or ``colour`` names a dimension the models do not have.
     """
-    from explorer.core.projection_spec import ProjectionSpec
+    from explorer.core.projection.spec import ProjectionSpec
     from explorer.core.session import Session
 
     s = Session(use_workers=False)

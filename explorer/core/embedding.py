@@ -20,8 +20,8 @@ from explorer.core.jobs import JobContext
 # explorer.core.projection (and with it scikit-learn, ~1 s) is imported where it is
 # used, so the window can paint before it is loaded; the spec and the cache are light.
 if TYPE_CHECKING:
-    from explorer.core.projection_cache import ProjectionCache
-    from explorer.core.projection_spec import ProjectionSpec
+    from explorer.core.projection.cache import ProjectionCache
+    from explorer.core.projection.spec import ProjectionSpec
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +264,7 @@ class EmbeddingResult:
 
 def projection_key(model_sha256: str, points_id: str, spec: ProjectionSpec, n: int) -> str:
     """Shorthand for :func:`explorer.core.projection.projection_cache_key`."""
-    from explorer.core.projection_cache import projection_cache_key
+    from explorer.core.projection.cache import projection_cache_key
 
     return projection_cache_key(model_sha256, points_id, spec, n)
 
@@ -273,7 +273,7 @@ def cached_embedding(key: str, spec: ProjectionSpec, n: int, cache: ProjectionCa
                      ) -> EmbeddingResult | None:
     """The embedding stored under ``key`` (N checked), or None — one ``np.load``, ~1 ms for 70,000 points."""
     if cache is None:
-        from explorer.core.projection_cache import ProjectionCache
+        from explorer.core.projection.cache import ProjectionCache
 
         cache = ProjectionCache()
     emb = cache.get(key)
@@ -397,7 +397,7 @@ def peek_cached(path: str | os.PathLike, dataset, dataset_id: str, spec: Project
         (its cache key needs the weights it loads), or when the file cannot be read
         (opening it will say why).
     """
-    from explorer.core.projection_cache import ProjectionCache, file_sha256
+    from explorer.core.projection.cache import ProjectionCache, file_sha256
     from explorer.core.workspace import LatentCodes
 
     path = Path(path)
@@ -428,7 +428,7 @@ def peek_cached(path: str | os.PathLike, dataset, dataset_id: str, spec: Project
 
 def default_spec(latent_dim: int) -> ProjectionSpec:
     """The projection shown first: the codes as they are when ``d == 2``, else PCA."""
-    from explorer.core.projection_spec import ProjectionSpec
+    from explorer.core.projection.spec import ProjectionSpec
 
     return ProjectionSpec("identity") if int(latent_dim) == 2 else ProjectionSpec("pca")
 

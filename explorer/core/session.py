@@ -11,7 +11,7 @@ from psygnal import Signal
 
 from explorer.core import embedding as emb
 from explorer.core.jobs import JobContext
-from explorer.core.projection_spec import ProjectionSpec
+from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.session_analysis import Analyses
 from explorer.core.session_state import (
     COLOUR_MODES,
@@ -46,7 +46,7 @@ class Session(ViewState, Analyses):
     Parameters
     ----------
     codes_cache : explorer.core.embedding.CodesCache, optional
-    projection_cache : explorer.core.projection_cache.ProjectionCache, optional
+    projection_cache : explorer.core.projection.cache.ProjectionCache, optional
         Default: the user's cache folders.
     use_workers : bool
         Run UMAP / t-SNE in :class:`~explorer.core.projection.ProjectionWorker` processes
@@ -115,7 +115,7 @@ class Session(ViewState, Analyses):
     def projection_cache(self):
         """Where embeddings are cached on disk."""
         if self._projection_cache is None:
-            from explorer.core.projection_cache import ProjectionCache
+            from explorer.core.projection.cache import ProjectionCache
 
             self._projection_cache = ProjectionCache()
         return self._projection_cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from explorer.core import embedding as emb
-from explorer.core.projection_spec import ProjectionSpec
+from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.session_state import GanPoints, ModelState, Task
 
 __all__ = ["Analyses"]

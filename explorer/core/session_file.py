@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from explorer.core.export import atomic_write
-from explorer.core.projection_spec import ProjectionSpec
+from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.session_results import apply_results, results_arrays, spec_from_dict, spec_to_dict
 from explorer.core.session_state import ClusteringSettings, Colour, GanPoints, Keypoint, ModelState
 
@@ -273,7 +273,7 @@ def restore_session(session, sd: SessionDoc) -> list:
     list of Task
         The dataset and model loading tasks (run them, then :meth:`Session.follow_up`).
     """
-    from explorer.core.projection_cache import file_sha256
+    from explorer.core.projection.cache import file_sha256
 
     doc, base = sd.doc, sd.base
     session.path = sd.path
@@ -366,7 +366,7 @@ def _read_results(sd: SessionDoc, notes: list[str]):
 def describe_session(sd: SessionDoc) -> dict:
     """What ``latent-explorer info S.lxs`` prints: models (with whether their hashes still match), dataset,
     projection and seed, colouring, selection size, keypoints."""
-    from explorer.core.projection_cache import file_sha256
+    from explorer.core.projection.cache import file_sha256
 
     doc, base = sd.doc, sd.base
     models = []

@@ -11,7 +11,7 @@ import numpy as np
 
 from explorer.core import embedding as emb
 from explorer.core.jobs import JobContext
-from explorer.core.projection_spec import ProjectionSpec
+from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.workspace import LatentCodes, ModelEntry
 
 __all__ = ["ModelState", "DatasetSpec", "Task", "Keypoint", "ClusteringSettings", "Colour", "GanPoints",

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from explorer.core import embedding as emb
-from explorer.core.projection_spec import ProjectionSpec
+from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.session_state import COLOUR_MODES, Colour, Keypoint
 
 __all__ = ["ViewState"]

@@ -131,7 +131,7 @@ def open_model(path: str | Path) -> ModelEntry:
     models.base.ModelFileError
         One sentence naming the file and what is wrong with it.
     """
-    from explorer.core.projection_cache import file_sha256
+    from explorer.core.projection.cache import file_sha256
     from models.loading import load_any, weights_fingerprint
 
     path = Path(path)

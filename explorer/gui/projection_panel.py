@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.core.projection_spec import ProjectionSpec  # light: no scikit-learn before the first paint
+from explorer.core.projection.spec import ProjectionSpec  # light: no scikit-learn before the first paint
 from explorer.gui.gan_codes_box import GanCodesBox
 
 __all__ = ["ProjectionPanel", "METHOD_ITEMS", "COLOUR_ITEMS", "METRICS"]

@@ -15,8 +15,8 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import homogeneity_completeness_v_measure
 
 from explorer.core import embedding as emb
-from explorer.core.projection_cache import ProjectionCache
-from explorer.core.projection_spec import ProjectionSpec
+from explorer.core.projection.cache import ProjectionCache
+from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.session import Session
 from explorer.core.session_file import (
     SessionFileError,

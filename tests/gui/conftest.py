@@ -97,7 +97,7 @@ def make_window(qtbot, tmp_path, no_dialogs):
 
     def make(settings_name="settings.ini", **kwargs):
         from explorer.core.embedding import CodesCache
-        from explorer.core.projection_cache import ProjectionCache
+        from explorer.core.projection.cache import ProjectionCache
         from explorer.gui.main_window import MainWindow
 
         settings = QSettings(str(tmp_path / settings_name), QSettings.Format.IniFormat)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from explorer.core.export import atomic_write
-from explorer.core.projection_spec import ProjectionSpec, check_codes
+from explorer.core.projection.spec import ProjectionSpec, check_codes
 
 log = logging.getLogger("explorer.core.projection")
 

@@ -1,0 +1,571 @@
+"""2-D embeddings of latent codes: the PCA, UMAP, t-SNE and identity estimators (scikit-learn contract),
+nearest-neighbour placement of new codes, and `compute_projection`."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from explorer.core.jobs import Cancelled, JobContext
+from explorer.core.projection.spec import ProjectionSpec, check_codes
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Projection", "PCAProjection", "UMAPProjection", "TSNEProjection", "IdentityProjection",
+           "NearestNeighbourPlacement", "make_estimator", "compute_projection"]
+
+# --------------------------------------------------------------------------------------
+# Estimators (scikit-learn contract)
+# --------------------------------------------------------------------------------------
+
+
+
+class _ProjectionBase(BaseEstimator):
+    """Shared behaviour of the projection estimators."""
+
+    #: How :meth:`transform` places new points: ``"exact"`` (the same map as the fit),
+    #: ``"umap-transform"`` (umap-learn's optimisation of new points against the fitted
+    #: graph) or ``"nearest-neighbour"`` (position of the nearest training code).
+    transform_kind = "exact"
+
+    def fit_transform(self, X, y=None, ctx: JobContext | None = None) -> np.ndarray:
+        """Fit to ``X`` and return ``embedding_`` ((N, 2) float32)."""
+        return self.fit(X, y, ctx=ctx).embedding_
+
+    def _check_features(self, X) -> np.ndarray:
+        check_is_fitted(self, "embedding_")
+        X = check_codes(X, "points")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"points have {X.shape[1]} dimensions, the projection was fitted on {self.n_features_in_}")
+        return X
+
+
+class PCAProjection(_ProjectionBase):
+    """Projection onto the first two principal components (scikit-learn ``PCA``).
+
+    Parameters
+    ----------
+    random_state : int
+        Passed to ``sklearn.decomposition.PCA`` (used only by its randomised solver).
+
+    Attributes
+    ----------
+    embedding_ : numpy.ndarray
+        (N, 2) float32, ``PCA(n_components=2).fit_transform(X)``.
+    pca_ : sklearn.decomposition.PCA
+        The fitted PCA.
+    explained_variance_ratio_ : numpy.ndarray
+        (2,) fraction of the variance each component explains, in [0, 1].
+    n_features_in_ : int
+        Latent dimension ``d`` seen in ``fit``.
+
+    Notes
+    -----
+    ``transform`` is exact: a new point lands where PCA maps it. Needs ``d >= 2``.
+    """
+
+    transform_kind = "exact"
+
+    def __init__(self, random_state: int = 0):
+        self.random_state = random_state
+
+    def fit(self, X, y=None, ctx: JobContext | None = None) -> PCAProjection:
+        """Fit PCA to ``X`` ((N, d) float, N >= 2, d >= 2); raise ValueError otherwise."""
+        from sklearn.decomposition import PCA
+
+        X = check_codes(X, min_rows=2)
+        if X.shape[1] < 2:
+            raise ValueError(f"PCA to 2-D needs a latent dimension d >= 2, got d = {X.shape[1]}")
+        if ctx is not None:
+            ctx.progress(0.0, "PCA")
+        self.pca_ = PCA(n_components=2, random_state=self.random_state)
+        self.embedding_ = np.ascontiguousarray(self.pca_.fit_transform(X), dtype=np.float32)
+        self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X, ctx: JobContext | None = None) -> np.ndarray:
+        """Project new codes ((M, d) float) exactly; return (M, 2) float32."""
+        X = self._check_features(X)
+        return np.ascontiguousarray(self.pca_.transform(X), dtype=np.float32)
+
+
+class IdentityProjection(_ProjectionBase):
+    """The codes themselves as the embedding, for latent dimension ``d == 2``.
+
+    Attributes
+    ----------
+    embedding_ : numpy.ndarray
+        (N, 2) float32 copy of the codes.
+    n_features_in_ : int
+        Always 2.
+
+    Raises
+    ------
+    ValueError
+        In ``fit`` when ``d != 2``.
+    """
+
+    transform_kind = "exact"
+
+    def __init__(self):
+        pass
+
+    def fit(self, X, y=None, ctx: JobContext | None = None) -> IdentityProjection:
+        """Check ``X`` is (N, 2) and keep a float32 copy as ``embedding_``."""
+        X = check_codes(X)
+        if X.shape[1] != 2:
+            raise ValueError(
+                f"the identity projection needs latent dimension d = 2, got d = {X.shape[1]}; use PCA, UMAP or t-SNE"
+            )
+        self.embedding_ = X.copy()
+        self.n_features_in_ = 2
+        return self
+
+    def transform(self, X, ctx: JobContext | None = None) -> np.ndarray:
+        """Return the (M, 2) points as float32."""
+        return self._check_features(X).copy()
+
+
+class _TqdmProgress:
+    """A file-like object for umap-learn's ``tqdm_kwds['file']``: parses "n/total" into ``ctx.progress``.
+
+    umap-learn iterates its optimisation epochs with ``tqdm``; with
+    ``bar_format="{n}/{total}"`` every write carries the epochs completed. Calling
+    ``ctx.progress`` there also checks the cancel flag, so a cancelled fit stops
+    between two epochs (the exception propagates out of umap's epoch loop).
+    """
+
+    _pattern = re.compile(r"(\d+)/(\d+)")
+
+    def __init__(self, ctx: JobContext, label: str):
+        self._ctx = ctx
+        self._label = label
+        self._dead = False
+
+    def kwds(self) -> dict:
+        """The ``tqdm_kwds`` to hand to ``umap.UMAP``."""
+        return {
+            "file": self,
+            "bar_format": "{n}/{total}",
+            "mininterval": 0.0,
+            "miniters": 1,
+            "disable": False,
+            "ascii": True,
+            "ncols": 80,
+            "leave": False,
+        }
+
+    def write(self, s: str) -> int:
+        if self._dead:
+            return len(s)
+        match = None
+        for match in self._pattern.finditer(s):  # noqa: B007 - keeps the last match
+            pass
+        if match is not None:
+            n, total = int(match.group(1)), int(match.group(2))
+            if total > 0:
+                try:
+                    self._ctx.progress(n / total, f"{self._label}: epoch {n}/{total}")
+                except Cancelled:
+                    self._dead = True  # tqdm writes again while closing: stay quiet then
+                    raise
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+
+class UMAPProjection(_ProjectionBase):
+    """UMAP embedding to 2-D (McInnes, Healy & Melville 2018, arXiv:1802.03426) via umap-learn.
+
+    Parameters
+    ----------
+    n_neighbors : int
+        Size of the local neighbourhood (>= 2, < N).
+    min_dist : float
+        Minimum distance between embedded points, in [0, 1].
+    metric : str
+        Distance in latent space (any umap-learn metric name).
+    n_epochs : int or None
+        Optimisation epochs; None lets umap-learn choose (500 below 10,000 points, else 200).
+    random_state : int
+        Seed. With a seed umap-learn runs single-threaded and is deterministic.
+
+    Attributes
+    ----------
+    embedding_ : numpy.ndarray
+        (N, 2) float32.
+    umap_ : umap.UMAP
+        The fitted model (kept for :meth:`transform`).
+    n_features_in_ : int
+        Latent dimension ``d``.
+
+    Notes
+    -----
+    Progress: ``fit`` reports fraction 0 while it finds nearest neighbours and builds the
+    fuzzy graph (not interruptible), then the fraction of optimisation epochs done,
+    checking for cancel after every epoch. The first fit in a process also compiles
+    umap-learn's numba code (30–40 s, not cached to disk): run UMAP in a
+    :class:`ProjectionWorker` and ``warm_up()`` it.
+    """
+
+    transform_kind = "umap-transform"
+
+    def __init__(
+        self,
+        n_neighbors: int = 15,
+        min_dist: float = 0.1,
+        metric: str = "euclidean",
+        n_epochs: int | None = None,
+        random_state: int = 0,
+    ):
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.metric = metric
+        self.n_epochs = n_epochs
+        self.random_state = random_state
+
+    def fit(self, X, y=None, ctx: JobContext | None = None) -> UMAPProjection:
+        """Fit UMAP to ``X`` ((N, d) float, N > n_neighbors).
+
+        Raises
+        ------
+        ValueError
+            Bad shape, NaN/inf, or ``N <= n_neighbors``.
+        explorer.core.jobs.Cancelled
+            ``ctx`` was cancelled (checked between epochs).
+        """
+        X = check_codes(X)
+        if X.shape[0] <= self.n_neighbors:
+            raise ValueError(
+                f"UMAP with n_neighbors={self.n_neighbors} needs more than {self.n_neighbors} points, got {X.shape[0]}"
+            )
+        ctx = ctx or JobContext.none()
+        ctx.progress(0.0, "UMAP: nearest neighbours and fuzzy graph")
+        import umap
+
+        model = umap.UMAP(
+            n_components=2,
+            n_neighbors=self.n_neighbors,
+            min_dist=self.min_dist,
+            metric=self.metric,
+            n_epochs=self.n_epochs,
+            random_state=self.random_state,
+            tqdm_kwds=_TqdmProgress(ctx, "UMAP: optimising layout").kwds(),
+            verbose=False,
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*n_jobs value.*overridden.*")
+            embedding = model.fit_transform(X)
+        model.tqdm_kwds = {"disable": True}  # drop the hook: it holds the fit's ctx
+        self.umap_ = model
+        self.embedding_ = np.ascontiguousarray(embedding, dtype=np.float32)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X, ctx: JobContext | None = None) -> np.ndarray:
+        """Embed new codes ((M, d) float) with ``umap.UMAP.transform``; return (M, 2) float32.
+
+        umap-learn places the new points by optimising them against the fitted graph
+        (deterministic for a seed); ~15 ms for a few points once numba is compiled.
+        """
+        X = self._check_features(X)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*n_jobs value.*overridden.*")
+            out = self.umap_.transform(X)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+
+class NearestNeighbourPlacement:
+    """Place new points at the embedding position of their nearest training code.
+
+    This is *not* a projection of the new point: it returns an existing point of the
+    embedding (the training code nearest in latent space). It is how Latent Explorer
+    shows new codes on a t-SNE embedding, which has no transform, and a fallback for
+    any embedding.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        (N, d) float training codes.
+    embedding : numpy.ndarray
+        (N, 2) float embedding of ``codes``.
+    metric : str
+        Distance in latent space (a ``sklearn.neighbors.NearestNeighbors`` metric).
+
+    Raises
+    ------
+    ValueError
+        Shapes do not match.
+    """
+
+    transform_kind = "nearest-neighbour"
+
+    def __init__(self, codes, embedding, metric: str = "euclidean"):
+        from sklearn.neighbors import NearestNeighbors
+
+        codes = check_codes(codes)
+        embedding = check_codes(embedding, "embedding")
+        if embedding.shape != (codes.shape[0], 2):
+            raise ValueError(f"embedding of shape {embedding.shape} does not match {codes.shape[0]} codes")
+        self.embedding = embedding
+        self.metric = metric
+        self.n_features_in_ = codes.shape[1]
+        self._nn = NearestNeighbors(n_neighbors=1, metric=metric).fit(codes)
+
+    def kneighbors(self, points) -> np.ndarray:
+        """Index (M,) int64 of the nearest training code for each of the (M, d) ``points``."""
+        points = check_codes(points, "points")
+        if points.shape[1] != self.n_features_in_:
+            raise ValueError(f"points have {points.shape[1]} dimensions, the codes have {self.n_features_in_}")
+        return self._nn.kneighbors(points, n_neighbors=1, return_distance=False)[:, 0].astype(np.int64)
+
+    def transform(self, points, ctx: JobContext | None = None) -> np.ndarray:
+        """(M, 2) float32 embedding positions of the nearest training codes of ``points`` ((M, d))."""
+        return self.embedding[self.kneighbors(points)].copy()
+
+
+class _TSNEProgress:
+    """openTSNE callback: reports iterations done through ``ctx.progress`` (which checks cancel)."""
+
+    def __init__(self, ctx: JobContext, exaggeration_iter: int, total: int):
+        self._ctx = ctx
+        self._offset = 0
+        self._last = 0
+        self._exaggeration_iter = exaggeration_iter
+        self._total = max(total, 1)
+
+    def __call__(self, iteration: int, error: float, embedding) -> bool:
+        if iteration < self._last:  # the second phase restarts its iteration count
+            self._offset = self._exaggeration_iter
+        self._last = iteration
+        done = self._offset + iteration
+        phase = "early exaggeration" if self._offset == 0 and self._exaggeration_iter > 0 else "optimisation"
+        self._ctx.progress(done / self._total, f"t-SNE: {phase}, iteration {done}/{self._total}, KL {error:.3f}")
+        return False
+
+
+class TSNEProjection(_ProjectionBase):
+    """t-SNE embedding to 2-D (van der Maaten & Hinton 2008, JMLR 9:2579) via openTSNE.
+
+    Parameters
+    ----------
+    perplexity : float
+        Effective number of neighbours (> 0; openTSNE lowers it, with a warning, when
+        it is too large for N).
+    metric : str
+        Distance in latent space (an openTSNE metric name).
+    n_iter : int
+        Iterations after the early-exaggeration phase.
+    early_exaggeration_iter : int
+        Iterations of early exaggeration (factor 12).
+    random_state : int
+        Seed; the same seed and codes give the same embedding.
+
+    Attributes
+    ----------
+    embedding_ : numpy.ndarray
+        (N, 2) float32.
+    kl_divergence_ : float
+        Final Kullback–Leibler divergence (nats).
+    placement_ : NearestNeighbourPlacement
+        Places new points (see :meth:`place_nearest_neighbour`).
+    n_features_in_ : int
+        Latent dimension ``d``.
+
+    Notes
+    -----
+    t-SNE has no map for new points. :meth:`transform` therefore does **not** embed
+    them: it is :meth:`place_nearest_neighbour`, which returns the position of the
+    nearest training code in latent space (``transform_kind == "nearest-neighbour"``).
+    Progress is reported every 10 iterations (openTSNE callbacks), which is also where
+    a cancel is noticed; the affinity computation before them is not interruptible.
+    """
+
+    transform_kind = "nearest-neighbour"
+
+    def __init__(
+        self,
+        perplexity: float = 30.0,
+        metric: str = "euclidean",
+        n_iter: int = 500,
+        early_exaggeration_iter: int = 250,
+        random_state: int = 0,
+    ):
+        self.perplexity = perplexity
+        self.metric = metric
+        self.n_iter = n_iter
+        self.early_exaggeration_iter = early_exaggeration_iter
+        self.random_state = random_state
+
+    def fit(self, X, y=None, ctx: JobContext | None = None) -> TSNEProjection:
+        """Fit t-SNE to ``X`` ((N, d) float, N >= 4).
+
+        Raises
+        ------
+        ValueError
+            Bad shape or NaN/inf.
+        ImportError
+            openTSNE is not installed.
+        explorer.core.jobs.Cancelled
+            ``ctx`` was cancelled (checked every 10 iterations).
+        """
+        X = check_codes(X, min_rows=4)
+        ctx = ctx or JobContext.none()
+        try:
+            from openTSNE import TSNE
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("t-SNE needs the openTSNE package: pip install openTSNE") from exc
+        total = self.early_exaggeration_iter + self.n_iter
+        ctx.progress(0.0, f"t-SNE: affinities (perplexity {self.perplexity:g})")
+        tsne = TSNE(
+            n_components=2,
+            perplexity=self.perplexity,
+            metric=self.metric,
+            n_iter=self.n_iter,
+            early_exaggeration_iter=self.early_exaggeration_iter,
+            callbacks=_TSNEProgress(ctx, self.early_exaggeration_iter, total),
+            callbacks_every_iters=10,
+            random_state=self.random_state,
+            n_jobs=1,
+            verbose=False,
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            emb = tsne.fit(X)
+        self.embedding_ = np.ascontiguousarray(np.asarray(emb).view(np.ndarray), dtype=np.float32)
+        self.kl_divergence_ = float(getattr(emb, "kl_divergence", float("nan")))
+        self.placement_ = NearestNeighbourPlacement(X, self.embedding_, metric=self.metric)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def place_nearest_neighbour(self, X) -> np.ndarray:
+        """Positions (M, 2) float32 of the training codes nearest to ``X`` ((M, d)) — not a t-SNE transform."""
+        check_is_fitted(self, "placement_")
+        return self.placement_.transform(X)
+
+    def transform(self, X, ctx: JobContext | None = None) -> np.ndarray:
+        """Nearest-neighbour placement, **not** a t-SNE transform: see :meth:`place_nearest_neighbour`."""
+        return self.place_nearest_neighbour(X)
+
+
+def make_estimator(spec: ProjectionSpec) -> _ProjectionBase:
+    """An unfitted estimator for ``spec`` (PCAProjection, UMAPProjection, TSNEProjection or IdentityProjection)."""
+    if spec.method == "pca":
+        return PCAProjection(random_state=spec.seed)
+    if spec.method == "identity":
+        return IdentityProjection()
+    if spec.method == "umap":
+        return UMAPProjection(random_state=spec.seed, **spec.params)
+    if spec.method == "tsne":
+        return TSNEProjection(random_state=spec.seed, **spec.params)
+    raise ValueError(f"unknown projection method {spec.method!r}")  # pragma: no cover
+
+
+@dataclass(eq=False)
+class Projection:
+    """A computed embedding and what can place new points on it.
+
+    Attributes
+    ----------
+    embedding : numpy.ndarray
+        (N, 2) float32 embedding of the N codes.
+    spec : ProjectionSpec
+        What was computed.
+    estimator : object or None
+        The fitted estimator when it lives in this process (always for
+        :func:`compute_projection`; for :class:`ProjectionWorker` results: PCA and
+        identity estimators, a :class:`NearestNeighbourPlacement` for t-SNE, None for
+        UMAP, whose model stays in the worker).
+    request_id : int or None
+        Id of the request that produced it (worker results).
+    elapsed : float
+        Wall time of the fit in seconds (in the worker for worker results).
+    """
+
+    embedding: np.ndarray
+    spec: ProjectionSpec
+    estimator: Any = None
+    request_id: int | None = None
+    elapsed: float = 0.0
+    _remote: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def n(self) -> int:
+        """Number of embedded points N."""
+        return int(self.embedding.shape[0])
+
+    @property
+    def transform_kind(self) -> str:
+        """``"exact"``, ``"umap-transform"`` or ``"nearest-neighbour"`` (say so in the UI for the latter)."""
+        return make_estimator(self.spec).transform_kind
+
+    @property
+    def can_transform(self) -> bool:
+        """True when :meth:`transform` can place new points."""
+        return self.estimator is not None or self._remote is not None
+
+    def transform(self, points) -> np.ndarray:
+        """Place new codes ((M, d) float) on this embedding; return (M, 2) float32.
+
+        Raises
+        ------
+        RuntimeError
+            Nothing can place points (see :attr:`can_transform`).
+        ProjectionWorkerBusy
+            UMAP results: the worker is busy with another fit.
+        """
+        if self.estimator is not None:
+            return self.estimator.transform(points)
+        if self._remote is not None:
+            return self._remote(points)
+        raise RuntimeError("this projection cannot place new points")
+
+
+def compute_projection(codes, spec: ProjectionSpec, ctx: JobContext | None = None) -> Projection:
+    """Fit ``spec``'s projection to ``codes`` in this process and return the embedding.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        (N, d) latent codes, float (converted to float32), finite.
+    spec : ProjectionSpec
+        Method, parameters and seed.
+    ctx : JobContext, optional
+        Progress in [0, 1] and cancel (between UMAP epochs / every 10 t-SNE iterations).
+
+    Returns
+    -------
+    Projection
+        ``embedding`` (N, 2) float32 and the fitted ``estimator``.
+
+    Raises
+    ------
+    ValueError
+        Bad codes for the method (e.g. identity with d != 2).
+    explorer.core.jobs.Cancelled
+        ``ctx`` was cancelled.
+
+    Notes
+    -----
+    UMAP and t-SNE spend seconds to minutes in numba/C code that cannot be
+    interrupted; from a GUI, run them with :class:`ProjectionWorker` instead.
+    """
+    ctx = ctx or JobContext.none()
+    codes = check_codes(codes)
+    t0 = time.perf_counter()
+    est = make_estimator(spec)
+    embedding = est.fit_transform(codes, ctx=ctx)
+    elapsed = time.perf_counter() - t0
+    ctx.progress(1.0, f"{spec.label()}: done in {elapsed:.1f} s")
+    return Projection(embedding=embedding, spec=spec, estimator=est, elapsed=elapsed)
