@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from explorer.cli import main
-from explorer.core.session_file import read_session, results_path
+from explorer.core.session.files import read_session, results_path
 from models.checkpoint import save_checkpoint
 from models.vae import VAE
 

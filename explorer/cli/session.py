@@ -133,7 +133,7 @@ def create_session(paths, data, split, limit, seed: int, projection: str, colour
 
 def cmd_session(args) -> int:
     """``session create``: open, compute (with progress) and write a session file."""
-    from explorer.core.session_file import save_session
+    from explorer.core.session.files import save_session
 
     s = create_session(args.checkpoints, args.data, args.split, args.limit, args.seed, args.projection,
                        args.colour, args.k)
@@ -148,7 +148,7 @@ def cmd_session(args) -> int:
 def _restored(path: Path):
     """The session of a file, opened and computed as far as it says (read from the caches where it can)."""
     from explorer.core.session import Session
-    from explorer.core.session_file import SessionFileError, read_session, restore_session
+    from explorer.core.session.files import SessionFileError, read_session, restore_session
 
     try:
         doc = read_session(path)
@@ -183,7 +183,7 @@ def cmd_render_embedding(args) -> int:
 
 def print_session_info(path: Path, as_json: bool = False) -> int:
     """``info S.lxs``: models (with hashes and whether they still match), dataset, projection, colouring..."""
-    from explorer.core.session_file import SessionFileError, describe_session, read_session
+    from explorer.core.session.files import SessionFileError, describe_session, read_session
 
     try:
         info = describe_session(read_session(path))

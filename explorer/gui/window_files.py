@@ -228,7 +228,7 @@ class WindowFiles:
 
     def save_session(self, path=None, with_results: bool = False) -> Path | None:
         """Save to ``path`` (default: the session's own file, or ask). Returns the file, None if not saved."""
-        from explorer.core.session_file import save_session
+        from explorer.core.session.files import save_session
 
         w = self.window
         if path is None and self.session.path is None:
@@ -255,7 +255,7 @@ class WindowFiles:
 
     def open_session(self, path) -> bool:
         """Replace what the window shows by a session file; False (and one sentence) when it cannot be read."""
-        from explorer.core.session_file import SessionFileError, read_session, restore_session
+        from explorer.core.session.files import SessionFileError, read_session, restore_session
 
         w = self.window
         try:

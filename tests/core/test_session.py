@@ -18,7 +18,7 @@ from explorer.core import embedding as emb
 from explorer.core.projection.cache import ProjectionCache
 from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.session import Session
-from explorer.core.session_file import (
+from explorer.core.session.files import (
     SessionFileError,
     describe_session,
     read_session,
@@ -73,7 +73,7 @@ class Recorder:
 
 
 def test_session_imports_neither_qt_nor_torch():
-    code = ("import sys, explorer.core.session, explorer.core.session_file; "
+    code = ("import sys, explorer.core.session, explorer.core.session.files; "
             "print(sorted(m for m in ('PySide6', 'pyqtgraph', 'torch', 'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -9,7 +9,7 @@ import numpy as np
 
 from explorer.core import embedding as emb
 from explorer.core.projection.spec import ProjectionSpec
-from explorer.core.session_state import COLOUR_MODES, Colour, Keypoint
+from explorer.core.session.state import COLOUR_MODES, Colour, Keypoint
 
 __all__ = ["ViewState"]
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from explorer.core import embedding as emb
 from explorer.core.projection.spec import ProjectionSpec
-from explorer.core.session_state import GanPoints, ModelState, Task
+from explorer.core.session.state import GanPoints, ModelState, Task
 
 __all__ = ["Analyses"]
 

@@ -1,4 +1,4 @@
-"""The session: everything a window shows, Qt-free, with typed change events that views observe."""
+"""`Session`: the dataset, the open models, their codes, embeddings and clusterings, and the tasks it asks for."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from psygnal import Signal
 from explorer.core import embedding as emb
 from explorer.core.jobs import JobContext
 from explorer.core.projection.spec import ProjectionSpec
-from explorer.core.session_analysis import Analyses
-from explorer.core.session_state import (
+from explorer.core.session.analysis import Analyses
+from explorer.core.session.results import apply_results
+from explorer.core.session.state import (
     COLOUR_MODES,
     TASK_FAMILIES,
     ClusteringSettings,
@@ -24,7 +25,7 @@ from explorer.core.session_state import (
     ModelState,
     Task,
 )
-from explorer.core.session_views import ViewState
+from explorer.core.session.views import ViewState
 from explorer.core.workspace import LatentCodes, ModelEntry
 
 __all__ = ["Session", "ModelState", "DatasetSpec", "Task", "Keypoint", "ClusteringSettings", "Colour",
@@ -364,8 +365,6 @@ class Session(ViewState, Analyses):
             return out
         for m in self.models:
             if m.results is not None:
-                from explorer.core.session_results import apply_results
-
                 apply_results(self, m)
         for m in self.models:
             if m.entry is not None and m.codes is None and m.gan_points.source == "inverted" \

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from explorer.core.projection.spec import ProjectionSpec
-from explorer.core.session_state import ModelState
+from explorer.core.session.state import ModelState
 
 __all__ = ["results_arrays", "apply_results", "spec_to_dict", "spec_from_dict"]
 

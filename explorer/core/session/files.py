@@ -15,8 +15,8 @@ import numpy as np
 
 from explorer.core.export import atomic_write
 from explorer.core.projection.spec import ProjectionSpec
-from explorer.core.session_results import apply_results, results_arrays, spec_from_dict, spec_to_dict
-from explorer.core.session_state import ClusteringSettings, Colour, GanPoints, Keypoint, ModelState
+from explorer.core.session.results import apply_results, results_arrays, spec_from_dict, spec_to_dict
+from explorer.core.session.state import ClusteringSettings, Colour, GanPoints, Keypoint, ModelState
 
 __all__ = ["FORMAT", "VERSION", "SUFFIX", "SessionFileError", "SessionDoc", "session_document", "save_session",
            "read_session", "restore_session", "apply_results", "results_path", "describe_session"]
