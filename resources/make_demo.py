@@ -67,7 +67,7 @@ def provenance(name: str) -> dict:
     from PIL import Image
 
     from explorer.core.codes import decode_codes, encode_images, prior_codes
-    from explorer.core.reconstruction import psnr
+    from explorer.core.reconstruction.reconstruct import psnr
     from explorer.data import fit_to_model, load_dataset
     from models.loading import load_any
 

@@ -65,7 +65,7 @@ def one_torch_thread():
 @pytest.fixture
 def inversions(monkeypatch):
     """Count GAN inversions: a list that gets the number of images of every `invert` call."""
-    import explorer.core.inversion as inversion_module
+    import explorer.core.reconstruction.inversion as inversion_module
 
     asked = []
     real = inversion_module.invert

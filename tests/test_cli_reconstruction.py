@@ -11,9 +11,9 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 import resources
 from explorer.cli import main
-from explorer.core.codecs import jpeg_round_trip
 from explorer.core.codes import decode_codes, encode_images
-from explorer.core.quantize import round_trip
+from explorer.core.reconstruction.codecs import jpeg_round_trip
+from explorer.core.reconstruction.quantize import round_trip
 from explorer.data import fit_to_model, load_dataset, subsample_indices
 from models.loading import load_any
 
@@ -97,9 +97,9 @@ def test_evaluate_gan_clusters_inverted_codes_of_real_images(tmp_path, monkeypat
     from sklearn.cluster import KMeans
     from sklearn.metrics import homogeneity_completeness_v_measure
 
-    from explorer.core.inversion import InversionSettings
-    from explorer.core.inverted import InvertedCodesStore
     from explorer.core.projection import file_sha256
+    from explorer.core.reconstruction.inversion import InversionSettings
+    from explorer.core.reconstruction.inverted import InvertedCodesStore
     from explorer.core.workspace import dataset_identity
 
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "cache"))

@@ -7,8 +7,8 @@ from PIL import Image
 
 import resources
 from explorer.cli import main
-from explorer.core import sliders
 from explorer.core.figures import render_grid_figure
+from explorer.core.latent import sliders
 from models.loading import load_any
 
 DEMO = resources.path("checkpoints", "vae_fashion.pt")

@@ -20,18 +20,18 @@ def bench_reconstruction(n_eval: int = 1000, n_invert: int = 16) -> dict:
         `explorer.core.reconstruction.reconstruction_report` on ``n_eval`` Fashion-MNIST
         test images with the demo VAE (resources/checkpoints/vae_fashion.pt) at float32,
         full metrics: encode, decode, PSNR, SSIM and the JPEG baseline matched to the ratio.
-        ``gan_inversion_s_per_image``: seconds per image of `explorer.core.inversion.invert`
+        ``gan_inversion_s_per_image``: seconds per image of `explorer.core.reconstruction.inversion.invert`
         with default settings (200 Adam steps, 4 restarts, batch 64) on ``n_invert`` images
         with the demo DCGAN (resources/checkpoints/dcgan_fashion.pt).
         ``gan_inverted_points_cached_s``: seconds to rebuild the embedding points of 1,000
         dataset images at their inverted codes in a new session, when the codes are in the
-        cache (`explorer.core.inverted.inverted_dataset_codes`: read the store, fit the
+        cache (`explorer.core.reconstruction.inverted.inverted_dataset_codes`: read the store, fit the
         images, decode ``G(z)`` for the hover), median of 3 — what "Dataset images,
         inverted z" costs the second time.
     """
     import resources
-    from explorer.core.inversion import invert
-    from explorer.core.reconstruction import reconstruction_report
+    from explorer.core.reconstruction.inversion import invert
+    from explorer.core.reconstruction.reconstruct import reconstruction_report
     from models.loading import load_any
 
     model, ds = demo_vae()
@@ -56,8 +56,8 @@ def _cached_inverted_points(gan, ds, n: int = 1000) -> float:
     """Median seconds of `inverted_dataset_codes` for ``n`` images whose codes are on disk."""
     import tempfile
 
-    from explorer.core.inversion import InversionSettings
-    from explorer.core.inverted import InvertedCodesStore, inverted_dataset_codes
+    from explorer.core.reconstruction.inversion import InversionSettings
+    from explorer.core.reconstruction.inverted import InvertedCodesStore, inverted_dataset_codes
     from explorer.core.workspace import dataset_identity
 
     # 0 Adam steps (the best of one prior draw) fills the cache in a second instead of minutes;

@@ -34,7 +34,7 @@ def bench_sliders(n_moves: int = 300) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from explorer.core import sliders as core
+    from explorer.core.latent import sliders as core
     from explorer.gui.slider_panel import SliderPanel
 
     app = QApplication.instance() or QApplication([])

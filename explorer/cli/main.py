@@ -185,8 +185,8 @@ def cmd_evaluate(args) -> int:
     ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=args.seed)
     for note in ds.notes:
         print(note, file=sys.stderr)
-    from explorer.core.inversion import InversionSettings
-    from explorer.core.quantize import parse_precision
+    from explorer.core.reconstruction.inversion import InversionSettings
+    from explorer.core.reconstruction.quantize import parse_precision
 
     for p in args.precision:
         try:

@@ -67,8 +67,8 @@ def render_reconstructions(model, dataset, out, precision="float32", n=8, select
                            sample="mean", jpeg=True, inversion=None, scale=3.0, seed=0, title=None, store=None):
     """Write the reconstruction grid of ``model`` on ``dataset`` to ``out`` (PNG, SVG or PDF).
 
-    The images and their report come from `explorer.core.reconstruction_jobs.reconstruct_images`
-    (the panel's job), the rows and labels from `explorer.core.reconstruction_jobs.reconstruction_figure`.
+    The images and their report come from `explorer.core.reconstruction.jobs.reconstruct_images`
+    (the panel's job), the rows and labels from `explorer.core.reconstruction.jobs.reconstruction_figure`.
 
     Parameters
     ----------
@@ -88,7 +88,7 @@ def render_reconstructions(model, dataset, out, precision="float32", n=8, select
     scale : float
     seed : int
     title : str, optional
-    store : explorer.core.inverted.InvertedCodesStore, optional
+    store : explorer.core.reconstruction.inverted.InvertedCodesStore, optional
         A GAN without encoder takes its inverted codes from here (made with its settings,
         which replace ``inversion``), inverting only images not done before.
 
@@ -98,7 +98,7 @@ def render_reconstructions(model, dataset, out, precision="float32", n=8, select
         Of the images shown (columns in order).
     """
     from explorer.core.figures import save_grid_figure
-    from explorer.core.reconstruction_jobs import reconstruct_images, reconstruction_figure
+    from explorer.core.reconstruction.jobs import reconstruct_images, reconstruction_figure
 
     result = reconstruct_images(model, dataset, select, n, precision=precision, sample=sample, seed=seed,
                                 inversion=inversion, pool=pool, store=store, jpeg=jpeg)
@@ -109,9 +109,9 @@ def render_reconstructions(model, dataset, out, precision="float32", n=8, select
 
 def cmd_render_reconstructions(args) -> int:
     """``latent-explorer render reconstructions``: write the grid and print the numbers."""
-    from explorer.core.inversion import InversionSettings
-    from explorer.core.inverted import InvertedCodesStore
-    from explorer.core.quantize import parse_precision
+    from explorer.core.reconstruction.inversion import InversionSettings
+    from explorer.core.reconstruction.inverted import InvertedCodesStore
+    from explorer.core.reconstruction.quantize import parse_precision
     from explorer.core.workspace import dataset_identity, open_model
     from explorer.data import load_dataset
 

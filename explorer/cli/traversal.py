@@ -87,8 +87,8 @@ def _check_index(i: int, n: int, name: str, data: str) -> None:
 
 
 def cmd_render_traversal(args) -> int:
-    """Render a traversal grid or animated traversal with :func:`explorer.core.sliders.save_traversal`."""
-    from explorer.core import sliders
+    """Render a traversal grid or animated traversal with :func:`explorer.core.latent.sliders.save_traversal`."""
+    from explorer.core.latent import sliders
 
     ext = args.out.suffix.lower()
     if ext not in FIGURE_EXTS + MOVIE_EXTS:
@@ -127,9 +127,9 @@ def cmd_render_traversal(args) -> int:
 
 
 def cmd_render_interpolation(args) -> int:
-    """Render an interpolation movie with :func:`explorer.core.sliders.save_interpolation`."""
-    from explorer.core import sliders
+    """Render an interpolation movie with :func:`explorer.core.latent.sliders.save_interpolation`."""
     from explorer.core.codes import prior_codes
+    from explorer.core.latent import sliders
 
     if args.out.suffix.lower() not in MOVIE_EXTS:
         raise UserError(f"cannot write interpolation '{args.out}': the extension must be .gif or .mp4.")

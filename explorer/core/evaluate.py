@@ -10,7 +10,7 @@ import numpy as np
 from explorer.core.clustering import evaluate_clustering
 from explorer.core.jobs import JobContext
 from explorer.core.projection import ProjectionSpec, compute_projection
-from explorer.core.reconstruction_jobs import DEFAULT_INVERSION_IMAGES, reconstruction_records
+from explorer.core.reconstruction.jobs import DEFAULT_INVERSION_IMAGES, reconstruction_records
 from explorer.core.workspace import compute_codes, open_model
 from explorer.data import Dataset, subsample_indices
 
@@ -38,7 +38,7 @@ def evaluate_model_reconstruction(
 ) -> tuple[dict, list[dict]]:
     """Reconstruction records of one model at each precision (codes computed once).
 
-    `explorer.core.reconstruction_jobs.reconstruction_records`, which see for the
+    `explorer.core.reconstruction.jobs.reconstruction_records`, which see for the
     parameters and the keys of the records.
     """
     return reconstruction_records(model, dataset, precisions, n_images, sample, seed, inversion, ctx,
@@ -94,7 +94,7 @@ def evaluate_models(
         seeded sample of ``n_images`` (default `DEFAULT_INVERSION_IMAGES`), the same
         images whose reconstructions are measured.
     cache : bool
-        Keep inverted codes in the user's cache folder (`explorer.core.inverted`), so
+        Keep inverted codes in the user's cache folder (`explorer.core.reconstruction.inverted`), so
         that the next run — or the window — does not invert the same images again.
 
     Returns
@@ -115,8 +115,8 @@ def evaluate_models(
     models.base.ModelFileError
         A model file cannot be loaded (one sentence).
     """
-    from explorer.core.inversion import InversionSettings
-    from explorer.core.inverted import InvertedCodesStore, inverted_dataset_codes
+    from explorer.core.reconstruction.inversion import InversionSettings
+    from explorer.core.reconstruction.inverted import InvertedCodesStore, inverted_dataset_codes
     from explorer.core.workspace import dataset_identity
 
     if gan_codes not in ("prior", "inverted"):

@@ -14,7 +14,7 @@ def to_uint8(images) -> np.ndarray:
     rounded to the nearest integer (``numpy.rint``; the only exact tie of a float32 input
     in [0, 1] is x = 0.5 → 127.5 → 128). Every path that turns an image into pixels — the
     window (`explorer.gui.images`), figures and movies (`explorer.core.figures`,
-    `explorer.core.movie`) and codecs (`explorer.core.codecs`) — calls this function, so
+    `explorer.core.latent.movie`) and codecs (`explorer.core.reconstruction.codecs`) — calls this function, so
     an exported image and the window's image have the same grey levels.
 
     Parameters

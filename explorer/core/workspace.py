@@ -31,7 +31,7 @@ class LatentCodes:
         ``"prior"``: a GAN without encoder — ``z`` are samples from ``p(z)`` and the points
         are the images generated from them, not the dataset;
         ``"inverted"``: a GAN without encoder — ``z`` were found for dataset images by GAN
-        inversion (`explorer.core.inverted.inverted_dataset_codes`).
+        inversion (`explorer.core.reconstruction.inverted.inverted_dataset_codes`).
     images : numpy.ndarray
         ``(N, C, H, W)`` float32 in [0, 1], the image behind each point (dataset images, or
         ``G(z)`` for prior samples).

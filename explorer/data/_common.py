@@ -33,7 +33,7 @@ def subsample_indices(n: int, limit: int | None, seed: int) -> np.ndarray:
     """Indices of a seeded random subsample without replacement, or of every item.
 
     The one seeded subset of the project: dataset readers (``--limit``), and the images
-    whose reconstructions are measured and shown (`explorer.core.reconstruction_jobs`),
+    whose reconstructions are measured and shown (`explorer.core.reconstruction.jobs`),
     GAN-inverted embedding points and ``evaluate --n-images`` draw their samples here, so
     the same ``(n, limit, seed)`` always names the same images.
 

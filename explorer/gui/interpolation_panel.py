@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.core import sliders as core
 from explorer.core.codes import prior_codes
+from explorer.core.latent import sliders as core
 from explorer.gui.images import to_pixmap
 from explorer.gui.slider_panel import DecodedImageView
 
@@ -38,8 +38,8 @@ class InterpolationPanel(QWidget):
     """Build a lerp/slerp path through two or more latent codes and play it.
 
     Keypoints come from the points selected on the embedding, the slider code or prior
-    samples. The path is decoded with :func:`explorer.core.sliders.interpolation_movie`
-    and exported with :func:`explorer.core.sliders.save_interpolation` (the functions
+    samples. The path is decoded with :func:`explorer.core.latent.sliders.interpolation_movie`
+    and exported with :func:`explorer.core.latent.sliders.save_interpolation` (the functions
     ``latent-explorer render interpolation`` calls).
 
     Signals

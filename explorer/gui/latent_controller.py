@@ -6,7 +6,7 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 
-from explorer.core import sliders as core
+from explorer.core.latent import sliders as core
 from explorer.core.session import Keypoint, Session
 
 __all__ = ["LatentController", "point_label"]

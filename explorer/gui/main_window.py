@@ -449,7 +449,7 @@ class MainWindow(QMainWindow):
             self.selection_dock.show()
 
     def _inversion_text(self) -> str:
-        from explorer.core.inverted import inversion_summary
+        from explorer.core.reconstruction.inverted import inversion_summary
 
         return inversion_summary(self.reconstruction_panel.inversion_settings())
 

@@ -26,13 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.core.inverted import InvertedCodesStores
+from explorer.core.reconstruction.inverted import InvertedCodesStores
 from explorer.gui.images import to_pixmap
 from explorer.gui.rate_distortion_view import RateDistortionView
 
-# The jobs are `explorer.core.reconstruction_jobs` (torch, scikit-image): imported in the job, not here.
+# The jobs are `explorer.core.reconstruction.jobs` (torch, scikit-image): imported in the job, not here.
 if TYPE_CHECKING:
-    from explorer.core.reconstruction_jobs import ImagesResult
+    from explorer.core.reconstruction.jobs import ImagesResult
 
 __all__ = [
     "ReconstructionPanel",
@@ -74,7 +74,7 @@ def _ci(ci: Sequence[float], fmt: Callable[[float], str]) -> str:
 
 
 def _inversion_text(report) -> str:
-    from explorer.core.inverted import inversion_summary
+    from explorer.core.reconstruction.inverted import inversion_summary
 
     settings = report.inversion_settings
     return " (GAN inversion" + (f", {inversion_summary(settings)})" if settings is not None else ")")
@@ -115,7 +115,7 @@ def summary_text(report, what: str) -> str:
 class ReconstructionPanel(QWidget):
     """Originals / reconstructions / JPEG with per-image PSNR and SSIM; dataset means; rate–distortion.
 
-    Thin over `explorer.core.reconstruction_jobs`: every measurement is a job (``runner``)
+    Thin over `explorer.core.reconstruction.jobs`: every measurement is a job (``runner``)
     that returns a core result, which the panel only displays. Without a runner (tests), jobs
     run at once in the calling thread.
 
@@ -287,7 +287,7 @@ class ReconstructionPanel(QWidget):
             Keys of the inverted-codes store (``ModelEntry.file_hash``,
             `explorer.core.workspace.dataset_identity`); default: keys that live as long
             as these objects.
-        stores : explorer.core.inverted.InvertedCodesStores, optional
+        stores : explorer.core.reconstruction.inverted.InvertedCodesStores, optional
             Shared with the window so the embedding and this panel invert each image once;
             default: the panel's own, in memory.
         """
@@ -349,7 +349,7 @@ class ReconstructionPanel(QWidget):
 
     def inversion_settings(self):
         """The `InversionSettings` of the panel (steps, restarts; seed 0, the other defaults)."""
-        from explorer.core.inversion import InversionSettings
+        from explorer.core.reconstruction.inversion import InversionSettings
 
         return InversionSettings(steps=self.steps_spin.value(), restarts=self.restarts_spin.value())
 
@@ -396,7 +396,7 @@ class ReconstructionPanel(QWidget):
         store = self._store_getter()
 
         def job(ctx):
-            from explorer.core.reconstruction_jobs import reconstruct_images
+            from explorer.core.reconstruction.jobs import reconstruct_images
 
             return reconstruct_images(model, ds, src, n, sel, prec, sample, seed, inv, pool, ctx, store())
 
@@ -414,7 +414,7 @@ class ReconstructionPanel(QWidget):
         store = self._store_getter()
 
         def job(ctx):
-            from explorer.core.reconstruction_jobs import measure_dataset
+            from explorer.core.reconstruction.jobs import measure_dataset
 
             return measure_dataset(model, ds, n, prec, sample, seed, inv, ctx, store())
 
@@ -433,7 +433,7 @@ class ReconstructionPanel(QWidget):
         store = self._store_getter()
 
         def job(ctx):
-            from explorer.core.reconstruction_jobs import RD_PRECISIONS, measure_rate_distortion
+            from explorer.core.reconstruction.jobs import RD_PRECISIONS, measure_rate_distortion
 
             return measure_rate_distortion(model, ds, n, RD_PRECISIONS, sample, seed, inv, ctx, store())
 
@@ -451,7 +451,7 @@ class ReconstructionPanel(QWidget):
         store = self._store_getter()
 
         def job(ctx):
-            from explorer.core.reconstruction_jobs import compare_inversion
+            from explorer.core.reconstruction.jobs import compare_inversion
 
             return compare_inversion(model, ds, n, seed, inv, ctx, store())
 

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.core import sliders as core
 from explorer.core.codes import decode_codes, prior_codes
+from explorer.core.latent import sliders as core
 from explorer.gui.images import to_qimage
 
 RANGE_TEXT = {"prior": "±3σ of the prior p(z)", "fitted": "±2σ of the codes' fitted Gaussian"}

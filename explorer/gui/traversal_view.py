@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.core import sliders as core
 from explorer.core.figures import render_grid_figure
+from explorer.core.latent import sliders as core
 
 FILE_FILTER = "PNG image (*.png);;SVG figure (*.svg);;PDF figure (*.pdf);;Animated GIF (*.gif);;MP4 movie (*.mp4)"
 
@@ -56,7 +56,7 @@ def parse_dims(text: str, latent_dim: int) -> list[int] | None:
 class TraversalView(QWidget):
     """The classic β-VAE traversal figure of the current code, shown and exported.
 
-    What is shown is the same picture :func:`explorer.core.sliders.save_traversal` writes
+    What is shown is the same picture :func:`explorer.core.latent.sliders.save_traversal` writes
     to PNG (same layout and pixels), and the export calls that function.
 
     Signals
@@ -139,7 +139,7 @@ class TraversalView(QWidget):
         return [int(k) for k in order[: self.rows_spin.value()]]
 
     def options(self) -> dict:
-        """Keyword arguments of :func:`explorer.core.sliders.save_traversal` for the current settings."""
+        """Keyword arguments of :func:`explorer.core.latent.sliders.save_traversal` for the current settings."""
         return dict(n_cols=self.cols_spin.value(), scores=self.scores, scale=self.scale_spin.value(),
                     upscale=self.upscale_combo.currentText())
 

@@ -1,4 +1,4 @@
-"""Tests for explorer.core.codecs: real JPEG/WebP byte sizes, round trips, curves, ratio matching."""
+"""Tests for explorer.core.reconstruction.codecs: real JPEG/WebP byte sizes, round trips, curves, ratio matching."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 import torch
 from PIL import Image, features
 
-from explorer.core import codecs as codecs_mod
-from explorer.core.codecs import (
+from explorer.core.pixels import to_uint8
+from explorer.core.reconstruction import codecs as codecs_mod
+from explorer.core.reconstruction.codecs import (
     QUALITY_RANGE,
     RD_KEYS,
     available_codecs,
@@ -22,8 +23,7 @@ from explorer.core.codecs import (
     match_ratio,
     pillow_pixels,
 )
-from explorer.core.pixels import to_uint8
-from explorer.core.reconstruction import compression_ratio, psnr, rate_distortion, reconstruct, ssim
+from explorer.core.reconstruction.reconstruct import compression_ratio, psnr, rate_distortion, reconstruct, ssim
 from models.vae import VAE
 
 needs_webp = pytest.mark.skipif(not features.check("webp"), reason="Pillow built without WebP")

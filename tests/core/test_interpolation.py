@@ -1,11 +1,11 @@
-"""Tests for explorer.core.interpolation: lerp, slerp (White 2016) and keypoint paths."""
+"""Tests for explorer.core.latent.interpolation: lerp, slerp (White 2016) and keypoint paths."""
 
 import numpy as np
 import pytest
 import torch
 
 from explorer.core.codes import decode_codes
-from explorer.core.interpolation import (
+from explorer.core.latent.interpolation import (
     angle,
     interpolation_frames,
     interpolation_path,

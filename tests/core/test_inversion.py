@@ -1,4 +1,5 @@
-"""Tests for explorer.core.inversion: recovering a known z, never worse than the start, weights untouched."""
+"""Tests for explorer.core.reconstruction.inversion: recovering a known z, never worse than the start,
+weights untouched."""
 
 from __future__ import annotations
 
@@ -9,15 +10,15 @@ import pytest
 import torch
 
 from explorer.core.codes import decode_codes
-from explorer.core.inversion import (
+from explorer.core.jobs import Cancelled, JobContext
+from explorer.core.reconstruction.inversion import (
     CodeSource,
     InversionSettings,
     compare_encoder_and_inversion,
     inversion_objective,
     invert,
 )
-from explorer.core.jobs import Cancelled, JobContext
-from explorer.core.reconstruction import psnr, ssim
+from explorer.core.reconstruction.reconstruct import psnr, ssim
 from tests.core.generators import TinyGenerator
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -166,7 +167,7 @@ def test_real_dcgan_generator_untouched():
 
 
 def test_compare_with_given_inverted_codes_optimises_nothing(z_true, monkeypatch):
-    import explorer.core.inversion as inversion_module
+    import explorer.core.reconstruction.inversion as inversion_module
 
     model = TinyGenerator(with_encoder=True)
     x = decode_codes(model, z_true)

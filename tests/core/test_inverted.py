@@ -1,4 +1,5 @@
-"""Tests for explorer.core.inverted: each image inverted once, kept across calls and sessions, seeded by index."""
+"""Tests for explorer.core.reconstruction.inverted: each image inverted once, kept across calls and sessions,
+seeded by index."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import numpy as np
 import pytest
 
 from explorer.core.codes import decode_codes
-from explorer.core.inversion import InversionSettings, invert
-from explorer.core.inverted import InvertedCodesStore, inverted_dataset_codes, inverted_store_key
 from explorer.core.jobs import Cancelled, JobContext
 from explorer.core.projection import ProjectionSpec
+from explorer.core.reconstruction.inversion import InversionSettings, invert
+from explorer.core.reconstruction.inverted import InvertedCodesStore, inverted_dataset_codes, inverted_store_key
 from explorer.core.workspace import dataset_identity
 from explorer.data import Dataset
 from tests.core.generators import TinyGenerator
@@ -192,7 +193,7 @@ def test_stores_of_one_key_do_not_overwrite_each_others_codes(gen, dataset, tmp_
 
 def test_concurrent_inversions_restore_the_model_once_both_end(gen):
     """Two inversions with one model at once: frozen while either runs, restored after the last."""
-    from explorer.core.inversion import _frozen
+    from explorer.core.reconstruction.inversion import _frozen
 
     gen.train()
     assert gen.lin.weight.requires_grad

@@ -1,4 +1,4 @@
-"""Tests for explorer.core.movie (GIF/MP4) and explorer.core.figures (tiles, PNG/SVG/PDF figures)."""
+"""Tests for explorer.core.latent.movie (GIF/MP4) and explorer.core.figures (tiles, PNG/SVG/PDF figures)."""
 
 import base64
 import io
@@ -21,7 +21,7 @@ from explorer.core.figures import (
     to_uint8,
 )
 from explorer.core.jobs import Cancelled, JobContext
-from explorer.core.movie import prepare_frames, write_movie
+from explorer.core.latent.movie import prepare_frames, write_movie
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"

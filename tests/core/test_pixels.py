@@ -6,8 +6,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from explorer.core import codecs, figures
+from explorer.core import figures
 from explorer.core.pixels import to_uint8
+from explorer.core.reconstruction import codecs
 
 
 def _exact(x: np.float32) -> int:

@@ -1,11 +1,12 @@
-"""Tests for explorer.core.quantize: precision parsing, code bits, k-bit error bound, float16 round trip."""
+"""Tests for explorer.core.reconstruction.quantize: precision parsing, code bits, k-bit error bound,
+float16 round trip."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from explorer.core.quantize import (
+from explorer.core.reconstruction.quantize import (
     PrecisionSpec,
     Quantizer,
     code_bits,

@@ -1,4 +1,5 @@
-"""Tests for explorer.core.reconstruction: ratios, PSNR/SSIM against scikit-image, reconstructions, reports."""
+"""Tests for explorer.core.reconstruction.reconstruct: ratios, PSNR/SSIM against scikit-image, reconstructions,
+reports."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from explorer.core.codes import decode_codes, encode_images
-from explorer.core.inversion import InversionSettings
 from explorer.core.jobs import Cancelled, JobContext
-from explorer.core.quantize import Quantizer, round_trip
-from explorer.core.reconstruction import (
+from explorer.core.reconstruction.inversion import InversionSettings
+from explorer.core.reconstruction.quantize import Quantizer, round_trip
+from explorer.core.reconstruction.reconstruct import (
     code_bpp,
     compression_ratio,
     evaluate_reconstruction,
@@ -240,7 +241,7 @@ def test_progress_is_monotone_and_ends_at_one(vae, images):
 
 
 def test_small_images_report_ssim_as_unavailable_not_a_crash():
-    from explorer.core.reconstruction import ssim_unavailable_reason
+    from explorer.core.reconstruction.reconstruct import ssim_unavailable_reason
 
     torch.manual_seed(0)
     model = VAE(3, (1, 8, 8), hidden=16)

@@ -1,4 +1,4 @@
-"""Tests for explorer.core.reconstruction_jobs (no Qt): which images, which codes, and their numbers.
+"""Tests for explorer.core.reconstruction.jobs (no Qt): which images, which codes, and their numbers.
 
 Reference numbers come from scikit-image (PSNR, SSIM with the Wang et al. 2004 settings), from
 decoding the encoder's codes stored at the precision directly, and from closed forms (bits,
@@ -15,13 +15,12 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from explorer.core.codecs import jpeg_round_trip
 from explorer.core.codes import decode_codes, encode_images
-from explorer.core.inversion import InversionSettings
-from explorer.core.inverted import InvertedCodesStore
 from explorer.core.jobs import JobContext
-from explorer.core.quantize import round_trip
-from explorer.core.reconstruction_jobs import (
+from explorer.core.reconstruction.codecs import jpeg_round_trip
+from explorer.core.reconstruction.inversion import InversionSettings
+from explorer.core.reconstruction.inverted import InvertedCodesStore
+from explorer.core.reconstruction.jobs import (
     DEFAULT_INVERSION_IMAGES,
     compare_inversion,
     measure_dataset,
@@ -31,6 +30,7 @@ from explorer.core.reconstruction_jobs import (
     reconstruction_figure,
     reconstruction_records,
 )
+from explorer.core.reconstruction.quantize import round_trip
 from explorer.data import Dataset, fit_to_model, subsample_indices
 from models.vae import VAE
 from tests.core.generators import TinyGenerator
@@ -135,7 +135,7 @@ def test_worst_and_best_are_the_extremes_of_the_seeded_pool(vae, data, source):
 
 
 def test_measure_images_codes_once_for_every_precision(vae, data, monkeypatch):
-    import explorer.core.reconstruction as rec_mod
+    import explorer.core.reconstruction.reconstruct as rec_mod
 
     calls = []
     real = rec_mod.encode_images

@@ -1,13 +1,13 @@
-"""Tests of explorer.core.sliders: ranges, slider steps, scores, traversal and interpolation files."""
+"""Tests of explorer.core.latent.sliders: ranges, slider steps, scores, traversal and interpolation files."""
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
 
-from explorer.core import sliders
 from explorer.core.codes import decode_codes
-from explorer.core.traversal import kl_per_dimension
+from explorer.core.latent import sliders
+from explorer.core.latent.traversal import kl_per_dimension
 from models.vae import VAE
 
 

@@ -1,4 +1,4 @@
-"""Tests for explorer.core.traversal: ranges, traversal codes and grids, KL ordering, cycles."""
+"""Tests for explorer.core.latent.traversal: ranges, traversal codes and grids, KL ordering, cycles."""
 
 import types
 
@@ -8,7 +8,7 @@ import torch
 
 from explorer.core.codes import decode_codes
 from explorer.core.jobs import Cancelled, JobContext
-from explorer.core.traversal import (
+from explorer.core.latent.traversal import (
     active_order,
     code_variance,
     cycle_values,

@@ -203,7 +203,7 @@ def test_gan_embeds_real_images_by_inversion_with_labels_clusters_and_selection(
 @pytest.fixture
 def gan_window(make_window, qtbot, tmp_path, data_file):
     """A window with a tiny GAN on the bars data, its own inverted-codes folder, 5 Adam steps × 1 restart."""
-    from explorer.core.inverted import InvertedCodesStores
+    from explorer.core.reconstruction.inverted import InvertedCodesStores
 
     torch.manual_seed(0)
     path = tmp_path / "tiny_gan.pt"

@@ -8,8 +8,8 @@ import torch
 from PySide6.QtCore import QSettings
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from explorer.core.reconstruction import mean_ci
-from explorer.core.reconstruction_jobs import measure_rate_distortion
+from explorer.core.reconstruction.jobs import measure_rate_distortion
+from explorer.core.reconstruction.reconstruct import mean_ci
 from explorer.data import Dataset, subsample_indices
 from explorer.gui.rate_distortion_view import RateDistortionView, nice_ticks, reach_note
 from explorer.gui.reconstruction_panel import ReconstructionPanel, format_db, format_ssim

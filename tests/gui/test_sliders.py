@@ -9,8 +9,8 @@ from PySide6.QtCore import QPoint, Qt
 
 import resources
 from explorer.cli import main as cli_main
-from explorer.core import sliders as core
 from explorer.core.codes import decode_codes, prior_codes
+from explorer.core.latent import sliders as core
 from explorer.gui.interpolation_panel import InterpolationPanel
 from explorer.gui.slider_panel import SliderPanel
 from explorer.gui.traversal_view import TraversalView, parse_dims

@@ -11,8 +11,8 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from explorer.core.embedding import CodesCache  # noqa: E402
+from explorer.core.latent.traversal import kl_per_dimension  # noqa: E402
 from explorer.core.projection import ProjectionCache  # noqa: E402
-from explorer.core.traversal import kl_per_dimension  # noqa: E402
 from explorer.gui.main_window import MainWindow  # noqa: E402
 from models.checkpoint import save_checkpoint  # noqa: E402
 from models.vae import VAE  # noqa: E402

@@ -39,7 +39,7 @@ class Analyses:
         ValueError
             An unknown ``source``.
         """
-        from explorer.core.inverted import inversion_summary, inverted_dataset_codes
+        from explorer.core.reconstruction.inverted import inversion_summary, inverted_dataset_codes
 
         if source not in ("prior", "inverted"):
             raise ValueError(f"source must be 'prior' or 'inverted', got {source!r}")
@@ -79,7 +79,7 @@ class Analyses:
 
     def inversion_settings(self):
         """The GAN-inversion settings of the reconstruction settings (an ``InversionSettings``)."""
-        from explorer.core.inversion import InversionSettings
+        from explorer.core.reconstruction.inversion import InversionSettings
 
         raw = dict(self.settings.get("reconstruction", {}).get("inversion", {}))
         return InversionSettings(**raw) if raw else InversionSettings()

@@ -82,7 +82,7 @@ class Session(ViewState, Analyses):
     error_reported = Signal(str)
 
     def __init__(self, *, codes_cache=None, projection_cache=None, use_workers: bool = False) -> None:
-        from explorer.core.inverted import InvertedCodesStores
+        from explorer.core.reconstruction.inverted import InvertedCodesStores
 
         self.codes_cache = codes_cache if codes_cache is not None else emb.CodesCache()
         self._projection_cache = projection_cache

@@ -17,9 +17,9 @@ import numpy as np
 from explorer.core.export import atomic_write
 from explorer.core.jobs import JobContext, sub_context
 
-# torch comes in with explorer.core.inversion, imported where an image is inverted.
+# torch comes in with explorer.core.reconstruction.inversion, imported where an image is inverted.
 if TYPE_CHECKING:
-    from explorer.core.inversion import InversionSettings
+    from explorer.core.reconstruction.inversion import InversionSettings
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ SAVE_EVERY_S = 10.0
 def inverted_store_key(model_sha256: str, dataset_id: str, settings: InversionSettings) -> str:
     """The key of a store: the model file, the dataset, and every setting that changes a code.
 
-    ``batch_size`` is left out: `explorer.core.inversion.invert` seeds each image by its
+    ``batch_size`` is left out: `explorer.core.reconstruction.inversion.invert` seeds each image by its
     dataset index and Adam acts per coordinate, so batching does not change a code.
 
     Returns
@@ -81,14 +81,14 @@ class InvertedCodesStore:
     Parameters
     ----------
     model : models.base.GenerativeModel
-        A model whose ``decode`` passes gradients (see `explorer.core.inversion.invert`).
+        A model whose ``decode`` passes gradients (see `explorer.core.reconstruction.inversion.invert`).
     model_sha256 : str
         SHA-256 of the model file (``ModelEntry.file_hash``).
     dataset_id : str
         `explorer.core.workspace.dataset_identity` of the dataset.
     n_total : int
         Images in the dataset (≥ 1).
-    settings : explorer.core.inversion.InversionSettings
+    settings : explorer.core.reconstruction.inversion.InversionSettings
         Steps, restarts, learning rate, prior weight and seed of the inversion.
     directory : str or os.PathLike, optional
         Default ``explorer.paths.cache_dir() / "inverted"``; None-like ``False`` keeps
@@ -170,7 +170,7 @@ class InvertedCodesStore:
         explorer.core.jobs.Cancelled
             The job was cancelled; the batches finished before are kept.
         """
-        from explorer.core.inversion import invert
+        from explorer.core.reconstruction.inversion import invert
 
         idx = self._check_indices(indices)
         x = np.asarray(images)

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, features
 
-from explorer.core.bits import image_bits
-from explorer.core.image_metrics import psnr, ssim_or_nan
 from explorer.core.pixels import to_uint8
+from explorer.core.reconstruction.bits import image_bits
+from explorer.core.reconstruction.metrics import psnr, ssim_or_nan
 
 if TYPE_CHECKING:
     from explorer.core.jobs import JobContext
@@ -249,7 +249,7 @@ class CodecPoint:
     psnr_db : float
         Mean PSNR over images, dB (data range 1.0).
     ssim : float
-        Mean SSIM over images (`explorer.core.image_metrics.ssim`); NaN for images smaller
+        Mean SSIM over images (`explorer.core.reconstruction.metrics.ssim`); NaN for images smaller
         than SSIM's 11×11 window.
     mean_bytes : float
         Mean bytes per image.

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from explorer.core.figures import FIGURE_FORMATS, save_grid_figure
-from explorer.core.interpolation import interpolation_frames, interpolation_path
 from explorer.core.jobs import JobContext
-from explorer.core.movie import MOVIE_FORMATS, write_movie
-from explorer.core.traversal import (
+from explorer.core.latent.interpolation import interpolation_frames, interpolation_path
+from explorer.core.latent.movie import MOVIE_FORMATS, write_movie
+from explorer.core.latent.traversal import (
     active_order,
     code_variance,
     dimension_label,
@@ -259,7 +259,7 @@ def traversal_movie_frames(model, z, dims, ranges, n_frames: int, ctx: JobContex
     -------
     numpy.ndarray
         ``(n_frames, len(dims), 1, C, H, W)`` float32 in [0, 1] (one cell per dimension,
-        stacked vertically), for :func:`explorer.core.movie.write_movie`.
+        stacked vertically), for :func:`explorer.core.latent.movie.write_movie`.
     """
     r = np.asarray(ranges, dtype=np.float64)
     per_dim = [traversal_cycle_frames(model, np.asarray(z, dtype=np.float32), int(k), r[int(k)], int(n_frames), ctx=ctx)
@@ -299,7 +299,7 @@ def interpolation_movie(model, keypoints, n_frames: int, method: str = "lerp", c
 
 def save_interpolation(path, frames, *, fps: float = 12.0, scale: float = 4, upscale: str = "nearest",
                        caption: str | None = None, loop: bool = True, ctx: JobContext | None = None) -> Path:
-    """Write interpolation frames as GIF or MP4 (:func:`explorer.core.movie.write_movie`).
+    """Write interpolation frames as GIF or MP4 (:func:`explorer.core.latent.movie.write_movie`).
 
     The GUI's export and ``latent-explorer render interpolation`` both call this.
 

@@ -4,8 +4,8 @@ Each function here is a job (DESIGN.md §2 rule 3): it takes the model, the data
 opened and plain settings, reports progress and checks for cancel through ``ctx``, and
 returns core results. It decides which dataset images are measured (a selection, a seeded
 sample, the first N, or the worst/best by PSNR of a seeded pool), fits them to the model,
-takes the codes of a GAN without encoder from an `explorer.core.inverted.InvertedCodesStore`
-(so each image is inverted once), and makes the reports of `explorer.core.reconstruction`.
+takes the codes of a GAN without encoder from an `explorer.core.reconstruction.inverted.InvertedCodesStore`
+(so each image is inverted once), and makes the reports of `explorer.core.reconstruction.reconstruct`.
 The reconstruction panel, ``latent-explorer render reconstructions`` and ``latent-explorer
 evaluate --metrics reconstruction`` call these functions and only display what they return.
 """
@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from explorer.core.codecs import available_codecs
-from explorer.core.image_metrics import worst_best
-from explorer.core.inversion import CodeSource, EncoderInversionComparison, compare_encoder_and_inversion
 from explorer.core.jobs import JobContext, sub_context
-from explorer.core.reconstruction import (
+from explorer.core.reconstruction.codecs import available_codecs
+from explorer.core.reconstruction.inversion import CodeSource, EncoderInversionComparison, compare_encoder_and_inversion
+from explorer.core.reconstruction.metrics import worst_best
+from explorer.core.reconstruction.reconstruct import (
     ReconstructionReport,
     latent_codes,
     rate_distortion,
@@ -31,8 +31,8 @@ from explorer.core.reconstruction import (
 from explorer.data import Dataset, fit_to_model, resize_images, subsample_indices
 
 if TYPE_CHECKING:
-    from explorer.core.inversion import InversionSettings
-    from explorer.core.inverted import InvertedCodesStore
+    from explorer.core.reconstruction.inversion import InversionSettings
+    from explorer.core.reconstruction.inverted import InvertedCodesStore
 
 __all__ = [
     "SELECTIONS",
@@ -351,7 +351,7 @@ def reconstruction_records(
     sample : {"mean", "posterior"}
         VAE codes from the posterior mean or one seeded posterior draw.
     seed : int
-    inversion : explorer.core.inversion.InversionSettings, optional
+    inversion : explorer.core.reconstruction.inversion.InversionSettings, optional
     ctx : JobContext, optional
     on_note : callable, optional
         Receives sentences for the user.
@@ -404,7 +404,8 @@ def measure_rate_distortion(model, dataset: Dataset, n: int, precisions: Sequenc
 def compare_inversion(model, dataset: Dataset, n: int, seed: int = 0, inversion: InversionSettings | None = None,
                       ctx: JobContext | None = None,
                       store: InvertedCodesStore | None = None) -> EncoderInversionComparison:
-    """ALI/BiGAN: `explorer.core.inversion.compare_encoder_and_inversion` on a seeded sample of ``n`` (job).
+    """ALI/BiGAN: `explorer.core.reconstruction.inversion.compare_encoder_and_inversion` on a seeded sample
+    of ``n`` (job).
 
     Inverted codes come from ``store`` when given (made with its settings, which replace
     ``inversion``).

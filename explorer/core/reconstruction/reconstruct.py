@@ -1,6 +1,6 @@
 """Reconstructions at a code precision: compression ratio, PSNR / SSIM per image, a JPEG baseline, rate–distortion.
 
-The metrics (`explorer.core.image_metrics`) and bit counts (`explorer.core.bits`) are
+The metrics (`explorer.core.reconstruction.metrics`) and bit counts (`explorer.core.reconstruction.bits`) are
 re-exported here under their old names.
 """
 
@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from explorer.core.bits import code_bpp, compression_ratio, image_bits
-from explorer.core.codecs import RD_KEYS, _check_codec, codec_curve, codec_round_trip, match_ratio
 from explorer.core.codes import decode_codes, encode_images
-from explorer.core.image_metrics import (
+from explorer.core.jobs import JobContext, sub_context
+from explorer.core.reconstruction.bits import code_bpp, compression_ratio, image_bits
+from explorer.core.reconstruction.codecs import RD_KEYS, _check_codec, codec_curve, codec_round_trip, match_ratio
+from explorer.core.reconstruction.inversion import CodeSource, InversionResult, InversionSettings, invert
+from explorer.core.reconstruction.metrics import (
     SSIM_MIN_SIZE,
     SSIM_SETTINGS,
     Z_95,
@@ -29,9 +31,7 @@ from explorer.core.image_metrics import (
     ssim_unavailable_reason,
     worst_best,
 )
-from explorer.core.inversion import CodeSource, InversionResult, InversionSettings, invert
-from explorer.core.jobs import JobContext, sub_context
-from explorer.core.quantize import Quantizer, code_bits, parse_precision, round_trip
+from explorer.core.reconstruction.quantize import Quantizer, code_bits, parse_precision, round_trip
 
 __all__ = [
     "SAMPLES",
@@ -119,7 +119,7 @@ def latent_codes(
     model : models.base.GenerativeModel
     images : array_like, shape (N, C, H, W), float32 in [0, 1]
     codes_source : {"auto", "encoder", "inverted"}
-        "auto": the encoder if ``model.has_encoder``, else `explorer.core.inversion.invert`.
+        "auto": the encoder if ``model.has_encoder``, else `explorer.core.reconstruction.inversion.invert`.
     sample : {"mean", "posterior"}
         Encoder codes: the posterior mean ``E[z|x]`` or one draw ``z ~ q(z|x)`` made with a
         ``torch.Generator`` seeded with ``seed`` (needs ``model.posterior``).
@@ -192,7 +192,7 @@ def reconstruct(
         e.g. to try several precisions after one slow inversion).
     codes_source : {"auto", "encoder", "inverted"}
         See `latent_codes`; ignored when ``codes`` is given.
-    quantizer : explorer.core.quantize.Quantizer, optional
+    quantizer : explorer.core.reconstruction.quantize.Quantizer, optional
         For k-bit: a fitted quantiser (e.g. on training-set codes). Default: fitted on
         these codes (range ``mean ± 3σ`` per dimension).
     inversion : InversionSettings, optional
@@ -230,7 +230,7 @@ class CodecBaseline:
     ----------
     codec : {"jpeg", "webp"}
     quality : int
-        Codec quality chosen by `explorer.core.codecs.match_ratio`.
+        Codec quality chosen by `explorer.core.reconstruction.codecs.match_ratio`.
     compression_ratio : float
         Achieved ratio: bits of the 8-bit originals / bits written, over the whole set.
     target_ratio : float
@@ -400,7 +400,7 @@ def reconstruction_report(
     sample, seed, codes, quantizer, inversion
         See `reconstruct`.
     jpeg : bool
-        Add the JPEG baseline (`explorer.core.codecs.match_ratio`).
+        Add the JPEG baseline (`explorer.core.reconstruction.codecs.match_ratio`).
     originals : array_like, shape (N, C0, H0, W0), optional
         The dataset images *before* they were resized / converted to fit the model
         (`explorer.data.fit_to_model`). When their shape differs from the model's, the
@@ -521,20 +521,20 @@ def rate_distortion(
 
     Codes are computed once (encoder or GAN inversion) and stored at each precision (k-bit
     quantisers fitted on these codes); codecs run at each quality
-    (`explorer.core.codecs.codec_curve`).
+    (`explorer.core.reconstruction.codecs.codec_curve`).
 
     Parameters
     ----------
     model : models.base.GenerativeModel
     images : array_like, shape (N, C, H, W), float32 in [0, 1], fitted to ``model.image_shape``
     precisions : sequence of str
-        See `explorer.core.quantize.parse_precision`.
+        See `explorer.core.reconstruction.quantize.parse_precision`.
     codecs : sequence of {"jpeg", "webp"}
         Unavailable codecs raise; pass ``available_codecs()`` to take what exists.
     ctx : JobContext, optional
         Progress: codes 0–50 %, precisions 50–75 %, codecs 75–100 %.
     qualities : iterable of int, optional
-        Codec qualities (default `explorer.core.codecs.DEFAULT_QUALITIES`).
+        Codec qualities (default `explorer.core.reconstruction.codecs.DEFAULT_QUALITIES`).
     codes, codes_source, sample, seed, inversion
         See `reconstruct`.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from explorer.core.quantize import code_bits
+from explorer.core.reconstruction.quantize import code_bits
 
 __all__ = ["image_bits", "compression_ratio", "code_bpp", "code_bits"]
 
@@ -40,7 +40,7 @@ def compression_ratio(image_shape: Sequence[int], latent_dim: int, precision: An
     image_shape : (C, H, W)
     latent_dim : int
         ``d``.
-    precision : str or explorer.core.quantize.PrecisionSpec
+    precision : str or explorer.core.reconstruction.quantize.PrecisionSpec
         "float32", "float16" or "kbit" (k = 2…16).
 
     Returns

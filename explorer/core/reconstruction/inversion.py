@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from explorer.core.codes import decode_codes, encode_images
-from explorer.core.image_metrics import psnr, ssim
 from explorer.core.jobs import JobContext, sub_context
+from explorer.core.reconstruction.metrics import psnr, ssim
 
 __all__ = [
     "CodeSource",
@@ -249,7 +249,7 @@ def invert(
         Identities of the images for seeding (default ``0 … N−1``): image ``i`` starts from
         prior draws of a generator seeded with ``seed·1000003 + image_ids[i]``. Pass dataset
         indices so that an image gets the same start whatever else is inverted with it
-        (`explorer.core.inverted.InvertedCodesStore` does).
+        (`explorer.core.reconstruction.inverted.InvertedCodesStore` does).
     on_batch : callable, optional
         ``on_batch(start, stop, partial)`` after each finished batch, where ``partial`` is
         the `InversionResult` of images ``start:stop`` (its ``history`` is empty), to keep
@@ -356,7 +356,7 @@ class EncoderInversionComparison:
         How the inverted codes were found.
     inversion : InversionResult or None
         The inversion run, or None when the inverted codes were given (e.g. from an
-        `explorer.core.inverted.InvertedCodesStore`).
+        `explorer.core.reconstruction.inverted.InvertedCodesStore`).
     """
 
     encoder_codes: np.ndarray
