@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QSignalBlocker
 
-from explorer.core import embedding as emb
+from explorer.core import captions
 from explorer.core.session import Session
 from explorer.gui.session_runner import SessionRunner
 
@@ -70,7 +70,7 @@ class ModelListBinding:
         elif m is not None and m.error is not None:
             self.panel.set_details(m.error)
         else:
-            self.panel.set_details(emb.model_details(m.entry.info) if m is not None else "")
+            self.panel.set_details(captions.model_details(m.entry.info) if m is not None else "")
         self.refresh_dataset_line()
 
     def refresh_dataset_line(self) -> None:

@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, Signal
 
-from explorer.core import embedding as emb
+from explorer.core import captions
 from explorer.core.session import Session
 from explorer.gui.colors import categorical_palette, continuous_colors, label_colors, plain_ticks
 
@@ -211,14 +211,14 @@ class EmbeddingPresenter(QObject):
         hover_labels = None
         ds = s.dataset
         if codes.labels is not None:
-            names = emb.label_names(codes.labels, ds.class_names if ds is not None else None)
+            names = captions.label_names(codes.labels, ds.class_names if ds is not None else None)
             hover_labels = np.asarray(names, dtype=object)[codes.labels]
         ds_name = f"{ds.name}" + (f" ({ds.split})" if ds.split else "") if ds is not None else ""
-        title = emb.caption(m.name, codes, result.spec, ds_name)
+        title = captions.caption(m.name, codes, result.spec, ds_name)
         if col.mode == "cluster":
             title += f" · colour: {col.title}"
         self.set_title(title)
-        self.view.set_axis_labels(*emb.axis_labels(result.spec, result.meta))
+        self.view.set_axis_labels(*captions.axis_labels(result.spec, result.meta))
         self.view.set_points(result.embedding, colors, labels=hover_labels, legend=legend, colorbar=colorbar)
         self.view.set_marker(*s.marker)
         rng = old_range if old_range is not None else (m.view_range if m is not None else None)
@@ -282,13 +282,13 @@ class EmbeddingPresenter(QObject):
         class_names = ds.class_names if ds is not None and codes.of_dataset else None
         m = s.state(self.shown_key)
         clustering = m.clustering if s.effective_colour(m.key).mode == "cluster" else None
-        captions = emb.selection_captions(points, codes.labels, class_names,
-                                          clustering.labels if clustering is not None else None)
+        texts = captions.selection_captions(points, codes.labels, class_names,
+                                            clustering.labels if clustering is not None else None)
         images = codes.images
         if codes.indices is None:
-            grid.set_items(lambda i: images[i], points, captions)
+            grid.set_items(lambda i: images[i], points, texts)
         else:  # the grid numbers images by dataset index
-            grid.set_items(lambda i: images[codes.points_of([i])[0]], codes.dataset_indices(points), captions)
+            grid.set_items(lambda i: images[codes.points_of([i])[0]], codes.dataset_indices(points), texts)
 
     def mark_grid_item(self, index: int) -> None:
         """Star on the embedding at the grid's image (a dataset index, or a prior sample's point)."""
@@ -323,7 +323,7 @@ class EmbeddingPresenter(QObject):
         class_names = ds.class_names if ds is not None and codes.of_dataset else None
         m = s.state(self.shown_key)
         cluster_id = int(m.clustering.labels[index]) if m is not None and m.clustering is not None else None
-        caption = emb.hover_caption(index, codes.labels, class_names) or None
+        caption = captions.hover_caption(index, codes.labels, class_names) or None
         image = codes.images[index]
         note = None
         if codes.source == "inverted":

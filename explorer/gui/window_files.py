@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from explorer.core import embedding as emb
+from explorer.core import captions
 from explorer.logs import log
 
 __all__ = ["WindowFiles", "SESSION_FILTER", "MODEL_FILTER", "DATASET_SUFFIXES", "is_dataset_path"]
@@ -115,7 +115,7 @@ class WindowFiles:
 
     def add_recent(self, path: Path, key: str = "recent/models") -> None:
         """Put ``path`` first in a recent list."""
-        self.window.settings.setValue(key, json.dumps(emb.push_recent(self.recent(key), path)))
+        self.window.settings.setValue(key, json.dumps(captions.push_recent(self.recent(key), path)))
 
     def _fill_recent(self, menu, key: str, empty: str, opener) -> None:
         menu.clear()

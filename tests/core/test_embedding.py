@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from explorer.core import captions
 from explorer.core import embedding as emb
 from explorer.core import projection as projection_module
 from explorer.core.jobs import Cancelled, JobContext
@@ -131,20 +132,20 @@ def test_project_cached_uses_the_given_compute_and_passes_cancel(tmp_path):
 def test_default_spec_and_axis_labels():
     assert emb.default_spec(2).method == "identity"
     assert emb.default_spec(16).method == "pca"
-    assert emb.axis_labels(ProjectionSpec("pca"), {"explained_variance_ratio": [0.4567, 0.1]}) == \
+    assert captions.axis_labels(ProjectionSpec("pca"), {"explained_variance_ratio": [0.4567, 0.1]}) == \
         ("PC 1 (45.7 % of variance)", "PC 2 (10.0 % of variance)")
-    assert emb.axis_labels(ProjectionSpec("pca")) == ("PC 1", "PC 2")
-    assert emb.axis_labels(ProjectionSpec("umap")) == ("UMAP 1", "UMAP 2")
-    assert emb.axis_labels(ProjectionSpec("tsne")) == ("t-SNE 1", "t-SNE 2")
-    assert emb.axis_labels(ProjectionSpec("identity")) == ("z[0]", "z[1]")
+    assert captions.axis_labels(ProjectionSpec("pca")) == ("PC 1", "PC 2")
+    assert captions.axis_labels(ProjectionSpec("umap")) == ("UMAP 1", "UMAP 2")
+    assert captions.axis_labels(ProjectionSpec("tsne")) == ("t-SNE 1", "t-SNE 2")
+    assert captions.axis_labels(ProjectionSpec("identity")) == ("z[0]", "z[1]")
 
 
 def test_caption_states_points_and_projection():
     codes = LatentCodes(z=np.zeros((1234, 8), np.float32), source="encoder", images=None, labels=None)
-    text = emb.caption("vae.pt", codes, ProjectionSpec("pca"), "fashion-mnist (test)")
+    text = captions.caption("vae.pt", codes, ProjectionSpec("pca"), "fashion-mnist (test)")
     assert text == "vae.pt · codes of 1,234 fashion-mnist (test) images, d = 8 · PCA"
     prior = LatentCodes(z=np.zeros((10, 4), np.float32), source="prior", images=None, labels=None)
-    assert "prior samples" in emb.caption("gan.pt", prior, ProjectionSpec("pca"))
+    assert "prior samples" in captions.caption("gan.pt", prior, ProjectionSpec("pca"))
 
 
 # ---------------------------------------------------------------------------- colourings
@@ -152,20 +153,20 @@ def test_caption_states_points_and_projection():
 
 def test_colouring_by_label_cluster_dimension():
     labels = np.array([0, 2, 2, 1])
-    col = emb.colouring("label", 4, labels=labels, class_names=("cat", "dog", "eel"))
+    col = captions.colouring("label", 4, labels=labels, class_names=("cat", "dog", "eel"))
     assert col.names == ("cat", "dog", "eel") and np.array_equal(col.categories, labels)
-    col = emb.colouring("label", 4, labels=np.array([0, 5, 1, 1]), class_names=("cat",))
+    col = captions.colouring("label", 4, labels=np.array([0, 5, 1, 1]), class_names=("cat",))
     assert col.names == ("cat", "1", "2", "3", "4", "5")
-    col = emb.colouring("cluster", 4, clusters=np.array([1, 0, 1, 2]), cluster_title="k-means on z")
+    col = captions.colouring("cluster", 4, clusters=np.array([1, 0, 1, 2]), cluster_title="k-means on z")
     assert col.names == ("cluster 0", "cluster 1", "cluster 2") and col.title == "k-means on z"
     z = np.arange(200, dtype=np.float64).reshape(100, 2)
-    col = emb.colouring("dimension", 100, z=z, dim=1)
+    col = captions.colouring("dimension", 100, z=z, dim=1)
     assert col.title == "z[1]"
     np.testing.assert_array_equal(col.values, z[:, 1])
     assert (col.vmin, col.vmax) == pytest.approx(tuple(np.percentile(z[:, 1], [1, 99])))
-    assert emb.colouring("none", 4).mode == "none"
+    assert captions.colouring("none", 4).mode == "none"
     errors = np.linspace(0.0, 0.05, 100) ** 2
-    col = emb.colouring("inversion_error", 100, errors=errors)
+    col = captions.colouring("inversion_error", 100, errors=errors)
     assert col.mode == "inversion_error" and "inverted" in col.title
     np.testing.assert_array_equal(col.values, errors)
     assert (col.vmin, col.vmax) == pytest.approx(tuple(np.percentile(errors, [1, 99])))
@@ -183,27 +184,27 @@ def test_colouring_by_label_cluster_dimension():
 def test_colouring_errors(kwargs, match):
     mode = kwargs.pop("mode")
     with pytest.raises(ValueError, match=match):
-        emb.colouring(mode, 4, **kwargs)
+        captions.colouring(mode, 4, **kwargs)
 
 
 def test_hover_and_selection_captions():
     labels = np.array([0, 1, 2])
     names = ("T-shirt", "Trouser", "Bag")
-    assert emb.hover_caption(1, labels, names) == "Trouser (1)"
-    assert emb.hover_caption(1) == ""
-    assert emb.selection_captions([2, 0], labels, names) == ["Bag", "T-shirt"]
-    assert emb.selection_captions([2], labels, names, clusters=np.array([4, 5, 6])) == ["Bag · c6"]
-    assert emb.selection_captions([2], clusters=np.array([4, 5, 6])) == ["cluster 6"]
-    assert emb.selection_captions([0, 1]) is None
+    assert captions.hover_caption(1, labels, names) == "Trouser (1)"
+    assert captions.hover_caption(1) == ""
+    assert captions.selection_captions([2, 0], labels, names) == ["Bag", "T-shirt"]
+    assert captions.selection_captions([2], labels, names, clusters=np.array([4, 5, 6])) == ["Bag · c6"]
+    assert captions.selection_captions([2], clusters=np.array([4, 5, 6])) == ["cluster 6"]
+    assert captions.selection_captions([0, 1]) is None
 
 
 def test_push_recent(tmp_path):
     a, b, c = (str((tmp_path / n).resolve()) for n in "abc")
-    recent = emb.push_recent([], a)
-    recent = emb.push_recent(recent, b)
-    recent = emb.push_recent(recent, a)
+    recent = captions.push_recent([], a)
+    recent = captions.push_recent(recent, b)
+    recent = captions.push_recent(recent, a)
     assert recent == [a, b]
-    assert emb.push_recent([a, b], c, limit=2) == [c, a]
+    assert captions.push_recent([a, b], c, limit=2) == [c, a]
     json.dumps(recent)  # stored as JSON in the settings
 
 
@@ -212,13 +213,13 @@ def test_model_details_states_kind_training_and_units():
             "parameters": 879073, "dataset": "fashion-mnist", "epochs": 12, "seed": 0,
             "history_final": {"loss": 237.83, "recon": 223.53, "kl": 14.307}, "extra": {"split": "train"},
             "source": "checkpoint"}
-    text = emb.model_details(info)
+    text = captions.model_details(info)
     assert text.splitlines() == [
         "VAE, d = 16, 1×28×28, encoder q(z|x)",
         "879,073 parameters",
         "trained on fashion-mnist (train), 12 epochs, seed 0",
         "final training loss 237.8 nats/image (recon 223.5, KL 14.31)",
     ]
-    gan = emb.model_details({"kind": "gan", "latent_dim": 8, "image_shape": [1, 28, 28], "has_encoder": False,
+    gan = captions.model_details({"kind": "gan", "latent_dim": 8, "image_shape": [1, 28, 28], "has_encoder": False,
                              "history_final": {"loss_d": 1.1}, "source": "adapter"})
     assert "no encoder" in gan and "final loss_d 1.1" in gan and "adapter" in gan

@@ -145,6 +145,7 @@ def test_inverted_dataset_codes_are_real_images_with_their_labels(gen, dataset, 
 
 
 def test_projection_key_of_inverted_codes_depends_on_the_codes(gen, dataset, tmp_path):
+    from explorer.core import captions
     from explorer.core import embedding as emb
 
     store = _store(gen, dataset, tmp_path)
@@ -155,7 +156,7 @@ def test_projection_key_of_inverted_codes_depends_on_the_codes(gen, dataset, tmp
     assert ka != kb and "|inverted|n=6|" in ka
     spec = ProjectionSpec("pca")
     assert emb.projection_key("m", ka, spec, 6) != emb.projection_key("m", kb, spec, 6)
-    assert emb.caption("gan.pt", a, spec, "tiny").startswith("gan.pt · inverted codes of 6 tiny images")
+    assert captions.caption("gan.pt", a, spec, "tiny").startswith("gan.pt · inverted codes of 6 tiny images")
 
 
 def test_two_threads_share_a_store_and_every_code_is_right(gen, dataset, tmp_path):

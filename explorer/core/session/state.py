@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from explorer.core import embedding as emb
+from explorer.core.captions import COLOUR_MODES  # re-exported: the one list of colour modes
 from explorer.core.jobs import JobContext
 from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.workspace import LatentCodes, ModelEntry
@@ -17,8 +18,6 @@ from explorer.core.workspace import LatentCodes, ModelEntry
 __all__ = ["ModelState", "DatasetSpec", "Task", "Keypoint", "ClusteringSettings", "Colour", "GanPoints",
            "COLOUR_MODES", "TASK_FAMILIES"]
 
-#: Colour modes of the embedding.
-COLOUR_MODES = ("label", "cluster", "dimension", "none", "inversion_error")
 #: What a task does; a model shows one busy flag per family.
 TASK_FAMILIES = ("dataset", "peek", "open", "encode", "invert", "projection", "kmeans", "sweep")
 

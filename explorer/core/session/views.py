@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from explorer.core import embedding as emb
+from explorer.core import captions
 from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.session.state import COLOUR_MODES, Colour, Keypoint
 
@@ -69,8 +69,8 @@ class ViewState:
         dim = min(self.colour.dim, codes.z.shape[1] - 1) if codes is not None else self.colour.dim
         return Colour(mode, dim)
 
-    def colouring(self, key: str | None = None) -> emb.Colouring | None:
-        """The :class:`~explorer.core.embedding.Colouring` of model ``key``'s points (default: active)."""
+    def colouring(self, key: str | None = None) -> captions.Colouring | None:
+        """The :class:`~explorer.core.captions.Colouring` of model ``key``'s points (default: active)."""
         m = self.state(key) if key is not None else self.active
         if m is None or m.codes is None:
             return None
@@ -79,15 +79,16 @@ class ViewState:
         if col.mode == "cluster":
             c = m.clustering
             space = "latent space z" if c.space == "latent" else "2-D embedding"
-            return emb.colouring("cluster", n, clusters=c.labels, cluster_title=f"k-means, k = {c.k}, on the {space}")
+            return captions.colouring("cluster", n, clusters=c.labels,
+                                      cluster_title=f"k-means, k = {c.k}, on the {space}")
         if col.mode == "dimension":
-            return emb.colouring("dimension", n, z=codes.z, dim=col.dim)
+            return captions.colouring("dimension", n, z=codes.z, dim=col.dim)
         if col.mode == "label":
             names = ds.class_names if ds is not None and codes.of_dataset else None
-            return emb.colouring("label", n, labels=codes.labels, class_names=names)
+            return captions.colouring("label", n, labels=codes.labels, class_names=names)
         if col.mode == "inversion_error":
-            return emb.colouring("inversion_error", n, errors=codes.fit_error)
-        return emb.colouring("none", n)
+            return captions.colouring("inversion_error", n, errors=codes.fit_error)
+        return captions.colouring("none", n)
 
     def set_view_range(self, key: str, view_range) -> None:
         """The zoom of model ``key``'s embedding: ``((x0, x1), (y0, y1))`` in embedding units, or None (fit)."""
