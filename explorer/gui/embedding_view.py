@@ -5,107 +5,33 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import math
-import os
-import tempfile
-import time
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.exporters import Exporter, ImageExporter
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from explorer.core.spatial import PointIndex, rasterize
-from explorer.gui.colors import make_colorbar
+from explorer.core.spatial import PointIndex
+from explorer.gui.embedding_items import (
+    BoundsItem,
+    EmbeddingViewBox,
+    RasterJob,
+    ScatterItem,
+    place_colorbar,
+    place_legend,
+    style_axes,
+)
+from explorer.gui.view_export import EXPORT_FORMATS, export_view
 
-__all__ = ["EmbeddingView", "export_view", "SELECTION_MODES", "EXPORT_FORMATS"]
+__all__ = ["EmbeddingView", "export_view", "SELECTION_MODES", "EXPORT_FORMATS"]  # the last two re-exported
 
 log = logging.getLogger(__name__)
 
 #: Selection modes: a click always picks the nearest point; in "rect" and
 #: "lasso" a left drag draws the region instead of panning.
 SELECTION_MODES = ("click", "rect", "lasso")
-#: File types that :func:`export_view` writes.
-EXPORT_FORMATS = (".png", ".svg", ".pdf")
 
 _INK = QtGui.QColor(30, 30, 30)
 _SELECT = QtGui.QColor(20, 20, 20)
-
-
-class _BoundsItem(pg.GraphicsObject):
-    """Invisible item that tells the ViewBox the data extent (for "View All")."""
-
-    def __init__(self):
-        super().__init__()
-        self._bounds = None  # ((xmin, xmax), (ymin, ymax)) or None
-
-    def set_bounds(self, bounds):
-        self._bounds = bounds
-        self.prepareGeometryChange()
-        self.informViewBoundsChanged()
-
-    def dataBounds(self, ax, frac=1.0, orthoRange=None):  # noqa: N802, N803 - pyqtgraph override
-        return (None, None) if self._bounds is None else self._bounds[ax]
-
-    def boundingRect(self):  # noqa: N802 - Qt override
-        return QtCore.QRectF()
-
-    def paint(self, painter, option, widget=None):
-        pass
-
-
-class _ScatterItem(pg.ScatterPlotItem):
-    """ScatterPlotItem that leaves clicks and hovers to the view box (picking uses the index)."""
-
-    def mouseClickEvent(self, ev):  # noqa: N802 - pyqtgraph override
-        ev.ignore()
-
-    def hoverEvent(self, ev):  # noqa: N802 - pyqtgraph override
-        pass
-
-
-class _EmbeddingViewBox(pg.ViewBox):
-    """ViewBox that hands left clicks and (in rect/lasso mode) left drags to its owner."""
-
-    def __init__(self, owner):
-        super().__init__()
-        self._owner = owner
-        self.select_mode = "click"
-
-    def mouseClickEvent(self, ev):  # noqa: N802 - pyqtgraph override
-        if ev.button() == QtCore.Qt.MouseButton.LeftButton:
-            ev.accept()
-            self._owner._on_click(self.mapToView(ev.pos()), ev.modifiers())
-        else:
-            super().mouseClickEvent(ev)
-
-    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - pyqtgraph override
-        if (axis is None and self.select_mode in ("rect", "lasso")
-                and ev.button() == QtCore.Qt.MouseButton.LeftButton):
-            ev.accept()
-            self._owner._on_select_drag(self.mapToView(ev.buttonDownPos()), self.mapToView(ev.pos()),
-                                        ev.isStart(), ev.isFinish(), ev.modifiers())
-        else:
-            super().mouseDragEvent(ev, axis)
-
-
-class _RasterJob:
-    """Inputs of one raster rebuild; runs in a worker thread (numpy only)."""
-
-    __slots__ = ("generation", "xy", "colors", "rect", "width", "height", "point_px", "image", "seconds")
-
-    def __init__(self, generation, xy, colors, rect, width, height, point_px):
-        self.generation = generation
-        self.xy, self.colors = xy, colors
-        self.rect, self.width, self.height, self.point_px = rect, width, height, point_px
-        self.image = None
-        self.seconds = 0.0
-
-    def run(self):
-        t0 = time.perf_counter()
-        self.image = rasterize(self.xy, self.colors, self.rect, self.width, self.height,
-                               self.point_px, origin="lower")
-        self.seconds = time.perf_counter() - t0
-        return self
 
 
 class EmbeddingView(QtWidgets.QWidget):
@@ -179,7 +105,7 @@ class EmbeddingView(QtWidgets.QWidget):
         self._lasso = []
 
         # --- widgets and items
-        self._vb = _EmbeddingViewBox(self)
+        self._vb = EmbeddingViewBox(self)
         self._plot_widget = pg.PlotWidget(viewBox=self._vb, background="w")
         self._plot_widget.setAntialiasing(True)
         layout = QtWidgets.QVBoxLayout(self)
@@ -191,15 +117,15 @@ class EmbeddingView(QtWidgets.QWidget):
         self._style_axes()
         self._vb.setAspectLocked(True)
 
-        self._bounds_item = _BoundsItem()
+        self._bounds_item = BoundsItem()
         plot.addItem(self._bounds_item)
         self._raster_item = pg.ImageItem(axisOrder="row-major")
         self._raster_item.setZValue(0)
-        self._glyph_item = _ScatterItem(pxMode=True, symbol="o", pen=None, antialias=True)
+        self._glyph_item = ScatterItem(pxMode=True, symbol="o", pen=None, antialias=True)
         self._glyph_item.setZValue(1)
         self._ring_pen = pg.mkPen(_SELECT, width=1.2)
         self._dot_brush = pg.mkBrush(20, 20, 20, 210)
-        self._selected_item = _ScatterItem(pxMode=True, symbol="o", brush=None, pen=self._ring_pen)
+        self._selected_item = ScatterItem(pxMode=True, symbol="o", brush=None, pen=self._ring_pen)
         self._selected_item.setZValue(2)
         self._shape_item = QtWidgets.QGraphicsPathItem()
         pen = pg.mkPen(_SELECT, width=1.2, style=QtCore.Qt.PenStyle.DashLine)
@@ -209,16 +135,16 @@ class EmbeddingView(QtWidgets.QWidget):
         self._shape_item.setZValue(0.5)  # under the points: its fill does not wash them out
         self._path_item = pg.PlotCurveItem(pen=pg.mkPen(_INK, width=2), antialias=True)
         self._path_item.setZValue(4)
-        self._path_ends = _ScatterItem(pxMode=True, symbol="o", size=8,
+        self._path_ends = ScatterItem(pxMode=True, symbol="o", size=8,
                                        brush=pg.mkBrush("w"), pen=pg.mkPen(_INK, width=1.5))
         self._path_ends.setZValue(5)
-        self._marker_item = _ScatterItem(pxMode=True, symbol="star", size=18,
+        self._marker_item = ScatterItem(pxMode=True, symbol="star", size=18,
                                          brush=pg.mkBrush(255, 255, 255), pen=pg.mkPen(_INK, width=1.5))
         self._marker_item.setZValue(6)
         self._marker_label = pg.TextItem("", color=_INK, anchor=(-0.1, 1.1),
                                          fill=pg.mkBrush(255, 255, 255, 200))
         self._marker_label.setZValue(6)
-        self._hover_item = _ScatterItem(pxMode=True, symbol="o", brush=None,
+        self._hover_item = ScatterItem(pxMode=True, symbol="o", brush=None,
                                         pen=pg.mkPen(_INK, width=1.5))
         self._hover_item.setZValue(7)
         for item in (self._raster_item, self._glyph_item, self._selected_item, self._shape_item,
@@ -485,71 +411,13 @@ class EmbeddingView(QtWidgets.QWidget):
     # ------------------------------------------------------------------ drawing
 
     def _style_axes(self):
-        plot = self.plot_item
-        font = QtGui.QFont()
-        font.setPointSizeF(9.0)
-        for name in ("left", "bottom", "top", "right"):
-            plot.showAxis(name)
-            axis = plot.getAxis(name)
-            axis.setPen(pg.mkPen(_INK, width=1))
-            axis.setTextPen(pg.mkPen(_INK))
-            axis.setTickFont(font)
-            axis.setStyle(tickLength=-4, maxTextLevel=0)  # label major ticks only
-            if name in ("top", "right"):
-                axis.setStyle(showValues=False)
-        plot.getAxis("left").setWidth(48)
-        plot.getAxis("bottom").setHeight(36)
-        for name in ("left", "bottom"):
-            plot.getAxis(name).label.setFont(QtGui.QFont(font.family(), 10))
-        plot.layout.setContentsMargins(4, 6, 10, 4)
+        style_axes(self.plot_item, _INK)
 
     def _set_legend(self, legend):
-        layout = self.plot_item.layout
-        self._legend.clear()
-        if not legend:
-            if self._legend.parentItem() is not None:
-                layout.removeItem(self._legend)
-                self._legend.setParentItem(None)
-                self._legend.scene().removeItem(self._legend)
-            self._legend.hide()
-            return
-        if self._legend.parentItem() is None:
-            layout.addItem(self._legend, 2, 6, alignment=QtCore.Qt.AlignmentFlag.AlignTop)
-        size = max(self._point_px + 3, 8)
-        for name, rgba in legend:
-            sample = pg.ScatterPlotItem(symbol="o", size=size, pen=None, brush=pg.mkBrush(*rgba))
-            self._legend.addItem(sample, str(name))
-        self._legend.setColumnCount(1 if len(legend) <= 12 else 2)
-        self._legend.layout.setContentsMargins(6, 0, 0, 0)
-        # Lay the entries out now: Qt posts the layout request, and a view that is exported, or
-        # switched from a colour bar, before the event loop runs it showed the names stacked in
-        # one place and the old width until the window was resized.
-        for _sample, label in self._legend.items:
-            label.updateGeometry()
-        self._legend.layout.invalidate()
-        self._legend.layout.activate()
-        hint = self._legend.layout.preferredSize()
-        self._legend.setFixedHeight(hint.height())  # do not stretch over the plot's height
-        self._legend.setFixedWidth(hint.width())
-        self._legend.show()
-        self._legend.layout.activate()
+        place_legend(self.plot_item, self._legend, legend, self._point_px)
 
     def _set_colorbar(self, colorbar):
-        layout = self.plot_item.layout
-        if self._colorbar is not None:
-            layout.removeItem(self._colorbar)
-            self._colorbar.setParentItem(None)
-            if self._colorbar.scene() is not None:
-                self._colorbar.scene().removeItem(self._colorbar)
-            self._colorbar = None
-            layout.setColumnFixedWidth(4, 0)
-        if colorbar is None:
-            return
-        cmap, vmin, vmax, title = colorbar
-        self._colorbar = make_colorbar(cmap, vmin, vmax, title)
-        layout.addItem(self._colorbar, 2, 5)
-        layout.setColumnFixedWidth(4, 12)
-        self._colorbar.layout.activate()  # ticks and title now, not at the next resize (see _set_legend)
+        self._colorbar = place_colorbar(self.plot_item, self._colorbar, colorbar)
 
     def _update_draw_colors(self):
         if self._opacity >= 1.0:
@@ -621,7 +489,7 @@ class EmbeddingView(QtWidgets.QWidget):
         self._mode = "glyph"
 
     def _start_raster(self, rect, width, height, dpr):
-        job = _RasterJob(self._generation, self._xy, self._draw_colors, rect, width, height,
+        job = RasterJob(self._generation, self._xy, self._draw_colors, rect, width, height,
                          self._point_px * dpr)
         if not self._threaded:
             self._future = None
@@ -809,155 +677,3 @@ class EmbeddingView(QtWidgets.QWidget):
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
         self._future = None
-
-
-# ---------------------------------------------------------------------- export
-
-class _SceneExporter(Exporter):
-    """Render a pyqtgraph item through QPainter onto a vector device, in export mode.
-
-    Export mode makes pyqtgraph items draw for print (e.g. scatter glyphs as
-    vector paths instead of cached pixmaps).
-    """
-
-    def parameters(self):
-        return None
-
-    def _paint(self, device):
-        source = self.getSourceRect()
-        painter = QtGui.QPainter(device)
-        try:
-            target = QtCore.QRectF(0, 0, source.width(), source.height())
-            painter.fillRect(target, QtGui.QColor("white"))
-            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
-            self.setExportMode(True, {"antialias": True, "background": QtGui.QColor("white"),
-                                      "painter": painter, "resolutionScale": 1.0})
-            self.getScene().render(painter, target, QtCore.QRectF(source))
-        finally:
-            self.setExportMode(False)
-            painter.end()
-
-
-class _PDFExporter(_SceneExporter):
-    """One-page PDF sized to the item, via QPdfWriter."""
-
-    Name = "PDF document"
-    resolution = 96  # device pixels per inch: 1 screen pixel = 0.75 pt
-
-    def export(self, fileName=None, toBytes=False, copy=False):  # noqa: N803 - pyqtgraph Exporter.export signature
-        source = self.getSourceRect()
-        writer = QtGui.QPdfWriter(fileName)
-        writer.setResolution(self.resolution)
-        writer.setCreator("Latent Explorer")
-        size_pt = QtCore.QSizeF(source.width() * 72.0 / self.resolution,
-                                source.height() * 72.0 / self.resolution)
-        writer.setPageSize(QtGui.QPageSize(size_pt, QtGui.QPageSize.Unit.Point, "view"))
-        writer.setPageMargins(QtCore.QMarginsF(0, 0, 0, 0))
-        self._paint(writer)
-
-
-class _SVGExporter(_SceneExporter):
-    """SVG via QSvgGenerator.
-
-    pyqtgraph 0.14.0's own SVGExporter fails on closed paths ("... Z") that
-    Qt 6.11 writes for clipped views (pyqtgraph issue #3495).
-    """
-
-    Name = "SVG vector image"
-
-    def export(self, fileName=None, toBytes=False, copy=False):  # noqa: N803 - pyqtgraph Exporter.export signature
-        from PySide6 import QtSvg  # only needed here
-
-        source = self.getSourceRect()
-        gen = QtSvg.QSvgGenerator()
-        gen.setFileName(fileName)
-        gen.setSize(QtCore.QSize(int(math.ceil(source.width())), int(math.ceil(source.height()))))
-        gen.setViewBox(QtCore.QRectF(0, 0, source.width(), source.height()))
-        gen.setResolution(96)
-        gen.setTitle("Latent Explorer embedding")
-        self._paint(gen)
-
-
-def export_view(view, path, scale=1.0):
-    """Write what an :class:`EmbeddingView` shows, with legend and colour bar, to a file.
-
-    The format follows the extension: PNG (pyqtgraph ``ImageExporter``), SVG
-    (the scene rendered through ``QSvgGenerator``) or PDF (through
-    ``QPdfWriter``). In SVG and PDF, axes, text and glyphs are vector; a raster
-    layer (many points) is embedded as an image at twice the screen resolution. The file is written next
-    to the target and renamed over it, so a failed export leaves no partial file.
-
-    Parameters
-    ----------
-    view : EmbeddingView
-    path : str or os.PathLike
-        Target file; its extension must be one of :data:`EXPORT_FORMATS`.
-    scale : float
-        PNG only: pixel size relative to the screen (2.0 for a print-quality
-        image); raster layers are redrawn at that resolution.
-
-    Returns
-    -------
-    str
-        The path written.
-
-    Raises
-    ------
-    ValueError
-        If the extension is not .png, .svg or .pdf.
-    OSError
-        If the file cannot be written.
-    """
-    path = os.fspath(path)
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in EXPORT_FORMATS:
-        raise ValueError(f"cannot export to '{path}': use a .png, .svg or .pdf file name")
-    view.flush()
-    item = view.plot_item
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=ext, dir=directory)
-    os.close(fd)
-    restore = None
-    try:
-        if ext == ".png":
-            exporter = ImageExporter(item)
-            params = exporter.parameters()
-            width = max(1, int(round(params["width"] * scale)))
-            params["width"] = width  # height follows the aspect ratio
-            params["antialias"] = True
-            if scale != 1.0 and view.render_mode == "raster":
-                restore = _hires_raster(view, width / item.sceneBoundingRect().width())
-            exporter.export(tmp)
-        else:
-            if view.render_mode == "raster":  # print resolution for the point layer
-                restore = _hires_raster(view, 2.0)
-            (_SVGExporter if ext == ".svg" else _PDFExporter)(item).export(tmp)
-        if not os.path.getsize(tmp):
-            raise OSError(f"export to '{path}' produced an empty file")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    finally:
-        if restore is not None:
-            restore()
-    return path
-
-
-def _hires_raster(view, factor):
-    """Temporarily replace the raster layer by one drawn at ``factor`` x the screen resolution."""
-    item = view._raster_item
-    old_image, old_rect = item.image, QtCore.QRectF(item.mapRectToParent(item.boundingRect()))
-    vr = view.view_box.viewRect()
-    sr = view.view_box.sceneBoundingRect()
-    w, h = int(math.ceil(sr.width() * factor)), int(math.ceil(sr.height() * factor))
-    img = rasterize(view._xy, view._draw_colors, (vr.left(), vr.top(), vr.right(), vr.bottom()),
-                    w, h, view._point_px * factor, origin="lower")
-    item.setImage(img, autoLevels=False, levels=None)
-    item.setRect(vr)
-
-    def restore():
-        item.setImage(old_image, autoLevels=False, levels=None)
-        item.setRect(old_rect)
-    return restore
