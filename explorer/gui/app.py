@@ -121,10 +121,10 @@ def make_window(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-mni
             window.set_empty_note(DEMO_MISSING_TEXT)
     if show:
         window.show()
+    window.session.restoring = True  # what the command line asks for is not unsaved work (until it is in)
     window.open_dataset(data, split=split if split != "all" else None, limit=limit, seed=seed)
     if paths:
         window.open_models(paths)
-    window.session.mark_dirty(False)  # what the command line asked for is not unsaved work
     return window
 
 

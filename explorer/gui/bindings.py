@@ -115,6 +115,11 @@ class ProjectionBinding:
             signal.connect(self._on_changed)
         session.colouring_changed.connect(self._show_colouring)
         session.marker_changed.connect(lambda: panel.set_marker(*session.marker))
+        session.settings_changed.connect(self._on_settings_changed)
+
+    def _on_settings_changed(self, group: str) -> None:
+        if group == "projection" and self.panel.spec() != self.session.projection:
+            self.panel.set_spec(self.session.projection)  # e.g. a restored session's (no request: it is shown)
 
     def request(self, spec) -> int | None:
         """Show ``spec``'s embedding of the active model (cached at once, else a job)."""
@@ -155,7 +160,7 @@ class ProjectionBinding:
         busy = m is not None and "projection" in m.busy
         panel.set_busy(busy)
         if busy:
-            panel.set_status(f"Computing {m.busy['projection'].label.split(' of ')[0]}…")
+            panel.set_status(f"Computing {m.busy['projection'].detail}…")
         elif m is not None and m.embedding is not None:
             res = m.embedding
             source = "read from the cache" if res.from_cache else \
@@ -174,7 +179,7 @@ class ProjectionBinding:
         panel.set_colour_available("inversion_error", codes is not None and codes.fit_error is not None,
                                    "only dataset images at GAN-inverted codes have an inversion error")
         self._show_colouring()
-        self._update_gan_box()
+        self.update_gan_box()
 
     def _show_colouring(self) -> None:
         """The colour selector shows what colours the points (the preference stays in the session)."""
@@ -182,7 +187,8 @@ class ProjectionBinding:
         if self.session.active is not None and self.session.active.codes is not None:
             self.panel.set_colour_mode(col.mode, col.dim, emit=False)
 
-    def _update_gan_box(self) -> None:
+    def update_gan_box(self) -> None:
+        """Show the GAN points box for a GAN without encoder, with the session's inversion settings."""
         s, box = self.session, self.panel.gan_box
         m = s.active
         visible = m is not None and m.model is not None and not m.model.has_encoder and s.dataset is not None
@@ -216,6 +222,16 @@ class ClusteringBinding:
             signal.connect(self._on_model_event)
         session.busy_changed.connect(self._on_busy)
         session.colouring_changed.connect(self._show_colour_check)
+        session.settings_changed.connect(self._on_settings_changed)
+
+    def _on_settings_changed(self, group: str) -> None:
+        if group != "clustering":
+            return
+        c, panel = self.session.clustering_settings, self.panel
+        panel.set_k(c.k)
+        panel.set_seed(c.seed)
+        panel.set_space(c.space)
+        panel.set_sweep_range(*c.sweep)
 
     def run_kmeans(self, space: str, k: int, seed: int) -> int | None:
         """k-means on the active model's codes or shown embedding, as a job."""

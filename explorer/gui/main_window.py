@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
         s.active_changed.connect(lambda _k: self._update_title())
         s.dirty_changed.connect(lambda _d: self._update_title())
         s.busy_changed.connect(self._on_busy_changed)
+        s.error_reported.connect(self._show_error)
         self.model_panel.open_model_requested.connect(lambda: self.files.open_model_dialog())
         self.model_panel.close_model_requested.connect(self.close_model)
         self.model_panel.open_dataset_requested.connect(lambda: self.files.open_dataset_dialog())
@@ -451,7 +452,7 @@ class MainWindow(QMainWindow):
     def _inversion_text(self) -> str:
         from explorer.core.reconstruction.inverted import inversion_summary
 
-        return inversion_summary(self.reconstruction_panel.inversion_settings())
+        return inversion_summary(self.session.inversion_settings())
 
     def _show_error(self, message: str) -> None:
         """One sentence in a dialog (the traceback is already in the log file)."""
@@ -526,7 +527,7 @@ class MainWindow(QMainWindow):
         for spin, name in ((panel.steps_spin, "steps"), (panel.restarts_spin, "restarts")):
             if isinstance(inv.get(name), int) and spin.value() != inv[name]:
                 spin.setValue(inv[name])
-        self.projection_binding._update_gan_box()
+        self.projection_binding.update_gan_box()
 
     def _tabify_reconstruction_dock(self) -> None:
         if not self._layout_restored and self.dockWidgetArea(self.reconstruction_dock) == \

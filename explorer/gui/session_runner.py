@@ -39,6 +39,7 @@ class SessionRunner(QObject):
         self._tasks: dict[int, Task] = {}
         self.closing = False
         self._submitting = 0
+        session.dataset_changed.connect(self._on_dataset_changed)
         runner.job_finished.connect(self._on_finished)
         runner.job_failed.connect(self._on_failed)
         runner.job_cancelled.connect(self._on_cancelled)
@@ -47,6 +48,10 @@ class SessionRunner(QObject):
         """Start ``task`` (None: nothing); returns its request id (None once the window closes)."""
         if task is None or self.closing:
             return None
+        m = self.session.state(task.model_key)
+        old = m.busy.get(task.family) if m is not None else None
+        if old is not None and old.kind != task.kind:
+            self.runner.cancel(old.kind)  # one task per model and family (a local PCA after a remote UMAP)
         self.session.task_started(task)  # first: the job it supersedes ends inside submit()
         self._submitting += 1
         try:
@@ -81,6 +86,13 @@ class SessionRunner(QObject):
         """True when model ``key`` has a running task of ``family``."""
         m = self.session.state(key)
         return m is not None and family in m.busy
+
+    def _on_dataset_changed(self) -> None:
+        """Work on the old dataset's codes is of no use any more: cancel it (new work starts at once)."""
+        for m in self.session.models:
+            for family, task in list(m.busy.items()):
+                if family in ("encode", "invert", "projection", "kmeans", "sweep"):
+                    self.runner.cancel(task.kind)
 
     def _end(self, request_id: int, outcome: str, message: str = "") -> None:
         task = self._tasks.pop(request_id, None)

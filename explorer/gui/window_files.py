@@ -226,14 +226,17 @@ class WindowFiles:
         w.settings.setValue("paths/last_session_dir", str(Path(path).parent))
         return self.save_session(path, with_results)
 
-    def save_session(self, path=None, with_results: bool = False) -> Path | None:
-        """Save to ``path`` (default: the session's own file, or ask). Returns the file, None if not saved."""
+    def save_session(self, path=None, with_results: bool | None = None) -> Path | None:
+        """Save to ``path`` (default: the session's own file, or ask); ``with_results`` default: as it was opened
+        or last saved. Returns the file, None if not saved."""
         from explorer.core.session.files import save_session
 
         w = self.window
         if path is None and self.session.path is None:
             return self.save_session_dialog()
         target = Path(path) if path is not None else self.session.path
+        if with_results is None:
+            with_results = self.session.with_results
         try:
             out = save_session(self.session, target, with_results=with_results)
         except OSError as exc:
@@ -266,19 +269,10 @@ class WindowFiles:
         if not self.confirm_discard():
             return False
         s = self.session
-        while s.models:
+        while s.models:  # their jobs are cancelled
             w.close_model(0)
-        tasks = restore_session(s, doc)
-        ui = doc.doc
-        if isinstance(ui.get("clustering"), dict):
-            c = s.clustering_settings
-            w.clustering_panel.set_k(c.k)
-            w.clustering_panel.set_seed(c.seed)
-            w.clustering_panel.set_space(c.space)
-            w.clustering_panel.set_sweep_range(*c.sweep)
-        w.projection_panel.set_spec(s.projection)
-        w.projection_panel.set_colour_mode(s.colour.mode, s.colour.dim, emit=False)
-        w.projection_panel.set_marker(*s.marker)
+        s.reset()  # nothing of the old dataset stays (its results would be applied to it)
+        tasks = restore_session(s, doc)  # the panels hear the restored settings from the session
         w.session_runner.submit_all(tasks)
         self.add_recent(Path(path), "recent/sessions")
         for note in s.notes:

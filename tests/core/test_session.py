@@ -192,7 +192,8 @@ def test_save_open_save_is_identical_and_restores_everything(tmp_path, files, mo
     np.testing.assert_array_equal(s2.selection, [1, 2, 60])
     assert s2.colour.mode == "dimension" and s2.colour.dim == 2 and s2.marker == (7.0, 0.5)
     assert s2.models[0].keypoints[0].label == "image #1"
-    second = save_session(s2, tmp_path / "sessions" / "one.lxs")
+    np.testing.assert_array_equal(s2.models[1].slider_code, np.arange(5, dtype=np.float32) / 7)
+    second = save_session(s2, tmp_path / "sessions" / "two.lxs")  # another file: the bytes are compared
     assert second.read_bytes() == first.read_bytes()
 
 
@@ -239,13 +240,62 @@ def test_moved_or_changed_model_is_named_and_the_rest_opens(tmp_path, files):
     ('{"format": "latent-explorer-session", "version": 1, "models": [', "not valid JSON"),
     ('{"format": "something-else", "version": 1}', "not a Latent Explorer session"),
     ('{"format": "latent-explorer-session", "version": 2, "models": []}', "newer Latent Explorer"),
-    ('{"format": "latent-explorer-session", "version": 1, "models": [{"path": 3}]}', "bad model entry #1"),
+    ('{"format": "latent-explorer-session", "version": 1, "models": [{"path": 3}]}', "bad path for model #1"),
     ('{"format": "latent-explorer-session", "version": 1, "models": [], "selection": [-4]}', "bad selection"),
     ('{"format": "latent-explorer-session", "version": 1, "models": [], "projection": {"method": "mds"}}',
      "bad projection"),
     ('[1, 2]', "not a Latent Explorer session"),
 ])
 def test_broken_session_files_get_one_sentence(tmp_path, text, message):
+    _assert_one_sentence(tmp_path, text, message)
+
+
+_HEAD = '{"format": "latent-explorer-session", "version": 1, '
+_MODEL = '{"path": "m.pt", "sha256": null, '
+
+
+@pytest.mark.parametrize("body, message", [
+    ('"models": [], "clustering": {"k": "x"}}', "bad k"),
+    ('"models": [], "clustering": {"k": 1e400}}', "bad k"),
+    ('"models": [], "clustering": {"k": -3}}', "bad k"),
+    ('"models": [], "clustering": {"sweep": []}}', "bad k sweep"),
+    ('"models": [], "clustering": [1, 2]}', "bad clustering settings"),
+    ('"models": [], "marker": [1]}', "bad marker"),
+    ('"models": [], "marker": {"size": "big"}}', "bad marker size"),
+    ('"models": [], "marker": {"size": -4}}', "bad marker size"),
+    ('"models": [], "marker": {"size": NaN}}', "bad marker size"),
+    ('"models": [], "colouring": {"mode": "dimension", "dim": "x"}}', "bad colouring dimension"),
+    ('"models": [], "colouring": {"mode": "dimension", "dim": -5}}', "bad colouring dimension"),
+    ('"models": [], "selection": [1180591620717411303424]}', "bad selection"),
+    ('"models": [], "results": ".."}', "bad \"results\" file name"),
+    ('"models": [], "reconstruction": {"inversion": {"steps": -1}}}', "bad GAN-inversion steps"),
+    ('"models": [], "interpolation": {"frames": 1}}', "bad interpolation frames"),
+    ('"models": [' + _MODEL + '"gan_points": [1]}]}', "bad gan_points for model #1"),
+    ('"models": [' + _MODEL + '"gan_points": {"source": "moon"}}]}', "bad gan_points source"),
+    ('"models": [' + _MODEL + '"gan_points": {"n": "x"}}]}', "bad gan_points n"),
+    ('"models": [' + _MODEL + '"keypoints": [{"z": ["a"]}]}]}', "bad keypoint z"),
+    ('"models": [' + _MODEL + '"keypoints": [{"z": [[1]]}]}]}', "bad keypoint z"),
+    ('"models": [' + _MODEL + '"slider_code": [1, 2], "keypoints": [{"z": [1, 2, 3]}]}]}', "different lengths"),
+    ('"models": [' + _MODEL + '"view_range": [["a", 1], [0, 1]]}]}', "bad view_range"),
+    ('"models": [' + _MODEL + '"clustering": {"space": "latent", "k": 0}}]}', "bad k for model #1"),
+    ('"models": [' + _MODEL + '"projection": {"method": "tsne", "params": {"metric": 3}}}]}',
+     "bad projection for model #1"),
+    ('"models": [{"path": "m.pt", "sha256": "not-a-hash"}]}', "bad sha256"),
+    ('"models": [], "active": true}', "bad \"active\""),
+])
+def test_every_field_is_checked_before_anything_opens(tmp_path, body, message):
+    _assert_one_sentence(tmp_path, _HEAD + body, message)
+
+
+def test_deeply_nested_or_non_file_sessions_get_one_sentence(tmp_path):
+    _assert_one_sentence(tmp_path, "[" * 200_000 + "]" * 200_000, "nested too deeply")
+    folder = tmp_path / "folder.lxs"
+    folder.mkdir()
+    with pytest.raises(SessionFileError, match="is not a file"):
+        read_session(folder)
+
+
+def _assert_one_sentence(tmp_path, text, message):
     p = tmp_path / "broken.lxs"
     p.write_text(text)
     with pytest.raises(SessionFileError, match=message) as err:
@@ -273,3 +323,92 @@ def test_gan_without_encoder_restores_its_inverted_points(tmp_path, files, one_t
     assert m2.codes.source == "inverted"
     np.testing.assert_array_equal(m2.codes.indices, m.codes.indices)
     np.testing.assert_allclose(m2.codes.z, m.codes.z, atol=1e-5)
+
+
+def test_a_failed_projection_is_not_tried_again_by_itself(tmp_path, files):
+    """A model whose codes cannot be projected (a diverged checkpoint: NaN codes) fails once, with its error."""
+    data, a, _b = files
+    torch.manual_seed(0)
+    vae = VAE(3, (1, 28, 28), hidden=16).eval()
+    with torch.no_grad():
+        for p in vae.parameters():
+            p.fill_(float("nan"))
+    nan = save_checkpoint(tmp_path / "models" / "nan.pt", vae, dataset="toy", seed=0)
+    s = new_session(tmp_path)
+    s.run(s.open_dataset(str(data)))
+    tasks = [t for m in s.add_models([nan, a]) for t in s.open_model_tasks(m)]
+    failures, queue = [], []
+
+    def push(more):  # as a runner: a submitted task is busy until it ends
+        for t in more:
+            s.task_started(t)
+            queue.append(t)
+
+    push(tasks + s.follow_up())
+    for _ in range(50):  # run, then follow up; a retry loop would never empty the queue
+        if not queue:
+            break
+        task = queue.pop(0)
+        try:
+            s.run(task)
+        except ValueError as exc:
+            failures.append(str(exc))
+        push(s.follow_up())
+    assert not queue and len(failures) == 1 and "NaN" in failures[0]
+    bad, good = s.models
+    assert bad.embedding is None and bad.projection_failed and good.embedding is not None
+    assert not s.follow_up()
+
+
+def _forge(npz_path, name, array_bytes_header):
+    """Rewrite member ``name`` of an .npz with a hand-made .npy header (and no data)."""
+    import zipfile
+
+    members = {}
+    with zipfile.ZipFile(npz_path) as zf:
+        for info in zf.infolist():
+            members[info.filename] = zf.read(info.filename)
+    members[name + ".npy"] = array_bytes_header
+    with zipfile.ZipFile(npz_path, "w") as zf:
+        for k, v in members.items():
+            zf.writestr(k, v)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "wrong_shape", "huge_claim", "nan_codes"])
+def test_a_damaged_results_file_is_said_once_and_results_are_computed_again(tmp_path, files, damage):
+    data, a, _b = files
+    s = new_session(tmp_path)
+    open_all(s, data, [a])
+    good = s.models[0].codes.z.copy()
+    path = save_session(s, tmp_path / "r.lxs", with_results=True)
+    npz = results_path(path)
+    if damage == "truncated":
+        npz.write_bytes(npz.read_bytes()[:100])
+    elif damage == "wrong_shape":
+        _forge(npz, "m0_e0", _npy(np.zeros((10, 2), np.float32)))
+    elif damage == "huge_claim":  # a header claiming 10^11 floats, and no data: refused before any allocation
+        header = np.lib.format.header_data_from_array_1_0(np.zeros((2, 2), np.float32))
+        header["shape"] = (10**11, 2)
+        import io
+
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buf, header)
+        _forge(npz, "m0_z", np.lib.format.magic(1, 0) + buf.getvalue())
+    else:
+        _forge(npz, "m0_z", _npy(np.full_like(good, np.nan)))
+    s2 = new_session(tmp_path, "other-cache")
+    said = []
+    s2.error_reported.connect(said.append)
+    s2.run_all(restore_session(s2, read_session(path)))
+    m = s2.models[0]
+    assert m.codes is not None and m.embedding is not None  # computed again
+    np.testing.assert_allclose(m.codes.z, good, atol=1e-6)
+    assert len(said) + len(s2.notes) == 1 and "r.results.npz" in (said + s2.notes)[0]
+
+
+def _npy(array) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()

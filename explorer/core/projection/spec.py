@@ -171,6 +171,11 @@ class ProjectionSpec:
         seed = params.pop("seed", self.seed)
         return ProjectionSpec(self.method, {**self.params, **params}, seed)
 
+    @property
+    def name(self) -> str:
+        """The method's name as the UI writes it: ``"PCA"``, ``"UMAP"``, ``"t-SNE"`` or ``"latent"``."""
+        return {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE", "identity": "latent"}[self.method]
+
     def label(self) -> str:
         """Short text for the UI and figure captions, e.g. ``'UMAP (n_neighbors=15, min_dist=0.1, seed 0)'``."""
         names = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE", "identity": "latent (d = 2)"}

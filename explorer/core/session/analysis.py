@@ -108,7 +108,7 @@ class Analyses:
                 return None
             task = self.project(m.key, spec)
             self._set_status(m, f"{wanted.label()} is not computed for this model yet — press Compute in "
-                                f"“Projection and colours”; {spec.label()} shown meanwhile.")
+                                f"“Projection and colours”; {spec.label()} shown meanwhile.", until=wanted)
             return task
         return self.project(m.key, spec)
 
@@ -134,7 +134,7 @@ class Analyses:
         if m.clustering is not None and m.clustering.space == "embedding" and changed:
             m.clustering = None  # it clustered another embedding
             self.clustering_changed.emit(m.key)
-        if "projection" not in m.busy and (result.spec == self.projection or not m.status.endswith("meanwhile.")):
+        if "projection" not in m.busy and (m.status_until is None or result.spec == m.status_until):
             self._set_status(m, "")
         self.embedding_changed.emit(m.key)
         if changed and not first:
@@ -165,15 +165,23 @@ class Analyses:
             return emb.project_cached(codes.z, spec, pkey, cache, compute=compute, ctx=ctx)
 
         def apply(result):
-            if self.state(key) is m and m.codes is codes:  # else closed or new points meanwhile
+            # only the model's latest projection request counts (closed, new points or a newer request: dropped)
+            if self.state(key) is m and m.codes is codes and m.busy.get("projection") is task:
                 self._show(m, result)
+
+        def failed(_message: str):
+            if self.state(key) is m and m.codes is codes:
+                m.projection_failed = True  # said once (the job's error); not tried again by itself
+                m.want_spec = m.want_view_range = None
 
         if spec.method in ("umap", "tsne"):
             shown = m.shown.label() if m.shown is not None else ""
-            self._set_status(m, f"Computing {spec.label()}…" + (f" {shown} shown meanwhile." if shown else ""))
+            self._set_status(m, f"Computing {spec.label()}…" + (f" {shown} shown meanwhile." if shown else ""),
+                             until=spec if shown else None)
         kind = f"projection:{spec.method}" if remote else f"projection:{key}"
-        return Task(kind, "projection", fn, f"{spec.label().split(' (')[0]} of {len(codes.z):,} codes ({m.name})",
-                    apply, key)
+        task = Task(kind, "projection", fn, f"{spec.name} of {len(codes.z):,} codes ({m.name})", apply, key,
+                    on_failed=failed, detail=spec.label())
+        return task
 
     # ------------------------------------------------------------------ clustering
 

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from explorer.core.export import atomic_write
-from explorer.core.projection.spec import ProjectionSpec
-from explorer.core.session.results import apply_results, results_arrays, spec_from_dict, spec_to_dict
-from explorer.core.session.state import ClusteringSettings, Colour, GanPoints, Keypoint, ModelState
+from explorer.core.session.results import results_arrays, spec_to_dict
+from explorer.core.session.schema import Plan, SessionFileError, parse_document
+from explorer.core.session.state import ModelState
 
 __all__ = ["FORMAT", "VERSION", "SUFFIX", "SessionFileError", "SessionDoc", "session_document", "save_session",
-           "read_session", "restore_session", "apply_results", "results_path", "describe_session"]
+           "read_session", "restore_session", "results_path", "describe_session"]
 
 #: The ``"format"`` value of every session file.
 FORMAT = "latent-explorer-session"
@@ -29,10 +30,6 @@ VERSION = 1
 SUFFIX = ".lxs"
 #: Largest session file read (bytes): the JSON holds settings, never arrays of results.
 MAX_BYTES = 64 * 1024 * 1024
-
-
-class SessionFileError(ValueError):
-    """A session file that cannot be read; the message is one sentence naming the file."""
 
 
 def results_path(session_path: str | os.PathLike) -> Path:
@@ -50,7 +47,7 @@ def _rel(path: Path, base: Path) -> str:
 
 
 def _dataset_entry(session, base: Path) -> dict | None:
-    ds = session.dataset_spec
+    ds = session.dataset_spec or session.requested_dataset  # asked for, even if it could not be read here
     if ds is None:
         return None
     from explorer.data.named import DATASET_NAMES
@@ -95,7 +92,8 @@ def session_document(session, path: str | os.PathLike, with_results: bool = Fals
         "active": active,
         "colouring": {"mode": session.colour.mode, "dim": session.colour.dim},
         "marker": {"size": session.marker[0], "opacity": session.marker[1]},
-        "selection": [int(i) for i in session.selection],
+        "selection": [int(i) for i in (session.selection if session.dataset is not None or
+                                       session.pending_selection is None else session.pending_selection)],
         "projection": spec_to_dict(session.projection),
         "clustering": {"space": c.space, "k": c.k, "seed": c.seed, "sweep": list(c.sweep)},
         "interpolation": dict(sorted(session.settings.get("interpolation", {}).items())),
@@ -142,18 +140,20 @@ def save_session(session, path: str | os.PathLike, with_results: bool = False) -
         atomic_write(results_path(path), write_npz)
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
-    session.path = path
+    session.path, session.with_results = path, bool(with_results)
     session.mark_dirty(False)
     return path
 
 
 @dataclass
 class SessionDoc:
-    """A session file read and checked: ``doc`` (the JSON), where it is, and its results file if any."""
+    """A session file read and checked: ``doc`` (the JSON), ``plan`` (its checked values), where it is,
+    and its results file if any."""
 
     path: Path
     doc: dict
     results: Path | None
+    plan: Plan
 
     @property
     def base(self) -> Path:
@@ -180,24 +180,36 @@ def _need(cond: bool, path: Path, what: str) -> None:
 
 
 def read_session(path: str | os.PathLike) -> SessionDoc:
-    """Read and check a session file (no model or dataset is opened).
+    """Read and check a session file, every field of it (no model or dataset is opened).
+
+    Parameters
+    ----------
+    path : path-like
+        A ``.lxs`` file.
+
+    Returns
+    -------
+    SessionDoc
 
     Raises
     ------
     SessionFileError
-        Missing, too large, not JSON (e.g. truncated), not a session file, a newer version,
-        or a field of the wrong type — one sentence naming the file.
+        Missing, not a regular file, too large, not JSON (e.g. truncated), not a session file,
+        a newer version, or a field of the wrong type or range — one sentence naming the file.
     """
     path = Path(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError as exc:
         raise _fail(path, f"cannot be read ({exc.strerror or exc})") from None
-    _need(size <= MAX_BYTES, path, f"is {size / 2**20:.0f} MiB; a session file is a few KiB of JSON")
+    _need(stat.S_ISREG(st.st_mode), path, "is not a file (a folder or a device?)")
+    _need(st.st_size <= MAX_BYTES, path, f"is {st.st_size / 2**20:.0f} MiB; a session file is a few KiB of JSON")
     try:
         doc = json.loads(path.read_bytes().decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise _fail(path, f"is not valid JSON (it may be truncated): {exc}") from None
+    except RecursionError:
+        raise _fail(path, "is nested too deeply to be a session file") from None
     _need(isinstance(doc, dict) and doc.get("format") == FORMAT, path,
           f"is not a Latent Explorer session (no \"format\": \"{FORMAT}\")")
     version = doc.get("version")
@@ -205,59 +217,9 @@ def read_session(path: str | os.PathLike) -> SessionDoc:
     _need(version <= VERSION, path,
           f"was written by a newer Latent Explorer (session format version {version}; this one reads up to "
           f"{VERSION}); update Latent Explorer to open it")
-    _check_doc(doc, path)
-    results = doc.get("results")
-    return SessionDoc(path=path, doc=doc, results=(path.resolve().parent / results) if results else None)
-
-
-def _check_doc(doc: dict, path: Path) -> None:
-    def typed(value, types, what):
-        _need(isinstance(value, types) and not isinstance(value, bool), path, f"has a bad {what} ({value!r})")
-
-    ds = doc.get("dataset")
-    _need(ds is None or isinstance(ds, dict), path, "has a bad \"dataset\" entry")
-    if ds is not None:
-        typed(ds.get("spec"), str, "dataset \"spec\"")
-        _need(ds.get("split") in (None, "train", "test"), path, f"has a bad dataset split ({ds.get('split')!r})")
-        _need(ds.get("limit") is None or isinstance(ds.get("limit"), int) and ds["limit"] > 0, path,
-              f"has a bad dataset limit ({ds.get('limit')!r})")
-        typed(ds.get("seed", 0), int, "dataset seed")
-    models = doc.get("models")
-    _need(isinstance(models, list), path, "has no \"models\" list")
-    for i, m in enumerate(models):
-        _need(isinstance(m, dict) and isinstance(m.get("path"), str), path, f"has a bad model entry #{i + 1}")
-        for name in ("slider_code",):
-            v = m.get(name)
-            _need(v is None or isinstance(v, list) and all(isinstance(x, (int, float)) for x in v), path,
-                  f"has a bad {name} for model #{i + 1}")
-        kps = m.get("keypoints", [])
-        _need(isinstance(kps, list) and all(isinstance(k, dict) and isinstance(k.get("z"), list) for k in kps),
-              path, f"has bad keypoints for model #{i + 1}")
-        try:
-            spec_from_dict(m.get("projection"))
-        except (TypeError, ValueError) as exc:
-            raise _fail(path, f"has a bad projection for model #{i + 1}: {exc}") from None
-        cl = m.get("clustering")
-        _need(cl is None or isinstance(cl, dict) and cl.get("space") in ("latent", "embedding")
-              and isinstance(cl.get("k"), int) and cl["k"] >= 1, path, f"has a bad clustering for model #{i + 1}")
-    active = doc.get("active")
-    _need(active is None or isinstance(active, int) and 0 <= active < max(len(models), 1), path,
-          f"has a bad \"active\" model index ({active!r})")
-    col = doc.get("colouring", {})
-    _need(isinstance(col, dict) and col.get("mode", "label") in ("label", "cluster", "dimension", "none",
-                                                                  "inversion_error"),
-          path, f"has a bad colouring ({col!r})")
-    sel = doc.get("selection", [])
-    _need(isinstance(sel, list) and all(isinstance(i, int) and i >= 0 for i in sel), path,
-          "has a bad selection (it must be a list of dataset indices)")
-    try:
-        spec_from_dict(doc.get("projection"))
-    except (TypeError, ValueError) as exc:
-        raise _fail(path, f"has a bad projection: {exc}") from None
-    for group in ("interpolation", "traversal", "reconstruction"):
-        _need(isinstance(doc.get(group, {}), dict), path, f"has a bad \"{group}\" entry")
-    _need(doc.get("results") is None or isinstance(doc.get("results"), str) and "/" not in doc["results"]
-          and "\\" not in doc["results"], path, "has a bad \"results\" file name")
+    plan = parse_document(doc, path, version)
+    return SessionDoc(path=path, doc=doc, plan=plan,
+                      results=(path.resolve().parent / plan.results) if plan.results else None)
 
 
 def restore_session(session, sd: SessionDoc) -> list:
@@ -275,116 +237,96 @@ def restore_session(session, sd: SessionDoc) -> list:
     """
     from explorer.core.projection.cache import file_sha256
 
-    doc, base = sd.doc, sd.base
-    session.path = sd.path
+    plan, base = sd.plan, sd.base
+    session.path, session.with_results = sd.path, sd.results is not None
     session.notes = []
     session.restoring = True
-    settings = doc.get("clustering") or {}
-    sweep = settings.get("sweep", [2, 20])
-    session.clustering_settings = ClusteringSettings(settings.get("space", "latent"), int(settings.get("k", 10)),
-                                                     int(settings.get("seed", 0)), (int(sweep[0]), int(sweep[-1])))
-    session.projection = spec_from_dict(doc.get("projection")) or ProjectionSpec("pca")
-    col = doc.get("colouring") or {}
-    session.colour = Colour(col.get("mode", "label"), int(col.get("dim", 0)))
-    marker = doc.get("marker") or {}
-    session.marker = (float(marker.get("size", 5.0)), float(marker.get("opacity", 0.8)))
-    for group in ("interpolation", "traversal", "reconstruction"):
-        session.settings[group] = dict(doc.get(group) or {})
+    session.clustering_settings = plan.clustering
+    session.projection = plan.projection
+    session.colour = plan.colour
+    session.marker = plan.marker
+    session.settings = {group: dict(values) for group, values in plan.settings.items()}
     results = _read_results(sd, session.notes)
     tasks = []
-    ds = doc.get("dataset")
+    ds = plan.dataset
     if ds is not None:
-        spec = str(_resolve(ds["spec"], base)) if ds.get("kind") == "path" else ds["spec"]
-        tasks.append(session.open_dataset(spec, ds.get("split"), ds.get("limit"), int(ds.get("seed", 0))))
+        spec = str(_resolve(ds["spec"], base)) if ds["kind"] == "path" else ds["spec"]
+        tasks.append(session.open_dataset(spec, ds["split"], ds["limit"], ds["seed"]))
     paths, entries = [], []
-    for i, m in enumerate(doc["models"]):
-        p = _resolve(m["path"], base)
+    for i, m in enumerate(plan.models):
+        p = _resolve(m.path, base)
         if not p.is_file():
-            session.notes.append(f"The model file '{m['path']}' of this session is missing (moved or deleted); "
+            session.notes.append(f"The model file '{m.path}' of this session is missing (moved or deleted); "
                                  "the rest of the session is open.")
             continue
-        saved = m.get("sha256")
+        saved = m.sha256
         if saved and p.suffix != ".py" and file_sha256(p) != saved:
-            session.notes.append(f"The model file '{m['path']}' changed since the session was saved (its SHA-256 "
+            session.notes.append(f"The model file '{m.path}' changed since the session was saved (its SHA-256 "
                                  "differs); its codes and embeddings are computed again.")
             saved = None
         paths.append(p)
         entries.append((i, m, saved))
     added = {s.key: s for s in session.add_models(paths)}
+    states = {}
     for (i, m, saved), p in zip(entries, paths, strict=True):
         state = added.get(str(p.resolve()))
         if state is None:
             continue
-        state.saved_hash = m.get("sha256")
-        state.want_spec = spec_from_dict(m.get("projection"))
-        state.want_clustering = m.get("clustering")
-        vr = m.get("view_range")
-        if isinstance(vr, list) and len(vr) == 2 and all(isinstance(r, list) and len(r) == 2 for r in vr):
-            state.want_view_range = tuple((float(a), float(b)) for a, b in vr)
-        gp = m.get("gan_points") or {}
-        state.gan_points = GanPoints(gp.get("source", "prior"), int(gp.get("n", 1000)))
-        if m.get("slider_code") is not None:
-            state.slider_code = np.asarray(m["slider_code"], np.float32)
-        state.keypoints = [Keypoint(np.asarray(k["z"], np.float32), str(k.get("label", "")), k.get("dataset_index"))
-                           for k in m.get("keypoints", [])]
-        if results is not None and saved and i < len(results[1]["models"]) and results[1]["models"][i] \
-                and results[1]["models"][i].get("sha256") == saved:
-            state.results = {"arrays": results[0], "meta": results[1]["models"][i], "index": i,
-                             "dataset_identity": results[1].get("dataset_identity")}
+        states[i] = state
+        state.saved_hash = m.sha256
+        state.want_spec, state.want_view_range, state.want_clustering = m.projection, m.view_range, m.clustering
+        state.gan_points, state.slider_code, state.keypoints = m.gan_points, m.slider_code, list(m.keypoints)
+        if results is not None and saved:
+            state.results = {"file": results, "index": i, "sha256": saved}
         tasks.extend(session.open_model_tasks(state))  # a cache look-up first: painted before torch loads
-    active = doc.get("active")
-    if active is not None:
-        keys = {i: added.get(str(p.resolve())) for (i, _m, _s), p in zip(entries, paths, strict=True)}
-        if keys.get(active) is not None:
-            session.set_active(keys[active].key)
-    selection = np.asarray(sorted(set(doc.get("selection", []))), np.int64)
+    if plan.active is not None and plan.active in states:
+        session.set_active(states[plan.active].key)
     if ds is not None:
-        session.pending_selection = selection
+        session.pending_selection = plan.selection
     else:
-        session.selection = selection
+        session.selection = plan.selection
+    for group in ("projection", "clustering", *plan.settings):  # the panels show what was restored
+        session.settings_changed.emit(group)
+    session.colouring_changed.emit()
+    session.marker_changed.emit()
     session.mark_dirty(False)
     return tasks
 
 
 def _read_results(sd: SessionDoc, notes: list[str]):
-    """The arrays and metadata of a session's results file, or None (with a note when it is unreadable)."""
+    """The session's results file opened (its metadata read and checked), or None with a note."""
+    from explorer.core.session.results import ResultsFile
+
     if sd.results is None:
         return None
     try:
-        with np.load(sd.results, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        meta = json.loads(bytes(arrays.pop("meta")).decode("utf-8"))
-        if not isinstance(meta, dict) or not isinstance(meta.get("models"), list):
-            raise ValueError("no model list")
-    except (OSError, ValueError, KeyError, EOFError) as exc:
-        notes.append(f"The results file '{sd.results.name}' of this session cannot be read ({exc}); its "
-                     "results are computed again.")
+        return ResultsFile(sd.results)
+    except ValueError as exc:
+        notes.append(f"The results file '{sd.results.name}' of this session cannot be used ({exc}); its results "
+                     "are computed again.")
         return None
-    return arrays, meta
 
 
 def describe_session(sd: SessionDoc) -> dict:
-    """What ``latent-explorer info S.lxs`` prints: models (with whether their hashes still match), dataset,
-    projection and seed, colouring, selection size, keypoints."""
+    """What ``latent-explorer info S.lxs`` prints, as a dict: the models (path, SHA-256 and whether the file is
+    ``"missing"``, ``"matches"``, ``"changed"`` or ``"present"``), dataset, projection, colouring, selection size."""
     from explorer.core.projection.cache import file_sha256
 
-    doc, base = sd.doc, sd.base
+    plan, base = sd.plan, sd.base
     models = []
-    for m in doc["models"]:
-        p = _resolve(m["path"], base)
+    for m in plan.models:
+        p = _resolve(m.path, base)
         if not p.is_file():
             state = "missing"
-        elif m.get("sha256") and p.suffix != ".py":
-            state = "matches" if file_sha256(p) == m["sha256"] else "changed"
+        elif m.sha256 and p.suffix != ".py":
+            state = "matches" if file_sha256(p) == m.sha256 else "changed"
         else:
             state = "present"
-        spec = spec_from_dict(m.get("projection"))
-        models.append({"path": m["path"], "resolved": str(p), "sha256": m.get("sha256"), "file": state,
-                       "projection": spec.label() if spec else None, "clustering": m.get("clustering"),
-                       "gan_points": m.get("gan_points"), "keypoints": len(m.get("keypoints", [])),
-                       "slider_code": m.get("slider_code") is not None})
-    return {"session": str(sd.path), "version": doc["version"], "dataset": doc.get("dataset"), "models": models,
-            "active": doc.get("active"),
-            "projection": (spec_from_dict(doc.get("projection")) or ProjectionSpec()).label(),
-            "colouring": doc.get("colouring"), "selection_size": len(doc.get("selection", [])),
-            "results": doc.get("results")}
+        models.append({"path": m.path, "resolved": str(p), "sha256": m.sha256, "file": state,
+                       "projection": m.projection.label() if m.projection else None, "clustering": m.clustering,
+                       "gan_points": {"source": m.gan_points.source, "n": m.gan_points.n},
+                       "keypoints": len(m.keypoints), "slider_code": m.slider_code is not None})
+    return {"session": str(sd.path), "version": plan.version, "dataset": plan.dataset, "models": models,
+            "active": plan.active, "projection": plan.projection.label(),
+            "colouring": {"mode": plan.colour.mode, "dim": plan.colour.dim}, "selection_size": len(plan.selection),
+            "results": plan.results}

@@ -103,12 +103,16 @@ class Session(ViewState, Analyses):
         self.clustering_settings = ClusteringSettings()
         self.settings: dict[str, dict] = {"interpolation": {}, "traversal": {}, "reconstruction": {}}
         self.path: Path | None = None  # the session file, once saved or opened
+        self.with_results = False  # the session file has a companion results .npz (kept on Save)
+        self.requested_dataset: DatasetSpec | None = None  # asked for (a session file's, even if it failed)
         self.notes: list[str] = []  # sentences about the restore (a model file moved, ...)
         self._later: list[Task] = []  # tasks a result asked for, handed out by follow_up()
         self._dataset_loading: Task | None = None
         self._awaiting: list[str] = []  # models whose opening waits for the dataset (cache look-up first)
         self._dirty = False
-        self.restoring = False  # a session file is being put back: results arriving are not changes
+        #: What a session file or the command line asked for is being opened: results arriving are not
+        #: changes. Cleared once nothing is loading, waiting or running any more.
+        self.restoring = False
 
     # ------------------------------------------------------------------ small accessors
 
@@ -196,7 +200,9 @@ class Session(ViewState, Analyses):
         """Run ``task`` here and now (CLI, tests): start, ``fn``, ``apply``, end. Returns the result."""
         if task is None:
             return None
-        self.task_started(task)
+        m = self.state(task.model_key)
+        if m is None or m.busy.get(task.family) is not task:
+            self.task_started(task)
         try:
             result = task.fn(ctx if ctx is not None else JobContext.none())
         except BaseException as exc:
@@ -217,13 +223,16 @@ class Session(ViewState, Analyses):
             for t in more:
                 if t is not None and all(q.kind != t.kind for q in queue):
                     queue.append(t)
+                    self.task_started(t)  # waiting counts as busy, as on a runner
 
         push(tasks)
         while queue:
             self.run(queue.pop(0))
             push(self.follow_up())
 
-    def _set_status(self, m: ModelState, text: str) -> None:
+    def _set_status(self, m: ModelState, text: str, until: ProjectionSpec | None = None) -> None:
+        """``m``'s status line; with ``until`` it stays until that projection is shown."""
+        m.status_until = until
         if m.status != text:
             m.status = text
             self.status_changed.emit(m.key)
@@ -247,7 +256,24 @@ class Session(ViewState, Analyses):
 
         task = Task("dataset", "dataset", load, f"Loading dataset {name}", lambda r: self.set_dataset(dspec, *r))
         self._dataset_loading = task  # models opened from now on wait for it (to look in the caches first)
+        self.requested_dataset = dspec  # what a session file names until a dataset is open
         return task
+
+    def reset(self) -> None:
+        """Close everything: models, dataset, selection (before a session file is opened into this session).
+
+        Running tasks keep running; their results find no model to apply to and are dropped.
+        """
+        while self.models:
+            self.remove_model(self.models[0].key)
+        self.dataset_spec = self.dataset = self.dataset_id = self.requested_dataset = None
+        self._dataset_loading, self._awaiting, self._later = None, [], []
+        self.selection, self.pending_selection = np.empty(0, np.int64), None
+        self.prior_selection.clear()
+        self.inverted_stores.forget()
+        self.path, self.notes, self.with_results = None, [], False
+        self.dataset_changed.emit()
+        self.selection_changed.emit()
 
     def set_dataset(self, spec: DatasetSpec, dataset, dataset_id: str) -> None:
         """Make ``dataset`` the open dataset; every model's codes, embeddings and clusterings go."""
@@ -313,10 +339,8 @@ class Session(ViewState, Analyses):
                 return
             if preview is not None and preview.dataset_id == self.dataset_id and m.codes is None:
                 m.file_hash, m.codes, m.preview = preview.file_hash, preview.codes, True
-                m.embeddings = {preview.result.spec: preview.result}
-                m.shown = preview.result.spec
                 self.codes_changed.emit(m.key)
-                self.embedding_changed.emit(m.key)
+                self._show(m, preview.result)
             self._later.append(self._open_task(m))
 
         return Task(f"peek:{m.key}", "peek", peek, f"Opening {path.name}", apply, m.key,
@@ -380,6 +404,7 @@ class Session(ViewState, Analyses):
         for m in self.models:
             wanted = m.want_spec is not None and m.shown != m.want_spec and not m.preview
             if m.codes is not None and (m.shown is None or wanted) and "projection" not in m.busy \
+                    and not m.projection_failed \
                     and not any(t.model_key == m.key and t.family == "projection" for t in out):
                 task = self._initial_projection(m)
                 if task is not None:
@@ -390,10 +415,9 @@ class Session(ViewState, Analyses):
                                                     or m.want_spec is None):
                 m.want_clustering = None
                 out.append(self.kmeans(m.key, want["space"], want["k"], want["seed"]))
-        if self.restoring and not out and self._dataset_loading is None and all(
-                m.want_spec is None and m.want_clustering is None and m.results is None and not m.busy
-                and m.entry is not None for m in self.models):
-            self.restoring = False  # everything the file asked for is back
+        if self.restoring and not out and self._dataset_loading is None and not self._awaiting \
+                and all(not m.busy for m in self.models):
+            self.restoring = False  # everything the file (or the command line) asked for has come back
         return out
 
     def remove_model(self, key: str) -> None:
@@ -406,10 +430,10 @@ class Session(ViewState, Analyses):
         self.prior_selection.pop(key, None)
         if m.file_hash:
             self.inverted_stores.forget(m.file_hash)
+        if self.active_key == key:  # the next model (or none) is active before anyone hears of the change
+            self.active_key = self.models[min(i, len(self.models) - 1)].key if self.models else None
+            self.active_changed.emit(self.active_key or "")
         self.models_changed.emit()
-        if self.active_key == key:
-            nxt = self.models[min(i, len(self.models) - 1)].key if self.models else None
-            self.set_active(nxt)
         self.mark_dirty()
 
     def set_active(self, key: str | None) -> None:
@@ -437,7 +461,7 @@ class Session(ViewState, Analyses):
         if m.entry is not None:
             m.entry.codes = None
         m.embeddings, m.shown, m.clustering, m.sweep, m.view_range = {}, None, None, None, None
-        m.slider_code = None
+        m.projection_failed = False  # new points: their projection may well work
 
     def _encode_task(self, m: ModelState) -> Task:
         entry, dataset, dataset_id, cache = m.entry, self.dataset, self.dataset_id, self.codes_cache

@@ -105,6 +105,8 @@ class ModelState:
         Task family -> the running :class:`Task` of this model (its ``label`` says what it does).
     status : str
         One sentence about this model's state for the view ("" when nothing to say).
+    status_until : ProjectionSpec or None
+        The status stays until this projection is shown (e.g. "UMAP … PCA shown meanwhile").
     preview : bool
         ``codes`` and ``embeddings`` were read from the caches before the model loaded.
     gan_points : GanPoints
@@ -115,6 +117,8 @@ class ModelState:
         Why the model could not be opened.
     view_range : tuple or None
         ``((x0, x1), (y0, y1))`` of the embedding's view (zoom), None to fit all points.
+    projection_failed : bool
+        The last automatic projection of these codes failed (it is not tried again by itself).
     want_spec, want_clustering : ProjectionSpec / dict or None
         What a restored session showed: projected and clustered once the codes are back.
     saved_hash : str or None
@@ -136,12 +140,14 @@ class ModelState:
     sweep: list | None = None
     busy: dict = field(default_factory=dict)
     status: str = ""
+    status_until: ProjectionSpec | None = None
     preview: bool = False
     gan_points: GanPoints = GanPoints()
     slider_code: np.ndarray | None = None
     keypoints: list = field(default_factory=list)
     error: str | None = None
     view_range: tuple | None = None
+    projection_failed: bool = False
     want_view_range: tuple | None = None
     want_spec: ProjectionSpec | None = None
     want_clustering: dict | None = None
@@ -183,6 +189,10 @@ class Task:
         (the model and dataset captured when the task was made), active or not.
     model_key : str or None
         The model the task works for.
+    on_failed : callable, optional
+        ``on_failed(message)`` when the task failed (the runner shows ``message``).
+    detail : str
+        What exactly it computes, for a panel's busy line (e.g. the projection's label).
     """
 
     kind: str
@@ -192,3 +202,4 @@ class Task:
     apply: Callable[[Any], None]
     model_key: str | None = None
     on_failed: Callable[[str], None] | None = None
+    detail: str = ""

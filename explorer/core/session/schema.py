@@ -1,0 +1,251 @@
+"""The session-file schema: every field of a ``.lxs`` document checked and converted before anything is opened.
+
+`parse_document` turns the JSON into a :class:`Plan` of plain, checked values, or raises
+:class:`SessionFileError` with one sentence naming the file and the field. Restoring a session
+then only applies the plan: nothing in it can fail on a value of the wrong type or size.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from explorer.core.captions import COLOUR_MODES
+from explorer.core.projection.spec import ProjectionSpec
+from explorer.core.session.state import ClusteringSettings, Colour, GanPoints, Keypoint
+
+__all__ = ["SessionFileError", "Plan", "ModelPlan", "parse_document", "MAX_LATENT_DIM", "MAX_INDEX"]
+
+#: Largest latent dimension, k, number of points or frames a session file may name.
+MAX_LATENT_DIM = 1 << 16
+#: Largest dataset index (and number of selected images) a session file may name.
+MAX_INDEX = 1 << 40
+_RESULTS_NAME = re.compile(r"^[^/\\.][^/\\]*\.npz$")
+
+
+class SessionFileError(ValueError):
+    """A session file that cannot be read; the message is one sentence naming the file."""
+
+
+@dataclass
+class ModelPlan:
+    """One model entry of a session file, checked: its path (as written), hash, and what it showed."""
+
+    path: str
+    sha256: str | None
+    projection: ProjectionSpec | None
+    view_range: tuple | None
+    clustering: dict | None
+    gan_points: GanPoints
+    slider_code: np.ndarray | None
+    keypoints: list[Keypoint]
+
+
+@dataclass
+class Plan:
+    """A session document, checked and converted (see ``docs/session-format.md``)."""
+
+    version: int
+    dataset: dict | None
+    models: list[ModelPlan]
+    active: int | None
+    colour: Colour
+    marker: tuple[float, float]
+    selection: np.ndarray
+    projection: ProjectionSpec
+    clustering: ClusteringSettings
+    settings: dict[str, dict] = field(default_factory=dict)
+    results: str | None = None
+
+
+class _Check:
+    """Checks of one file: each raises SessionFileError("session file '<path>' has a bad <what> (<value>)")."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, what: str) -> SessionFileError:
+        return SessionFileError(f"session file '{self.path}' {what}")
+
+    def bad(self, what: str, value: Any) -> SessionFileError:
+        text = repr(value)
+        return self.fail(f"has a bad {what} ({text[:60] + '…' if len(text) > 60 else text})")
+
+    def obj(self, value: Any, what: str, default: dict | None = None) -> dict:
+        if value is None and default is not None:
+            return default
+        if not isinstance(value, dict):
+            raise self.bad(what, value)
+        return value
+
+    def int(self, value: Any, what: str, lo: int, hi: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise self.bad(f"{what} (an integer from {lo} to {hi})", value)
+        return value
+
+    def num(self, value: Any, what: str, lo: float, hi: float, lo_open: bool = False) -> float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+            and (lo < value if lo_open else lo <= value) and value <= hi
+        if not ok:
+            raise self.bad(f"{what} (a number in {'(' if lo_open else '['}{lo}, {hi}])", value)
+        return float(value)
+
+    def choice(self, value: Any, what: str, options: tuple) -> Any:
+        if value not in options:
+            raise self.bad(f"{what} (one of {', '.join(map(str, options))})", value)
+        return value
+
+    def vector(self, value: Any, what: str) -> np.ndarray:
+        if not isinstance(value, list) or not 1 <= len(value) <= MAX_LATENT_DIM or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in value):
+            raise self.bad(f"{what} (a list of finite numbers)", value)
+        return np.asarray(value, np.float32)
+
+    def spec(self, value: Any, what: str) -> ProjectionSpec | None:
+        if value is None:
+            return None
+        d = self.obj(value, what)
+        try:
+            return ProjectionSpec(d.get("method", "pca"), self.obj(d.get("params", {}), f"{what} params", {}),
+                                  self.int(d.get("seed", 0), f"{what} seed", 0, 2**32 - 1))
+        except ValueError as exc:
+            if isinstance(exc, SessionFileError):
+                raise
+            raise self.fail(f"has a bad {what}: {exc}") from None
+
+
+def _settings(c: _Check, doc: dict) -> dict[str, dict]:
+    interp = c.obj(doc.get("interpolation"), "\"interpolation\" entry", {})
+    out_i: dict[str, Any] = {}
+    if "method" in interp:
+        out_i["method"] = c.choice(interp["method"], "interpolation method", ("slerp", "lerp"))
+    if "frames" in interp:
+        out_i["frames"] = c.int(interp["frames"], "interpolation frames", 2, 2000)
+    if "closed" in interp:
+        out_i["closed"] = c.choice(interp["closed"], "interpolation \"closed\"", (True, False))
+    if "fps" in interp:
+        out_i["fps"] = c.num(interp["fps"], "interpolation fps", 1, 60)
+    traversal = c.obj(doc.get("traversal"), "\"traversal\" entry", {})
+    rec = c.obj(doc.get("reconstruction"), "\"reconstruction\" entry", {})
+    out_r: dict[str, Any] = {}
+    if "inversion" in rec:
+        inv = c.obj(rec["inversion"], "GAN-inversion settings")
+        limits = {"steps": (0, 1_000_000), "restarts": (1, 1024), "batch_size": (1, 100_000), "seed": (0, 2**32 - 1)}
+        out_inv: dict[str, Any] = {}
+        for key, value in inv.items():
+            if key in limits:
+                out_inv[key] = c.int(value, f"GAN-inversion {key}", *limits[key])
+            elif key == "lr":
+                out_inv[key] = c.num(value, "GAN-inversion lr", 0, 1e3, lo_open=True)
+            elif key == "prior_weight":
+                out_inv[key] = c.num(value, "GAN-inversion prior_weight", 0, 1e6)
+            else:
+                raise c.bad("GAN-inversion setting", key)
+        out_r["inversion"] = out_inv
+    return {"interpolation": out_i, "traversal": dict(traversal), "reconstruction": out_r}
+
+
+def _model(c: _Check, m: Any, i: int) -> ModelPlan:
+    where = f"model #{i + 1}"
+    m = c.obj(m, f"entry for {where}")
+    if not isinstance(m.get("path"), str) or not m["path"]:
+        raise c.bad(f"path for {where}", m.get("path"))
+    sha = m.get("sha256")
+    if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+        raise c.bad(f"sha256 for {where}", sha)
+    vr = m.get("view_range")
+    view_range = None
+    if vr is not None:
+        if not (isinstance(vr, list) and len(vr) == 2 and all(isinstance(r, list) and len(r) == 2 for r in vr)):
+            raise c.bad(f"view_range for {where} ([[x0, x1], [y0, y1]])", vr)
+        (x0, x1), (y0, y1) = ((c.num(v, f"view_range for {where}", -1e300, 1e300) for v in r) for r in vr)
+        if not (x0 < x1 and y0 < y1):
+            raise c.bad(f"view_range for {where} (x0 < x1, y0 < y1)", vr)
+        view_range = ((x0, x1), (y0, y1))
+    clustering = None
+    if m.get("clustering") is not None:
+        cl = c.obj(m["clustering"], f"clustering for {where}")
+        clustering = {"space": c.choice(cl.get("space"), f"clustering space for {where}", ("latent", "embedding")),
+                      "k": c.int(cl.get("k"), f"k for {where}", 1, MAX_LATENT_DIM),
+                      "seed": c.int(cl.get("seed", 0), f"k-means seed for {where}", 0, 2**32 - 1)}
+    gp = c.obj(m.get("gan_points"), f"gan_points for {where}", {})
+    gan = GanPoints(c.choice(gp.get("source", "prior"), f"gan_points source for {where}", ("prior", "inverted")),
+                    c.int(gp.get("n", 1000), f"gan_points n for {where}", 0, MAX_INDEX))
+    slider = None if m.get("slider_code") is None else c.vector(m["slider_code"], f"slider_code for {where}")
+    kps = m.get("keypoints", [])
+    if not isinstance(kps, list) or len(kps) > 10_000:
+        raise c.bad(f"keypoints for {where}", kps)
+    keypoints = []
+    for k in kps:
+        k = c.obj(k, f"keypoint of {where}")
+        z = c.vector(k.get("z"), f"keypoint z of {where}")
+        label = k.get("label", "")
+        if not isinstance(label, str):
+            raise c.bad(f"keypoint label of {where}", label)
+        index = k.get("dataset_index")
+        index = None if index is None else c.int(index, f"keypoint dataset_index of {where}", 0, MAX_INDEX)
+        keypoints.append(Keypoint(z, label[:200], index))
+    if len({len(k.z) for k in keypoints} | ({len(slider)} if slider is not None else set())) > 1:
+        raise c.fail(f"has slider and keypoint codes of different lengths for {where}")
+    return ModelPlan(m["path"], sha, c.spec(m.get("projection"), f"projection for {where}"), view_range,
+                     clustering, gan, slider, keypoints)
+
+
+def parse_document(doc: Any, path: Path, version: int) -> Plan:
+    """Check and convert every field of a session document (version ``version``) read from ``path``.
+
+    Raises
+    ------
+    SessionFileError
+        A field of the wrong type, out of range, or unknown where only known values are allowed.
+    """
+    c = _Check(path)
+    ds = doc.get("dataset")
+    dataset = None
+    if ds is not None:
+        ds = c.obj(ds, "\"dataset\" entry")
+        if not isinstance(ds.get("spec"), str) or not ds["spec"]:
+            raise c.bad("dataset spec", ds.get("spec"))
+        limit = ds.get("limit")
+        dataset = {"kind": c.choice(ds.get("kind", "name"), "dataset kind", ("name", "path")), "spec": ds["spec"],
+                   "split": c.choice(ds.get("split"), "dataset split", (None, "train", "test")),
+                   "limit": None if limit is None else c.int(limit, "dataset limit", 1, MAX_INDEX),
+                   "seed": c.int(ds.get("seed", 0), "dataset seed", 0, 2**32 - 1),
+                   "identity": ds.get("identity") if isinstance(ds.get("identity"), str) else None}
+    models = doc.get("models")
+    if not isinstance(models, list) or len(models) > 256:
+        raise c.fail("has no \"models\" list (of at most 256 models)")
+    plans = [_model(c, m, i) for i, m in enumerate(models)]
+    active = doc.get("active")
+    if active is not None:
+        active = c.int(active, "\"active\" model index", 0, max(len(plans) - 1, 0))
+    col = c.obj(doc.get("colouring"), "colouring", {})
+    colour = Colour(c.choice(col.get("mode", "label"), "colouring mode", COLOUR_MODES),
+                    c.int(col.get("dim", 0), "colouring dimension", 0, MAX_LATENT_DIM))
+    mk = c.obj(doc.get("marker"), "marker", {})
+    marker = (c.num(mk.get("size", 5.0), "marker size", 0, 100, lo_open=True),
+              c.num(mk.get("opacity", 0.8), "marker opacity", 0, 1))
+    sel = doc.get("selection", [])
+    if not isinstance(sel, list) or len(sel) > MAX_INDEX or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < MAX_INDEX for i in sel):
+        raise c.fail("has a bad selection (it must be a list of dataset indices)")
+    cl = c.obj(doc.get("clustering"), "clustering settings", {})
+    sweep = cl.get("sweep", [2, 20])
+    if not (isinstance(sweep, list) and len(sweep) == 2):
+        raise c.bad("k sweep ([k_from, k_to])", sweep)
+    clustering = ClusteringSettings(
+        c.choice(cl.get("space", "latent"), "clustering space", ("latent", "embedding")),
+        c.int(cl.get("k", 10), "k", 1, MAX_LATENT_DIM), c.int(cl.get("seed", 0), "k-means seed", 0, 2**32 - 1),
+        (c.int(sweep[0], "k sweep start", 1, MAX_LATENT_DIM), c.int(sweep[1], "k sweep end", 1, MAX_LATENT_DIM)))
+    results = doc.get("results")
+    if results is not None and not (isinstance(results, str) and _RESULTS_NAME.match(results)):
+        raise c.bad("\"results\" file name (NAME.npz beside the session)", results)
+    return Plan(version=version, dataset=dataset, models=plans, active=active, colour=colour, marker=marker,
+                selection=np.asarray(sorted(set(sel)), np.int64), projection=c.spec(doc.get("projection"),
+                                                                                    "projection") or ProjectionSpec(),
+                clustering=clustering, settings=_settings(c, doc), results=results)
