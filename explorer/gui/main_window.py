@@ -348,8 +348,9 @@ class MainWindow(QMainWindow):
         """Open a session file (see ``docs/session-format.md``); False (and one sentence) when it cannot be read."""
         return self.files.open_session(path)
 
-    def save_session(self, path: str | Path | None = None, with_results: bool = False) -> Path | None:
-        """Save the session (to its own file when ``path`` is None); returns the file written, or None."""
+    def save_session(self, path: str | Path | None = None, with_results: bool | None = None) -> Path | None:
+        """Save the session (to its own file when ``path`` is None; with its results file when it had one, unless
+        ``with_results`` says); returns the file written, or None."""
         return self.files.save_session(path, with_results)
 
     def _preload_projection(self) -> None:

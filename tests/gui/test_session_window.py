@@ -11,8 +11,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import QRectF  # noqa: E402
 from PySide6.QtGui import QColor  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from tests.gui.windows import open_and_wait, save_vae  # noqa: E402
+from tests.gui.windows import N_IMAGES, open_and_wait, save_vae  # noqa: E402
 
 
 @pytest.fixture
@@ -280,3 +281,65 @@ def test_legend_entries_are_laid_out_at_once(qtbot):
     widest = max(label.mapRectToScene(label.boundingRect()).width() for label in labels)
     assert view._legend.width() >= widest > 30
     view.close()
+
+
+def test_a_reopened_session_marks_changes_and_keeps_its_zoom(two_models, qtbot, make_window, tmp_path):
+    window, a, _b = two_models
+    window.presenter.view.view_box.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+    window.session.set_view_range(window.session.active_key, ((0.0, 1.0), (0.0, 1.0)))
+    saved = window.save_session(tmp_path / "zoom.lxs")
+    again = make_window(settings_name="again.ini")  # same caches: the embedding comes from the cache look-up
+    assert again.open_session(saved)
+    qtbot.waitUntil(lambda: again.active_entry is not None and not again.runner.running_kinds()
+                    and not again.session.restoring, timeout=20_000)
+    (x0, x1), (y0, y1) = again.view.view_box.viewRange()  # the saved range, widened for the aspect ratio
+    assert x0 <= 1e-6 and x1 >= 1 - 1e-6 and y0 <= 1e-6 and y1 >= 1 - 1e-6
+    assert (x0 + x1) / 2 == pytest.approx(0.5, abs=1e-6) and (y0 + y1) / 2 == pytest.approx(0.5, abs=1e-6)
+    assert min(x1 - x0, y1 - y0) == pytest.approx(1.0, abs=1e-6)
+    assert not again.session.dirty
+    again.session.select([5])  # a change after the reopen
+    assert again.session.dirty and again.windowTitle().startswith("model_a.pt [zoom.lxs*]")
+
+
+def test_opening_a_session_over_another_dataset_uses_its_results(make_window, qtbot, tmp_path, data_file,
+                                                                   monkeypatch):
+    import explorer.core.workspace as workspace
+
+    a = save_vae(tmp_path / "a.pt", latent_dim=4, seed=3)
+    first = make_window()
+    open_and_wait(qtbot, first, data_file, [a])
+    first.run_kmeans("latent", 3, 0)
+    _wait_idle(qtbot, first)
+    saved = first.save_session(tmp_path / "r.lxs", with_results=True)
+    labels = first.clustering_result().labels.copy()
+    other = tmp_path / "other.npz"
+    np.savez(other, images=np.zeros((30, 28, 28), np.uint8))
+    window = make_window(settings_name="w.ini")
+    window.open_dataset(str(other))  # the window shows another dataset first
+    qtbot.waitUntil(lambda: window.dataset is not None, timeout=10_000)
+    monkeypatch.setattr(workspace, "compute_codes", lambda *a, **k: pytest.fail("encoded again"))
+    assert window.open_session(saved)
+    qtbot.waitUntil(lambda: window.clustering_result() is not None and not window.runner.running_kinds(),
+                    timeout=20_000)
+    assert len(window.dataset) == N_IMAGES
+    np.testing.assert_array_equal(window.clustering_result().labels, labels)
+    window.save_session()  # Save keeps the results file
+    assert '"results": "r.results.npz"' in saved.read_text()
+
+
+def test_a_fresh_app_window_has_nothing_to_save(qtbot, tmp_path, data_file, monkeypatch):
+    from PySide6.QtCore import QSettings
+
+    from explorer.gui.app import make_window as make_app_window
+
+    a = save_vae(tmp_path / "a.pt", latent_dim=4, seed=3)
+    window = make_app_window([a], data=str(data_file), split=None, warm_up_umap=False, ask_to_save=True,
+                             settings=QSettings(str(tmp_path / "app.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Discard)
+    qtbot.waitUntil(lambda: window.shown_embedding is not None and not window.runner.running_kinds()
+                    and not window.session.restoring, timeout=20_000)
+    assert not window.session.dirty
+    window.close()
+    assert asked == []
