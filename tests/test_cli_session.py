@@ -105,3 +105,29 @@ def test_render_embedding_in_a_fresh_process_draws_the_saved_view(tmp_path, file
     b = np.asarray(Image.open(tmp_path / "here.png").convert("RGB"))
     assert a.shape == (1360, 1800, 3)  # the fixed figure size at scale 2
     assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--k", "500"], "--k 500: the dataset has 120 images"),
+    (["--limit", "1"], "failed"),
+])
+def test_session_create_bad_values_get_one_sentence(tmp_path, files, capsys, argv, message):
+    data, vae = files
+    out = tmp_path / "x.lxs"
+    assert main(["session", "create", str(vae), "--data", str(data), *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert message in err and "Traceback" not in err and not out.exists()
+
+
+@pytest.mark.parametrize("argv, message", [(["--scale", "inf"], "--scale must be"),
+                                           (["--out-ext", ".jpg"], "use a .png, .svg or .pdf")])
+def test_render_embedding_checks_its_arguments_before_opening_anything(tmp_path, files, capsys, argv, message):
+    data, vae = files
+    out = tmp_path / "s.lxs"
+    assert main(["session", "create", str(vae), "--data", str(data), "--out", str(out)]) == 0
+    capsys.readouterr()
+    fig = tmp_path / ("fig" + (argv[1] if argv[0] == "--out-ext" else ".png"))
+    extra = [] if argv[0] == "--out-ext" else argv
+    assert main(["render", "embedding", str(out), "--out", str(fig), *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Encoding" not in err and not fig.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -36,7 +37,7 @@ def parse_colour(text: str) -> tuple[str, int]:
 
 def add_session_parser(sub) -> None:
     """The ``session`` subcommand (``session create``)."""
-    from explorer.cli.args import add_data_args, positive_int
+    from explorer.cli.args import add_data_args, non_negative_int, positive_int
 
     p = sub.add_parser("session", help="make session files headless (compute on a server, look on a laptop)")
     session_sub = p.add_subparsers(dest="session_command", required=True, metavar="{create}")
@@ -45,7 +46,8 @@ def add_session_parser(sub) -> None:
     add_data_args(c, split_default="test")
     c.add_argument("--projection", choices=["pca", "umap", "tsne"], default="pca",
                    help="the embedding of every model (default: pca)")
-    c.add_argument("--seed", type=int, default=0, help="projection, k-means and subsample seed (default 0)")
+    c.add_argument("--seed", type=non_negative_int, default=0,
+                   help="projection, k-means and subsample seed (default 0)")
     c.add_argument("--colour", "--color", type=parse_colour, default=("label", 0), metavar="label|cluster|dim:J",
                    help="colouring of the embedding (default: label)")
     c.add_argument("--k", type=positive_int, default=None,
@@ -76,15 +78,35 @@ def _progress(label: str):
 
 
 def _run_all(session, tasks) -> None:
-    """Run the session's tasks with a progress line each (what the window's job runner does)."""
-    queue = [t for t in tasks if t is not None]
+    """Run the session's tasks with a progress line each (what the window's job runner does).
+
+    Raises
+    ------
+    UserError
+        A task failed; the sentence names it and why (a model file's own error is kept as it is).
+    """
+    from models.base import ModelFileError
+
+    queue: list = []
+
+    def push(more):
+        for t in more:
+            if t is not None and all(q.kind != t.kind for q in queue):
+                session.task_started(t)  # waiting counts as busy, as on the window's runner
+                queue.append(t)
+
+    push(tasks)
     while queue:
         task = queue.pop(0)
-        session.run(task, _progress(task.label))
-        print(file=sys.stderr)
-        for t in session.follow_up():
-            if all(q.kind != t.kind for q in queue):
-                queue.append(t)
+        try:
+            session.run(task, _progress(task.label))
+        except (ModelFileError, UserError):
+            raise
+        except (ValueError, OSError) as exc:
+            raise UserError(f"{task.label} failed: {exc}") from None
+        finally:
+            print(file=sys.stderr)  # end the progress line, also before an error
+        push(session.follow_up())
 
 
 def create_session(paths, data, split, limit, seed: int, projection: str, colour: tuple[str, int],
@@ -122,6 +144,8 @@ def create_session(paths, data, split, limit, seed: int, projection: str, colour
             raise UserError(f"--colour dim:{dim}: {m.name} has d = {m.codes.z.shape[1]} latent dimensions")
     if mode == "cluster" and k is None:
         k = len(s.dataset.class_names) if s.dataset.class_names else 10
+    if k is not None and not 1 <= k <= len(s.dataset):
+        raise UserError(f"--k {k}: the dataset has {len(s.dataset):,} images, so k must be from 1 to that")
     if k is not None:
         s.set_clustering_settings(k=int(k), seed=seed)
         _run_all(s, [s.kmeans(m.key, "latent", k, seed) for m in s.models])
@@ -165,9 +189,12 @@ def cmd_render_embedding(args) -> int:
     """``render embedding S.lxs --out FIG``: the session's embedding as File ▸ Export view draws it."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from explorer.gui.figure import render_figure
+    from explorer.gui.view_export import EXPORT_FORMATS
 
-    if not args.scale > 0:
-        raise UserError(f"--scale must be > 0, got {args.scale}")
+    if not (math.isfinite(args.scale) and 0 < args.scale <= 16):
+        raise UserError(f"--scale must be a number in (0, 16], got {args.scale}")
+    if args.out.suffix.lower() not in EXPORT_FORMATS:
+        raise UserError(f"cannot write '{args.out}': use a .png, .svg or .pdf file name")
     s = _restored(args.session)
     try:
         out = render_figure(s, args.out, scale=args.scale)
@@ -201,8 +228,8 @@ def print_session_info(path: Path, as_json: bool = False) -> int:
         print(f"dataset     {ds.get('spec')} ({extra})")
     for i, m in enumerate(info["models"]):
         star = "*" if i == info["active"] else " "
-        sha = (m["sha256"] or "")[:16]
-        print(f"model {i + 1}{star}    {m['path']}  sha256 {sha}…  file {m['file']}")
+        sha = f"sha256 {m['sha256'][:16]}…" if m["sha256"] else "no sha256 recorded"
+        print(f"model {i + 1}{star}    {m['path']}  {sha}  file {m['file']}")
         print(f"            projection {m['projection'] or 'none yet'}"
               + (f", k-means k = {m['clustering']['k']} on the {m['clustering']['space']} space"
                  if m["clustering"] else "")

@@ -14,7 +14,8 @@ from typing import BinaryIO
 import numpy as np
 
 
-def _umask() -> int:
+def file_umask() -> int:
+    """The process's umask (read by setting and restoring it): what a new file's mode is reduced by."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -34,7 +35,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; exports are ordinary files
+        os.chmod(tmp_path, 0o666 & ~file_umask())  # mkstemp makes 0600; exports are ordinary files
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():

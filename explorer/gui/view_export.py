@@ -9,6 +9,7 @@ import tempfile
 from pyqtgraph.exporters import Exporter, ImageExporter
 from PySide6 import QtCore, QtGui
 
+from explorer.core.export import file_umask
 from explorer.core.spatial import rasterize
 
 __all__ = ["EXPORT_FORMATS", "export_view"]
@@ -138,6 +139,7 @@ def export_view(view, path, scale=1.0):
             (_SVGExporter if ext == ".svg" else _PDFExporter)(item).export(tmp)
         if not os.path.getsize(tmp):
             raise OSError(f"export to '{path}' produced an empty file")
+        os.chmod(tmp, 0o666 & ~file_umask())  # mkstemp makes 0600; a figure is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
