@@ -113,6 +113,21 @@ def create_session(paths, data, split, limit, seed: int, projection: str, colour
                    k: int | None = None):
     """A :class:`~explorer.core.session.Session` with ``paths`` open on ``data``, projected and clustered.
 
+    Parameters
+    ----------
+    paths : sequence of path
+        Checkpoints, adapters or TorchScript files, in model-list order (the first is active).
+    data, split, limit : as ``--data``, ``--split``, ``--limit``
+    seed : int
+        Subsample, projection and k-means seed (≥ 0).
+    projection : {"pca", "umap", "tsne"}
+        Every model's embedding (computed here, in this process, and cached).
+    colour : (str, int)
+        Colour mode and latent dimension, as :func:`parse_colour` returns them.
+    k : int, optional
+        k-means on each model's latent codes z with ``k`` clusters (default: the number of classes
+        when colouring by cluster, else none).
+
     Returns
     -------
     Session
@@ -120,7 +135,8 @@ def create_session(paths, data, split, limit, seed: int, projection: str, colour
     Raises
     ------
     UserError
-        A model could not be opened, or ``colour`` names a dimension the models do not have.
+        A model could not be opened, a step failed, ``k`` exceeds N, or ``colour`` names a dimension the
+        models do not have.
     """
     from explorer.core.projection.spec import ProjectionSpec
     from explorer.core.session import Session

@@ -13,8 +13,8 @@ import numpy as np
 if TYPE_CHECKING:
     from explorer.core.projection.spec import ProjectionSpec
 
-__all__ = ["COLOUR_MODES", "MAX_RECENT", "Colouring", "axis_labels", "caption", "colouring", "hover_caption",
-           "label_names", "model_details", "push_recent", "selection_captions"]
+__all__ = ["COLOUR_MODES", "MAX_RECENT", "Colouring", "axis_labels", "caption", "caption_parts", "colouring",
+           "hover_caption", "label_names", "model_details", "push_recent", "selection_captions"]
 
 #: How points can be coloured: class label, k-means cluster, one latent dimension, one colour, or
 #: how badly the generator reproduces each image from its inverted code (GAN inversion).
@@ -44,8 +44,14 @@ def axis_labels(spec: ProjectionSpec, meta: dict | None = None) -> tuple[str, st
 def caption(model_name: str, codes, spec: ProjectionSpec, dataset_name: str = "") -> str:
     """One line naming what the embedding shows, for the plot title and figure exports.
 
-    Example: ``"vae_fashion.pt · encoder means of 10,000 fashion-mnist (test) images · PCA"``.
+    Example: ``"vae_fashion.pt · codes of 10,000 fashion-mnist (test) images, d = 16 · PCA"``
+    (the three :func:`caption_parts` joined by " · ").
     """
+    return " · ".join(caption_parts(model_name, codes, spec, dataset_name))
+
+
+def caption_parts(model_name: str, codes, spec: ProjectionSpec, dataset_name: str = "") -> tuple[str, str, str]:
+    """The model, the points (how many, which, d) and the projection of an embedding's caption."""
     n = len(codes.z)
     d = codes.z.shape[1]
     if codes.source == "prior":
@@ -54,7 +60,7 @@ def caption(model_name: str, codes, spec: ProjectionSpec, dataset_name: str = ""
         what = f"inverted codes of {n:,} {dataset_name + ' ' if dataset_name else ''}images, d = {d}"
     else:
         what = f"codes of {n:,} {dataset_name + ' ' if dataset_name else ''}images, d = {d}"
-    return f"{model_name} · {what} · {spec.label()}"
+    return model_name, what, spec.label()
 
 
 # --------------------------------------------------------------------------------------

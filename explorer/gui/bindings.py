@@ -57,18 +57,14 @@ class ModelListBinding:
                 tip = "\n".join(x for x in (str(m.path), m.entry.summary, ", ".join(y for y in (trained, epochs) if y),
                                             f"SHA-256 {m.entry.file_hash[:16]}…") if x)
                 rows.append((m.name, m.entry.summary, tip))
-            elif m.error is not None:
-                rows.append((m.name, "could not be opened", m.error))
             else:
                 rows.append((m.name, "loading…", str(m.path)))
         active = next((i for i, m in enumerate(s.models) if m.key == s.active_key), -1)
         with QSignalBlocker(self.panel):
             self.panel.set_models(rows, active)
         m = s.active
-        if m is not None and m.entry is None and m.error is None:
+        if m is not None and m.entry is None:
             self.panel.set_details(f"{m.name}: loading the model…")
-        elif m is not None and m.error is not None:
-            self.panel.set_details(m.error)
         else:
             self.panel.set_details(captions.model_details(m.entry.info) if m is not None else "")
         self.refresh_dataset_line()

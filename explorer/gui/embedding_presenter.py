@@ -25,15 +25,13 @@ def view_message(session: Session, empty_note: str = "", pending: bool = False) 
     m, lines = session.active, []
     if m is not None and m.preview:
         lines.append(f"Loading {m.name}: its cached embedding is shown meanwhile.")
-    elif m is None or (m.entry is None and m.error is None and m.codes is None):
+    elif m is None or (m.entry is None and m.codes is None):
         if m is not None or pending:
             lines.append("Opening the model…")
         elif empty_note:
             lines.append(empty_note)
         else:
             lines.append("No model open: File ▸ Open model… or drop a checkpoint on this window.")
-    elif m.error is not None:
-        lines.append(m.error)
     elif session.dataset is None:
         lines.append("Loading the dataset…")
     if m is not None and m.codes is not None and m.codes.source == "prior":
@@ -214,10 +212,10 @@ class EmbeddingPresenter(QObject):
             names = captions.label_names(codes.labels, ds.class_names if ds is not None else None)
             hover_labels = np.asarray(names, dtype=object)[codes.labels]
         ds_name = f"{ds.name}" + (f" ({ds.split})" if ds.split else "") if ds is not None else ""
-        title = captions.caption(m.name, codes, result.spec, ds_name)
+        parts = captions.caption_parts(m.name, codes, result.spec, ds_name)
         if col.mode == "cluster":
-            title += f" · colour: {col.title}"
-        self.set_title(title)
+            parts = (*parts[:2], f"{parts[2]} · colour: {col.title}")
+        self.set_title(parts)
         self.view.set_axis_labels(*captions.axis_labels(result.spec, result.meta))
         self.view.set_points(result.embedding, colors, labels=hover_labels, legend=legend, colorbar=colorbar)
         self.view.set_marker(*s.marker)
@@ -227,14 +225,15 @@ class EmbeddingPresenter(QObject):
         self._show_selection()
         self.update_message()
 
-    def set_title(self, text: str | None) -> None:
-        """Plot title (in every export); a long one wraps after the points' description."""
+    def set_title(self, parts: tuple[str, str, str] | None) -> None:
+        """Plot title (in every export) from the caption's (model, points, projection); a long one wraps after
+        the points' description."""
         plot = self.view.plot_item
-        if not text:
+        if not parts:
             plot.setTitle(None)
             return
-        parts = text.split(" · ", 2)  # model · points · projection (· colour)
-        lines = 2 if len(text) > 80 and len(parts) == 3 else 1
+        text = " · ".join(parts)
+        lines = 2 if len(text) > 80 else 1
         shown = (html.escape(" · ".join(parts[:2])) + "<br>" + html.escape(parts[2])) if lines == 2 \
             else html.escape(text)
         plot.setTitle(shown, size="9pt", color="#333333")

@@ -193,6 +193,23 @@ class Analyses:
     def kmeans(self, key: str, space: str | None = None, k: int | None = None, seed: int | None = None) -> Task:
         """A k-means task on model ``key``'s codes or shown embedding (default: the clustering settings).
 
+        Parameters
+        ----------
+        key : str
+            The model.
+        space : {"latent", "embedding"}, optional
+            Its codes z ``(N, d)`` or its shown 2-D embedding ``(N, 2)``.
+        k : int, optional
+            Clusters, 1 ≤ k ≤ N.
+        seed : int, optional
+            ``KMeans`` random_state.
+
+        Returns
+        -------
+        Task
+            Its result is a :class:`~explorer.core.clustering.ClusteringResult` (scores against the
+            labels: Rosenberg & Hirschberg 2007 V-measure, ARI, NMI, silhouette), applied to that model.
+
         Raises
         ------
         ValueError
@@ -220,7 +237,25 @@ class Analyses:
 
     def k_sweep(self, key: str, space: str | None = None, ks: Sequence[int] | None = None,
                 seed: int | None = None) -> Task:
-        """A task running k-means for each k of ``ks`` (default: the sweep range) on model ``key``."""
+        """A task running k-means for each k of ``ks`` (default: the sweep range) on model ``key``.
+
+        Parameters
+        ----------
+        key : str
+        space : {"latent", "embedding"}, optional
+        ks : sequence of int, optional
+        seed : int, optional
+
+        Returns
+        -------
+        Task
+            Its result, one :class:`~explorer.core.clustering.ClusteringResult` per k, is that model's sweep.
+
+        Raises
+        ------
+        ValueError
+            The model has no codes or embedding yet.
+        """
         from explorer.core.clustering import k_sweep
 
         s = self.clustering_settings

@@ -80,7 +80,21 @@ def _model_entry(m: ModelState, base: Path) -> dict:
 
 
 def session_document(session, path: str | os.PathLike, with_results: bool = False) -> dict:
-    """The JSON document of ``session`` as it would be saved at ``path`` (paths relative to its folder)."""
+    """The JSON document of ``session`` as it would be saved at ``path`` (paths relative to its folder).
+
+    Parameters
+    ----------
+    session : Session
+    path : path-like
+        Where the ``.lxs`` file goes (relative paths are written against its folder).
+    with_results : bool
+        Name the companion results file.
+
+    Returns
+    -------
+    dict
+        The document of ``docs/session-format.md``, JSON-ready.
+    """
     base = Path(path).resolve().parent
     active = next((i for i, m in enumerate(session.models) if m.key == session.active_key), None)
     c = session.clustering_settings
@@ -223,7 +237,13 @@ def read_session(path: str | os.PathLike) -> SessionDoc:
 
 
 def restore_session(session, sd: SessionDoc) -> list:
-    """Put a read session file into an empty ``session``; return the tasks that load it.
+    """Put a read session file into an empty ``session`` (see :meth:`Session.reset`); return the tasks that load it.
+
+    Parameters
+    ----------
+    session : Session
+    sd : SessionDoc
+        From :func:`read_session` (every value already checked).
 
     Model files that are missing or whose SHA-256 changed are named in ``session.notes``
     (one sentence each) and the rest of the session still opens: a missing file is left

@@ -184,7 +184,15 @@ class Session(ViewState, Analyses):
             self.busy_changed.emit(m.key, task.family, True)
 
     def task_ended(self, task: Task, outcome: str = "finished", message: str = "") -> None:
-        """A runner's ``task`` ended: ``outcome`` in {"finished", "failed", "cancelled"}."""
+        """A runner's ``task`` ended: its model is no longer busy with it.
+
+        Parameters
+        ----------
+        task : Task
+        outcome : {"finished", "failed", "cancelled"}
+        message : str
+            For "failed": the sentence the user was shown (``task.on_failed`` gets it too).
+        """
         if task.family == "dataset" and self._dataset_loading is task:
             self._dataset_loading = None
         m = self.state(task.model_key)
@@ -197,7 +205,25 @@ class Session(ViewState, Analyses):
             task.on_failed(message)
 
     def run(self, task: Task | None, ctx: JobContext | None = None):
-        """Run ``task`` here and now (CLI, tests): start, ``fn``, ``apply``, end. Returns the result."""
+        """Run ``task`` here and now (CLI, tests): start, ``fn``, ``apply``, end.
+
+        Parameters
+        ----------
+        task : Task or None
+            None does nothing.
+        ctx : JobContext, optional
+            Progress and cancel (default: none).
+
+        Returns
+        -------
+        object
+            The task's result.
+
+        Raises
+        ------
+        Exception
+            Whatever ``task.fn`` raised (the task is ended as failed first).
+        """
         if task is None:
             return None
         m = self.state(task.model_key)
@@ -240,7 +266,25 @@ class Session(ViewState, Analyses):
     # ------------------------------------------------------------------ dataset and models
 
     def open_dataset(self, spec, split: str | None = None, limit: int | None = None, seed: int = 0) -> Task:
-        """A task that loads a dataset; applying it re-encodes every open model on it."""
+        """A task that loads a dataset; applying it re-encodes every open model on it.
+
+        Parameters
+        ----------
+        spec : str or path-like
+            A dataset name or path (see :func:`explorer.data.load_dataset`).
+        split : {"train", "test", "all", None}
+            ``"all"`` and None read every split.
+        limit : int, optional
+            Size of a seeded random subsample.
+        seed : int
+            Subsample seed (also the seed of a GAN's prior samples).
+
+        Returns
+        -------
+        Task
+            Of family ``"dataset"``; its result is ``(Dataset, dataset_identity)``. Models
+            opened while it is pending wait for it (to look in the caches first).
+        """
         from explorer.data import load_dataset
 
         dspec = DatasetSpec(str(spec), split if split != "all" else None, limit, int(seed))
@@ -276,7 +320,17 @@ class Session(ViewState, Analyses):
         self.selection_changed.emit()
 
     def set_dataset(self, spec: DatasetSpec, dataset, dataset_id: str) -> None:
-        """Make ``dataset`` the open dataset; every model's codes, embeddings and clusterings go."""
+        """Make ``dataset`` the open dataset; every model's codes, embeddings and clusterings go.
+
+        Parameters
+        ----------
+        spec : DatasetSpec
+            How it was opened (what a session file records).
+        dataset : explorer.data.Dataset
+            Images ``(N, C, H, W)`` float32 in [0, 1], labels ``(N,)`` int64 or None.
+        dataset_id : str
+            :func:`explorer.core.workspace.dataset_identity` of ``dataset``.
+        """
         self.dataset_spec, self.dataset, self.dataset_id = spec, dataset, dataset_id
         self.inverted_stores.forget()
         keep, self.pending_selection = self.pending_selection, None  # a restored session's selection
@@ -356,7 +410,7 @@ class Session(ViewState, Analyses):
                 return  # closed meanwhile
             preview_ok = (m.preview and m.file_hash == entry.file_hash and entry.model.has_encoder
                           and m.codes is not None and entry.model.latent_dim == m.codes.z.shape[1])
-            m.entry, m.file_hash, m.error = entry, entry.file_hash, None
+            m.entry, m.file_hash = entry, entry.file_hash
             entry.codes = m.codes if preview_ok else None
             if not preview_ok:
                 self._drop_results(m)

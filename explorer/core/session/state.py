@@ -113,8 +113,6 @@ class ModelState:
     slider_code : numpy.ndarray or None
         ``(d,)`` float32, the code of the latent sliders.
     keypoints : list of Keypoint
-    error : str or None
-        Why the model could not be opened.
     view_range : tuple or None
         ``((x0, x1), (y0, y1))`` of the embedding's view (zoom), None to fit all points.
     projection_failed : bool
@@ -145,7 +143,6 @@ class ModelState:
     gan_points: GanPoints = GanPoints()
     slider_code: np.ndarray | None = None
     keypoints: list = field(default_factory=list)
-    error: str | None = None
     view_range: tuple | None = None
     projection_failed: bool = False
     want_view_range: tuple | None = None
