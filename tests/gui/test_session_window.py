@@ -66,19 +66,25 @@ def test_clustering_caption_describes_the_active_model_after_switching(two_model
     assert window.clustering_panel.result().scores == scores_a
 
 
-def test_kmeans_running_when_switching_lands_on_its_model(two_models, qtbot, monkeypatch):
-    import explorer.core.clustering as clustering
-
-    window, a, b = two_models
+def _held(monkeypatch, module, name):
+    """Make ``module.name`` wait until released: returns (started, release) events."""
     release, started = threading.Event(), threading.Event()
-    real = clustering.cluster
+    real = getattr(module, name)
 
     def slow(*args, **kwargs):
         started.set()
         release.wait(20)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(clustering, "cluster", slow)
+    monkeypatch.setattr(module, name, slow)
+    return started, release
+
+
+def test_kmeans_running_when_switching_lands_on_its_model(two_models, qtbot, monkeypatch):
+    import explorer.core.clustering as clustering
+
+    window, a, b = two_models
+    started, release = _held(monkeypatch, clustering, "cluster")
     window.run_kmeans("latent", 3, 0)
     qtbot.waitUntil(started.is_set, timeout=10_000)
     _activate(qtbot, window, b)
@@ -96,15 +102,7 @@ def test_a_projection_of_one_model_is_not_shown_as_busy_on_the_other(two_models,
     import explorer.core.embedding as emb
 
     window, a, b = two_models
-    release, started = threading.Event(), threading.Event()
-    real = emb.project_cached
-
-    def slow(*args, **kwargs):
-        started.set()
-        release.wait(20)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(emb, "project_cached", slow)
+    started, release = _held(monkeypatch, emb, "project_cached")
     from explorer.core.projection import ProjectionSpec
 
     window.request_projection(ProjectionSpec("pca", seed=3))  # not cached: a job of model A
