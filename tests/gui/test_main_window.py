@@ -337,6 +337,7 @@ def test_tsne_job_shows_its_embedding_and_caches_it(make_window, qtbot, data_fil
     assert window.shown_embedding.embedding.shape == (N_IMAGES, 2)
     assert window.view.plot_item.getAxis("bottom").labelText == "t-SNE 1"
     computed = window.shown_embedding
+    assert "Computing" not in window.view._message_item.textItem.toPlainText()  # the busy line went with the job
     # choosing PCA and then the same t-SNE again reads it from the cache at once
     window.projection_panel.method_combo.setCurrentIndex(window.projection_panel.method_combo.findData("pca"))
     qtbot.waitUntil(lambda: window.shown_embedding.spec.method == "pca", timeout=10_000)

@@ -134,8 +134,8 @@ class Analyses:
         if m.clustering is not None and m.clustering.space == "embedding" and changed:
             m.clustering = None  # it clustered another embedding
             self.clustering_changed.emit(m.key)
-        if "projection" not in m.busy and (m.status_until is None or result.spec == m.status_until):
-            self._set_status(m, "")
+        if m.status_until is None or result.spec == m.status_until:
+            self._set_status(m, "")  # e.g. "Computing UMAP…; PCA shown meanwhile" ends when the UMAP is shown
         self.embedding_changed.emit(m.key)
         if changed and not first:
             self.mark_dirty()
