@@ -262,6 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"latent-explorer {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `latent-explorer info x.pt --json | head`: the reader left; nothing to say
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python exits
+        return 0
     except Exception as exc:  # noqa: BLE001 - one sentence for the user, the traceback to the log file
         from models.base import ModelFileError
 

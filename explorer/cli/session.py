@@ -204,6 +204,7 @@ def _restored(path: Path):
 def cmd_render_embedding(args) -> int:
     """``render embedding S.lxs --out FIG``: the session's embedding as File ▸ Export view draws it."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")  # the offscreen plugin's notes are not ours
     from explorer.gui.figure import render_figure
     from explorer.gui.view_export import EXPORT_FORMATS
 

@@ -112,6 +112,15 @@ class ProjectionBinding:
         session.colouring_changed.connect(self._show_colouring)
         session.marker_changed.connect(lambda: panel.set_marker(*session.marker))
         session.settings_changed.connect(self._on_settings_changed)
+        session.active_changed.connect(lambda _k: self._follow_shown_spec())
+        session.embedding_changed.connect(lambda key: key == session.active_key and self._follow_shown_spec())
+
+    def _follow_shown_spec(self) -> None:
+        """The panel shows the active model's projection (switching models, or its embedding changed)."""
+        m = self.session.active
+        if m is not None and m.shown is not None and m.shown != self.panel.spec():
+            self.panel.set_spec(m.shown)
+            self.session.set_projection(m.shown)
 
     def _on_settings_changed(self, group: str) -> None:
         if group == "projection" and self.panel.spec() != self.session.projection:
@@ -162,8 +171,6 @@ class ProjectionBinding:
             source = "read from the cache" if res.from_cache else \
                 f"computed in {res.meta.get('elapsed_s', 0.0):.1f} s (now cached)"
             panel.set_status(f"Shown: {res.spec.label()}, {source}.")
-            if res.spec.method in ("pca", "identity") and panel.method() in ("pca", "identity"):
-                panel.set_spec(res.spec)
         else:
             panel.set_status("")
         has_labels = codes is not None and codes.labels is not None
@@ -275,7 +282,10 @@ class ClusteringBinding:
                              "Homogeneity, completeness and V-measure need labels; samples from the prior p(z) "
                              "have none." if codes is not None and codes.source == "prior" else None)
         panel.clear()
-        if m is not None and m.clustering is not None:
+        if m is not None and m.clustering is not None:  # the settings say what the result below was made with
+            panel.set_k(m.clustering.k)
+            panel.set_seed(m.clustering.seed)
+            panel.set_space(m.clustering.space)
             panel.show_result(m.clustering, latent if m.clustering.space == "latent" else embedding)
         if m is not None and m.sweep:
             panel.show_sweep(m.sweep, latent if m.sweep[0].space == "latent" else embedding)

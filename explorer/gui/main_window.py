@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -357,8 +356,9 @@ class MainWindow(QMainWindow):
         """Import scikit-learn (for PCA, ~0.7 s) in a job thread while torch loads in another."""
         if not self._projection_preloaded:
             self._projection_preloaded = True
-            self.session_runner.submit_job("preload", lambda ctx: importlib.import_module("explorer.core.projection"),
-                                           label="Loading scikit-learn")
+            from explorer.core.heavy import load_sklearn
+
+            self.session_runner.submit_job("preload", lambda ctx: load_sklearn(), label="Loading scikit-learn")
 
     def set_active(self, index: int) -> None:
         """Make the model at ``index`` of the model list active."""

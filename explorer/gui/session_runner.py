@@ -52,6 +52,13 @@ class SessionRunner(QObject):
         old = m.busy.get(task.family) if m is not None else None
         if old is not None and old.kind != task.kind:
             self.runner.cancel(old.kind)  # one task per model and family (a local PCA after a remote UMAP)
+        for other in self.session.models:  # one worker process per method: another model's job gives way
+            running = other.busy.get(task.family)
+            if other is not m and running is not None and running.kind == task.kind:
+                self.runner.cancel(task.kind)
+                asker = m.name if m is not None else "another model"
+                self.session.set_status(other.key, f"{running.label} was stopped: one such job runs at a time and "
+                                        f"{asker} asked for one; press Compute again to run it.")
         self.session.task_started(task)  # first: the job it supersedes ends inside submit()
         self._submitting += 1
         try:

@@ -234,6 +234,8 @@ def test_moved_or_changed_model_is_named_and_the_rest_opens(tmp_path, files):
     assert [m.name for m in s2.models] == ["b.pt"] and s2.models[0].codes is not None
     info = describe_session(read_session(path))
     assert [m["file"] for m in info["models"]] == ["missing", "changed"]
+    again = save_session(s2, tmp_path / "elsewhere" / "again.lxs")  # the missing model's entry is kept
+    assert [m["path"] for m in read_session(again).doc["models"]] == ["../models/b.pt", "../models/a.pt"]
 
 
 @pytest.mark.parametrize("text, message", [

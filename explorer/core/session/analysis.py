@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from explorer.core import embedding as emb
+from explorer.core.heavy import load_sklearn
 from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.session.state import GanPoints, ModelState, Task
 
@@ -162,6 +163,7 @@ class Analyses:
         cache, pkey = self.projection_cache, self.projection_key(m, spec)
 
         def fn(ctx):
+            load_sklearn()
             return emb.project_cached(codes.z, spec, pkey, cache, compute=compute, ctx=ctx)
 
         def apply(result):
@@ -224,6 +226,7 @@ class Analyses:
         codes, shown, labels = m.codes, m.shown, m.codes.labels
 
         def run(ctx):
+            load_sklearn()
             ctx.progress(0.0, f"k-means on the {space} space, k = {k}")
             return cluster(x, k, seed=seed, space=space, labels_true=labels, with_silhouette=True)
 
@@ -266,6 +269,7 @@ class Analyses:
         codes, labels = m.codes, m.codes.labels
 
         def run(ctx):
+            load_sklearn()
             return k_sweep(x, ks, labels_true=labels, seed=seed, ctx=ctx, space=space)
 
         def apply(results):

@@ -102,7 +102,8 @@ def session_document(session, path: str | os.PathLike, with_results: bool = Fals
         "format": FORMAT,
         "version": VERSION,
         "dataset": _dataset_entry(session, base),
-        "models": [_model_entry(m, base) for m in session.models],
+        "models": [_model_entry(m, base) for m in session.models]
+        + [{**entry, "path": _rel(p, base)} for p, entry in session.missing_models],  # kept, not lost
         "active": active,
         "colouring": {"mode": session.colour.mode, "dim": session.colour.dim},
         "marker": {"size": session.marker[0], "opacity": session.marker[1]},
@@ -277,7 +278,8 @@ def restore_session(session, sd: SessionDoc) -> list:
         p = _resolve(m.path, base)
         if not p.is_file():
             session.notes.append(f"The model file '{m.path}' of this session is missing (moved or deleted); "
-                                 "the rest of the session is open.")
+                                 "the rest of the session is open, and saving keeps its entry.")
+            session.missing_models.append((p.resolve(), dict(sd.doc["models"][i])))
             continue
         saved = m.sha256
         if saved and p.suffix != ".py" and file_sha256(p) != saved:

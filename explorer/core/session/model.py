@@ -104,6 +104,7 @@ class Session(ViewState, Analyses):
         self.settings: dict[str, dict] = {"interpolation": {}, "traversal": {}, "reconstruction": {}}
         self.path: Path | None = None  # the session file, once saved or opened
         self.with_results = False  # the session file has a companion results .npz (kept on Save)
+        self.missing_models: list = []  # (path, entry) of a restored file's models that were not there
         self.requested_dataset: DatasetSpec | None = None  # asked for (a session file's, even if it failed)
         self.notes: list[str] = []  # sentences about the restore (a model file moved, ...)
         self._later: list[Task] = []  # tasks a result asked for, handed out by follow_up()
@@ -256,6 +257,12 @@ class Session(ViewState, Analyses):
             self.run(queue.pop(0))
             push(self.follow_up())
 
+    def set_status(self, key: str, text: str) -> None:
+        """Say one sentence about model ``key`` on its view (e.g. that a runner stopped its job)."""
+        m = self.state(key)
+        if m is not None:
+            self._set_status(m, text)
+
     def _set_status(self, m: ModelState, text: str, until: ProjectionSpec | None = None) -> None:
         """``m``'s status line; with ``until`` it stays until that projection is shown."""
         m.status_until = until
@@ -315,7 +322,7 @@ class Session(ViewState, Analyses):
         self.selection, self.pending_selection = np.empty(0, np.int64), None
         self.prior_selection.clear()
         self.inverted_stores.forget()
-        self.path, self.notes, self.with_results = None, [], False
+        self.path, self.notes, self.with_results, self.missing_models = None, [], False, []
         self.dataset_changed.emit()
         self.selection_changed.emit()
 

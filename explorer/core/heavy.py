@@ -1,0 +1,24 @@
+"""Heavy libraries imported once, under one lock, by whichever job thread needs them first."""
+
+from __future__ import annotations
+
+import threading
+
+__all__ = ["load_sklearn"]
+
+_LOCK = threading.RLock()
+
+
+def load_sklearn() -> None:
+    """Import the parts of scikit-learn the jobs use (estimators, k-means, metrics; ~1 s the first time).
+
+    Two job threads importing scikit-learn at the same moment can meet inside its circular
+    imports ("cannot import name 'clone' from partially initialized module 'sklearn.base'",
+    seen when a restored k-means started while the preload ran); one lock serialises them.
+    Later calls return at once.
+    """
+    with _LOCK:
+        import sklearn.cluster  # noqa: F401
+        import sklearn.metrics  # noqa: F401
+
+        import explorer.core.projection.estimators  # noqa: F401
