@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QKeySequence
+from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -22,13 +22,11 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QMenu,
     QMessageBox,
     QPushButton,
     QScrollArea,
     QSizePolicy,
     QSpinBox,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -37,6 +35,7 @@ from PySide6.QtWidgets import (
 from explorer.core.clustering import SCORE_KEYS, SPACES, ClusteringResult, sweep_table
 from explorer.core.export import atomic_path
 from explorer.gui.colors import TAB10
+from explorer.gui.score_table import FULL_NAME_ROLE, ScoreTable, SweepPlot
 
 __all__ = ["ClusteringPanel", "SCORE_NAMES", "NO_LABELS_TEXT", "format_score", "space_phrase"]
 
@@ -52,7 +51,6 @@ SCORE_NAMES: dict[str, str] = {
 #: Column titles of the sweep table (the full names are in the tooltips and in copied text).
 _SHORT_NAMES = {"homogeneity": "Homog.", "completeness": "Compl.", "v_measure": "V-meas.",
                 "ari": "ARI", "nmi": "NMI", "silhouette": "Silh."}
-_FULL_NAME_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 _TOOLTIPS = {
     "homogeneity": "Each cluster holds only one class (Rosenberg & Hirschberg 2007); in [0, 1]",
     "completeness": "All images of a class fall in one cluster (Rosenberg & Hirschberg 2007); in [0, 1]",
@@ -107,75 +105,6 @@ def space_phrase(space: str, label: str) -> str:
     if len(label) > 1 and label[0].isupper() and label[1].islower():
         label = label[0].lower() + label[1:]  # "Latent codes" -> "latent codes", but "UMAP" stays
     return f"the full {label}" if space == "latent" else f"the {label}"
-
-
-class _SweepPlot(pg.PlotWidget):
-    """White pyqtgraph plot with a modest preferred size (a QGraphicsView asks for 640 x 480)."""
-
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        return QSize(320, 260)
-
-
-class _ScoreTable(QTableWidget):
-    """Read-only table whose selection (or, with none, all of it) Ctrl+C copies as tab-separated text."""
-
-    def __init__(self, rows: int, columns: int, parent: QWidget | None = None) -> None:
-        super().__init__(rows, columns, parent)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setAlternatingRowColors(True)
-        self.verticalHeader().hide()
-        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.customContextMenuRequested.connect(self._on_context_menu_requested)
-        self.extra_actions: list = []  # (text, slot) added to the context menu
-
-    def as_tsv(self, selected_only: bool = True) -> str:
-        """Visible cells as tab-separated text with a header line: the selection's rows and columns, or all."""
-        rows = [r for r in range(self.rowCount()) if not self.isRowHidden(r)]
-        cols = [c for c in range(self.columnCount()) if not self.isColumnHidden(c)]
-        ranges = self.selectedRanges() if selected_only else []
-        if ranges:
-            picked = {(r, c) for rg in ranges for r in range(rg.topRow(), rg.bottomRow() + 1)
-                      for c in range(rg.leftColumn(), rg.rightColumn() + 1)}
-            rows = [r for r in rows if any((r, c) in picked for c in cols)]
-            cols = [c for c in cols if any((r, c) in picked for r in rows)]
-        header = [self.horizontalHeaderItem(c).data(_FULL_NAME_ROLE) or self.horizontalHeaderItem(c).text()
-                  for c in cols]
-        lines = ["\t".join(header)]
-        for r in rows:
-            lines.append("\t".join(self.item(r, c).text() if self.item(r, c) else "" for c in cols))
-        return "\n".join(lines) + "\n"
-
-    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if event.matches(QKeySequence.StandardKey.Copy):
-            QGuiApplication.clipboard().setText(self.as_tsv())
-            event.accept()
-            return
-        super().keyPressEvent(event)
-
-    @Slot("QPoint")
-    def _on_context_menu_requested(self, pos) -> None:
-        menu = QMenu(self)
-        copy = menu.addAction("Copy")
-        copy.setShortcut(QKeySequence.StandardKey.Copy)
-        copy.setEnabled(bool(self.selectedRanges()))
-        copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(self.as_tsv()))
-        menu.addAction("Copy table").triggered.connect(
-            lambda: QGuiApplication.clipboard().setText(self.as_tsv(selected_only=False)))
-        for text, slot in self.extra_actions:
-            menu.addAction(text).triggered.connect(slot)
-        menu.exec(self.viewport().mapToGlobal(pos))
-
-    def fit_height(self, max_rows: int | None = None) -> None:
-        """Fix the height to show all visible rows (or at most ``max_rows``) without a scroll bar."""
-        rows = [r for r in range(self.rowCount()) if not self.isRowHidden(r)]
-        if max_rows is not None:
-            rows = rows[:max_rows]
-        header = self.horizontalHeader()
-        height = 0 if header.isHidden() else header.sizeHint().height()
-        height += sum(self.rowHeight(r) for r in rows)
-        self.setFixedHeight(height + 2 * self.frameWidth())
 
 
 class ClusteringPanel(QWidget):
@@ -248,7 +177,7 @@ class ClusteringPanel(QWidget):
         run_row.addWidget(self._busy_label)
 
         self._result_line = self._wrapping_label()
-        self._result_table = _ScoreTable(len(SCORE_NAMES), 2, self)
+        self._result_table = ScoreTable(len(SCORE_NAMES), 2, self)
         self._result_table.setHorizontalHeaderLabels(["Score", "Value"])
         self._result_table.horizontalHeader().hide()  # the names say it; copied text keeps the header
         self._result_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -289,7 +218,7 @@ class ClusteringPanel(QWidget):
         sweep_row.addStretch(1)
         sweep_row.addWidget(self._csv_button)
 
-        self._plot_widget = _SweepPlot(background="w")
+        self._plot_widget = SweepPlot(background="w")
         self._plot_widget.setMinimumHeight(230)
         self._plot_widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._legend = QLabel(self)  # under the plot, wraps to the panel's width
@@ -304,12 +233,12 @@ class ClusteringPanel(QWidget):
         self._setup_plot()
         self._sweep_line = self._wrapping_label()
         self._sweep_line.show()
-        self._sweep_table = _ScoreTable(0, 1 + len(SCORE_NAMES), self)
+        self._sweep_table = ScoreTable(0, 1 + len(SCORE_NAMES), self)
         self._sweep_table.setHorizontalHeaderLabels(["k", *(_SHORT_NAMES[key] for key in SCORE_NAMES)])
         for col, key in enumerate(SCORE_NAMES, start=1):
             header_item = self._sweep_table.horizontalHeaderItem(col)
             header_item.setToolTip(SCORE_NAMES[key])
-            header_item.setData(_FULL_NAME_ROLE, SCORE_NAMES[key])
+            header_item.setData(FULL_NAME_ROLE, SCORE_NAMES[key])
         self._sweep_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self._sweep_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self._sweep_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
