@@ -87,26 +87,22 @@ def _run_all(session, tasks) -> None:
     """
     from models.base import ModelFileError
 
-    queue: list = []
+    lines = []
 
-    def push(more):
-        for t in more:
-            if t is not None and all(q.kind != t.kind for q in queue):
-                session.task_started(t)  # waiting counts as busy, as on the window's runner
-                queue.append(t)
+    def context(task):  # one progress line per task
+        if lines:
+            print(file=sys.stderr)
+        lines.append(task.label)
+        return _progress(task.label)
 
-    push(tasks)
-    while queue:
-        task = queue.pop(0)
-        try:
-            session.run(task, _progress(task.label))
-        except (ModelFileError, UserError):
-            raise
-        except (ValueError, OSError) as exc:
-            raise UserError(f"{task.label} failed: {exc}") from None
-        finally:
-            print(file=sys.stderr)  # end the progress line, also before an error
-        push(session.follow_up())
+    try:
+        session.run_all(tasks, context)
+    except (ModelFileError, UserError):
+        raise
+    except (ValueError, OSError) as exc:
+        raise UserError(f"{exc.task.label} failed: {exc}") from None
+    finally:
+        print(file=sys.stderr)  # end the last progress line, also before an error
 
 
 def create_session(paths, data, split, limit, seed: int, projection: str, colour: tuple[str, int],

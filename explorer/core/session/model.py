@@ -239,10 +239,21 @@ class Session(ViewState, Analyses):
         self.task_ended(task, "finished")
         return result
 
-    def run_all(self, tasks: Iterable[Task | None]) -> None:
+    def run_all(self, tasks: Iterable[Task | None], context=None) -> None:
         """Run tasks one after the other, then the tasks their results ask for (:meth:`follow_up`).
 
         A task of a kind already waiting is not queued twice (as a runner keeps one job per kind).
+
+        Parameters
+        ----------
+        tasks : iterable of Task or None
+        context : callable, optional
+            ``context(task) -> JobContext``: progress and cancel of each task (the CLI's progress line).
+
+        Raises
+        ------
+        Exception
+            The first failing task's error; ``exc.task`` is that task.
         """
         queue: list[Task] = []
 
@@ -254,7 +265,12 @@ class Session(ViewState, Analyses):
 
         push(tasks)
         while queue:
-            self.run(queue.pop(0))
+            task = queue.pop(0)
+            try:
+                self.run(task, context(task) if context is not None else None)
+            except Exception as exc:
+                exc.task = task
+                raise
             push(self.follow_up())
 
     def set_status(self, key: str, text: str) -> None:
