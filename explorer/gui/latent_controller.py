@@ -78,6 +78,12 @@ class LatentController:
         interpolation_panel.keypoints_changed.connect(self._on_keypoints_changed)
         interpolation_panel.settings_changed.connect(
             lambda: session.update_settings("interpolation", **self.interp.settings()))
+        for w in (traversal_view.rows_spin, traversal_view.cols_spin, traversal_view.scale_spin):
+            w.valueChanged.connect(lambda _v: session.update_settings("traversal", **self.traversal.settings()))
+        traversal_view.dims_edit.editingFinished.connect(
+            lambda: session.update_settings("traversal", **self.traversal.settings()))
+        traversal_view.upscale_combo.currentIndexChanged.connect(
+            lambda _i: session.update_settings("traversal", **self.traversal.settings()))
         interpolation_panel.path_changed.connect(self._on_path_changed)
         interpolation_panel.frame_changed.connect(self._on_frame_changed)
         slider_panel.talk_requested.connect(lambda: self.start_talk_mode())
@@ -147,6 +153,8 @@ class LatentController:
     def _on_settings_changed(self, group: str) -> None:
         if group == "interpolation" and not self._restoring:
             self.interp.apply_settings(self.session.settings.get("interpolation", {}))
+        elif group == "traversal":
+            self.traversal.apply_settings(self.session.settings.get("traversal", {}))
 
     def _on_embedding_shown(self, _result) -> None:
         self._placers.clear()

@@ -138,6 +138,32 @@ class TraversalView(QWidget):
         order = self.scores.order if self.scores is not None else np.arange(d)
         return [int(k) for k in order[: self.rows_spin.value()]]
 
+    def settings(self) -> dict:
+        """``{"rows", "dims", "columns", "scale", "upscale"}`` of the panel (what a session file keeps)."""
+        return {"rows": self.rows_spin.value(), "dims": self.dims_edit.text().strip(),
+                "columns": self.cols_spin.value(), "scale": self.scale_spin.value(),
+                "upscale": self.upscale_combo.currentText()}
+
+    def apply_settings(self, settings: dict) -> None:
+        """Set the panel from :meth:`settings`-like values (without signals; bad values are ignored)."""
+        widgets = (self.rows_spin, self.dims_edit, self.cols_spin, self.scale_spin, self.upscale_combo)
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            if isinstance(settings.get("rows"), int):
+                self.rows_spin.setValue(settings["rows"])
+            if isinstance(settings.get("dims"), str):
+                self.dims_edit.setText(settings["dims"])
+            if isinstance(settings.get("columns"), int):
+                self.cols_spin.setValue(settings["columns"])
+            if isinstance(settings.get("scale"), (int, float)):
+                self.scale_spin.setValue(float(settings["scale"]))
+            if settings.get("upscale") in ("nearest", "smooth"):
+                self.upscale_combo.setCurrentText(settings["upscale"])
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+
     def options(self) -> dict:
         """Keyword arguments of :func:`explorer.core.latent.sliders.save_traversal` for the current settings."""
         return dict(n_cols=self.cols_spin.value(), scores=self.scores, scale=self.scale_spin.value(),

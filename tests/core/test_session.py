@@ -414,3 +414,23 @@ def _npy(array) -> bytes:
     buf = io.BytesIO()
     np.save(buf, array)
     return buf.getvalue()
+
+
+def test_a_changed_dataset_is_said_and_computed_again(tmp_path, files):
+    data, a, _b = files
+    s = new_session(tmp_path)
+    open_all(s, data, [a])
+    s.update_settings("traversal", rows=4, dims="2,0", columns=7, scale=3.0, upscale="smooth")
+    path = save_session(s, tmp_path / "d.lxs", with_results=True)
+    with np.load(data) as z:
+        images, labels = z["images"].copy(), z["labels"]
+    images[0] = 1 - images[0]  # the dataset changed since
+    np.savez(data, images=images, labels=labels, class_names=np.array(["a", "b", "c"]))
+    s2 = new_session(tmp_path)
+    said = []
+    s2.error_reported.connect(said.append)
+    s2.run_all(restore_session(s2, read_session(path)))
+    assert len(said) == 1 and "toy.npz" in said[0] and "not the one this session was saved with" in said[0]
+    m = s2.models[0]
+    np.testing.assert_array_equal(m.codes.images[0], images[0][None])  # encoded again on the new images
+    assert s2.settings["traversal"] == {"rows": 4, "dims": "2,0", "columns": 7, "scale": 3.0, "upscale": "smooth"}

@@ -273,6 +273,7 @@ def restore_session(session, sd: SessionDoc) -> list:
     if ds is not None:
         spec = str(_resolve(ds["spec"], base)) if ds["kind"] == "path" else ds["spec"]
         tasks.append(session.open_dataset(spec, ds["split"], ds["limit"], ds["seed"]))
+        session.saved_dataset_id = ds["identity"]
     paths, entries = [], []
     for i, m in enumerate(plan.models):
         p = _resolve(m.path, base)

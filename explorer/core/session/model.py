@@ -105,6 +105,7 @@ class Session(ViewState, Analyses):
         self.path: Path | None = None  # the session file, once saved or opened
         self.with_results = False  # the session file has a companion results .npz (kept on Save)
         self.missing_models: list = []  # (path, entry) of a restored file's models that were not there
+        self.saved_dataset_id: str | None = None  # the identity a restored file recorded for its dataset
         self.requested_dataset: DatasetSpec | None = None  # asked for (a session file's, even if it failed)
         self.notes: list[str] = []  # sentences about the restore (a model file moved, ...)
         self._later: list[Task] = []  # tasks a result asked for, handed out by follow_up()
@@ -354,6 +355,11 @@ class Session(ViewState, Analyses):
         dataset_id : str
             :func:`explorer.core.workspace.dataset_identity` of ``dataset``.
         """
+        if self.restoring and self.saved_dataset_id and dataset_id != self.saved_dataset_id:
+            self.error_reported.emit(f"The dataset '{spec.spec}' is not the one this session was saved with (its "
+                                     "images or labels differ); its codes, embeddings and clusterings are computed "
+                                     "again on it.")
+        self.saved_dataset_id = None
         self.dataset_spec, self.dataset, self.dataset_id = spec, dataset, dataset_id
         self.inverted_stores.forget()
         keep, self.pending_selection = self.pending_selection, None  # a restored session's selection

@@ -130,7 +130,20 @@ def _settings(c: _Check, doc: dict) -> dict[str, dict]:
         out_i["closed"] = c.choice(interp["closed"], "interpolation \"closed\"", (True, False))
     if "fps" in interp:
         out_i["fps"] = c.num(interp["fps"], "interpolation fps", 1, 60)
-    traversal = c.obj(doc.get("traversal"), "\"traversal\" entry", {})
+    trav = c.obj(doc.get("traversal"), "\"traversal\" entry", {})
+    traversal: dict[str, Any] = {}
+    if "rows" in trav:
+        traversal["rows"] = c.int(trav["rows"], "traversal rows", 1, 64)
+    if "columns" in trav:
+        traversal["columns"] = c.int(trav["columns"], "traversal columns", 2, 32)
+    if "scale" in trav:
+        traversal["scale"] = c.num(trav["scale"], "traversal scale", 0.5, 16)
+    if "upscale" in trav:
+        traversal["upscale"] = c.choice(trav["upscale"], "traversal upscale", ("nearest", "smooth"))
+    if "dims" in trav:
+        if not isinstance(trav["dims"], str) or len(trav["dims"]) > 1000:
+            raise c.bad("traversal dims", trav["dims"])
+        traversal["dims"] = trav["dims"]
     rec = c.obj(doc.get("reconstruction"), "\"reconstruction\" entry", {})
     out_r: dict[str, Any] = {}
     if "inversion" in rec:
@@ -147,7 +160,7 @@ def _settings(c: _Check, doc: dict) -> dict[str, dict]:
             else:
                 raise c.bad("GAN-inversion setting", key)
         out_r["inversion"] = out_inv
-    return {"interpolation": out_i, "traversal": dict(traversal), "reconstruction": out_r}
+    return {"interpolation": out_i, "traversal": traversal, "reconstruction": out_r}
 
 
 def _model(c: _Check, m: Any, i: int) -> ModelPlan:
