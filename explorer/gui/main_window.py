@@ -512,22 +512,22 @@ class MainWindow(QMainWindow):
             signal.connect(lambda *_a: self._update_reconstruction_context())
         s.selection_changed.connect(lambda: self.reconstruction_panel.set_selection(s.selection))
         s.settings_changed.connect(self._on_settings_changed)
-        for spin in (self.reconstruction_panel.steps_spin, self.reconstruction_panel.restarts_spin):
-            spin.valueChanged.connect(lambda _v: self._on_inversion_spins())
-
-    def _on_inversion_spins(self) -> None:
         panel = self.reconstruction_panel
-        self.session.update_settings("reconstruction", inversion={"steps": panel.steps_spin.value(),
-                                                                  "restarts": panel.restarts_spin.value()})
+        for spin in (panel.steps_spin, panel.restarts_spin, panel.n_spin, panel.seed_spin, panel.dataset_n_spin):
+            spin.valueChanged.connect(lambda _v: self._on_reconstruction_settings())
+        for combo in (panel.source_combo, panel.precision_combo, panel.sample_combo, panel.dataset_combo):
+            combo.currentIndexChanged.connect(lambda _i: self._on_reconstruction_settings())
+
+    def _on_reconstruction_settings(self) -> None:
+        current = self.session.settings["reconstruction"].get("inversion", {})
+        new = self.reconstruction_panel.settings()
+        new["inversion"] = {**current, **new["inversion"]}  # lr, λ... of a session file stay
+        self.session.update_settings("reconstruction", **new)
 
     def _on_settings_changed(self, group: str) -> None:
         if group != "reconstruction":
             return
-        inv = self.session.settings["reconstruction"].get("inversion", {})
-        panel = self.reconstruction_panel
-        for spin, name in ((panel.steps_spin, "steps"), (panel.restarts_spin, "restarts")):
-            if isinstance(inv.get(name), int) and spin.value() != inv[name]:
-                spin.setValue(inv[name])
+        self.reconstruction_panel.apply_settings(self.session.settings["reconstruction"])
         self.projection_binding.update_gan_box()
 
     def _tabify_reconstruction_dock(self) -> None:

@@ -347,6 +347,37 @@ class ReconstructionPanel(QWidget):
     def set_precision(self, p: str) -> None:
         self.precision_combo.setCurrentIndex(PRECISIONS.index(p))
 
+    def settings(self) -> dict:
+        """The panel's choices (what a session file keeps): images shown, precision, code, seed, dataset scope,
+        and ``inversion`` (steps, restarts)."""
+        return {"source": self.source_combo.currentData(), "n": self.n_spin.value(),
+                "precision": self.precision_combo.currentData(), "sample": self.sample_combo.currentData(),
+                "seed": self.seed_spin.value(), "scope": self.dataset_combo.currentData(),
+                "dataset_n": self.dataset_n_spin.value(),
+                "inversion": {"steps": self.steps_spin.value(), "restarts": self.restarts_spin.value()}}
+
+    def apply_settings(self, settings: dict) -> None:
+        """Set the panel from :meth:`settings`-like values (without signals; unknown values are ignored)."""
+        combos = {"source": self.source_combo, "precision": self.precision_combo, "sample": self.sample_combo,
+                  "scope": self.dataset_combo}
+        spins = {"n": self.n_spin, "seed": self.seed_spin, "dataset_n": self.dataset_n_spin}
+        inv = settings.get("inversion") or {}
+        spins_inv = {"steps": self.steps_spin, "restarts": self.restarts_spin}
+        for w in (*combos.values(), *spins.values(), *spins_inv.values()):
+            w.blockSignals(True)
+        try:
+            for key, combo in combos.items():
+                index = combo.findData(settings.get(key))
+                if index >= 0:
+                    combo.setCurrentIndex(index)
+            for source, widgets in ((settings, spins), (inv, spins_inv)):
+                for key, spin in widgets.items():
+                    if isinstance(source.get(key), int):
+                        spin.setValue(source[key])
+        finally:
+            for w in (*combos.values(), *spins.values(), *spins_inv.values()):
+                w.blockSignals(False)
+
     def inversion_settings(self):
         """The `InversionSettings` of the panel (steps, restarts; seed 0, the other defaults)."""
         from explorer.core.reconstruction.inversion import InversionSettings

@@ -341,3 +341,21 @@ def test_a_fresh_app_window_has_nothing_to_save(qtbot, tmp_path, data_file, monk
     assert not window.session.dirty
     window.close()
     assert asked == []
+
+
+def test_panel_settings_come_back_with_the_session(two_models, qtbot, make_window, tmp_path):
+    window, _a, _b = two_models
+    rec = window.reconstruction_panel
+    rec.precision_combo.setCurrentIndex(rec.precision_combo.findData("8bit"))
+    rec.steps_spin.setValue(37)
+    window.traversal_view.cols_spin.setValue(9)
+    window.interpolation_panel.frames_spin.setValue(33)
+    saved = window.save_session(tmp_path / "panels.lxs")
+    again = make_window(settings_name="again.ini")
+    assert again.open_session(saved)
+    qtbot.waitUntil(lambda: again.active_entry is not None and not again.runner.running_kinds(), timeout=20_000)
+    assert again.reconstruction_panel.precision_combo.currentData() == "8bit"
+    assert again.reconstruction_panel.steps_spin.value() == 37
+    assert again.session.inversion_settings().steps == 37
+    assert again.traversal_view.cols_spin.value() == 9
+    assert again.interpolation_panel.frames_spin.value() == 33

@@ -146,6 +146,14 @@ def _settings(c: _Check, doc: dict) -> dict[str, dict]:
         traversal["dims"] = trav["dims"]
     rec = c.obj(doc.get("reconstruction"), "\"reconstruction\" entry", {})
     out_r: dict[str, Any] = {}
+    checks = {"source": ("choice", ("selection", "random", "worst", "best")), "n": ("int", 1, 64),
+              "precision": ("choice", ("float32", "float16", *(f"{k}bit" for k in range(2, 17)))),
+              "sample": ("choice", ("mean", "posterior")), "seed": ("int", 0, 2**31 - 1),
+              "scope": ("choice", ("sample", "all")), "dataset_n": ("int", 2, 1_000_000)}
+    for key, check in checks.items():
+        if key in rec:
+            out_r[key] = (c.choice(rec[key], f"reconstruction {key}", check[1]) if check[0] == "choice"
+                          else c.int(rec[key], f"reconstruction {key}", check[1], check[2]))
     if "inversion" in rec:
         inv = c.obj(rec["inversion"], "GAN-inversion settings")
         limits = {"steps": (0, 1_000_000), "restarts": (1, 1024), "batch_size": (1, 100_000), "seed": (0, 2**32 - 1)}
