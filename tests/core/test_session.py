@@ -434,3 +434,35 @@ def test_a_changed_dataset_is_said_and_computed_again(tmp_path, files):
     m = s2.models[0]
     np.testing.assert_array_equal(m.codes.images[0], images[0][None])  # encoded again on the new images
     assert s2.settings["traversal"] == {"rows": 4, "dims": "2,0", "columns": 7, "scale": 3.0, "upscale": "smooth"}
+
+
+def test_only_the_latest_projection_request_of_a_model_is_shown(tmp_path, files):
+    from explorer.core.jobs import JobContext
+
+    data, a, _b = files
+    s = new_session(tmp_path)
+    open_all(s, data, [a])
+    m = s.models[0]
+    older = s.project(m.key, ProjectionSpec("pca", seed=7))  # not cached: both are tasks
+    s.task_started(older)
+    newer = s.project(m.key, ProjectionSpec("pca", seed=8))
+    s.task_started(newer)  # supersedes the older (a runner cancels it)
+    result_new, result_old = newer.fn(JobContext.none()), older.fn(JobContext.none())
+    newer.apply(result_new)
+    older.apply(result_old)  # arrives last
+    assert m.shown == ProjectionSpec("pca", seed=8)
+
+
+def test_a_dataset_that_cannot_be_read_stays_in_the_saved_file(tmp_path, files):
+    data, a, _b = files
+    s = new_session(tmp_path)
+    open_all(s, data, [a])
+    s.select([1, 2])
+    path = save_session(s, tmp_path / "s.lxs")
+    data.rename(data.with_name("gone.npz"))
+    s2 = new_session(tmp_path)
+    with pytest.raises(Exception, match="toy.npz"):
+        s2.run_all(restore_session(s2, read_session(path)))
+    again = save_session(s2, tmp_path / "again.lxs")
+    doc = json.loads(again.read_text())
+    assert doc["dataset"]["spec"] == "data/toy.npz" and doc["selection"] == [1, 2]
