@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from explorer.errors import DatasetError
 
 #: File extensions read as images (lower case).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+#: The raster formats Pillow may open (whatever a file's name or content says): never EPS/PS/PDF or
+#: anything else Pillow hands to an external program.
+RASTER_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -70,15 +74,22 @@ def find_image_files(folder: str | os.PathLike) -> tuple[list[Path], np.ndarray 
 def _read(path: Path) -> Image.Image:
     """Open one image (first frame) as greyscale 'L', RGB, or 'I'/'F' for 16-bit and float greyscale."""
     try:
-        with Image.open(path) as image:
-            image.load()
-            if image.mode in ("L", "RGB", "F") or image.mode.startswith("I"):
-                result = image.copy()
-            elif image.mode in ("1", "LA"):
-                result = image.convert("L")
-            else:
-                result = image.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # a pixel bomb is refused, not read
+            with Image.open(path, formats=RASTER_FORMATS) as image:
+                image.load()
+                if image.mode in ("L", "RGB", "F") or image.mode.startswith("I"):
+                    result = image.copy()
+                elif image.mode in ("1", "LA"):
+                    result = image.convert("L")
+                else:
+                    result = image.convert("RGB")
+    except Image.UnidentifiedImageError:
+        raise DatasetError(
+            f"{quote(path)} is not a PNG, JPEG, BMP, GIF, TIFF or WebP image (other formats are refused, "
+            "whatever the file is named); remove or replace the file."
+        ) from None
+    except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise DatasetError(
             f"{quote(path)} could not be read as an image ({error}); remove or replace the file."
         ) from None

@@ -85,7 +85,7 @@ def test_unreadable_image_names_the_file(tmp_path):
     _save(tmp_path / "a" / "good.png", RNG.integers(0, 256, (3, 3), dtype=np.uint8))
     bad = tmp_path / "a" / "bad.jpg"
     bad.write_bytes(b"this is not a jpeg")
-    with pytest.raises(DatasetError, match="could not be read as an image") as error:
+    with pytest.raises(DatasetError, match="is not a PNG, JPEG, BMP, GIF, TIFF or WebP image") as error:
         load_image_folder(tmp_path)
     assert str(bad) in str(error.value)
 
@@ -96,3 +96,27 @@ def test_subsample_reads_only_the_chosen_files(tmp_path):
     dataset = load_image_folder(tmp_path, limit=4, seed=0)
     assert 10 not in dataset.indices
     np.testing.assert_array_equal(dataset.images[:, 0], np.stack(pixels)[dataset.indices] / np.float32(255))
+
+
+def test_a_postscript_file_named_png_is_refused_without_running_anything(tmp_path, monkeypatch):
+    """Pillow would sniff PostScript and hand it to Ghostscript; only raster formats may be opened."""
+    import subprocess
+
+    (tmp_path / "a").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "a" / "ok.png")
+    (tmp_path / "a" / "evil.png").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n")
+    ran = []
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: ran.append(a) or pytest.fail("ran a program"))
+    with pytest.raises(DatasetError, match="evil.png") as err:
+        load_image_folder(tmp_path)
+    assert "is not a PNG, JPEG, BMP, GIF, TIFF or WebP image" in str(err.value) and "\n" not in str(err.value)
+    assert ran == []
+
+
+def test_a_decompression_bomb_is_refused_with_one_sentence(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / "a" / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 4,096 pixels is "a bomb" here
+    with pytest.raises(DatasetError, match="big.png. could not be read as an image") as err:
+        load_image_folder(tmp_path)
+    assert "\n" not in str(err.value)

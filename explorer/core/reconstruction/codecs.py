@@ -150,7 +150,7 @@ def decode_image(data: bytes, channels: int) -> np.ndarray:
     -------
     numpy.ndarray, shape (C, H, W), float32 in [0, 1]
     """
-    with Image.open(io.BytesIO(data)) as img:
+    with Image.open(io.BytesIO(data), formats=("JPEG", "WEBP")) as img:  # only what encode_image writes
         img = img.convert("L" if channels == 1 else "RGB")
         a = np.asarray(img, dtype=np.float32) / 255.0
     return a[None] if channels == 1 else np.ascontiguousarray(a.transpose(2, 0, 1))
