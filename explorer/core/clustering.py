@@ -22,6 +22,7 @@ __all__ = [
     "k_sweep",
     "sweep_table",
     "evaluate_clustering",
+    "write_sweep_csv",
 ]
 
 #: Where k-means runs: the full latent space (N, d) or the 2-D embedding (N, 2).
@@ -337,6 +338,34 @@ def k_sweep(
 def sweep_table(results: Sequence[ClusteringResult]) -> list[dict[str, Any]]:
     """Rows (one per k) of :meth:`ClusteringResult.to_dict`, for CSV / JSON export and plots."""
     return [r.to_dict() for r in results]
+
+
+def write_sweep_csv(results: Sequence[ClusteringResult], path) -> None:
+    """Write a k sweep to a CSV file atomically, at full precision (floats as ``repr``; None as an empty cell).
+
+    Columns: space, k, seed, n, homogeneity, completeness, v_measure, ari, nmi, silhouette,
+    silhouette_sample_size (:func:`sweep_table`).
+
+    Raises
+    ------
+    ValueError
+        No results.
+    OSError
+        The file cannot be written (nothing is left behind).
+    """
+    import csv
+
+    from explorer.core.export import atomic_path
+
+    rows = sweep_table(results)
+    if not rows:
+        raise ValueError("there is no k sweep to export")
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: "" if value is None else repr(value) if isinstance(value, float) else value
+                             for key, value in row.items()})
 
 
 def evaluate_clustering(

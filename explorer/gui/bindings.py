@@ -10,7 +10,7 @@ from explorer.core import captions
 from explorer.core.session import Session
 from explorer.gui.session_runner import SessionRunner
 
-__all__ = ["ModelListBinding", "ProjectionBinding", "ClusteringBinding", "space_labels"]
+__all__ = ["ModelListBinding", "ProjectionBinding", "ClusteringBinding", "ReconstructionBinding", "space_labels"]
 
 
 def space_labels(session: Session, key: str | None) -> tuple[str, str]:
@@ -304,3 +304,48 @@ class ClusteringBinding:
             s.set_colour("cluster")
         elif not on and s.colour.mode == "cluster":
             s.set_colour(self._previous_mode if self._previous_mode != "cluster" else "label")
+
+
+class ReconstructionBinding:
+    """The Reconstructions panel measures the session's active model on its dataset, with its selection; its
+    settings live in the session.
+
+    Parameters
+    ----------
+    session : Session
+    panel : explorer.gui.reconstruction_panel.ReconstructionPanel
+    on_inversion_changed : callable
+        Called when the GAN-inversion settings changed (the GAN points box says them).
+    """
+
+    def __init__(self, session: Session, panel, on_inversion_changed: Callable[[], None]) -> None:
+        self.session, self.panel, self.on_inversion_changed = session, panel, on_inversion_changed
+        for signal in (session.models_changed, session.active_changed, session.codes_changed,
+                       session.dataset_changed):
+            signal.connect(lambda *_a: self.update_context())
+        session.selection_changed.connect(lambda: panel.set_selection(session.selection))
+        session.settings_changed.connect(self._on_settings_changed)
+        for spin in (panel.steps_spin, panel.restarts_spin, panel.n_spin, panel.seed_spin, panel.dataset_n_spin):
+            spin.valueChanged.connect(lambda _v: self._on_panel_changed())
+        for combo in (panel.source_combo, panel.precision_combo, panel.sample_combo, panel.dataset_combo):
+            combo.currentIndexChanged.connect(lambda _i: self._on_panel_changed())
+
+    def update_context(self) -> None:
+        """The panel measures the active model (None: nothing) on the open dataset."""
+        m, s = self.session.active, self.session
+        entry = m.entry if m is not None else None
+        self.panel.set_context(entry.model if entry is not None else None, s.dataset,
+                               entry.name if entry is not None else "",
+                               model_hash=entry.file_hash if entry is not None else None,
+                               dataset_id=s.dataset_id, stores=s.inverted_stores)
+
+    def _on_panel_changed(self) -> None:
+        current = self.session.settings["reconstruction"].get("inversion", {})
+        new = self.panel.settings()
+        new["inversion"] = {**current, **new["inversion"]}  # lr, λ... of a session file stay
+        self.session.update_settings("reconstruction", **new)
+
+    def _on_settings_changed(self, group: str) -> None:
+        if group == "reconstruction":
+            self.panel.apply_settings(self.session.settings["reconstruction"])
+            self.on_inversion_changed()

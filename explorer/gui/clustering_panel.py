@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import os
 from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -32,8 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.core.clustering import SCORE_KEYS, SPACES, ClusteringResult, sweep_table
-from explorer.core.export import atomic_path
+from explorer.core.clustering import SCORE_KEYS, SPACES, ClusteringResult, write_sweep_csv
 from explorer.gui.colors import TAB10
 from explorer.gui.score_table import FULL_NAME_ROLE, ScoreTable, SweepPlot
 
@@ -295,33 +293,8 @@ class ClusteringPanel(QWidget):
         return label
 
     def _setup_plot(self) -> None:
-        plot = self._plot_widget.getPlotItem()
-        plot.setMenuEnabled(False)
-        plot.setMouseEnabled(False, False)
-        plot.hideButtons()
-        font = QFont()
-        font.setPointSizeF(8.5)
-        for name in ("left", "bottom"):
-            axis = plot.getAxis(name)
-            axis.setPen(pg.mkPen(_INK, width=1))
-            axis.setTextPen(pg.mkPen(_INK))
-            axis.setTickFont(font)
-            axis.setStyle(tickLength=-4)
-        plot.setLabel("bottom", "k (clusters)", color="#1e1e1e")
-        plot.setLabel("left", "score", color="#1e1e1e")
-        plot.showGrid(x=False, y=True, alpha=0.15)
-        plot.addItem(self._k_line, ignoreBounds=True)
-        self._k_line.hide()
-        for key, (rgba, style, symbol) in _CURVE_STYLE.items():
-            color = QColor(*(int(v) for v in rgba))
-            curve = pg.PlotDataItem(pen=pg.mkPen(color, width=1.6, style=style), symbol=symbol, symbolSize=6,
-                                    symbolPen=pg.mkPen(color), symbolBrush=pg.mkBrush(color), antialias=True)
-            curve.setZValue(2 if key == "nmi" else 1)
-            plot.addItem(curve)
-            self._curves[key] = curve
-        plot.layout.setContentsMargins(2, 4, 8, 2)
+        self._curves.update(self._plot_widget.style_sweep(self._k_line, _CURVE_STYLE, _INK))
         self._plot_widget.scene().sigMouseClicked.connect(self._on_plot_clicked)
-        self._plot_widget.setToolTip("Click to set k")
 
     def _space_label(self, space: str) -> str:
         index = self._space_combo.findData(space)
@@ -521,13 +494,7 @@ class ClusteringPanel(QWidget):
         """
         if not self._sweep:
             raise ValueError("there is no k sweep to export; run 'Sweep k' first")
-        rows = sweep_table(self._sweep)
-        with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({key: "" if value is None else repr(value) if isinstance(value, float) else value
-                                 for key, value in row.items()})
+        write_sweep_csv(self._sweep, path)
 
     # ---------------------------------------------------------------- views
 

@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, Q
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QToolBar, QWidget
 
 from explorer.core.session import Session
-from explorer.gui.bindings import ClusteringBinding, ModelListBinding, ProjectionBinding
+from explorer.gui.bindings import ClusteringBinding, ModelListBinding, ProjectionBinding, ReconstructionBinding
 from explorer.gui.clustering_panel import ClusteringPanel
 from explorer.gui.embedding_presenter import EmbeddingPresenter
 from explorer.gui.embedding_view import EmbeddingView
@@ -298,7 +298,7 @@ class MainWindow(QMainWindow):
     @inverted_stores.setter
     def inverted_stores(self, stores) -> None:
         self.session.inverted_stores = stores
-        self._update_reconstruction_context()
+        self.reconstruction_binding.update_context()
 
     @property
     def projection_cache(self):
@@ -507,28 +507,8 @@ class MainWindow(QMainWindow):
         self._panels_menu.addAction(self.reconstruction_dock.toggleViewAction())
         # Tabified once the window runs: tabifying in the constructor leaves a stray tab bar (Qt).
         QTimer.singleShot(0, self._tabify_reconstruction_dock)
-        s = self.session
-        for signal in (s.models_changed, s.active_changed, s.codes_changed, s.dataset_changed):
-            signal.connect(lambda *_a: self._update_reconstruction_context())
-        s.selection_changed.connect(lambda: self.reconstruction_panel.set_selection(s.selection))
-        s.settings_changed.connect(self._on_settings_changed)
-        panel = self.reconstruction_panel
-        for spin in (panel.steps_spin, panel.restarts_spin, panel.n_spin, panel.seed_spin, panel.dataset_n_spin):
-            spin.valueChanged.connect(lambda _v: self._on_reconstruction_settings())
-        for combo in (panel.source_combo, panel.precision_combo, panel.sample_combo, panel.dataset_combo):
-            combo.currentIndexChanged.connect(lambda _i: self._on_reconstruction_settings())
-
-    def _on_reconstruction_settings(self) -> None:
-        current = self.session.settings["reconstruction"].get("inversion", {})
-        new = self.reconstruction_panel.settings()
-        new["inversion"] = {**current, **new["inversion"]}  # lr, λ... of a session file stay
-        self.session.update_settings("reconstruction", **new)
-
-    def _on_settings_changed(self, group: str) -> None:
-        if group != "reconstruction":
-            return
-        self.reconstruction_panel.apply_settings(self.session.settings["reconstruction"])
-        self.projection_binding.update_gan_box()
+        self.reconstruction_binding = ReconstructionBinding(self.session, self.reconstruction_panel,
+                                                            self.projection_binding.update_gan_box)
 
     def _tabify_reconstruction_dock(self) -> None:
         if not self._layout_restored and self.dockWidgetArea(self.reconstruction_dock) == \
@@ -536,13 +516,6 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(self.selection_dock, self.reconstruction_dock)
             self.selection_dock.raise_()
 
-    def _update_reconstruction_context(self) -> None:
-        m, s = self.session.active, self.session
-        entry = m.entry if m is not None else None
-        self.reconstruction_panel.set_context(entry.model if entry is not None else None, s.dataset,
-                                              entry.name if entry is not None else "",
-                                              model_hash=entry.file_hash if entry is not None else None,
-                                              dataset_id=s.dataset_id, stores=s.inverted_stores)
 
     # ================================================================== settings and closing
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Slot
-from PySide6.QtGui import QGuiApplication, QKeySequence
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QMenu, QTableWidget, QWidget
 
 __all__ = ["FULL_NAME_ROLE", "ScoreTable", "SweepPlot"]
@@ -14,6 +14,42 @@ FULL_NAME_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 
 
 class SweepPlot(pg.PlotWidget):
+    """The plot of a k sweep's scores against k (its axes styled by :meth:`style_sweep`)."""
+
+    def style_sweep(self, k_line, curve_style: dict, ink) -> dict:
+        """Axes, labels, the k marker line and one curve per score (``key -> (rgba, pen style, symbol)``).
+
+        Returns ``{key: PlotDataItem}``.
+        """
+        plot = self.getPlotItem()
+        plot.setMenuEnabled(False)
+        plot.setMouseEnabled(False, False)
+        plot.hideButtons()
+        font = QFont()
+        font.setPointSizeF(8.5)
+        for name in ("left", "bottom"):
+            axis = plot.getAxis(name)
+            axis.setPen(pg.mkPen(ink, width=1))
+            axis.setTextPen(pg.mkPen(ink))
+            axis.setTickFont(font)
+            axis.setStyle(tickLength=-4)
+        plot.setLabel("bottom", "k (clusters)", color="#1e1e1e")
+        plot.setLabel("left", "score", color="#1e1e1e")
+        plot.showGrid(x=False, y=True, alpha=0.15)
+        plot.addItem(k_line, ignoreBounds=True)
+        k_line.hide()
+        curves = {}
+        for key, (rgba, style, symbol) in curve_style.items():
+            color = QColor(*(int(v) for v in rgba))
+            curve = pg.PlotDataItem(pen=pg.mkPen(color, width=1.6, style=style), symbol=symbol, symbolSize=6,
+                                    symbolPen=pg.mkPen(color), symbolBrush=pg.mkBrush(color), antialias=True)
+            curve.setZValue(2 if key == "nmi" else 1)
+            plot.addItem(curve)
+            curves[key] = curve
+        plot.layout.setContentsMargins(2, 4, 8, 2)
+        self.setToolTip("Click to set k")
+        return curves
+
     """White pyqtgraph plot with a modest preferred size (a QGraphicsView asks for 640 x 480)."""
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
