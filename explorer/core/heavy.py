@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["load_sklearn"]
+__all__ = ["load_sklearn", "load_umap"]
 
 _LOCK = threading.RLock()
 
@@ -22,3 +22,11 @@ def load_sklearn() -> None:
         import sklearn.metrics  # noqa: F401
 
         import explorer.core.projection.estimators  # noqa: F401
+
+
+def load_umap():
+    """Import umap-learn (and numba) under the same lock; returns the ``umap`` module."""
+    with _LOCK:
+        import umap
+
+        return umap

@@ -1,0 +1,1 @@
+"""Comparing models side by side on the same dataset: aligned embeddings (`align`)."""
