@@ -114,8 +114,17 @@ def session_document(session, path: str | os.PathLike, with_results: bool = Fals
         "interpolation": dict(sorted(session.settings.get("interpolation", {}).items())),
         "traversal": dict(sorted(session.settings.get("traversal", {}).items())),
         "reconstruction": dict(sorted(session.settings.get("reconstruction", {}).items())),
+        "compare": _compare_entry(session),
         "results": results_path(path).name if with_results else None,
     }
+
+
+def _compare_entry(session) -> dict:
+    """The Compare view's settings, models named by their position in ``"models"``."""
+    pos = {m.key: i for i, m in enumerate(session.models)}
+    cmp = session.compare
+    return {"on": bool(session.compare_mode), "models": [pos[k] for k in cmp.keys if k in pos],
+            "align": cmp.align, "colour_model": pos.get(cmp.colour_key) if cmp.colour_key else None}
 
 
 def save_session(session, path: str | os.PathLike, with_results: bool = False) -> Path:
@@ -304,6 +313,11 @@ def restore_session(session, sd: SessionDoc) -> list:
         tasks.extend(session.open_model_tasks(state))  # a cache look-up first: painted before torch loads
     if plan.active is not None and plan.active in states:
         session.set_active(states[plan.active].key)
+    cmp = plan.compare
+    session.compare_mode = cmp["on"]
+    session.set_compare([states[i].key for i in cmp["models"] if i in states], cmp["align"],
+                        states[cmp["colour_model"]].key if cmp["colour_model"] in states else None)
+    session.compare_changed.emit()
     if ds is not None:
         session.pending_selection = plan.selection
     else:

@@ -13,12 +13,14 @@ from explorer.core import embedding as emb
 from explorer.core.jobs import JobContext
 from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.session.analysis import Analyses
+from explorer.core.session.compare import CompareViews
 from explorer.core.session.results import apply_results
 from explorer.core.session.state import (
     COLOUR_MODES,
     TASK_FAMILIES,
     ClusteringSettings,
     Colour,
+    CompareSettings,
     DatasetSpec,
     GanPoints,
     Keypoint,
@@ -36,7 +38,7 @@ def _key(path: str | Path) -> str:
     return str(Path(path).expanduser().resolve())
 
 
-class Session(ViewState, Analyses):
+class Session(ViewState, Analyses, CompareViews):
     """The one object a window shows: dataset, models, codes, projections, clusterings, colouring, selection.
 
     Views subscribe to the signals and render what they are told; user actions call the
@@ -61,6 +63,7 @@ class Session(ViewState, Analyses):
     colouring_changed() ; marker_changed() ; selection_changed()
     slider_code_changed(str key) ; keypoints_changed(str key) ; settings_changed(str group)
     dirty_changed(bool) ; error_reported(str message)
+    compare_changed() ; hover_changed(int dataset index, -1 for none)
     """
 
     dataset_changed = Signal()
@@ -80,6 +83,8 @@ class Session(ViewState, Analyses):
     settings_changed = Signal(str)
     dirty_changed = Signal(bool)
     error_reported = Signal(str)
+    compare_changed = Signal()
+    hover_changed = Signal(int)
 
     def __init__(self, *, codes_cache=None, projection_cache=None, use_workers: bool = False) -> None:
         from explorer.core.reconstruction.inverted import InvertedCodesStores
@@ -102,6 +107,10 @@ class Session(ViewState, Analyses):
         self.projection = ProjectionSpec("pca")  # the projection the panel asks for
         self.clustering_settings = ClusteringSettings()
         self.settings: dict[str, dict] = {"interpolation": {}, "traversal": {}, "reconstruction": {}}
+        self.compare_mode = False  # the Compare view instead of the active model's embedding
+        self.compare = CompareSettings()
+        self.aligned_umap_result: dict | None = None  # AlignedUMAP of the compared codes (not saved)
+        self.hovered = -1  # dataset index under the cursor in any view (not saved)
         self.path: Path | None = None  # the session file, once saved or opened
         self.with_results = False  # the session file has a companion results .npz (kept on Save)
         self.missing_models: list = []  # (path, entry) of a restored file's models that were not there
@@ -339,6 +348,7 @@ class Session(ViewState, Analyses):
         self.selection, self.pending_selection = np.empty(0, np.int64), None
         self.prior_selection.clear()
         self.inverted_stores.forget()
+        self.compare_mode, self.compare, self.aligned_umap_result, self.hovered = False, CompareSettings(), None, -1
         self.path, self.notes, self.with_results, self.missing_models = None, [], False, []
         self.dataset_changed.emit()
         self.selection_changed.emit()
@@ -511,6 +521,7 @@ class Session(ViewState, Analyses):
         i = self.models.index(m)
         del self.models[i]
         self.prior_selection.pop(key, None)
+        self._forget_compared(key)
         if m.file_hash:
             self.inverted_stores.forget(m.file_hash)
         if self.active_key == key:  # the next model (or none) is active before anyone hears of the change

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from explorer.core.captions import COLOUR_MODES
+from explorer.core.compare.align import ALIGNMENTS
 from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.session.state import ClusteringSettings, Colour, GanPoints, Keypoint
 
@@ -61,6 +62,8 @@ class Plan:
     clustering: ClusteringSettings
     settings: dict[str, dict] = field(default_factory=dict)
     results: str | None = None
+    compare: dict = field(default_factory=lambda: {"on": False, "models": [], "align": "procrustes",
+                                                   "colour_model": None})
 
 
 class _Check:
@@ -266,7 +269,21 @@ def parse_document(doc: Any, path: Path, version: int) -> Plan:
     results = doc.get("results")
     if results is not None and not (isinstance(results, str) and _RESULTS_NAME.match(results)):
         raise c.bad("\"results\" file name (NAME.npz beside the session)", results)
+    cmp = c.obj(doc.get("compare"), "\"compare\" entry", {})
+    if not isinstance(cmp.get("on", False), bool):
+        raise c.bad("compare \"on\" (true or false)", cmp.get("on"))
+    compare = {"on": cmp.get("on", False),
+               "align": c.choice(cmp.get("align", "procrustes"), "compare alignment", ALIGNMENTS)}
+    shown = cmp.get("models", [])
+    if not isinstance(shown, list) or len(shown) > len(plans) or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(plans) for i in shown):
+        raise c.fail("has a bad \"compare\" models list (positions in \"models\")")
+    compare["models"] = list(dict.fromkeys(shown))
+    colour_model = cmp.get("colour_model")
+    if colour_model is not None:
+        colour_model = c.int(colour_model, "compare colour model", 0, max(len(plans) - 1, 0))
+    compare["colour_model"] = colour_model
     return Plan(version=version, dataset=dataset, models=plans, active=active, colour=colour, marker=marker,
                 selection=np.asarray(sorted(set(sel)), np.int64), projection=c.spec(doc.get("projection"),
                                                                                     "projection") or ProjectionSpec(),
-                clustering=clustering, settings=_settings(c, doc), results=results)
+                clustering=clustering, settings=_settings(c, doc), results=results, compare=compare)

@@ -16,10 +16,10 @@ from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.workspace import LatentCodes, ModelEntry
 
 __all__ = ["ModelState", "DatasetSpec", "Task", "Keypoint", "ClusteringSettings", "Colour", "GanPoints",
-           "COLOUR_MODES", "TASK_FAMILIES"]
+           "CompareSettings", "COLOUR_MODES", "TASK_FAMILIES"]
 
 #: What a task does; a model shows one busy flag per family.
-TASK_FAMILIES = ("dataset", "peek", "open", "encode", "invert", "projection", "kmeans", "sweep")
+TASK_FAMILIES = ("dataset", "peek", "open", "encode", "invert", "projection", "kmeans", "sweep", "compare")
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,27 @@ class ClusteringSettings:
     k: int = 10
     seed: int = 0
     sweep: tuple[int, int] = (2, 20)
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """The Compare view's choices.
+
+    Attributes
+    ----------
+    keys : tuple of str
+        Models shown side by side (2–4; empty: the first four open), the first is the
+        reference of the alignment.
+    align : {"none", "procrustes", "aligned-umap"}
+        How the embeddings are moved onto each other (`explorer.core.compare.align`).
+    colour_key : str or None
+        The model whose k-means clusters or latent dimension colour every view (None: the
+        first compared).
+    """
+
+    keys: tuple[str, ...] = ()
+    align: str = "procrustes"
+    colour_key: str | None = None
 
 
 @dataclass(frozen=True)

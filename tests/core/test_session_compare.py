@@ -1,0 +1,152 @@
+"""Compare mode of a session, without Qt: panels, alignment, linked selection, one colouring, hover images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.core.compare.align import procrustes_align, shared_positions
+from explorer.core.reconstruction.metrics import psnr
+from explorer.core.session.files import read_session, restore_session, save_session
+from models.checkpoint import save_checkpoint
+from models.dcgan import DCGAN
+from tests.core.test_session import files, new_session, open_all  # noqa: F401 - the fixture
+
+__all__ = ["files"]
+
+
+@pytest.fixture
+def compared(tmp_path, files, one_torch_thread):  # noqa: F811 - the fixture imported above
+    """Two VAEs (d = 3, 5) and a GAN showing 12 inverted dataset images, all projected with PCA."""
+    data, a, b = files
+    torch.manual_seed(0)
+    gan = save_checkpoint(tmp_path / "models" / "gan.pt", DCGAN(4, (1, 28, 28), g_width=8, d_width=8).eval(),
+                          dataset="toy", seed=0)
+    s = new_session(tmp_path)
+    s.update_settings("reconstruction", inversion={"steps": 3, "restarts": 1})
+    open_all(s, data, [a, b, gan])
+    g = s.models[2]
+    s.run_all([s.set_gan_points(g.key, "inverted", 12)])
+    s.run_all(s.follow_up())
+    assert all(m.embedding is not None for m in s.models)
+    return s
+
+
+def test_panels_are_titled_and_aligned_onto_the_first_model(compared):
+    s = compared
+    s.set_compare_mode(True)
+    panels = s.compare_panels()
+    assert [p.key for p in panels] == [m.key for m in s.models]
+    a, b, g = panels
+    assert "d = 3" in a.title and "d = 5" in b.title and "PCA" in a.title
+    assert "z inverted" in g.title and "Procrustes-aligned" in b.title and "Procrustes-aligned" not in a.title
+    # the reference is unchanged; the others are exactly the Procrustes fit on the images they share
+    np.testing.assert_array_equal(a.embedding, s.models[0].embedding.embedding)
+    expected, _ = procrustes_align(s.models[0].embedding.embedding, s.models[1].embedding.embedding)
+    np.testing.assert_allclose(b.embedding, expected, atol=1e-12)
+    rows_ref, rows = shared_positions(a.dataset_indices, g.dataset_indices)
+    expected_g, al = procrustes_align(a.embedding, s.models[2].embedding.embedding, rows_ref, rows)
+    np.testing.assert_allclose(g.embedding, expected_g, atol=1e-12)
+    assert g.alignment.n_shared == 12 and "no scaling" in g.notes[0]
+    s.set_compare(align="none")
+    np.testing.assert_array_equal(s.compare_panels()[1].embedding, s.models[1].embedding.embedding)
+
+
+def test_selection_in_the_inverted_subset_selects_the_same_images_everywhere(compared):
+    s = compared
+    g = s.models[2]
+    s.select_points(g.key, [0, 5, 11])
+    picked = g.codes.indices[[0, 5, 11]]
+    np.testing.assert_array_equal(s.selection, np.sort(picked))
+    for m in s.models[:2]:  # encoder models show every image: point i is image i
+        np.testing.assert_array_equal(s.selected_points(m.key), np.sort(picked))
+    # and back: a selection in a VAE's view holds images the GAN does not show
+    others = np.setdiff1d(np.arange(90), g.codes.indices)[:4]
+    s.select_points(s.models[0].key, np.r_[others, picked[:1]])
+    np.testing.assert_array_equal(s.selected_points(g.key), [0])
+
+
+def test_one_colouring_for_all_is_mapped_by_dataset_index(compared):
+    s = compared
+    src = s.models[1]
+    s.run(s.kmeans(src.key, "latent", 3, 0))
+    s.set_compare(colour_key=src.key)
+    s.set_colour("cluster")
+    panels = s.compare_panels()
+    for p in panels:
+        col = s.compare_colouring(p)
+        np.testing.assert_array_equal(col.categories, src.clustering.labels[p.dataset_indices])
+        assert src.name in col.title
+    s.set_colour("dimension", 4)
+    col = s.compare_colouring(panels[2])
+    np.testing.assert_array_equal(col.values, src.codes.z[panels[2].dataset_indices, 4])
+    assert col.title == f"z[4] of {src.name}"
+    # a model that shows a subset colours the rest as missing
+    s.set_compare(colour_key=s.models[2].key)
+    s.set_colour("cluster")
+    s.run(s.kmeans(s.models[2].key, "latent", 2, 0))
+    col = s.compare_colouring(panels[0])
+    shown = np.zeros(90, bool)
+    shown[s.models[2].codes.indices] = True
+    assert (col.categories[~shown] == 2).all() and col.names[2].startswith("not in")
+    s.set_colour("label")
+    col = s.compare_colouring(panels[2])
+    np.testing.assert_array_equal(col.categories, s.dataset.labels[panels[2].dataset_indices])
+
+
+def test_hover_rings_the_same_image_and_shows_each_reconstruction(compared):
+    s = compared
+    got = []
+    s.hover_changed.connect(got.append)
+    g = s.models[2]
+    i = int(g.codes.indices[3])
+    s.set_hovered(i)
+    assert got == [i]
+    np.testing.assert_array_equal(s.compared_points(g.key), [3])
+    np.testing.assert_array_equal(s.compared_points(s.models[0].key), [i])
+    images = s.hover_images(i)
+    assert [h.key for h in images] == [None, *(m.key for m in s.models)]
+    x = s.dataset.images[i:i + 1]
+    vae = s.models[0].entry.model
+    with torch.no_grad():
+        direct = vae.decode(vae.encode(torch.from_numpy(x))).numpy()
+    np.testing.assert_allclose(images[1].image, direct[0], atol=1e-6)
+    assert images[1].psnr_db == pytest.approx(float(psnr(x, direct)[0]), abs=1e-6)
+    np.testing.assert_allclose(images[3].image, g.codes.generated[3], atol=0)
+    assert images[3].note == "G(z), z inverted"
+    not_inverted = int(np.setdiff1d(np.arange(90), g.codes.indices)[0])
+    assert s.hover_images(not_inverted)[3].image is None
+    s.set_hovered(None)
+    assert got == [i, -1] and len(s.compared_points(g.key)) == 0
+    with pytest.raises(IndexError, match="outside the open dataset"):
+        s.hover_images(90)
+
+
+def test_compare_settings_are_saved_and_restored(tmp_path, compared):
+    s = compared
+    keys = [m.key for m in s.models]
+    s.set_compare([keys[2], keys[0]], "none", keys[0])
+    s.set_compare_mode(True)
+    path = save_session(s, tmp_path / "c.lxs")
+    s2 = new_session(tmp_path, "cache2")
+    s2.update_settings("reconstruction", inversion={"steps": 3, "restarts": 1})
+    s2.run_all(restore_session(s2, read_session(path)))
+    assert s2.compare_mode is True
+    assert s2.compare.keys == (keys[2], keys[0]) and s2.compare.align == "none" and s2.compare.colour_key == keys[0]
+    s2.remove_model(keys[0])
+    assert s2.compare.keys == (keys[2],) and s2.compare.colour_key is None
+
+
+def test_a_bad_compare_entry_is_one_sentence(tmp_path, compared):
+    import json
+
+    from explorer.core.session.files import SessionFileError
+
+    path = save_session(compared, tmp_path / "c.lxs")
+    doc = json.loads(path.read_text())
+    for bad in ({"models": [7]}, {"align": "tsne"}, {"on": 1}, {"models": "all"}):
+        doc["compare"] = bad
+        path.write_text(json.dumps(doc))
+        with pytest.raises(SessionFileError, match="compare"):
+            read_session(path)
