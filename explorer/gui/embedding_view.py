@@ -398,6 +398,15 @@ class EmbeddingView(QtWidgets.QWidget):
         self._set_hover(self._pick(scene_pos))
         return self._hover
 
+    def show_linked_hover(self, index):
+        """Ring point ``index`` (-1: none) as hovered elsewhere, without emitting :attr:`hovered`."""
+        index = int(index)
+        if index < 0 or index >= len(self._xy):
+            self._hover_item.setData([], [])
+        else:
+            self._hover_item.setData([self._xy[index, 0]], [self._xy[index, 1]])
+        self._hover = index if 0 <= index < len(self._xy) else -1
+
     def flush(self, timeout=10.0):
         """Bring the drawing up to date now: rebuild if a rebuild is pending and wait for it."""
         if self._settle_timer.isActive():

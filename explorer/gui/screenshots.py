@@ -21,6 +21,10 @@ It opens the bundled demo (or ``--model``), waits for each job, and writes:
 - ``30_reconstructions.png``: the Reconstructions dock (originals / reconstructions / JPEG, PSNR, SSIM);
   ``31_reconstructions_panel.png``: the panel alone with dataset means; ``32_rate_distortion.png``:
   PSNR and SSIM against compression ratio, latent code vs JPEG/WebP (``_gan`` suffix: GAN inversion).
+- ``40_compare.png``: Compare mode — every open model (with ``--compare`` more are opened) side by side,
+  Procrustes-aligned, one image hovered in all with each model's reconstruction;
+  ``41_compare_clusters.png``: all coloured by the first model's k-means clusters, a selection linked.
+  ``--only-compare`` makes just these two.
 """
 
 from __future__ import annotations
@@ -130,6 +134,41 @@ def _reconstruction_shots(window, out: Path, app, tag: str = "") -> None:
     window.selection_dock.raise_()
 
 
+def _compare_shots(window, out: Path, app, extra: list[Path]) -> None:
+    """Compare mode: the open models side by side, linked hover, one colouring, a linked selection."""
+    s = window.session
+    if extra:
+        window.open_models(extra)
+        _wait(app, lambda: all(m.embedding is not None for m in s.models) and _idle(window), 600,
+              "the compared models")
+    window.compare_action.setChecked(True)
+    _wait(app, lambda: len(window.compare_view.views) == len(s.compare_panels()) > 0, 60, "the Compare view")
+    first = window.compare_presenter.panels[0]
+    s.set_hovered(int(first.dataset_indices[_outlier(first.embedding, 0.7)]))
+    for view in window.compare_view.views:
+        view.flush()
+    _settle(app, 0.8)
+    window.grab().save(str(out / "40_compare.png"))
+    ref = s.state(first.key)
+    if ref.clustering is None:
+        window.run_kmeans("latent", 10, 0)  # of the active model
+        _wait(app, lambda: _idle(window) and s.active.clustering is not None, 120, "k-means")
+    s.set_compare(colour_key=s.active_key)
+    s.set_colour("cluster")
+    xy = first.embedding
+    lo, hi = np.percentile(xy, 20, axis=0), np.percentile(xy, 40, axis=0)
+    inside = np.flatnonzero(((xy >= lo) & (xy <= hi)).all(axis=1))
+    s.select(first.dataset_indices[inside])
+    for view in window.compare_view.views:
+        view.flush()
+    _settle(app, 0.8)
+    window.grab().save(str(out / "41_compare_clusters.png"))
+    print(f"wrote {out / '40_compare.png'}, {out / '41_compare_clusters.png'}", flush=True)
+    s.select([])
+    s.set_colour("label")
+    window.compare_action.setChecked(False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; see the module docstring."""
     parser = argparse.ArgumentParser(prog="python -m explorer.gui.screenshots", description=__doc__.splitlines()[0])
@@ -142,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--projection", choices=["umap", "tsne"], default="umap")
     parser.add_argument("--fast", action="store_true", help="skip the UMAP / t-SNE screenshot")
     parser.add_argument("--size", default="1600x980", help="window size WxH (default 1600x980)")
+    parser.add_argument("--compare", type=Path, nargs="*", default=[], metavar="CKPT",
+                        help="more models to open for the Compare-mode shots (40_, 41_)")
+    parser.add_argument("--only-compare", action="store_true", help="make only the Compare-mode shots")
     parser.add_argument("--user-cache", action="store_true",
                         help="use the user's caches (default: fresh ones, so every job really runs)")
     args = parser.parse_args(argv)
@@ -173,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         if errors:
             raise RuntimeError(errors[0])
         _wait(app, lambda: _idle(window), 120, "the start-up jobs")
+        if args.only_compare:
+            _compare_shots(window, args.out, app, args.compare)
+            return 0
         xy = window.shown_embedding.embedding
         _hover(window, _outlier(xy))
         _save(window, args.out, "01_window_labels.png", app)
@@ -249,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             _hover(window, _outlier(window.shown_embedding.embedding, 0.6))
             _save(window, args.out, "09_gan_inverted.png", app)
             _reconstruction_shots(window, args.out, app, "_gan")
+        _compare_shots(window, args.out, app, args.compare)
         if errors:
             print("errors shown: " + " | ".join(errors), file=sys.stderr)
     finally:

@@ -1,0 +1,84 @@
+"""The Compare view in the window: small multiples of the open models, linked hover and selection."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from tests.gui.windows import N_IMAGES, open_and_wait, save_vae  # noqa: E402
+
+
+@pytest.fixture
+def three_models(make_window, qtbot, tmp_path, data_file):
+    paths = [save_vae(tmp_path / f"model_{n}.pt", latent_dim=d, seed=s) for n, d, s in
+             (("a", 4, 1), ("b", 2, 2), ("c", 3, 3))]
+    window = make_window()
+    open_and_wait(qtbot, window, data_file, paths)
+    qtbot.waitUntil(lambda: all(m.embedding is not None for m in window.session.models)
+                    and not window.runner.running_kinds(), timeout=20_000)
+    return window
+
+
+def _hover_xy(view):
+    x, y = view._hover_item.getData()
+    return None if len(x) == 0 else (float(x[0]), float(y[0]))
+
+
+def test_compare_mode_shows_every_model_titled_and_aligned(three_models, qtbot):
+    window = three_models
+    window.compare_action.trigger()
+    assert window.session.compare_mode and window.central.currentWidget() is window.compare_view
+    views = window.compare_view.views
+    assert len(views) == 3
+    panels = window.compare_presenter.panels
+    for view, panel, m in zip(views, panels, window.session.models, strict=True):
+        title = view.plot_item.titleLabel.text
+        assert m.name in title and f"d = {m.entry.model.latent_dim}" in title
+        assert view.point_count == N_IMAGES
+        np.testing.assert_allclose(view._xy, panel.embedding)
+    assert "Procrustes-aligned" in views[1].plot_item.titleLabel.text
+    window.compare_action.trigger()
+    assert not window.session.compare_mode and window.central.currentWidget() is window.view
+
+
+def test_hover_in_one_view_rings_the_same_image_in_all_and_shows_reconstructions(three_models, qtbot):
+    window = three_models
+    window.session.set_compare_mode(True)
+    views = window.compare_view.views
+    panels = window.compare_presenter.panels
+    views[1].hovered.emit(17)  # what the view emits when the cursor is over its point 17
+    assert window.session.hovered == 17
+    for view, panel in zip(views, panels, strict=True):
+        assert _hover_xy(view) == pytest.approx(tuple(panel.embedding[17]))
+    strip = window.compare_view.strip
+    assert strip.count == 1 + 3
+    views[1].hovered.emit(-1)
+    assert window.session.hovered == -1 and all(_hover_xy(v) is None for v in views)
+
+
+def test_selection_in_one_view_selects_the_same_images_in_all(three_models, qtbot):
+    window = three_models
+    window.session.set_compare_mode(True)
+    views = window.compare_view.views
+    picked = np.array([3, 40, 41, 200])
+    views[2].set_selection(picked)  # as a lasso would: the view emits selection_changed
+    np.testing.assert_array_equal(window.session.selection, picked)
+    for view in views:
+        np.testing.assert_array_equal(view.selection, picked)
+
+
+def test_one_colouring_for_all_views(three_models, qtbot):
+    window = three_models
+    s = window.session
+    s.set_compare_mode(True)
+    src = s.models[2]
+    s.run(s.kmeans(src.key, "latent", 3, 0))
+    window.compare_view.colour_model_requested.emit(src.key)
+    s.set_colour("cluster")
+    for view, panel in zip(window.compare_view.views, window.compare_presenter.panels, strict=True):
+        col = s.compare_colouring(panel)
+        np.testing.assert_array_equal(col.categories, src.clustering.labels)
+        # the same image has the same colour in every view
+        np.testing.assert_array_equal(view._colors, window.compare_view.views[0]._colors)
