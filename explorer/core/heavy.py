@@ -25,8 +25,14 @@ def load_sklearn() -> None:
 
 
 def load_umap():
-    """Import umap-learn (and numba) under the same lock; returns the ``umap`` module."""
-    with _LOCK:
+    """Import umap-learn (and numba) under the same lock; returns the ``umap`` module.
+
+    umap-learn warns on import that TensorFlow (for ParametricUMAP, which we do not use) is missing.
+    """
+    import warnings
+
+    with _LOCK, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=ImportWarning)
         import umap
 
         return umap

@@ -6,13 +6,14 @@ import html
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QAction, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -23,7 +24,7 @@ from explorer.gui.colors import categorical_palette, continuous_colors, label_co
 from explorer.gui.embedding_view import EmbeddingView
 from explorer.gui.images import pixmap_scale, to_qimage
 
-__all__ = ["CompareView", "ComparePresenter", "ALIGN_TEXT"]
+__all__ = ["CompareView", "ComparePresenter", "CompareMode", "ALIGN_TEXT"]
 
 #: What the alignment menu says for each method.
 ALIGN_TEXT = {"none": "Not aligned (each as computed)",
@@ -185,9 +186,9 @@ class ComparePresenter(QObject):
     view goes to the session, which every view then shows.
     """
 
-    def __init__(self, session: Session, view: CompareView, parent: QObject | None = None) -> None:
+    def __init__(self, session: Session, view: CompareView, runner=None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.session, self.view = session, view
+        self.session, self.view, self.runner = session, view, runner
         self.panels = []
         self._legend_entries: dict = {}
         self._legend_title = ""
@@ -224,9 +225,8 @@ class ComparePresenter(QObject):
         s.set_compare(align=method)
         if method == "aligned-umap":
             task = s.aligned_umap_task()
-            runner = getattr(self.parent(), "session_runner", None)
-            if task is not None and runner is not None:
-                runner.submit(task)
+            if task is not None and self.runner is not None:
+                self.runner.submit(task)
 
     def _on_marker(self) -> None:
         for view in self.view.views:
@@ -360,3 +360,38 @@ class ComparePresenter(QObject):
                         view.clear_selection()
         finally:
             self._updating = False
+
+
+class CompareMode(QObject):
+    """The "Compare models side by side" action and the switch of a stack between the single view and Compare.
+
+    Parameters
+    ----------
+    session : Session
+    stack : QStackedWidget
+        Holds ``single`` and ``compare_view``.
+    single : QWidget
+        The active model's embedding view.
+    compare_view : CompareView
+    runner : explorer.gui.session_runner.SessionRunner
+        Runs the AlignedUMAP task.
+    """
+
+    def __init__(self, session: Session, stack: QStackedWidget, single: QWidget, compare_view: CompareView,
+                 runner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session, self.stack, self.single, self.compare_view = session, stack, single, compare_view
+        self.presenter = ComparePresenter(session, compare_view, runner, parent=self)
+        self.action = QAction("&Compare models side by side", self, checkable=True)
+        self.action.setShortcut("Ctrl+M")
+        self.action.setToolTip("Show 2–4 open models' embeddings side by side, linked by dataset image")
+        self.action.toggled.connect(session.set_compare_mode)
+        session.compare_changed.connect(self._on_compare_changed)
+
+    def _on_compare_changed(self) -> None:
+        on = bool(self.session.compare_mode)
+        if self.action.isChecked() != on:
+            self.action.setChecked(on)
+        self.stack.setCurrentWidget(self.compare_view if on else self.single)
+        if on:
+            self.presenter.refresh()

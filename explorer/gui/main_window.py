@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSt
 from explorer.core.session import Session
 from explorer.gui.bindings import ClusteringBinding, ModelListBinding, ProjectionBinding, ReconstructionBinding
 from explorer.gui.clustering_panel import ClusteringPanel
-from explorer.gui.compare_view import ComparePresenter, CompareView
+from explorer.gui.compare_view import CompareMode, CompareView
 from explorer.gui.embedding_presenter import EmbeddingPresenter
 from explorer.gui.embedding_view import EmbeddingView
 from explorer.gui.hover_preview import HoverPreview
@@ -154,8 +154,8 @@ class MainWindow(QMainWindow):
         s = self.session
         self.presenter = EmbeddingPresenter(s, self.view, self.hover_preview, self.image_grid, parent=self)
         self.presenter.embedding_shown.connect(self._on_embedding_shown)
-        self.compare_presenter = ComparePresenter(s, self.compare_view, parent=self)
-        s.compare_changed.connect(self._on_compare_changed)
+        self.compare_mode = CompareMode(s, self.central, self.view, self.compare_view, self.session_runner, self)
+        self.compare_action, self.compare_presenter = self.compare_mode.action, self.compare_mode.presenter
         self.model_list = ModelListBinding(s, self.model_panel)
         self.projection_binding = ProjectionBinding(s, self.projection_panel, self.session_runner, self._show_error,
                                                     self._inversion_text)
@@ -262,10 +262,6 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
         self.toolbar = toolbar
         view_menu.addSeparator()
-        self.compare_action = QAction("&Compare models side by side", self, checkable=True)
-        self.compare_action.setShortcut("Ctrl+M")
-        self.compare_action.setToolTip("Show 2–4 open models' embeddings side by side, linked by dataset image")
-        self.compare_action.toggled.connect(self.session.set_compare_mode)
         view_menu.addAction(self.compare_action)
         toolbar.addSeparator()
         toolbar.addAction(self.compare_action)
@@ -443,15 +439,6 @@ class MainWindow(QMainWindow):
         self.embedding_shown.emit(result)
         if self._warm_up_umap and not self._warm_up_started:
             QTimer.singleShot(WARM_UP_DELAY_MS, self._start_umap_warm_up)
-
-    def _on_compare_changed(self) -> None:
-        """Show the Compare view or the single embedding, as the session says."""
-        on = bool(self.session.compare_mode)
-        if self.compare_action.isChecked() != on:
-            self.compare_action.setChecked(on)
-        self.central.setCurrentWidget(self.compare_view if on else self.view)
-        if on:
-            self.compare_presenter.refresh()
 
     def _on_busy_changed(self, key: str, family: str, busy: bool) -> None:
         if family == "open" and busy:  # after the cache look-up: it must not compete with the dataset and paint

@@ -150,3 +150,18 @@ def test_a_bad_compare_entry_is_one_sentence(tmp_path, compared):
         path.write_text(json.dumps(doc))
         with pytest.raises(SessionFileError, match="compare"):
             read_session(path)
+
+
+def test_aligned_umap_task_fits_the_compared_codes_together(compared):
+    from explorer.core.compare.align import aligned_umap
+
+    s = compared
+    s.set_compare([m.key for m in s.models[:2]], "aligned-umap")
+    assert "not been computed" in " ".join(s.compare_panels()[0].notes)
+    s.run(s.aligned_umap_task(seed=0))
+    panels = s.compare_panels()
+    assert all("AlignedUMAP" in p.title for p in panels) and not any("not been computed" in n for p in panels
+                                                                       for n in p.notes)
+    direct, _ = aligned_umap([m.codes.z for m in s.models[:2]], [np.arange(90)] * 2, seed=0)
+    for p, e in zip(panels, direct, strict=True):  # seeded: the same embedding as a direct fit
+        np.testing.assert_allclose(p.embedding, e, atol=1e-4)
