@@ -5,15 +5,20 @@ from __future__ import annotations
 import html
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QSizePolicy,
+    QSlider,
+    QSpinBox,
     QStackedWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -91,6 +96,122 @@ class _HoverStrip(QWidget):
         return len(self._cells)
 
 
+class SyncedInterpolationView(QWidget):
+    """The same two dataset images interpolated in every compared model, one frame slider, played in sync.
+
+    Signals
+    -------
+    interpolate_requested(int)
+        Frames T wanted: interpolate between the first two selected images.
+    export_requested(str)
+        A movie path (.gif or .mp4) to write the synced frames to.
+    """
+
+    interpolate_requested = Signal(int)
+    export_requested = Signal(str)
+
+    def __init__(self, size_px: int = 168, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.size_px = size_px
+        self.runs = []
+        outer = QVBoxLayout(self)
+        bar = QHBoxLayout()
+        self.build_button = QPushButton("Interpolate between the first two selected images", self)
+        self.build_button.setToolTip("Each model interpolates between its own codes of the same two dataset "
+                                     "images (the interpolation settings' lerp/slerp)")
+        bar.addWidget(self.build_button)
+        bar.addWidget(QLabel("Frames:", self))
+        self.frames_spin = QSpinBox(self)
+        self.frames_spin.setRange(2, 2000)
+        self.frames_spin.setValue(30)
+        bar.addWidget(self.frames_spin)
+        self.play_button = QPushButton("Play", self, checkable=True)
+        self.play_button.setEnabled(False)
+        bar.addWidget(self.play_button)
+        self.export_button = QPushButton("Export movie…", self)
+        self.export_button.setEnabled(False)
+        bar.addWidget(self.export_button)
+        bar.addStretch(1)
+        outer.addLayout(bar)
+        self.status = QLabel("Select two images in any view (the same images in every model), then "
+                             "interpolate.", self)
+        self.status.setWordWrap(True)
+        outer.addWidget(self.status)
+        self.row = QHBoxLayout()
+        self.row.setSpacing(12)
+        outer.addLayout(self.row)
+        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider.setEnabled(False)
+        outer.addWidget(self.slider)
+        outer.addStretch(1)
+        self.cells: list[tuple[QLabel, QLabel]] = []
+        self.timer = QTimer(self, interval=83)
+        self.timer.timeout.connect(self._next_frame)
+        self.build_button.clicked.connect(lambda: self.interpolate_requested.emit(self.frames_spin.value()))
+        self.play_button.toggled.connect(lambda on: self.timer.start() if on else self.timer.stop())
+        self.slider.valueChanged.connect(self.show_frame)
+        self.export_button.clicked.connect(self._on_export)
+
+    def set_runs(self, runs, fps: float = 12.0) -> None:
+        """Show `SyncedInterpolation` runs (empty: nothing) at frame 0."""
+        for holder, _img in self.cells:
+            holder.deleteLater()
+        self.cells = []
+        self.runs = list(runs)
+        playable = [r for r in self.runs if r.frames is not None]
+        for r in self.runs:
+            holder = QWidget(self)
+            box = QVBoxLayout(holder)
+            img = QLabel(holder)
+            img.setFixedSize(self.size_px, self.size_px)
+            img.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            img.setStyleSheet("background: #f2f2f2; border: 1px solid #ddd;")
+            if r.frames is None:
+                img.setText("—")
+            cap = QLabel(f"{html.escape(r.name)}<br><span style='color:#666'>{html.escape(r.note)}</span>", holder)
+            cap.setTextFormat(Qt.TextFormat.RichText)
+            cap.setWordWrap(True)
+            cap.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+            cap.setFixedWidth(self.size_px + 20)
+            box.addWidget(img, 0, Qt.AlignmentFlag.AlignHCenter)
+            box.addWidget(cap)
+            box.addStretch(1)
+            holder.setMinimumHeight(self.size_px + 64)  # room for the two caption lines under the frame
+            self.row.addWidget(holder)
+            self.cells.append((holder, img))
+        n = playable[0].frames.shape[0] if playable else 0
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(n - 1, 0))
+        self.slider.setValue(0)
+        self.slider.blockSignals(False)
+        for w in (self.slider, self.play_button, self.export_button):
+            w.setEnabled(bool(playable))
+        if not playable:
+            self.play_button.setChecked(False)
+        self.timer.setInterval(int(round(1000 / max(fps, 1.0))))
+        self.show_frame(0)
+
+    def show_frame(self, t: int) -> None:
+        """Show frame ``t`` of every model."""
+        for r, (_holder, img) in zip(self.runs, self.cells, strict=True):
+            if r.frames is None or not 0 <= t < len(r.frames):
+                continue
+            frame = r.frames[t]
+            w, h = pixmap_scale(frame.shape[1:], self.size_px)
+            img.setPixmap(QPixmap.fromImage(to_qimage(frame)).scaled(
+                w, h, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+
+    def _next_frame(self) -> None:
+        if self.slider.maximum() > 0:
+            self.slider.setValue((self.slider.value() + 1) % (self.slider.maximum() + 1))
+
+    def _on_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export synced interpolation", "interpolation_compare.gif",
+                                              "Movies (*.gif *.mp4)")
+        if path:
+            self.export_requested.emit(path)
+
+
 class CompareView(QWidget):
     """Small multiples of the compared models' embeddings, their controls and the hover strip.
 
@@ -133,7 +254,26 @@ class CompareView(QWidget):
         self.summary = QLabel("", self)
         self.summary.setStyleSheet("color: #444;")
         bar.addWidget(self.summary)
+        self.invert_button = QPushButton("Invert images for GANs", self)
+        self.invert_button.setToolTip("GANs without encoder take part through the codes of the same dataset "
+                                      "images found by GAN inversion (a seeded sample of this many images)")
+        self.invert_spin = QSpinBox(self)
+        self.invert_spin.setRange(10, 100_000)
+        self.invert_spin.setValue(500)
+        self.invert_spin.setSingleStep(100)
+        bar.addWidget(self.invert_button)
+        bar.addWidget(self.invert_spin)
+        self.invert_button.hide()
+        self.invert_spin.hide()
         outer.addLayout(bar)
+        self.tabs = QTabWidget(self)
+        outer.addWidget(self.tabs, 1)
+        page = QWidget(self)
+        self.tabs.addTab(page, "Embeddings")
+        self.interpolation = SyncedInterpolationView(parent=self)
+        self.tabs.addTab(self.interpolation, "Interpolation")
+        outer = QVBoxLayout(page)
+        outer.setContentsMargins(0, 4, 0, 0)
         self.legend = QLabel("", self)  # one legend for every view: they share the colouring
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
@@ -198,10 +338,16 @@ class ComparePresenter(QObject):
                        (s.dataset_changed, self.refresh), (s.codes_changed, self._on_model_event),
                        (s.embedding_changed, self._on_model_event), (s.clustering_changed, self._on_model_event),
                        (s.colouring_changed, self.refresh), (s.marker_changed, self._on_marker),
-                       (s.selection_changed, self._show_selection), (s.hover_changed, self._on_hover_changed)]
+                       (s.selection_changed, self._show_selection), (s.hover_changed, self._on_hover_changed),
+                       (s.settings_changed, self._on_settings)]
         for signal, slot in self._links:
             signal.connect(slot)
         view.align_requested.connect(self._on_align)
+        view.invert_button.clicked.connect(self._on_invert)
+        view.interpolation.interpolate_requested.connect(self.interpolate)
+        view.interpolation.frames_spin.valueChanged.connect(
+            lambda v: s.update_settings("interpolation", frames=int(v)))  # one interpolation setting
+        view.interpolation.export_requested.connect(self.export_interpolation)
         view.colour_model_requested.connect(lambda key: s.set_compare(colour_key=key))
         self._wired: set[int] = set()
 
@@ -228,6 +374,59 @@ class ComparePresenter(QObject):
             if task is not None and self.runner is not None:
                 self.runner.submit(task)
 
+    def _on_settings(self, group: str) -> None:
+        if group == "interpolation":
+            spin = self.view.interpolation.frames_spin
+            frames = int(self.session.settings.get("interpolation", {}).get("frames", 30))
+            if spin.value() != frames:
+                spin.blockSignals(True)
+                spin.setValue(frames)
+                spin.blockSignals(False)
+
+    def _on_invert(self) -> None:
+        tasks = self.session.compare_inversion_tasks(self.view.invert_spin.value())
+        if self.runner is not None:
+            self.runner.submit_all(tasks)
+
+    def interpolate(self, frames: int) -> None:
+        """Interpolate between the first two selected dataset images in every compared model."""
+        s, iv = self.session, self.view.interpolation
+        sel = s.selection
+        if len(sel) < 2:
+            iv.status.setText(f"Select two images first ({len(sel)} selected): the first two selected "
+                              "are the ends.")
+            return
+        method = s.settings.get("interpolation", {}).get("method", "slerp")
+        try:
+            runs = s.compare_interpolation(int(sel[0]), int(sel[1]), frames, method)
+        except ValueError as exc:
+            iv.status.setText(str(exc))
+            return
+        iv.set_runs(runs, float(s.settings.get("interpolation", {}).get("fps", 12)))
+        iv.status.setText(f"{method} from image #{sel[0]} to #{sel[1]}, {frames} frames, in every compared "
+                          "model; drag the slider or play.")
+
+    def export_interpolation(self, path: str) -> None:
+        """Write the synced frames side by side as a GIF/MP4 (a job), captioned with the models."""
+        from explorer.core.latent.movie import write_movie
+
+        runs = [r for r in self.view.interpolation.runs if r.frames is not None]
+        if not runs:
+            return
+        grid = np.stack([r.frames for r in runs], axis=1)[:, None]  # (T, 1, M, C, H, W)
+        caption = " | ".join(r.name for r in runs)
+        fps = float(self.session.settings.get("interpolation", {}).get("fps", 12))
+        iv = self.view.interpolation
+
+        def write(ctx):
+            return write_movie(path, grid, fps=fps, scale=4, caption=caption, ctx=ctx)
+
+        if self.runner is not None:
+            self.runner.submit_job("compare-movie", write, label="Writing the synced interpolation",
+                                   on_done=lambda p: iv.status.setText(f"Wrote {p}"))
+        else:
+            iv.status.setText(f"Wrote {write(None)}")
+
     def _on_marker(self) -> None:
         for view in self.view.views:
             view.set_marker(*self.session.marker)
@@ -249,6 +448,10 @@ class ComparePresenter(QObject):
             self._draw(view, panels[i], self.view.notes[i], i == len(views) - 1)
         self._show_legend()
         self._fill_controls()
+        gans_on_prior = any((m := s.state(k)) is not None and m.entry is not None and not m.entry.model.has_encoder
+                            and m.codes is not None and m.codes.source == "prior" for k in s.compared_keys())
+        self.view.invert_button.setVisible(gans_on_prior)
+        self.view.invert_spin.setVisible(gans_on_prior)
         n_open = len(s.models)
         if not panels:
             text = ("Open two to four models on the same dataset to compare them." if n_open < 2 else

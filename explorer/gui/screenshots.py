@@ -23,7 +23,8 @@ It opens the bundled demo (or ``--model``), waits for each job, and writes:
   PSNR and SSIM against compression ratio, latent code vs JPEG/WebP (``_gan`` suffix: GAN inversion).
 - ``40_compare.png``: Compare mode — every open model (with ``--compare`` more are opened) side by side,
   Procrustes-aligned, one image hovered in all with each model's reconstruction;
-  ``41_compare_clusters.png``: all coloured by the first model's k-means clusters, a selection linked.
+  ``41_compare_clusters.png``: all coloured by the first model's k-means clusters, a selection linked;
+  ``42_compare_interpolation.png``: one interpolation between the same two images in every model.
   ``--only-compare`` makes just these two.
 """
 
@@ -163,7 +164,17 @@ def _compare_shots(window, out: Path, app, extra: list[Path]) -> None:
         view.flush()
     _settle(app, 0.8)
     window.grab().save(str(out / "41_compare_clusters.png"))
-    print(f"wrote {out / '40_compare.png'}, {out / '41_compare_clusters.png'}", flush=True)
+    iv = window.compare_view.interpolation
+    window.compare_view.tabs.setCurrentWidget(iv)
+    s.select(first.dataset_indices[[int(np.argmin(xy[:, 0])), int(np.argmax(xy[:, 0]))]])
+    iv.frames_spin.setValue(24)
+    iv.build_button.click()
+    iv.slider.setValue(12)
+    _settle(app, 0.5)
+    window.grab().save(str(out / "42_compare_interpolation.png"))
+    window.compare_view.tabs.setCurrentIndex(0)
+    print(f"wrote {out / '40_compare.png'}, {out / '41_compare_clusters.png'}, "
+          f"{out / '42_compare_interpolation.png'}", flush=True)
     s.select([])
     s.set_colour("label")
     window.compare_action.setChecked(False)

@@ -165,3 +165,43 @@ def test_aligned_umap_task_fits_the_compared_codes_together(compared):
     direct, _ = aligned_umap([m.codes.z for m in s.models[:2]], [np.arange(90)] * 2, seed=0)
     for p, e in zip(panels, direct, strict=True):  # seeded: the same embedding as a direct fit
         np.testing.assert_allclose(p.embedding, e, atol=1e-4)
+
+
+def test_synced_interpolation_decodes_each_models_path_between_the_same_images(compared):
+    from explorer.core.latent.interpolation import interpolation_frames, interpolation_path
+
+    s = compared
+    g = s.models[2]
+    i, j = (int(v) for v in g.codes.indices[[1, 7]])
+    runs = s.compare_interpolation(i, j, frames=9, method="slerp")
+    assert [r.key for r in runs] == [m.key for m in s.models]
+    for r, m in zip(runs, s.models, strict=True):
+        rows = m.codes.points_of([i, j])
+        path = interpolation_path(m.codes.z[rows].astype(np.float64), 9, "slerp").astype(np.float32)
+        np.testing.assert_allclose(r.frames, interpolation_frames(m.entry.model, path), atol=1e-6)
+        assert r.frames.shape == (9, 1, 28, 28)
+    assert runs[2].note == "slerp between inverted codes"
+    not_inverted = int(np.setdiff1d(np.arange(90), g.codes.indices)[0])
+    runs = s.compare_interpolation(i, not_inverted, frames=5)
+    assert runs[2].frames is None and f"#{not_inverted} not inverted" == runs[2].note
+    assert runs[0].frames.shape[0] == 5
+    with pytest.raises(ValueError, match="two different dataset images"):
+        s.compare_interpolation(i, i)
+
+
+def test_compared_gans_are_inverted_on_request(tmp_path, files, one_torch_thread):  # noqa: F811
+    data, a, _b = files
+    torch.manual_seed(0)
+    gan = save_checkpoint(tmp_path / "models" / "gan.pt", DCGAN(4, (1, 28, 28), g_width=8, d_width=8).eval(),
+                          dataset="toy", seed=0)
+    s = new_session(tmp_path)
+    s.update_settings("reconstruction", inversion={"steps": 2, "restarts": 1})
+    open_all(s, data, [a, gan])
+    assert s.compare_panels()[1].linked is False
+    tasks = s.compare_inversion_tasks(10)
+    assert len(tasks) == 1
+    s.run_all(tasks)
+    s.run_all(s.follow_up())
+    p = s.compare_panels()[1]
+    assert p.linked and len(p.dataset_indices) == 10 and "z inverted" in p.title
+    assert s.compare_inversion_tasks(10) == []

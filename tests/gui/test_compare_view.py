@@ -82,3 +82,33 @@ def test_one_colouring_for_all_views(three_models, qtbot):
         np.testing.assert_array_equal(col.categories, src.clustering.labels)
         # the same image has the same colour in every view
         np.testing.assert_array_equal(view._colors, window.compare_view.views[0]._colors)
+
+
+def test_synced_interpolation_plays_every_model_and_exports_one_movie(three_models, qtbot, tmp_path):
+    from PIL import Image
+
+    window = three_models
+    s = window.session
+    s.set_compare_mode(True)
+    assert not window.compare_view.invert_button.isVisible()  # no GAN on prior samples here
+    iv = window.compare_view.interpolation
+    window.compare_view.tabs.setCurrentWidget(iv)
+    s.select([5, 60])
+    iv.frames_spin.setValue(12)
+    assert s.settings["interpolation"]["frames"] == 12
+    iv.build_button.click()
+    assert len(iv.runs) == 3 and all(r.frames.shape == (12, 1, 28, 28) for r in iv.runs)
+    assert iv.slider.maximum() == 11 and iv.play_button.isEnabled()
+    iv.slider.setValue(11)  # the last frame of each model is its reconstruction of image 60
+    m = s.models[1].entry.model
+    import torch
+
+    with torch.no_grad():
+        end = m.decode(torch.from_numpy(s.models[1].codes.z[60:61])).numpy()[0]
+    np.testing.assert_allclose(iv.runs[1].frames[11], end, atol=1e-5)
+    out = tmp_path / "synced.gif"
+    window.compare_presenter.export_interpolation(str(out))
+    qtbot.waitUntil(lambda: out.exists() and not window.runner.running_kinds(), timeout=20_000)
+    with Image.open(out) as gif:
+        assert gif.n_frames == 12
+        assert gif.size[0] >= 3 * 28 * 4  # three models side by side at 4x

@@ -11,7 +11,7 @@ from explorer.core.compare.align import ALIGNMENTS, Alignment, align_embeddings,
 from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.session.state import Task
 
-__all__ = ["MAX_COMPARED", "ComparePanel", "HoverImage", "CompareViews"]
+__all__ = ["MAX_COMPARED", "ComparePanel", "HoverImage", "SyncedInterpolation", "CompareViews"]
 
 #: Most models shown side by side.
 MAX_COMPARED = 4
@@ -91,6 +91,27 @@ class HoverImage:
     image: np.ndarray | None
     note: str
     psnr_db: float | None = None
+
+
+@dataclass(frozen=True)
+class SyncedInterpolation:
+    """One model's interpolation between the same two dataset images as the other compared models.
+
+    Attributes
+    ----------
+    key : str
+    name : str
+    frames : numpy.ndarray or None
+        (T, C, H, W) float32 in [0, 1] at the dataset's resolution (T equal for every model);
+        None when the model has no code for one of the images.
+    note : str
+        "slerp between the encoder's codes", "… inverted codes", or why there are no frames.
+    """
+
+    key: str
+    name: str
+    frames: np.ndarray | None
+    note: str
 
 
 class CompareViews:
@@ -352,6 +373,91 @@ class CompareViews:
                 shown = _to_shape(xr, original.shape)
             out.append(HoverImage(key, m.name, shown, note, value))
         return out
+
+    def compare_interpolation(self, first: int, second: int, frames: int | None = None,
+                              method: str | None = None) -> list[SyncedInterpolation]:
+        """Interpolate between the same two dataset images in every compared model, frame for frame.
+
+        Each model interpolates between its own codes of the two images (encoder output; a
+        GAN's inverted codes) with the session's interpolation settings (``method``
+        lerp/slerp, ``frames``), `explorer.core.latent.interpolation.interpolation_path`, and
+        decodes the path; frames are shown at the dataset's resolution so they line up.
+
+        Parameters
+        ----------
+        first, second : int
+            Dataset indices, 0 <= i < N, different.
+        frames : int, optional
+            Frames T (2–2000), default the interpolation settings' (30).
+        method : {"lerp", "slerp"}, optional
+            Default the interpolation settings' ("slerp").
+
+        Returns
+        -------
+        list of SyncedInterpolation
+            One per compared model with codes, in order.
+
+        Raises
+        ------
+        ValueError
+            Indices outside the dataset or equal, or a bad ``frames`` / ``method``.
+        """
+        from explorer.core.latent.interpolation import interpolation_frames, interpolation_path
+
+        ds = self.dataset
+        n = len(ds) if ds is not None else 0
+        if not (0 <= int(first) < n and 0 <= int(second) < n) or int(first) == int(second):
+            raise ValueError(f"interpolation needs two different dataset images (0–{n - 1}), "
+                             f"got {first} and {second}")
+        settings = self.settings.get("interpolation", {})
+        frames = int(frames if frames is not None else settings.get("frames", 30))
+        method = method if method is not None else settings.get("method", "slerp")
+        if method not in ("lerp", "slerp") or not 2 <= frames <= 2000:
+            raise ValueError(f"interpolation needs lerp or slerp and 2–2000 frames, got {method!r}, {frames}")
+        out = []
+        for key in self.compared_keys():
+            m = self.state(key)
+            if m is None or m.entry is None or m.codes is None:
+                continue
+            if not m.codes.of_dataset:
+                out.append(SyncedInterpolation(key, m.name, None, "prior samples: no codes of dataset images"))
+                continue
+            rows = m.codes.points_of([first, second])
+            if (rows < 0).any():
+                missing = [f"#{i}" for i, r in zip((first, second), rows, strict=True) if r < 0]
+                out.append(SyncedInterpolation(key, m.name, None, f"{' and '.join(missing)} not inverted"))
+                continue
+            path = interpolation_path(m.codes.z[rows].astype(np.float64), frames, method)
+            images = interpolation_frames(m.entry.model, path.astype(np.float32))
+            if not np.isfinite(images).all():
+                out.append(SyncedInterpolation(key, m.name, None, f"{m.name} decoded non-finite values"))
+                continue
+            if ds is not None and images.shape[1:] != ds.image_shape:
+                images = np.stack([_to_shape(f[None], ds.image_shape) for f in images])
+            what = "inverted codes" if m.codes.source == "inverted" else "the encoder's codes"
+            out.append(SyncedInterpolation(key, m.name, images, f"{method} between {what}"))
+        return out
+
+    def compare_inversion_tasks(self, n: int) -> list[Task]:
+        """Let the compared GANs without encoder take part: invert ``n`` dataset images for each.
+
+        The same seeded images for every GAN (the session's reconstruction settings for the
+        inversion; `Analyses.set_gan_points`), kept in the shared inverted-codes store.
+
+        Returns
+        -------
+        list of Task
+            One per compared GAN that shows prior samples (none when all are linked).
+        """
+        tasks = []
+        for key in self.compared_keys():
+            m = self.state(key)
+            if m is not None and m.entry is not None and not m.entry.model.has_encoder \
+                    and (m.codes is None or m.codes.source == "prior"):
+                task = self.set_gan_points(key, "inverted", int(n))
+                if task is not None:
+                    tasks.append(task)
+        return tasks
 
     # ------------------------------------------------------------------ AlignedUMAP (a task)
 
