@@ -350,6 +350,8 @@ class ComparePresenter(QObject):
         view.interpolation.export_requested.connect(self.export_interpolation)
         view.colour_model_requested.connect(lambda key: s.set_compare(colour_key=key))
         self._wired: set[int] = set()
+        self._strip_timer = QTimer(self, singleShot=True, interval=40)
+        self._strip_timer.timeout.connect(self.update_strip)
 
     def close(self) -> None:
         """Stop observing the session."""
@@ -533,14 +535,19 @@ class ComparePresenter(QObject):
         self.session.set_hovered(int(panel.dataset_indices[point]))
 
     def _on_hover_changed(self, dataset_index: int) -> None:
+        """Ring the hovered image in every view now; the reconstructions strip follows once the cursor rests."""
         s = self.session
         for view, panel in zip(self.view.views, self.panels, strict=False):
             points = s.compared_points(panel.key)
             view.show_linked_hover(int(points[0]) if len(points) else -1)
-        if dataset_index >= 0 and self.active:
-            self.view.strip.show_images(s.hover_images(dataset_index))
-        elif not self.active:
-            self.view.strip.show_images([])
+        if self.active:
+            self._strip_timer.start()  # decoding one image per model: not on every mouse move
+
+    def update_strip(self) -> None:
+        """Show the hovered image and each compared model's reconstruction of it (or keep the last)."""
+        i = self.session.hovered
+        if i >= 0 and self.active:
+            self.view.strip.show_images(self.session.hover_images(i))
 
     def _on_view_selection(self, view: EmbeddingView, points) -> None:
         if self._updating:

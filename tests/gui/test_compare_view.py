@@ -53,7 +53,7 @@ def test_hover_in_one_view_rings_the_same_image_in_all_and_shows_reconstructions
     for view, panel in zip(views, panels, strict=True):
         assert _hover_xy(view) == pytest.approx(tuple(panel.embedding[17]))
     strip = window.compare_view.strip
-    assert strip.count == 1 + 3
+    qtbot.waitUntil(lambda: strip.count == 1 + 3, timeout=2000)  # once the cursor rests
     views[1].hovered.emit(-1)
     assert window.session.hovered == -1 and all(_hover_xy(v) is None for v in views)
 
