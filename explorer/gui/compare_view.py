@@ -588,15 +588,29 @@ class CompareMode(QObject):
     """
 
     def __init__(self, session: Session, stack: QStackedWidget, single: QWidget, compare_view: CompareView,
-                 runner, parent: QObject | None = None) -> None:
+                 runner, hover_preview=None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session, self.stack, self.single, self.compare_view = session, stack, single, compare_view
+        self.hover_preview = hover_preview
         self.presenter = ComparePresenter(session, compare_view, runner, parent=self)
         self.action = QAction("&Compare models side by side", self, checkable=True)
         self.action.setShortcut("Ctrl+M")
         self.action.setToolTip("Show 2–4 open models' embeddings side by side, linked by dataset image")
         self.action.toggled.connect(session.set_compare_mode)
         session.compare_changed.connect(self._on_compare_changed)
+        session.hover_changed.connect(self._on_hover_changed)
+
+    def _on_hover_changed(self, i: int) -> None:
+        """The "Image under cursor" panel shows the image hovered in any compared view."""
+        s, preview = self.session, self.hover_preview
+        if preview is None or not s.compare_mode or i < 0 or s.dataset is None or i >= len(s.dataset):
+            return
+        ds = s.dataset
+        label = None
+        if ds.labels is not None:
+            lab = int(ds.labels[i])
+            label = ds.class_names[lab] if ds.class_names is not None and lab < len(ds.class_names) else str(lab)
+        preview.show_point(ds.images[i], i, label, None, "hovered in the Compare view")
 
     def _on_compare_changed(self) -> None:
         on = bool(self.session.compare_mode)

@@ -154,7 +154,8 @@ class MainWindow(QMainWindow):
         s = self.session
         self.presenter = EmbeddingPresenter(s, self.view, self.hover_preview, self.image_grid, parent=self)
         self.presenter.embedding_shown.connect(self._on_embedding_shown)
-        self.compare_mode = CompareMode(s, self.central, self.view, self.compare_view, self.session_runner, self)
+        self.compare_mode = CompareMode(s, self.central, self.view, self.compare_view, self.session_runner,
+                                        self.hover_preview, self)
         self.compare_action, self.compare_presenter = self.compare_mode.action, self.compare_mode.presenter
         self.model_list = ModelListBinding(s, self.model_panel)
         self.projection_binding = ProjectionBinding(s, self.projection_panel, self.session_runner, self._show_error,

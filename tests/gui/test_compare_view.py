@@ -54,6 +54,7 @@ def test_hover_in_one_view_rings_the_same_image_in_all_and_shows_reconstructions
         assert _hover_xy(view) == pytest.approx(tuple(panel.embedding[17]))
     strip = window.compare_view.strip
     qtbot.waitUntil(lambda: strip.count == 1 + 3, timeout=2000)  # once the cursor rests
+    assert window.hover_preview.index() == 17
     views[1].hovered.emit(-1)
     assert window.session.hovered == -1 and all(_hover_xy(v) is None for v in views)
 
