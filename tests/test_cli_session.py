@@ -105,6 +105,11 @@ def test_render_embedding_in_a_fresh_process_draws_the_saved_view(tmp_path, file
     b = np.asarray(Image.open(tmp_path / "here.png").convert("RGB"))
     assert a.shape == (1360, 1800, 3)  # the fixed figure size at scale 2
     assert np.array_equal(a, b)
+    # a journal column: 85 mm at 300 dpi, and the dpi in the file
+    assert main(["render", "embedding", str(out), "--out", str(tmp_path / "col.png"), "--width-mm", "85",
+                 "--dpi", "300"]) == 0
+    with Image.open(tmp_path / "col.png") as im:
+        assert abs(im.size[0] - round(85 / 25.4 * 300)) <= 1 and round(im.info["dpi"][0]) == 300
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -120,6 +125,8 @@ def test_session_create_bad_values_get_one_sentence(tmp_path, files, capsys, arg
 
 
 @pytest.mark.parametrize("argv, message", [(["--scale", "inf"], "--scale must be"),
+                                           (["--width-mm", "nan"], "--width-mm must be"),
+                                           (["--dpi", "0"], "--dpi must be"),
                                            (["--out-ext", ".jpg"], "use a .png, .svg or .pdf")])
 def test_render_embedding_checks_its_arguments_before_opening_anything(tmp_path, files, capsys, argv, message):
     data, vae = files

@@ -65,6 +65,9 @@ def add_render_parsers(render_sub) -> None:
     p.add_argument("session", type=Path, metavar="S.lxs")
     p.add_argument("--out", type=Path, required=True, metavar="FIG", help=".png, .svg or .pdf")
     p.add_argument("--scale", type=float, default=1.0, help="PNG pixel scale (2 for print; default 1)")
+    p.add_argument("--width-mm", type=float, default=None, metavar="MM",
+                   help="PNG: printed width in millimetres (with --dpi, e.g. --width-mm 85 --dpi 300)")
+    p.add_argument("--dpi", type=float, default=None, help="PNG: dots per inch, written into the file (default 96)")
     p.set_defaults(render_handler=cmd_render_embedding)
 
 
@@ -208,9 +211,13 @@ def cmd_render_embedding(args) -> int:
         raise UserError(f"--scale must be a number in (0, 16], got {args.scale}")
     if args.out.suffix.lower() not in EXPORT_FORMATS:
         raise UserError(f"cannot write '{args.out}': use a .png, .svg or .pdf file name")
+    if args.width_mm is not None and not (math.isfinite(args.width_mm) and 0 < args.width_mm <= 2000):
+        raise UserError(f"--width-mm must be a number in (0, 2000], got {args.width_mm}")
+    if args.dpi is not None and not (math.isfinite(args.dpi) and 10 <= args.dpi <= 2400):
+        raise UserError(f"--dpi must be a number in [10, 2400], got {args.dpi}")
     s = _restored(args.session)
     try:
-        out = render_figure(s, args.out, scale=args.scale)
+        out = render_figure(s, args.out, scale=args.scale, width_mm=args.width_mm, dpi=args.dpi)
     except ValueError as exc:
         raise UserError(f"{args.session}: {exc}") from None
     except OSError as exc:

@@ -14,7 +14,8 @@ FIGURE_SIZE = (900, 680)
 
 
 def render_figure(session: Session, path: str | os.PathLike, scale: float = 1.0,
-                  size: tuple[int, int] = FIGURE_SIZE) -> Path:
+                  size: tuple[int, int] = FIGURE_SIZE, *, width_mm: float | None = None,
+                  dpi: float | None = None) -> Path:
     """Draw the session's active embedding (projection, colouring, legend or colour bar, selection, zoom) to a file.
 
     The figure is drawn on its own view of a fixed ``size``, not on the window, so the same
@@ -27,9 +28,14 @@ def render_figure(session: Session, path: str | os.PathLike, scale: float = 1.0,
     path : path-like
         ``.png``, ``.svg`` or ``.pdf`` (written atomically).
     scale : float
-        PNG only: pixel size relative to ``size`` (2.0 for print).
+        PNG only: pixel size relative to ``size`` (2.0 for print); ignored when ``width_mm``
+        is given.
     size : (int, int)
         Logical pixels of the figure.
+    width_mm, dpi : float, optional
+        PNG only: the printed width in millimetres at ``dpi`` dots per inch (e.g. 170 mm
+        at 300 dpi); the dpi is written into the file
+        (`explorer.gui.view_export.png_scale`).
 
     Returns
     -------
@@ -38,7 +44,7 @@ def render_figure(session: Session, path: str | os.PathLike, scale: float = 1.0,
     Raises
     ------
     ValueError
-        No embedding to draw, or an unknown file extension.
+        No embedding to draw, an unknown file extension, or a bad width / dpi.
     OSError
         The file cannot be written.
     """
@@ -65,7 +71,11 @@ def render_figure(session: Session, path: str | os.PathLike, scale: float = 1.0,
         view.resize(*size)
         app.processEvents()
         presenter.redraw()  # again at its final size: the zoom and the raster fit the figure
-        out = export_view(view, path, scale=scale)
+        if width_mm is not None or dpi is not None:
+            from explorer.gui.view_export import png_scale
+
+            scale = png_scale(view, width_mm, dpi)
+        out = export_view(view, path, scale=scale, dpi=dpi)
     finally:
         presenter.close()
         presenter.deleteLater()

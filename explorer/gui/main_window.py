@@ -423,11 +423,12 @@ class MainWindow(QMainWindow):
         "inversion_error" (inverted codes of a GAN)."""
         self.session.set_colour(mode, dim)
 
-    def export_view(self, path: str | Path, scale: float = 1.0) -> str:
+    def export_view(self, path: str | Path, scale: float = 1.0, width_mm: float | None = None,
+                    dpi: float | None = None) -> str:
         """Write the session's embedding as a figure (PNG, SVG or PDF) — what ``render embedding`` writes."""
         from explorer.gui.figure import render_figure
 
-        return str(render_figure(self.session, path, scale=scale))
+        return str(render_figure(self.session, path, scale=scale, width_mm=width_mm, dpi=dpi))
 
     def clustering_result(self):
         """The clustering of the active model, or None."""

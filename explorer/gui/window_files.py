@@ -175,8 +175,13 @@ class WindowFiles:
                                               "PNG image (*.png);;SVG vector (*.svg);;PDF document (*.pdf)")
         if path:
             w.settings.setValue("paths/last_export_dir", str(Path(path).parent))
+            size = {}
+            if Path(path).suffix.lower() == ".png":
+                size = png_size_dialog(w, w.settings)
+                if size is None:
+                    return
             try:
-                w.export_view(path)
+                w.export_view(path, **size)
                 w.statusBar().showMessage(f"Wrote {path}", 5000)
             except (OSError, ValueError) as exc:
                 log.exception("export to %s failed", path)
@@ -298,3 +303,41 @@ class WindowFiles:
         if answer == QMessageBox.StandardButton.Save:
             return self.save_session() is not None
         return True
+
+
+def png_size_dialog(parent, settings) -> dict | None:
+    """Ask the PNG's printed size: width in mm (0: the figure's own 900 px) and dpi; remembered.
+
+    Returns
+    -------
+    dict or None
+        ``{"width_mm": float | None, "dpi": float}`` for `MainWindow.export_view`, or None when
+        the user cancels.
+    """
+    from PySide6.QtWidgets import QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel, QSpinBox
+
+    dlg = QDialog(parent)
+    dlg.setWindowTitle("PNG size")
+    form = QFormLayout(dlg)
+    width = QDoubleSpinBox(dlg)
+    width.setRange(0, 2000)
+    width.setDecimals(1)
+    width.setSuffix(" mm")
+    width.setSpecialValueText("figure size (900 × 680 px at the dpi's scale)")
+    width.setValue(float(settings.value("export/png_width_mm", 0.0)))
+    dpi = QSpinBox(dlg)
+    dpi.setRange(72, 1200)
+    dpi.setSuffix(" dpi")
+    dpi.setValue(int(settings.value("export/png_dpi", 300)))
+    form.addRow("Printed width", width)
+    form.addRow("Resolution", dpi)
+    form.addRow(QLabel("A one-column figure is about 85 mm wide, a two-column one about 170 mm.", dlg))
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, dlg)
+    buttons.accepted.connect(dlg.accept)
+    buttons.rejected.connect(dlg.reject)
+    form.addRow(buttons)
+    if dlg.exec() != QDialog.DialogCode.Accepted:
+        return None
+    settings.setValue("export/png_width_mm", width.value())
+    settings.setValue("export/png_dpi", dpi.value())
+    return {"width_mm": width.value() or None, "dpi": float(dpi.value())}

@@ -103,3 +103,28 @@ def test_overlays_can_be_left_out(embedding_view, tmp_path):
     without = _rgb(export_view(view, tmp_path / "b.png", overlays=False))
     assert _dark_fraction(without) < _dark_fraction(with_star)
     assert view._marker_item.isVisible() and view._path_item.isVisible()  # the view is as it was
+
+
+def test_file_export_asks_the_png_size_and_writes_it(make_window, qtbot, tmp_path, data_file, vae_file, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from explorer.gui import window_files
+    from tests.gui.windows import open_and_wait
+
+    window = make_window()
+    open_and_wait(qtbot, window, data_file, [vae_file])
+    target = tmp_path / "out" / "fig.png"
+    target.parent.mkdir()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    asked = []
+    monkeypatch.setattr(window_files, "png_size_dialog",
+                        lambda parent, settings: asked.append(1) or {"width_mm": 85.0, "dpi": 300.0})
+    window.files.export_dialog()
+    assert asked == [1]
+    with Image.open(target) as im:
+        assert abs(im.size[0] - round(85 / 25.4 * 300)) <= 1 and round(im.info["dpi"][0]) == 300
+    assert window.settings.value("paths/last_export_dir") == str(target.parent)
+    svg = tmp_path / "out" / "fig.svg"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(svg), ""))
+    window.files.export_dialog()
+    assert asked == [1] and svg.exists()  # no size question for a vector file
