@@ -272,6 +272,50 @@ def add_caption(image: np.ndarray, text: str, font_size: int | None = None, bg=1
     return np.concatenate([top, band_arr], axis=0)
 
 
+def add_row_labels(image: np.ndarray, labels, cell_h: int, pad_px: int, font_size: int | None = None,
+                   bg=1.0) -> np.ndarray:
+    """Prepend a column to a tiled grid with one label per row, centred on the row's cells.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, shape (H, W, c)
+        uint8 grid from :func:`tile_cells` with ``len(labels)`` rows of height ``cell_h``
+        separated by ``pad_px`` pixels.
+    labels : sequence of str
+        One per row, e.g. a traversal's "z[3] ∈ [−2.1, 2.3]".
+    cell_h, pad_px : int
+        Row height and padding of the grid, in pixels.
+    font_size : int, optional
+        Pixels; default ``cell_h`` / 4 within 8–18.
+    bg : float or (r, g, b)
+        Colour of the label column in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W + label width, c')`` uint8; the label column's width fits the longest label
+        (at most 360 pixels; longer labels are shrunk, then cut with "…").
+    """
+    h, w, c = image.shape
+    labels = [str(t) for t in labels]
+    size = int(min(18, max(8, cell_h // 4))) if font_size is None else int(font_size)
+    fnt = font(size)
+    margin = max(3, size // 2)
+    width = int(min(360, max((_text_width(t, fnt) for t in labels), default=0) + 2 * margin)) + 1
+    oc = _out_channels(c, bg)
+    bg_u8 = _bg_uint8(bg, oc)
+    col = Image.new("L" if oc == 1 else "RGB", (width, h), int(bg_u8[0]) if oc == 1 else tuple(int(v) for v in bg_u8))
+    draw = ImageDraw.Draw(col)
+    for i, text in enumerate(labels):
+        fitted, f = _fit_text(text, size, width - 2 * margin)
+        y = pad_px + i * (cell_h + pad_px) + cell_h / 2
+        if fitted:
+            draw.text((width - margin, y), drawable(fitted), font=f, fill=_ink(bg_u8), anchor="rm")
+    col_arr = np.asarray(col).reshape(h, width, oc)
+    body = np.broadcast_to(image, (h, w, oc)) if c != oc else image
+    return np.concatenate([col_arr, body], axis=1)
+
+
 # -- labelled figures ----------------------------------------------------------------------------
 
 

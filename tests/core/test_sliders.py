@@ -71,7 +71,20 @@ def test_save_traversal_formats(vae, tmp_path, ext):
     assert out.exists() and out.stat().st_size > 0
     if ext == ".gif":
         frames = iio.imread(out, index=None)
-        assert frames.shape[1:3] == (2 * 28 + 3 * 2, 28 + 2 * 2)
+        assert frames.shape[1] == 2 * 28 + 3 * 2 and frames.shape[2] > 28 + 2 * 2 + 40  # a label column
+        # the cells are the traversal itself; each row has its label's ink beside it
+        plain = sliders.traversal_movie_frames(vae, np.zeros(4, np.float32), [0, 1],
+                                               sliders.slider_ranges("prior", 4), 6)
+        from explorer.core.latent.movie import prepare_frames
+
+        bare = prepare_frames(plain, 1)
+        first = frames[0][..., :1] if frames.ndim == 4 else frames[0][..., None]
+        np.testing.assert_array_equal(first[:, -bare.shape[2]:], bare[0])  # (Pillow merges equal frames)
+        label_col = frames[0][:, :frames.shape[2] - bare.shape[2]]
+        label_col = label_col[..., 0] if label_col.ndim == 3 else label_col
+        for row in range(2):
+            band = label_col[2 + row * 30: 2 + row * 30 + 28]
+            assert (band < 100).any(), f"row {row} has no label"
     with pytest.raises(ValueError):
         sliders.save_traversal(tmp_path / "t.txt", vae, np.zeros(4), [0], sliders.slider_ranges("prior", 4))
 

@@ -13,6 +13,7 @@ from explorer.core.export import atomic_path
 from explorer.core.figures import (
     _bg_uint8,
     add_caption,
+    add_row_labels,
     auto_font_size,
     scale_images,
     tile_cells,
@@ -32,8 +33,9 @@ def prepare_frames(
     bg=1.0,
     font_size: int | None = None,
     ctx: JobContext | None = None,
+    row_labels: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """Turn decoded frames into the 8-bit pictures of a movie: upscale, tile, caption.
+    """Turn decoded frames into the 8-bit pictures of a movie: upscale, tile, label rows, caption.
 
     Parameters
     ----------
@@ -57,6 +59,9 @@ def prepare_frames(
         Caption size in pixels; default width/20 within 8–24 px.
     ctx : JobContext, optional
         Cancel, checked between frames.
+    row_labels : sequence of str, optional
+        6-D frames only: one label per grid row, drawn left of it (`figures.add_row_labels`),
+        e.g. an animated traversal's dimension and value range.
 
     Returns
     -------
@@ -78,10 +83,16 @@ def prepare_frames(
         if len(captions) != n:
             raise ValueError(f"{len(captions)} captions given for {n} frames")
     scaled = scale_images(a, scale, upscale)  # (T, [rows, cols,] H', W', C)
+    if row_labels is not None and (a.ndim != 6 or len(row_labels) != a.shape[1]):
+        raise ValueError(f"row_labels needs one label per grid row of 6-D frames, got {len(row_labels)} "
+                         f"for frames of shape {a.shape}")
     if a.ndim == 6:
         pics = []
         for f in scaled:
-            pics.append(tile_cells(f, pad_px, bg))
+            tiled = tile_cells(f, pad_px, bg)
+            if row_labels is not None:
+                tiled = add_row_labels(tiled, row_labels, f.shape[2], pad_px, bg=bg)
+            pics.append(tiled)
             if ctx is not None:
                 ctx.check()
         pics = np.stack(pics)
@@ -170,6 +181,7 @@ def write_movie(
     bg=1.0,
     font_size: int | None = None,
     ctx: JobContext | None = None,
+    row_labels: Sequence[str] | None = None,
 ) -> Path:
     """Write frames as an animated GIF or an H.264 MP4, chosen by the file's extension.
 
@@ -200,7 +212,7 @@ def write_movie(
     quality : float
         MP4 quality 0–10 (imageio-ffmpeg's scale, mapped to x264 CRF 51·(1 − q/10));
         8 is visually lossless for small images. Ignored for GIF.
-    pad_px, bg, font_size
+    pad_px, bg, font_size, row_labels
         See :func:`prepare_frames`.
     ctx : JobContext, optional
         Progress (fraction of frames encoded) and cancel.
@@ -233,7 +245,8 @@ def write_movie(
         raise ValueError(f"fps must be > 0, got {fps}")
     if ext == ".mp4" and not 0 <= quality <= 10:
         raise ValueError(f"MP4 quality must lie in 0–10, got {quality}")
-    pics = prepare_frames(frames, scale, upscale, caption, pad_px=pad_px, bg=bg, font_size=font_size, ctx=ctx)
+    pics = prepare_frames(frames, scale, upscale, caption, pad_px=pad_px, bg=bg, font_size=font_size, ctx=ctx,
+                          row_labels=row_labels)
     n, h, w, c = pics.shape
     with atomic_path(path) as tmp:
         if ext == ".gif":

@@ -221,11 +221,12 @@ def save_traversal(path, model, z, dims, ranges, n_cols: int = DEFAULT_COLUMNS,
     path : str or Path
         ``.png``, ``.svg``, ``.pdf`` (grid figure) or ``.gif``, ``.mp4`` (one column per
         frame: every chosen dimension cycles through its range at once, as
-        disentanglement_lib's animated traversals; ``n_frames`` per cycle).
+        disentanglement_lib's animated traversals; ``n_frames`` per cycle; each row
+        labelled with its dimension and value range, as the grid figure's rows).
     model, z, dims, ranges, n_cols, scores
         See :func:`traversal_figure`.
     title : str, optional
-        Figure title (figures only).
+        Figure title (a caption band under a movie).
     scale : float
         Resize factor of each image; ``upscale`` "nearest" or "smooth".
     fps, n_frames : movies only.
@@ -247,9 +248,18 @@ def save_traversal(path, model, z, dims, ranges, n_cols: int = DEFAULT_COLUMNS,
         return save_grid_figure(path, images, rows, cols, title, scale=scale, upscale=upscale)
     if ext in MOVIE_FORMATS:
         frames = traversal_movie_frames(model, z, dims, ranges, n_frames, ctx=ctx)
-        return write_movie(path, frames, fps=fps, scale=scale, upscale=upscale, ctx=ctx)
+        r = np.asarray(ranges, dtype=np.float64)
+        names = [scores.label(k) if scores is not None else dimension_label(k) for k in dims]
+        labels = [f"{name}: {_num(r[int(k)][0])} … {_num(r[int(k)][1])}" for name, k in zip(names, dims, strict=True)]
+        return write_movie(path, frames, fps=fps, scale=scale, upscale=upscale, ctx=ctx, row_labels=labels,
+                           caption=title)
     raise ValueError(f"cannot save traversal '{path.name}': the extension must be one of "
                      f"{', '.join(FIGURE_FORMATS + MOVIE_FORMATS)}")
+
+
+def _num(v: float) -> str:
+    """A range end for a label: 2 decimals, a true minus sign."""
+    return f"{float(v):.2f}".replace("-", "\u2212")
 
 
 def traversal_movie_frames(model, z, dims, ranges, n_frames: int, ctx: JobContext | None = None) -> np.ndarray:
