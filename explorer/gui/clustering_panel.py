@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QFrame,
     QGroupBox,
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from explorer.core.clustering import SCORE_KEYS, SPACES, ClusteringResult, write_sweep_csv
 from explorer.gui.colors import TAB10
+from explorer.gui.dialogs import ask_save_path
 from explorer.gui.score_table import FULL_NAME_ROLE, ScoreTable, SweepPlot
 
 __all__ = ["ClusteringPanel", "SCORE_NAMES", "NO_LABELS_TEXT", "format_score", "space_phrase"]
@@ -634,7 +634,7 @@ class ClusteringPanel(QWidget):
             return
         first = self._sweep[0]
         default = f"k-sweep-{first.space}-seed{first.seed}.csv"
-        path, _ = QFileDialog.getSaveFileName(self, "Export k sweep", default, "CSV table (*.csv)")
+        path = ask_save_path(self, "Export k sweep", default, "CSV table (*.csv)")
         if not path:
             return
         if not path.lower().endswith(".csv"):
@@ -643,3 +643,5 @@ class ClusteringPanel(QWidget):
             self.export_csv(path)
         except OSError as exc:
             QMessageBox.warning(self, "Export CSV", f"Could not write '{path}': {exc.strerror or exc}.")
+            return
+        self._busy_label.setText(f"Wrote {path}.")

@@ -9,7 +9,6 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 from explorer.core.compare.align import ALIGNMENTS
 from explorer.core.session import Session
 from explorer.gui.colors import categorical_palette, continuous_colors, label_colors, plain_ticks
+from explorer.gui.dialogs import ask_save_path
 from explorer.gui.embedding_view import EmbeddingView
 from explorer.gui.images import pixmap_scale, to_qimage
 
@@ -206,8 +206,8 @@ class SyncedInterpolationView(QWidget):
             self.slider.setValue((self.slider.value() + 1) % (self.slider.maximum() + 1))
 
     def _on_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export synced interpolation", "interpolation_compare.gif",
-                                              "Movies (*.gif *.mp4)")
+        path = ask_save_path(self, "Export synced interpolation", "interpolation_compare.gif",
+                             "Movies (*.gif *.mp4)")
         if path:
             self.export_requested.emit(path)
 

@@ -653,8 +653,10 @@ class EmbeddingView(QtWidgets.QWidget):
         if self.export_requested_handler is not None:
             self.export_requested_handler()
             return
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self, "Export view", "embedding.png", "PNG image (*.png);;SVG vector (*.svg);;PDF document (*.pdf)")
+        from explorer.gui.dialogs import ask_save_path
+
+        path = ask_save_path(self, "Export view", "embedding.png",
+                             "PNG image (*.png);;SVG vector (*.svg);;PDF document (*.pdf)")
         if path:
             try:
                 export_view(self, path)

@@ -13,7 +13,6 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QGuiApplication, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.gui.dialogs import ask_save_path
 from explorer.gui.hover_preview import preview_caption
 from explorer.gui.images import grid_image, pixmap_scale, save_png, to_pixmap
 
@@ -358,7 +358,7 @@ class ImageGridPanel(QWidget):
     def _on_export_clicked(self) -> None:
         if self.count() == 0:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export grid", "selection-grid.png", "PNG image (*.png)")
+        path = ask_save_path(self, "Export grid", "selection-grid.png", "PNG image (*.png)")
         if not path:
             return
         if not path.lower().endswith(".png"):

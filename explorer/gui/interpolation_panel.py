@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from explorer.core.codes import prior_codes
 from explorer.core.latent import sliders as core
+from explorer.gui.dialogs import ask_save_path
 from explorer.gui.images import to_pixmap
 from explorer.gui.slider_panel import DecodedImageView
 
@@ -341,7 +341,7 @@ class InterpolationPanel(QWidget):
         self.step(1)
 
     def _on_export_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export interpolation", "interpolation.gif", MOVIE_FILTER)
+        path = ask_save_path(self, "Export interpolation", "interpolation.gif", MOVIE_FILTER)
         if not path:
             return
         try:

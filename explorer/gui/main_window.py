@@ -15,6 +15,7 @@ from explorer.core.session import Session
 from explorer.gui.bindings import ClusteringBinding, ModelListBinding, ProjectionBinding, ReconstructionBinding
 from explorer.gui.clustering_panel import ClusteringPanel
 from explorer.gui.compare_view import CompareMode, CompareView
+from explorer.gui.dialogs import export_folder, set_export_folder
 from explorer.gui.embedding_presenter import EmbeddingPresenter
 from explorer.gui.embedding_view import EmbeddingView
 from explorer.gui.hover_preview import HoverPreview
@@ -172,6 +173,7 @@ class MainWindow(QMainWindow):
         self.model_panel.close_model_requested.connect(self.close_model)
         self.model_panel.open_dataset_requested.connect(lambda: self.files.open_dataset_dialog())
         self.image_grid.item_activated.connect(self.presenter.mark_grid_item)
+        self.image_grid.grid_exported.connect(lambda p: self.statusBar().showMessage(f"Wrote {p}", 8000))
         self.view.selection_changed.connect(lambda _i: self._raise_selection_dock())
         self.files = WindowFiles(self)
         self._build_latent_docks()
@@ -534,6 +536,7 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         s = self.settings
+        set_export_folder(s.value("paths/last_export_dir") or None)
         geometry = s.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
@@ -578,6 +581,8 @@ class MainWindow(QMainWindow):
         s.setValue("clustering/space", self.clustering_panel.space())
         rng = self.clustering_panel.sweep_range()
         s.setValue("clustering/sweep", json.dumps([rng[0], rng[-1]]))
+        if export_folder():
+            s.setValue("paths/last_export_dir", export_folder())
         s.sync()
 
     def shutdown(self, timeout_s: float = 5.0) -> bool:

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QBoxLayout,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.reconstruction.inverted import InvertedCodesStores
+from explorer.gui.dialogs import ask_save_path
 from explorer.gui.images import to_pixmap
 from explorer.gui.rate_distortion_view import RateDistortionView
 
@@ -575,10 +575,12 @@ class ReconstructionPanel(QWidget):
                          col_labels=[f"{format_db(v)} dB" for v in rep.psnr], scale=3)
 
     def _on_save_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save reconstructions", "reconstructions.png",
-                                              "PNG (*.png);;SVG (*.svg);;PDF (*.pdf)")
+        path = ask_save_path(self, "Save reconstructions", "reconstructions.png",
+                             "PNG (*.png);;SVG (*.svg);;PDF (*.pdf)")
         if path:
             try:
                 self.save_figure(path)
             except (OSError, ValueError) as exc:
                 self._report_error(f"could not save '{path}': {exc}")
+                return
+            self.summary.setText(f"Wrote {path}.")

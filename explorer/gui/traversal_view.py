@@ -10,7 +10,6 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from explorer.core.figures import render_grid_figure
 from explorer.core.latent import sliders as core
+from explorer.gui.dialogs import ask_save_path
 
 FILE_FILTER = "PNG image (*.png);;SVG figure (*.svg);;PDF figure (*.pdf);;Animated GIF (*.gif);;MP4 movie (*.mp4)"
 
@@ -200,7 +200,7 @@ class TraversalView(QWidget):
         return core.save_traversal(path, self.model, self._z, self.dims(), self._ranges, **self.options())
 
     def _on_export_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export traversal", "traversal.png", FILE_FILTER)
+        path = ask_save_path(self, "Export traversal", "traversal.png", FILE_FILTER)
         if not path:
             return
         try:

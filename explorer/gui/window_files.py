@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from explorer.core import captions
+from explorer.gui.dialogs import ask_save_path
 from explorer.logs import log
 
 __all__ = ["WindowFiles", "SESSION_FILTER", "MODEL_FILTER", "DATASET_SUFFIXES", "is_dataset_path"]
@@ -171,8 +172,8 @@ class WindowFiles:
         if w.shown_embedding is None:
             w._show_error("There is no embedding to export yet; open a model first.")
             return
-        path, _ = QFileDialog.getSaveFileName(w, "Export view", self._start("paths/last_export_dir", "embedding.png"),
-                                              "PNG image (*.png);;SVG vector (*.svg);;PDF document (*.pdf)")
+        path = ask_save_path(w, "Export view", "embedding.png",
+                             "PNG image (*.png);;SVG vector (*.svg);;PDF document (*.pdf)")
         if path:
             w.settings.setValue("paths/last_export_dir", str(Path(path).parent))
             size = {}

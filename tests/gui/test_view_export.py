@@ -128,3 +128,29 @@ def test_file_export_asks_the_png_size_and_writes_it(make_window, qtbot, tmp_pat
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(svg), ""))
     window.files.export_dialog()
     assert asked == [1] and svg.exists()  # no size question for a vector file
+
+
+def test_every_export_dialog_starts_in_the_last_export_folder(make_window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from explorer.gui import dialogs
+
+    asked = []
+
+    def fake(parent, title, start, file_filter):
+        asked.append(start)
+        return str(tmp_path / "figs" / "x.png"), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", fake)
+    (tmp_path / "figs").mkdir()
+    window = make_window()
+    dialogs.set_export_folder(None)
+    assert dialogs.ask_save_path(window, "Export grid", "grid.png", "PNG (*.png)") == str(tmp_path / "figs" / "x.png")
+    assert asked[-1] == "grid.png"
+    dialogs.ask_save_path(window, "Export traversal", "traversal.png", "PNG (*.png)")
+    assert asked[-1] == str(tmp_path / "figs" / "traversal.png")  # another panel, the same folder
+    window.save_settings()
+    assert window.settings.value("paths/last_export_dir") == str(tmp_path / "figs")
+    dialogs.set_export_folder(None)
+    window2 = make_window()  # the same settings file: the folder comes back
+    assert dialogs.export_folder() == str(tmp_path / "figs") and window2 is not None
