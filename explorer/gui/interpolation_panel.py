@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -340,9 +341,25 @@ class InterpolationPanel(QWidget):
             return
         self.step(1)
 
+    #: A :class:`~explorer.gui.session_runner.SessionRunner` that runs exports as jobs (set by the window);
+    #: None writes on the GUI thread.
+    export_runner = None
+
     def _on_export_clicked(self) -> None:
         path = ask_save_path(self, "Export interpolation", "interpolation.gif", MOVIE_FILTER)
         if not path:
+            return
+        if self.export_runner is not None and self.frames is not None:
+            frames, fps, scale = self.frames, self.fps_spin.value(), self.scale_spin.value()
+            upscale, caption = self.upscale_combo.currentText(), self.caption_edit.text().strip() or None
+
+            def write(ctx):
+                return core.save_interpolation(path, frames, fps=fps, scale=scale, upscale=upscale, caption=caption,
+                                               ctx=ctx)
+
+            self.status.setText(f"Writing {path}…")
+            self.export_runner.submit_job("export-interpolation", write, label=f"Writing {os.path.basename(path)}",
+                                          on_done=lambda out: self.status.setText(f"Wrote {out}."))
             return
         try:
             out = self.export(path)

@@ -55,6 +55,7 @@ class LatentController:
         self.window = window
         self.sliders, self.traversal, self.interp = slider_panel, traversal_view, interpolation_panel
         self.traversal_dock = traversal_dock
+        traversal_view.export_runner = interpolation_panel.export_runner = runner  # movies and grids as jobs
         self._model = None
         self._codes = None
         self._key = None

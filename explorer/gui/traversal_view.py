@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -199,9 +200,28 @@ class TraversalView(QWidget):
             raise ValueError("there is no traversal to export; open a model first")
         return core.save_traversal(path, self.model, self._z, self.dims(), self._ranges, **self.options())
 
+    #: A :class:`~explorer.gui.session_runner.SessionRunner` that runs exports as jobs (set by the window);
+    #: None writes on the GUI thread.
+    export_runner = None
+
     def _on_export_clicked(self) -> None:
         path = ask_save_path(self, "Export traversal", "traversal.png", FILE_FILTER)
         if not path:
+            return
+        if self.export_runner is not None and self.model is not None and self._z is not None:
+            try:
+                dims = self.dims()
+            except ValueError as exc:
+                self.status.setText(f"Could not export: {exc}")
+                return
+            model, z, ranges, options = self.model, self._z.copy(), self._ranges.copy(), self.options()
+
+            def write(ctx):
+                return core.save_traversal(path, model, z, dims, ranges, ctx=ctx, **options)
+
+            self.status.setText(f"Writing {path}…")
+            self.export_runner.submit_job("export-traversal", write, label=f"Writing {os.path.basename(path)}",
+                                          on_done=lambda out: self.status.setText(f"Wrote {out}."))
             return
         try:
             out = self.export(path)

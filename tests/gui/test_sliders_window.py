@@ -84,3 +84,30 @@ def test_traversal_button_renders_grid_of_slider_code(window, qtbot):
     view = window.traversal_view
     assert view.images is not None and view.images.shape[:2] == (4, 10)
     np.testing.assert_array_equal(view._z, window.shown_codes.z[0])
+
+
+def test_movie_and_grid_exports_run_as_jobs_and_say_where_they_wrote(window, qtbot, tmp_path, monkeypatch):
+    import imageio.v3 as iio
+
+    from explorer.gui import interpolation_panel as ip_module
+    from explorer.gui import traversal_view as tv_module
+
+    window.view.set_selection([3, 11])
+    panel = window.interpolation_panel
+    panel.add_selection_button.click()
+    assert panel.build()
+    movie = tmp_path / "path.gif"
+    monkeypatch.setattr(ip_module, "ask_save_path", lambda *a: str(movie))
+    panel._on_export_clicked()
+    assert panel.status.text().startswith("Writing")  # the GUI thread does not wait for the file
+    qtbot.waitUntil(lambda: panel.status.text() == f"Wrote {movie}.", timeout=20_000)
+    assert iio.imread(movie, index=None).shape[0] > 1  # (Pillow merges identical frames of a GIF)
+
+    window.slider_panel.set_code(window.shown_codes.z[0])
+    window.slider_panel.traversal_button.click()
+    view = window.traversal_view
+    grid = tmp_path / "grid.mp4"
+    monkeypatch.setattr(tv_module, "ask_save_path", lambda *a: str(grid))
+    view._on_export_clicked()
+    qtbot.waitUntil(lambda: view.status.text() == f"Wrote {grid}.", timeout=30_000)
+    assert grid.stat().st_size > 0 and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
