@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,12 +25,26 @@ def headless() -> None:
     os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")  # the offscreen plugin's notes are not ours
 
 
+_QUIET = ("This plugin does not support propagateSizeHints()",)  # the offscreen plugin, uncategorised
+
+
+def _qt_message(mode, context, message) -> None:
+    """Qt's messages to stderr as usual, except the offscreen plugin's notes that are not ours."""
+    if message not in _QUIET:
+        print(message, file=sys.stderr)
+
+
 def qt_app():
     """The (offscreen) QApplication the figures are drawn with."""
     headless()
+    from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
-    return QApplication.instance() or QApplication(["latent-explorer"])
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(["latent-explorer"])
+        qInstallMessageHandler(_qt_message)
+    return app
 
 
 class _Exportable:
