@@ -89,3 +89,16 @@ def test_compare_replaces_its_own_report_and_leaves_nothing_on_failure(tmp_path,
     assert main(["compare", *one, "--out", str(fresh)]) != 0
     assert not fresh.exists() and _hidden(tmp_path) == []
     capsys.readouterr()
+
+
+def test_unknown_metric_is_one_sentence_and_the_parser_stays_light(tmp_path, capsys):
+    assert main(["compare", DEMO[0], *FAST, "--metrics", "clustering", "beauty", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "beauty" in err and "\n" not in err and not (tmp_path / "r").exists()
+    import subprocess
+    import sys
+
+    code = ("import sys; from explorer.cli.main import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'sklearn', 'explorer.core.evaluate') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"  # the window's start does not pay for compare

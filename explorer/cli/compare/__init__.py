@@ -13,7 +13,6 @@ __all__ = ["add_compare_parser", "cmd_compare", "write_report"]
 def add_compare_parser(sub) -> None:
     """The ``compare`` subcommand of ``latent-explorer``."""
     from explorer.cli.args import add_data_args, non_negative_int, positive_int
-    from explorer.core.evaluate import METRICS
 
     p = sub.add_parser(
         "compare", help="compare models on the same images: scorecard and report folder (figures, index.html)",
@@ -23,8 +22,11 @@ def add_compare_parser(sub) -> None:
                     "(each also as PNG) and index.html, which opens from disk.")
     p.add_argument("checkpoints", nargs="+", metavar="CKPT_OR_ADAPTER")
     add_data_args(p, split_default="test")
-    p.add_argument("--metrics", nargs="+", choices=list(METRICS), default=["clustering", "reconstruction"],
-                   help="measurement families of the scorecard (default: clustering reconstruction)")
+    # checked against explorer.core.evaluate.METRICS when the command runs (importing it here would
+    # bring torch into every start of the window)
+    p.add_argument("--metrics", nargs="+", default=["clustering", "reconstruction"], metavar="M",
+                   help="measurement families of the scorecard, any of evaluate's (default: clustering "
+                        "reconstruction)")
     p.add_argument("--n-images", type=positive_int, default=None, metavar="N",
                    help="a seeded sample of N images, the same for every model (default: all; 100 when a model "
                         "needs GAN inversion)")
@@ -154,6 +156,11 @@ def cmd_compare(args) -> int:
 
     headless()
     check_out_folder(args.out)
+    from explorer.core.evaluate import METRICS
+
+    unknown = [m for m in args.metrics if m not in METRICS]
+    if unknown:
+        raise UserError(f"--metrics {' '.join(unknown)}: unknown; choose from {', '.join(METRICS)}.")
     if args.resamples < 1000:
         raise UserError(f"--resamples {args.resamples}: the paired bootstrap needs at least 1000 resamples.")
     for p in args.precision:
