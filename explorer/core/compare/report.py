@@ -160,7 +160,8 @@ def rate_distortion_curves(comparison, n: int = 200, precisions=None, ctx: JobCo
     """Rate–distortion points of every model and of JPEG/WebP on the first ``n`` shared images (job).
 
     The latent code of each model is stored at each precision from the codes the comparison
-    found (none is encoded or inverted again) and decoded; the compression ratio is the one of
+    found (none is encoded or inverted again; k-bit quantisers fitted on all N codes, as for the
+    scorecard) and decoded — the scorecard's own precisions are not decoded again; the compression ratio is the one of
     DESIGN.md §3 — bits of the original image (H·W·C·8, as opened) over the bits of the code —
     for the models and the codecs alike. JPEG and WebP (where Pillow has it) compress the
     original images once, for all models.
@@ -181,12 +182,12 @@ def rate_distortion_curves(comparison, n: int = 200, precisions=None, ctx: JobCo
         "latent" (``model`` its name, with "(inverted)"), "jpeg" or "webp" (``model`` None); PSNR in dB
         (mean), SSIM mean or None (images under 11×11).
     """
+    from explorer.core.codes import decode_codes
     from explorer.core.reconstruction.bits import code_bits, image_bits
     from explorer.core.reconstruction.codecs import available_codecs, codec_curve
     from explorer.core.reconstruction.jobs import RD_PRECISIONS
     from explorer.core.reconstruction.metrics import psnr, ssim_or_nan
-    from explorer.core.reconstruction.quantize import parse_precision
-    from explorer.core.reconstruction.reconstruct import reconstruct
+    from explorer.core.reconstruction.quantize import parse_precision, round_trip
 
     precisions = list(RD_PRECISIONS if precisions is None else precisions)
     m = min(int(n), comparison.n_images)
@@ -198,14 +199,22 @@ def rate_distortion_curves(comparison, n: int = 200, precisions=None, ctx: JobCo
     for i, r in enumerate(comparison.runs):
         x = r.images[:m]
         name = r.name + (" (inverted)" if r.source == "inverted" else "")
+        # the scorecard's reports were decoded from these same codes unless a VAE drew posterior samples
+        same_codes = r.source == "inverted" or comparison.settings.get("sample", "mean") == "mean"
+        measured = {rep.precision: rep for rep in r.reports} if same_codes else {}
         for j, p in enumerate(precisions):
             spec = parse_precision(p)
-            _, recon = reconstruct(r.entry.model, x, spec, codes=r.codes[:m])
+            rep = measured.get(spec.name)
+            if rep is not None:  # measured for the scorecard on these images: not decoded again
+                p_img, s_img = np.asarray(rep.psnr[:m]), np.asarray(rep.ssim[:m])
+            else:  # k-bit quantisers fitted on all N codes, as the scorecard's
+                recon = decode_codes(r.entry.model, round_trip(r.codes, spec)[:m])
+                p_img, s_img = psnr(x, recon), ssim_or_nan(x, recon)
             bits = code_bits(r.entry.model.latent_dim, spec)
-            s = float(np.mean(ssim_or_nan(x, recon)))
+            s = float(np.mean(s_img))
             rows.append({"method": "latent", "model": name, "setting": spec.name, "ratio": orig_bits / bits,
                          "bpp": bits / float(originals.shape[2] * originals.shape[3]),
-                         "psnr": float(np.mean(psnr(x, recon))), "ssim": s if np.isfinite(s) else None,
+                         "psnr": float(np.mean(p_img)), "ssim": s if np.isfinite(s) else None,
                          "n_images": m})
             if ctx is not None:
                 ctx.progress((i + (j + 1) / len(precisions)) / k_total, f"{name} at {spec.name}")
