@@ -86,7 +86,7 @@ def aligned_embeddings(comparison, projection: str = "pca", align: str = "procru
             raise ValueError("AlignedUMAP aligns at least two models; use --align procrustes for one")
         embs, alignments = aligned_umap([r.codes for r in runs], indices, seed=seed)
         labels = [("UMAP 1", "UMAP 2")] * len(runs)
-        proj_name = "AlignedUMAP"
+        proj_name = "UMAP"
     else:
         embs, labels = [], []
         spec = ProjectionSpec(projection, {}, seed)
