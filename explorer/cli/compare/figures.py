@@ -48,9 +48,13 @@ def qt_app():
 
 
 class _Exportable:
-    """What `explorer.gui.view_export.export_view` needs of a view: a pyqtgraph item to export, no raster layer."""
+    """What `explorer.gui.view_export.export_view` needs of a view: a pyqtgraph item to export, no point layer.
 
-    render_mode = "glyph"
+    ``render_mode`` is neither "raster" nor "glyph", so the export does not look for the embedding
+    view's point layer to redraw at print resolution: the curves are vector items.
+    """
+
+    render_mode = "items"
 
     def __init__(self, item) -> None:
         self.plot_item = item
