@@ -4,7 +4,7 @@ Benchmarks are not tests: they print what they measure and never fail on a time.
 Each section is a function returning ``{key: figure}``, registered with
 `explorer.bench.registry.section` by a module of this package: ``encode``,
 ``embedding`` (window start-up, cached reopen, paint and hover; needs Qt),
-``reconstruction``, ``sliders`` and ``compare_view`` (need Qt).
+``reconstruction``, ``sliders`` and ``compare_view`` (need Qt) and ``compare``.
 """
 
 from __future__ import annotations
@@ -78,3 +78,4 @@ def _load_optional_sections() -> None:
         from explorer.bench import compare_view  # noqa: F401 - registers "compare_view"
     except ImportError as exc:
         print(f"bench: sections of explorer.bench.compare_view unavailable ({exc})", file=sys.stderr)
+    from explorer.bench import compare  # noqa: F401 - registers "compare"

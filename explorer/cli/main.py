@@ -16,6 +16,7 @@ from explorer.logs import log, setup_logging
 
 KIND_OF_TRAIN = {"vae": "vae", "dcgan": "gan", "ali": "ali"}
 SUBCOMMANDS = ("open", "train", "info", "evaluate", "render", "session", "bench")
+SUBCOMMANDS += ("compare",)  # explorer.cli.compare
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (traversal, reconstruction, session):
         module.add_render_parsers(render_sub)
     session.add_session_parser(sub)
+    from explorer.cli import compare
+
+    compare.add_compare_parser(sub)
 
     p = sub.add_parser("bench", help="run the benchmark and print its figures")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the figures as one JSON object")
@@ -257,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     handlers = {"open": cmd_open, "train": cmd_train, "info": cmd_info, "evaluate": cmd_evaluate,
                 "render": lambda a: a.render_handler(a), "session": lambda a: a.handler(a), "bench": cmd_bench}
+    handlers["compare"] = lambda a: a.handler(a)
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

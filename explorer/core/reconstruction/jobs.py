@@ -46,6 +46,7 @@ __all__ = [
     "measure_images",
     "measure_dataset",
     "reconstruction_records",
+    "reconstruction_record",
     "measure_rate_distortion",
     "compare_inversion",
     "reconstruction_figure",
@@ -322,6 +323,15 @@ def _record(rep: ReconstructionReport, sample: str) -> dict:
     if rep.codes_source is CodeSource.INVERTED and rep.inversion_settings is not None:
         rec["inversion"] = rep.inversion_settings.to_dict()
     return rec
+
+
+def reconstruction_record(rep: ReconstructionReport, sample: str = "mean") -> dict:
+    """The record `reconstruction_records` writes for one report (see there for the keys).
+
+    For callers that made the reports themselves from codes they share with other
+    measurements (`explorer.core.compare.run.compare_models`).
+    """
+    return _record(rep, sample)
 
 
 def reconstruction_records(
