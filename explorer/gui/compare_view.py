@@ -8,15 +8,20 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QPixmap
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSizePolicy,
     QSlider,
     QSpinBox,
     QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -212,6 +217,106 @@ class SyncedInterpolationView(QWidget):
             self.export_requested.emit(path)
 
 
+class ScorecardView(QWidget):
+    """The compared models' scorecard: one row per model, best per column in bold, "n.s." marks, exports.
+
+    Signals
+    -------
+    compute_requested(int, tuple)
+        N images and the code precisions to measure.
+    export_requested(str)
+        A path (.csv, .json, .md or .tex).
+    """
+
+    compute_requested = Signal(int, tuple)
+    export_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        outer = QVBoxLayout(self)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Images N:", self))
+        self.n_spin = QSpinBox(self)
+        self.n_spin.setRange(10, 1_000_000)
+        self.n_spin.setValue(1000)
+        self.n_spin.setSingleStep(500)
+        self.n_spin.setToolTip("Every model is measured on the same seeded sample of N dataset images")
+        bar.addWidget(self.n_spin)
+        bar.addWidget(QLabel("Precisions:", self))
+        self.precisions_edit = QLineEdit("float32 8bit", self)
+        self.precisions_edit.setToolTip("Code precisions of the reconstruction columns: float32, float16, 2bit…16bit")
+        bar.addWidget(self.precisions_edit)
+        self.compute_button = QPushButton("Compute scorecard", self)
+        bar.addWidget(self.compute_button)
+        self.export_button = QPushButton("Export…", self)
+        self.export_button.setEnabled(False)
+        self.export_button.setToolTip("CSV, JSON (evaluate's records and the table), Markdown or LaTeX (booktabs)")
+        bar.addWidget(self.export_button)
+        bar.addStretch(1)
+        outer.addLayout(bar)
+        self.table = QTableWidget(0, 0, self)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setMaximumWidth(460)
+        self.table.setWordWrap(True)
+        outer.addWidget(self.table, 1)
+        self.notes = QLabel("Compute the scorecard: clustering and reconstruction of every compared model on the "
+                            "same images.", self)
+        self.notes.setWordWrap(True)
+        self.notes.setStyleSheet("color: #444;")
+        outer.addWidget(self.notes)
+        self.compute_button.clicked.connect(self._on_compute)
+        self.export_button.clicked.connect(self._on_export)
+
+    def precisions(self) -> tuple:
+        """The precisions typed, in order."""
+        return tuple(p for p in self.precisions_edit.text().replace(",", " ").split() if p)
+
+    def _on_compute(self) -> None:
+        self.compute_requested.emit(self.n_spin.value(), self.precisions())
+
+    def _on_export(self) -> None:
+        path = ask_save_path(self, "Export scorecard", "scorecard.tex",
+                             "LaTeX table (*.tex);;CSV (*.csv);;Markdown (*.md);;JSON (*.json)")
+        if path:
+            self.export_requested.emit(path)
+
+    def show_card(self, card) -> None:
+        """Fill the table from a `explorer.core.compare.scorecard.Scorecard`: one row per measurement, one
+        column per model (2–4 models fit the panel; the exports keep one row per model, as papers do)."""
+        from explorer.core.compare.tables import format_value
+
+        cols = card.columns
+        self.table.clear()
+        self.table.setRowCount(len(cols))
+        self.table.setColumnCount(len(card.names))
+        self.table.setHorizontalHeaderLabels(card.names)
+        for i, c in enumerate(cols):
+            item = QTableWidgetItem(c.name + (f" ({c.detail})" if c.detail else ""))
+            item.setToolTip(c.header + ("" if c.direction is None else f" — {c.direction} is better"))
+            self.table.setVerticalHeaderItem(i, item)
+        for j, row in enumerate(card.cells):
+            for i, (c, cell) in enumerate(zip(cols, row, strict=True)):
+                text = format_value(cell.value, c.fmt)
+                if cell.ci95 is not None:
+                    text += f" [{format_value(cell.ci95[0], c.fmt)}, {format_value(cell.ci95[1], c.fmt)}]"
+                if cell.not_significant:
+                    text += " (n.s.)"
+                item = QTableWidgetItem(text)
+                if cell.best:
+                    f = item.font()
+                    f.setBold(True)
+                    item.setFont(f)
+                    item.setToolTip("best of the row")
+                elif cell.not_significant:
+                    item.setToolTip("not significantly different from the best (paired bootstrap, 95 %)")
+                self.table.setItem(i, j, item)
+        self.table.resizeRowsToContents()
+        self.export_button.setEnabled(True)
+        notes = list(card.notes) or [f"N = {card.n_images:,} images, the same for every model."]
+        self.notes.setText(" ".join(notes))
+
+
 class CompareView(QWidget):
     """Small multiples of the compared models' embeddings, their controls and the hover strip.
 
@@ -272,6 +377,8 @@ class CompareView(QWidget):
         self.tabs.addTab(page, "Embeddings")
         self.interpolation = SyncedInterpolationView(parent=self)
         self.tabs.addTab(self.interpolation, "Interpolation")
+        self.scorecard = ScorecardView(self)
+        self.tabs.addTab(self.scorecard, "Scorecard")
         outer = QVBoxLayout(page)
         outer.setContentsMargins(0, 4, 0, 0)
         self.legend = QLabel("", self)  # one legend for every view: they share the colouring
@@ -339,7 +446,7 @@ class ComparePresenter(QObject):
                        (s.embedding_changed, self._on_model_event), (s.clustering_changed, self._on_model_event),
                        (s.colouring_changed, self.refresh), (s.marker_changed, self._on_marker),
                        (s.selection_changed, self._show_selection), (s.hover_changed, self._on_hover_changed),
-                       (s.settings_changed, self._on_settings)]
+                       (s.settings_changed, self._on_settings), (s.scorecard_changed, self._on_scorecard)]
         for signal, slot in self._links:
             signal.connect(slot)
         view.align_requested.connect(self._on_align)
@@ -348,6 +455,8 @@ class ComparePresenter(QObject):
         view.interpolation.frames_spin.valueChanged.connect(
             lambda v: s.update_settings("interpolation", frames=int(v)))  # one interpolation setting
         view.interpolation.export_requested.connect(self.export_interpolation)
+        view.scorecard.compute_requested.connect(self.compute_scorecard)
+        view.scorecard.export_requested.connect(self.export_scorecard)
         view.colour_model_requested.connect(lambda key: s.set_compare(colour_key=key))
         self._wired: set[int] = set()
         self._strip_timer = QTimer(self, singleShot=True, interval=40)
@@ -375,6 +484,41 @@ class ComparePresenter(QObject):
             task = s.aligned_umap_task()
             if task is not None and self.runner is not None:
                 self.runner.submit(task)
+
+    def compute_scorecard(self, n: int, precisions: tuple) -> None:
+        """Measure the compared models on the same N images (a job)."""
+        from explorer.core.reconstruction.quantize import parse_precision
+
+        sv = self.view.scorecard
+        try:
+            for p in precisions:
+                parse_precision(p)
+        except ValueError as exc:
+            sv.notes.setText(f"Precision: {exc}.")
+            return
+        task = self.session.scorecard_task(n, precisions or ("float32",))
+        if task is None:
+            sv.notes.setText("Open a dataset and the models to compare first.")
+            return
+        sv.notes.setText(f"{task.label}…")
+        if self.runner is not None:
+            self.runner.submit(task)
+        else:
+            self.session.run(task)
+
+    def _on_scorecard(self) -> None:
+        card = self.session.scorecard["card"] if self.session.scorecard is not None else None
+        if card is not None:
+            self.view.scorecard.show_card(card)
+
+    def export_scorecard(self, path: str) -> None:
+        """Write the scorecard (.csv, .json, .md, .tex) and say where."""
+        try:
+            out = self.session.export_scorecard(path)
+        except (OSError, ValueError) as exc:
+            self.view.scorecard.notes.setText(f"Could not export: {exc}")
+            return
+        self.view.scorecard.notes.setText(f"Wrote {out}.")
 
     def _on_settings(self, group: str) -> None:
         if group == "interpolation":

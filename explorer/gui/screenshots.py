@@ -24,7 +24,8 @@ It opens the bundled demo (or ``--model``), waits for each job, and writes:
 - ``40_compare.png``: Compare mode — every open model (with ``--compare`` more are opened) side by side,
   Procrustes-aligned, one image hovered in all with each model's reconstruction;
   ``41_compare_clusters.png``: all coloured by the first model's k-means clusters, a selection linked;
-  ``42_compare_interpolation.png``: one interpolation between the same two images in every model.
+  ``42_compare_interpolation.png``: one interpolation between the same two images in every model;
+  ``43_compare_scorecard.png``: the scorecard of the compared models on the same 1,000 images.
   ``--only-compare`` makes just these two.
 """
 
@@ -172,9 +173,17 @@ def _compare_shots(window, out: Path, app, extra: list[Path]) -> None:
     iv.slider.setValue(12)
     _settle(app, 0.5)
     window.grab().save(str(out / "42_compare_interpolation.png"))
+    sv = window.compare_view.scorecard
+    window.compare_view.tabs.setCurrentWidget(sv)
+    sv.n_spin.setValue(1000)
+    sv.precisions_edit.setText("float32 8bit 4bit")
+    sv.compute_button.click()
+    _wait(app, lambda: s.scorecard is not None and _idle(window), 900, "the scorecard")
+    _settle(app, 0.5)
+    window.grab().save(str(out / "43_compare_scorecard.png"))
     window.compare_view.tabs.setCurrentIndex(0)
     print(f"wrote {out / '40_compare.png'}, {out / '41_compare_clusters.png'}, "
-          f"{out / '42_compare_interpolation.png'}", flush=True)
+          f"{out / '42_compare_interpolation.png'}, {out / '43_compare_scorecard.png'}", flush=True)
     s.select([])
     s.set_colour("label")
     window.compare_action.setChecked(False)

@@ -205,3 +205,25 @@ def test_compared_gans_are_inverted_on_request(tmp_path, files, one_torch_thread
     p = s.compare_panels()[1]
     assert p.linked and len(p.dataset_indices) == 10 and "z inverted" in p.title
     assert s.compare_inversion_tasks(10) == []
+
+
+def test_scorecard_task_measures_the_compared_models_on_the_same_images(compared, tmp_path):
+    from explorer.core.compare.run import compare_models
+
+    s = compared
+    got = []
+    s.scorecard_changed.connect(lambda: got.append(1))
+    s.run(s.scorecard_task(n_images=30, precisions=("float32",), seed=0))
+    assert got == [1]
+    card, comparison = s.scorecard["card"], s.scorecard["comparison"]
+    assert len(card.names) == 3 and card.n_images == 30 and "(inverted)" in card.names[2]
+    direct = compare_models([m.path for m in s.models], s.dataset, ("clustering", "reconstruction"), n_images=30,
+                            precisions=("float32",), seed=0, inversion=s.inversion_settings())
+    for row, run in enumerate(direct.runs):
+        assert card.cell(row, "clustering.v_measure").value == pytest.approx(run.record["clustering"]["v_measure"])
+    np.testing.assert_array_equal(comparison.indices, direct.indices)
+    for ext in (".csv", ".json", ".md", ".tex"):
+        out = s.export_scorecard(tmp_path / f"card{ext}")
+        assert (tmp_path / f"card{ext}").stat().st_size > 0 and out.endswith(ext)
+    with pytest.raises(ValueError, match="use .csv, .json, .md or .tex"):
+        s.export_scorecard(tmp_path / "card.txt")

@@ -113,3 +113,30 @@ def test_synced_interpolation_plays_every_model_and_exports_one_movie(three_mode
     with Image.open(out) as gif:
         assert gif.n_frames == 12
         assert gif.size[0] >= 3 * 28 * 4  # three models side by side at 4x
+
+
+def test_scorecard_tab_shows_the_table_marks_the_best_and_exports(three_models, qtbot, tmp_path):
+    window = three_models
+    s = window.session
+    s.set_compare_mode(True)
+    sv = window.compare_view.scorecard
+    window.compare_view.tabs.setCurrentWidget(sv)
+    sv.n_spin.setValue(120)
+    sv.precisions_edit.setText("float32 4bit")
+    sv.compute_button.click()
+    qtbot.waitUntil(lambda: s.scorecard is not None and not window.runner.running_kinds(), timeout=60_000)
+    card = s.scorecard["card"]
+    assert sv.table.columnCount() == 3 and sv.table.rowCount() == len(card.columns)  # a row per measurement
+    j = card.column("clustering.v_measure")
+    for i in range(3):
+        cell = card.cells[i][j]
+        item = sv.table.item(j, i)
+        assert item.text().startswith(f"{cell.value:.4f}") and item.font().bold() == cell.best
+    assert "120" in sv.notes.text()
+    assert any("4bit" in sv.table.verticalHeaderItem(k).text() for k in range(sv.table.rowCount()))
+    window.compare_presenter.export_scorecard(str(tmp_path / "t.tex"))
+    tex = (tmp_path / "t.tex").read_text()
+    assert "\\toprule" in tex and sv.notes.text() == f"Wrote {tmp_path / 't.tex'}."
+    sv.precisions_edit.setText("float33")
+    sv.compute_button.click()
+    assert sv.notes.text().startswith("Precision:")

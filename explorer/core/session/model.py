@@ -63,7 +63,7 @@ class Session(ViewState, Analyses, CompareViews):
     colouring_changed() ; marker_changed() ; selection_changed()
     slider_code_changed(str key) ; keypoints_changed(str key) ; settings_changed(str group)
     dirty_changed(bool) ; error_reported(str message)
-    compare_changed() ; hover_changed(int dataset index, -1 for none)
+    compare_changed() ; hover_changed(int dataset index, -1 for none) ; scorecard_changed()
     """
 
     dataset_changed = Signal()
@@ -85,6 +85,7 @@ class Session(ViewState, Analyses, CompareViews):
     error_reported = Signal(str)
     compare_changed = Signal()
     hover_changed = Signal(int)
+    scorecard_changed = Signal()
 
     def __init__(self, *, codes_cache=None, projection_cache=None, use_workers: bool = False) -> None:
         from explorer.core.reconstruction.inverted import InvertedCodesStores
@@ -111,6 +112,7 @@ class Session(ViewState, Analyses, CompareViews):
         self.compare = CompareSettings()
         self.aligned_umap_result: dict | None = None  # AlignedUMAP of the compared codes (not saved)
         self.hovered = -1  # dataset index under the cursor in any view (not saved)
+        self.scorecard: dict | None = None  # the compared models' scorecard (not saved; exported)
         self.path: Path | None = None  # the session file, once saved or opened
         self.with_results = False  # the session file has a companion results .npz (kept on Save)
         self.missing_models: list = []  # (path, entry) of a restored file's models that were not there
@@ -349,6 +351,7 @@ class Session(ViewState, Analyses, CompareViews):
         self.prior_selection.clear()
         self.inverted_stores.forget()
         self.compare_mode, self.compare, self.aligned_umap_result, self.hovered = False, CompareSettings(), None, -1
+        self.scorecard = None
         self.path, self.notes, self.with_results, self.missing_models = None, [], False, []
         self.dataset_changed.emit()
         self.selection_changed.emit()
