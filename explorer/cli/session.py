@@ -61,10 +61,13 @@ def add_session_parser(sub) -> None:
 
 def add_render_parsers(render_sub) -> None:
     """``render embedding S.lxs --out fig.png|svg|pdf [--scale F]``."""
+    from explorer.cli.args import finite_float
+
     p = render_sub.add_parser("embedding", help="draw a session's embedding exactly as saved (File ▸ Export view)")
     p.add_argument("session", type=Path, metavar="S.lxs")
     p.add_argument("--out", type=Path, required=True, metavar="FIG", help=".png, .svg or .pdf")
-    p.add_argument("--scale", type=float, default=1.0, help="PNG pixel scale (2 for print; default 1)")
+    p.add_argument("--scale", type=finite_float(0.0, 16.0, low_open=True), default=1.0,
+                   help="PNG pixel scale (2 for print; default 1)")
     p.set_defaults(render_handler=cmd_render_embedding)
 
 

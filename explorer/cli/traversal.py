@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.cli.args import positive_float, positive_int
+from explorer.cli.args import add_resize_arg, frame_count, frame_rate, image_scale, int_in, positive_int
 from explorer.errors import UserError
 
 FIGURE_EXTS = (".png", ".svg", ".pdf")
@@ -25,15 +25,16 @@ def add_render_parsers(render_sub) -> None:
     p.add_argument("--split", choices=["train", "test", "all"], default="test")
     p.add_argument("--limit", type=positive_int, default=2000, metavar="N",
                    help="images of --data used (seeded subsample; default 2000)")
+    add_resize_arg(p)
     p.add_argument("--index", type=int, default=None, metavar="I",
                    help="base code: the encoding of image I of --data (default: the prior mean, z = 0)")
     p.add_argument("--range", choices=["prior", "fitted"], default="prior", dest="range_mode",
                    help="±3σ of the prior (default) or ±2σ of the codes' fitted Gaussian (needs --data)")
-    p.add_argument("--cols", type=positive_int, default=10, help="values per row (default 10)")
-    p.add_argument("--scale", type=positive_float, default=2.0, help="resize factor of each image (default 2)")
+    p.add_argument("--cols", type=int_in(1, 1000), default=10, help="values per row (default 10)")
+    p.add_argument("--scale", type=image_scale, default=2.0, help="resize factor of each image (default 2)")
     p.add_argument("--upscale", choices=["nearest", "smooth"], default="nearest")
-    p.add_argument("--frames", type=positive_int, default=40, help="frames per cycle of a GIF/MP4 (default 40)")
-    p.add_argument("--fps", type=positive_float, default=10.0)
+    p.add_argument("--frames", type=frame_count, default=40, help="frames per cycle of a GIF/MP4 (default 40)")
+    p.add_argument("--fps", type=frame_rate, default=10.0)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(render_handler=cmd_render_traversal)
 
@@ -44,12 +45,13 @@ def add_render_parsers(render_sub) -> None:
                                                 "(default: two samples from the prior, seeded)")
     p.add_argument("--split", choices=["train", "test", "all"], default="test")
     p.add_argument("--limit", type=positive_int, default=None, metavar="N")
+    add_resize_arg(p)
     p.add_argument("--from", dest="from_index", type=int, default=0, metavar="I")
     p.add_argument("--to", dest="to_index", type=int, default=1, metavar="J")
     p.add_argument("--slerp", action="store_true", help="spherical interpolation (default: lerp)")
-    p.add_argument("--frames", type=positive_int, default=60)
-    p.add_argument("--fps", type=positive_float, default=12.0)
-    p.add_argument("--scale", type=positive_float, default=4.0)
+    p.add_argument("--frames", type=frame_count, default=60)
+    p.add_argument("--fps", type=frame_rate, default=12.0)
+    p.add_argument("--scale", type=image_scale, default=4.0)
     p.add_argument("--upscale", choices=["nearest", "smooth"], default="nearest")
     p.add_argument("--caption", default=None)
     p.add_argument("--seed", type=int, default=0)
@@ -69,7 +71,7 @@ def _load_data(args, model):
     from explorer.data import fit_to_model, load_dataset
 
     ds = load_dataset(args.data, split=None if args.split == "all" else args.split, limit=args.limit,
-                      seed=args.seed)
+                      seed=args.seed, resize=args.resize)
     return fit_to_model(ds, model.image_shape)
 
 

@@ -33,7 +33,9 @@ __all__ = ["Session", "ModelState", "DatasetSpec", "Task", "Keypoint", "Clusteri
 
 
 def _key(path: str | Path) -> str:
-    return str(Path(path).expanduser().resolve())
+    from explorer.paths import resolved
+
+    return str(resolved(path))  # a loop of symbolic links gets a key too; opening it then says what is wrong
 
 
 class Session(ViewState, Analyses):
