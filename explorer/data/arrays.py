@@ -12,8 +12,8 @@ import numpy as np
 from explorer.data._common import (
     check_class_names,
     check_labels,
-    number_classes,
     kept_indices,
+    number_classes,
     quote,
     subsample_note,
     to_nchw,
