@@ -174,10 +174,14 @@ class WrappedModel:
         return torch.randn(n, self.latent_dim, generator=generator)
 
     def parameter_count(self) -> int | None:
-        """Scalar parameters of the wrapped ``torch.nn.Module`` (``module``), or None if there is none."""
-        if self.module is None:
+        """Scalar parameters of the wrapped ``torch.nn.Module`` (``module``), or of the torch modules the
+        wrapped object holds as attributes (each parameter counted once); None if there is none."""
+        modules = [self.module] if self.module is not None else [
+            v for v in vars(self.inner).values() if isinstance(v, nn.Module)] if hasattr(self.inner, "__dict__") else []
+        if not modules:
             return None
-        return sum(p.numel() for p in self.module.parameters())
+        params = {id(p): p for m in modules for p in m.parameters()}
+        return sum(p.numel() for p in params.values())
 
     def probe(self) -> None:
         """Decode two prior codes (and encode the result) once, so contract violations show at load time."""

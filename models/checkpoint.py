@@ -204,6 +204,9 @@ def _read(path: Path) -> object:
     if numpy_kind:
         raise CheckpointError(f"{name} is a {numpy_kind}, probably a dataset, not a model; give it with --data "
                               "(or open it as the dataset).")
+    short = memory_shortfall(_unzipped_size(path)) if head == b"PK\x03\x04" else None
+    if short:  # a compressed record inflates while torch reads it: refuse before that
+        raise CheckpointError(f"{name} holds records that unpack to {short}; it is damaged or not a checkpoint.")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises RuntimeError, EOFError, KeyError, … for damaged files
@@ -226,6 +229,17 @@ def _read(path: Path) -> object:
         f"{name} is not a PyTorch checkpoint (unrecognised file contents); choose a .pt file "
         "saved by Latent Explorer."
     ) from None
+
+
+def _unzipped_size(path: Path) -> int:
+    """Sum of the uncompressed sizes a zip file's directory announces (0 when it cannot be read)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return sum(info.file_size for info in zf.infolist())
+    except (OSError, zipfile.BadZipFile):
+        return 0
 
 
 def _numpy_kind(path: Path, head: bytes) -> str | None:
