@@ -607,3 +607,27 @@ def test_window_open_paths_give_one_sentence(corpus, tmp_path):
             s.run(s.open_dataset(path))
         assert name in str(info.value) and "\n" not in str(info.value)
     s.close()
+
+
+def test_zipped_checkpoint_that_would_unpack_beyond_memory_is_refused(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("archive/data/0", b"\0" * (20 * 2**20))  # 20 MiB of zeros, about 20 KiB on disk
+    assert path.stat().st_size < 200_000
+    monkeypatch.setenv("LATENT_EXPLORER_MEMORY_LIMIT", "8M")
+    err = refused(["info", path], capsys, "bomb.pt", watch=tmp_path)
+    assert "unpack" in err and "memory" in err
+
+
+def test_info_on_an_adapter_shows_what_applies(tmp_path, capsys):
+    path = tmp_path / "with_module.py"
+    path.write_text(GOOD_ADAPTER.replace('kind, latent_dim, image_shape = "vae", 2, (1, 8, 8)',
+                                         'kind, latent_dim, image_shape = "vae", 2, (1, 8, 8)\n'
+                                         '    def __init__(self):\n'
+                                         '        self.net = torch.nn.Linear(2, 64)'))
+    assert main(["info", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert not [line for line in lines if line.split()[-1] in ("None", "{}")], lines
+    fields = {line.split()[0]: line.split(None, 1)[1] for line in lines}
+    assert fields["source"] == "adapter" and fields["parameters"] == str(2 * 64 + 64)
+    assert "dataset" not in fields and "history_final" not in fields
