@@ -631,3 +631,21 @@ def test_info_on_an_adapter_shows_what_applies(tmp_path, capsys):
     fields = {line.split()[0]: line.split(None, 1)[1] for line in lines}
     assert fields["source"] == "adapter" and fields["parameters"] == str(2 * 64 + 64)
     assert "dataset" not in fields and "history_final" not in fields
+
+
+def test_window_encode_of_an_adapter_giving_nan_is_one_sentence_not_an_embedding(tmp_path):
+    """The probe at load time passes (2 images); encoding the dataset gives NaN: the session says which model."""
+    from explorer.core.session import Session
+    from models.base import NonFiniteError
+
+    path = tmp_path / "nan_batch.py"
+    path.write_text(GOOD_ADAPTER.replace("return x.flatten(1)[:, :2]",
+                                         "return x.flatten(1)[:, :2] * (1.0 if x.shape[0] <= 2 else float('nan'))"))
+    s = Session(use_workers=False)
+    s.run(s.open_dataset("digits", limit=30))
+    (m,) = s.add_models([path])
+    with pytest.raises(NonFiniteError, match="nan_batch.py.*encode returned .*NaN") as info:
+        s.run_all(s.open_model_tasks(m, peek=False))
+    assert "\n" not in str(info.value)
+    assert m.codes is None  # no embedding is made of NaN codes
+    s.close()

@@ -86,6 +86,8 @@ def _posterior_sample(model, images: np.ndarray, seed: int, batch_size: int, ctx
     """``z = mu + exp(logvar/2)·ε`` with ε from ``torch.Generator().manual_seed(seed)``, batch by batch."""
     if not hasattr(model, "posterior"):
         raise ValueError("sample='posterior' needs a model with a Gaussian encoder (VAE or ALI)")
+    from models.base import check_finite
+
     g = torch.Generator().manual_seed(int(seed))
     n = len(images)
     out = np.empty((n, model.latent_dim), np.float32)
@@ -95,7 +97,7 @@ def _posterior_sample(model, images: np.ndarray, seed: int, batch_size: int, ctx
             stop = min(start + batch_size, n)
             mu, logvar = model.posterior(x_all[start:stop])
             eps = torch.randn(mu.shape, generator=g)
-            out[start:stop] = (mu + torch.exp(0.5 * logvar) * eps).numpy()
+            out[start:stop] = check_finite(mu + torch.exp(0.5 * logvar) * eps, model, "posterior").numpy()
             if ctx is not None:
                 ctx.progress(stop / n, f"sampled q(z|x) for {stop:,} / {n:,} images")
     return out
