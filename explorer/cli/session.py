@@ -43,7 +43,7 @@ def add_session_parser(sub) -> None:
     session_sub = p.add_subparsers(dest="session_command", required=True, metavar="{create}")
     c = session_sub.add_parser("create", help="open models on a dataset, compute what is named, write S.lxs")
     c.add_argument("checkpoints", nargs="+", metavar="CKPT_OR_ADAPTER")
-    add_data_args(c, split_default="test")
+    add_data_args(c, split_default="test", resize=True)
     c.add_argument("--projection", choices=["pca", "umap", "tsne"], default="pca",
                    help="the embedding of every model (default: pca)")
     c.add_argument("--seed", type=non_negative_int, default=0,
@@ -109,7 +109,7 @@ def _run_all(session, tasks) -> None:
 
 
 def create_session(paths, data, split, limit, seed: int, projection: str, colour: tuple[str, int],
-                   k: int | None = None):
+                   k: int | None = None, resize: str | None = None):
     """A :class:`~explorer.core.session.Session` with ``paths`` open on ``data``, projected and clustered.
 
     Parameters
@@ -126,6 +126,8 @@ def create_session(paths, data, split, limit, seed: int, projection: str, colour
     k : int, optional
         k-means on each model's latent codes z with ``k`` clusters (default: the number of classes
         when colouring by cluster, else none).
+    resize : {"bilinear", "bicubic", "lanczos", "nearest"}, optional
+        Filter fitting the images to each model's input (``--resize``; recorded in the session).
 
     Returns
     -------
@@ -143,7 +145,7 @@ def create_session(paths, data, split, limit, seed: int, projection: str, colour
     s = Session(use_workers=False)
     spec = ProjectionSpec(projection, seed=seed)
     s.set_projection(spec)
-    _run_all(s, [s.open_dataset(data, split, limit, seed)])
+    _run_all(s, [s.open_dataset(data, split, limit, seed, resize)])
     if s.dataset is None:
         raise UserError(f"the dataset {data!r} could not be read")
     for m in s.add_models(paths):
@@ -175,7 +177,7 @@ def cmd_session(args) -> int:
     from explorer.core.session.files import save_session
 
     s = create_session(args.checkpoints, args.data, args.split, args.limit, args.seed, args.projection,
-                       args.colour, args.k)
+                       args.colour, args.k, args.resize)
     try:
         out = save_session(s, args.out, with_results=args.with_results)
     except OSError as exc:

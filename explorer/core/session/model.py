@@ -291,7 +291,8 @@ class Session(ViewState, Analyses):
 
     # ------------------------------------------------------------------ dataset and models
 
-    def open_dataset(self, spec, split: str | None = None, limit: int | None = None, seed: int = 0) -> Task:
+    def open_dataset(self, spec, split: str | None = None, limit: int | None = None, seed: int = 0,
+                     resize: str | None = None) -> Task:
         """A task that loads a dataset; applying it re-encodes every open model on it.
 
         Parameters
@@ -304,6 +305,9 @@ class Session(ViewState, Analyses):
             Size of a seeded random subsample.
         seed : int
             Subsample seed (also the seed of a GAN's prior samples).
+        resize : {"bilinear", "bicubic", "lanczos", "nearest"}, optional
+            Filter fitting the images to each model's input size (default bilinear, antialiased,
+            as torchvision).
 
         Returns
         -------
@@ -311,16 +315,17 @@ class Session(ViewState, Analyses):
             Of family ``"dataset"``; its result is ``(Dataset, dataset_identity)``. Models
             opened while it is pending wait for it (to look in the caches first).
         """
-        from explorer.data import load_dataset
+        from explorer.data import DEFAULT_RESIZE, load_dataset
 
-        dspec = DatasetSpec(str(spec), split if split != "all" else None, limit, int(seed))
+        dspec = DatasetSpec(str(spec), split if split != "all" else None, limit, int(seed), resize or DEFAULT_RESIZE)
         name = Path(str(spec)).name or str(spec)
 
         def load(ctx):
             from explorer.core.workspace import dataset_identity
 
             ctx.progress(0.0, f"reading {name}")
-            dataset = load_dataset(dspec.spec, split=dspec.split, limit=dspec.limit, seed=dspec.seed)
+            dataset = load_dataset(dspec.spec, split=dspec.split, limit=dspec.limit, seed=dspec.seed,
+                                   resize=dspec.resize)
             ctx.check()
             return dataset, dataset_identity(dataset)
 
