@@ -202,6 +202,8 @@ def cmd_evaluate(args) -> int:
     ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=args.seed, resize=args.resize)
     for note in ds.notes:
         print(note, file=sys.stderr)
+    if args.k is not None and "clustering" in args.metrics and args.k > len(ds):
+        raise UserError(f"--k {args.k}: the dataset has {len(ds):,} images, so k must be from 1 to {len(ds):,}.")
     from explorer.core.reconstruction.inversion import InversionSettings
     from explorer.core.reconstruction.quantize import parse_precision
 
