@@ -88,6 +88,8 @@ def _load(path: Path, max_bytes: int | None = None):
             zipped = fh.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
         _check_headers(path, zipped, max_bytes)
         return np.load(path, allow_pickle=False)
+    except DatasetError:  # already one sentence (a DatasetError is a ValueError too)
+        raise
     except (zipfile.BadZipFile, EOFError) as error:
         raise DatasetError(f"{quote(path)} is damaged or truncated ({error}); save or copy it again.") from None
     except OSError as error:
