@@ -507,6 +507,19 @@ def test_gzipped_idx_bomb_is_refused_before_it_is_inflated(tmp_path, capsys, mon
     assert read_idx(path).shape == (10_000, 64, 64)  # allowed, it is read, only as far as the header says
 
 
+def test_image_folder_beyond_memory_is_refused_while_reading(tmp_path, capsys, monkeypatch):
+    from PIL import Image
+
+    folder = tmp_path / "big" / "class_a"
+    folder.mkdir(parents=True)
+    for i in range(4):
+        Image.new("RGB", (512, 512), (i, 0, 0)).save(folder / f"{i}.png")  # 512·512·3·9 bytes ≈ 7 MiB each
+    monkeypatch.setenv("LATENT_EXPLORER_MEMORY_LIMIT", "16M")
+    err = refused(["evaluate", tmp_path / "nothing.pt", "--data", tmp_path / "big"], capsys, "big",
+                  watch=tmp_path)
+    assert "memory" in err and "--limit" in err
+
+
 def test_sparse_labels_are_named_by_the_values_that_occur(tmp_path):
     from explorer.data import load_dataset
 
@@ -558,6 +571,9 @@ def test_diverging_training_keeps_the_good_checkpoint(corpus, tmp_path, capsys):
     (["render", "traversal", "{ckpt}", "--out", "{out}/t.png", "--cols", "1000000000"], "--cols"),
     (["render", "interpolation", "{ckpt}", "--out", "{out}/i.gif", "--frames", "1000000000"], "--frames"),
     (["render", "interpolation", "{ckpt}", "--out", "{out}/i.gif", "--scale", "-4"], "--scale"),
+    (["render", "traversal", "{ckpt}", "--out", "{out}/t.png", "--cols", "1000", "--scale", "32", "--dims", "0", "1"],
+     "--cols/--scale"),
+    (["render", "traversal", "{ckpt}", "--out", "{out}/t.gif", "--frames", "10000", "--scale", "32"], "--frames/--scale"),
     (["render", "reconstructions", "{ckpt}", "--data", "digits", "--out", "{out}/r.png", "--scale", "inf"],
      "--scale"),
     (["render", "embedding", "{out}/s.lxs", "--out", "{out}/e.png", "--scale", "nan"], "--scale"),
@@ -574,7 +590,8 @@ def test_diverging_training_keeps_the_good_checkpoint(corpus, tmp_path, capsys):
     (["render"], "latent-explorer render: error:"),
     (["evaluate", "{ckpt}", "--frobnicate"], "--frobnicate"),
 ])
-def test_bad_arguments_are_two_lines_before_any_work(corpus, tmp_path, capsys, args, named):
+def test_bad_arguments_are_two_lines_before_any_work(corpus, tmp_path, capsys, monkeypatch, args, named):
+    monkeypatch.setenv("LATENT_EXPLORER_MEMORY_LIMIT", "256M")  # what a render may hold
     (tmp_path / "file.txt").write_text("a user file")
     argv = [a.format(ckpt=corpus / "good.pt", out=tmp_path) for a in args]
     err = refused(argv, capsys, named, watch=tmp_path)

@@ -6,7 +6,8 @@ import argparse
 import math
 
 __all__ = ["Parser", "check_output_path", "positive_int", "non_negative_int", "int_in", "positive_float",
-           "finite_float", "image_scale", "frame_rate", "frame_count", "add_data_args", "add_resize_arg"]
+           "finite_float", "image_scale", "frame_rate", "frame_count", "add_data_args", "add_resize_arg",
+           "check_render_size"]
 
 
 def _int_at_least(text: str, lowest: int) -> int:
@@ -125,6 +126,29 @@ def check_output_path(path, option: str) -> None:
         raise UserError(f"{option} '{path}': the folder '{folder}' {what}; create it first or choose another place.")
     if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UserError(f"{option} '{path}' cannot be written (no permission in '{folder}'); choose another place.")
+
+
+def check_render_size(values: float, options: str) -> None:
+    """Refuse a figure or movie whose pixels would not fit in memory, naming the options that size it.
+
+    Parameters
+    ----------
+    values : float
+        Numbers the rendering holds at once (pixels × channels × frames), counted as float32
+        with an 8-bit copy (5 bytes each).
+    options : str
+        The options to name, e.g. ``"--cols/--scale"``.
+
+    Raises
+    ------
+    explorer.errors.UserError
+    """
+    from explorer.errors import UserError
+    from explorer.limits import memory_shortfall
+
+    short = memory_shortfall(int(values * 5))
+    if short:
+        raise UserError(f"{options}: the rendering would need {short}; choose smaller values.")
 
 
 def add_resize_arg(p: argparse.ArgumentParser) -> None:

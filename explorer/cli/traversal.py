@@ -6,7 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.cli.args import add_resize_arg, frame_count, frame_rate, image_scale, int_in, positive_int
+from explorer.cli.args import (
+    add_resize_arg,
+    check_render_size,
+    frame_count,
+    frame_rate,
+    image_scale,
+    int_in,
+    positive_int,
+)
 from explorer.errors import UserError
 
 FIGURE_EXTS = (".png", ".svg", ".pdf")
@@ -121,6 +129,10 @@ def cmd_render_traversal(args) -> int:
     else:
         dims = sliders.default_dims(scores)
     ranges = sliders.slider_ranges(args.range_mode, d, codes)
+    c, h, w = model.image_shape
+    cells = args.frames if ext in MOVIE_EXTS else args.cols  # a movie holds its frames, a grid its columns
+    check_render_size(len(dims) * cells * c * h * w * (1 + args.scale**2),
+                      "--frames/--scale" if ext in MOVIE_EXTS else "--cols/--scale")
     out = sliders.save_traversal(args.out, model, z, dims, ranges, n_cols=args.cols,
                                  scores=scores if images is not None else None, scale=args.scale,
                                  upscale=args.upscale, fps=args.fps, n_frames=args.frames)
@@ -146,6 +158,8 @@ def cmd_render_interpolation(args) -> int:
     else:
         keypoints = prior_codes(model, 2, seed=args.seed)
     method = "slerp" if args.slerp else "lerp"
+    c, h, w = model.image_shape
+    check_render_size(args.frames * c * h * w * (1 + args.scale**2), "--frames/--scale")
     _, frames = sliders.interpolation_movie(model, keypoints, args.frames, method)
     out = sliders.save_interpolation(args.out, frames, fps=args.fps, scale=args.scale, upscale=args.upscale,
                                      caption=args.caption)
