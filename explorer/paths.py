@@ -24,3 +24,16 @@ def config_dir() -> Path:
 def log_path() -> Path:
     """The log file that receives tracebacks the user is spared (``cache_dir()/latent-explorer.log``)."""
     return cache_dir() / "latent-explorer.log"
+
+
+def resolved(path: str | os.PathLike) -> Path:
+    """``Path(path).expanduser().resolve()``, or its absolute form when it cannot be resolved (a loop of links).
+
+    Where a path only names an entry (a model list key, a recent-files list), a symbolic-link loop
+    must not raise: opening the file then says what is wrong with it in one sentence.
+    """
+    p = Path(path).expanduser()
+    try:
+        return p.resolve()
+    except (RuntimeError, OSError):  # "Symlink loop from …" (Python 3.11), ELOOP (3.13)
+        return Path(os.path.abspath(p))

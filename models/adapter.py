@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.base import KINDS, ModelFileError, NoEncoderError, as_codes, as_images
+from explorer.limits import MAX_IMAGE_VALUES, MAX_LATENT_DIM
+from models.base import KINDS, ModelFileError, NoEncoderError, as_codes, as_images, check_finite
 
 _RANGE_SLACK = 1e-3  # decoded values may overshoot [0, 1] by this much (then clipped)
 
@@ -78,8 +79,15 @@ class WrappedModel:
         if self.latent_dim < 1 or len(self.image_shape) != 3 or min(self.image_shape) < 1:
             raise error(
                 f"{label}: latent_dim must be a positive int and image_shape three positive ints (C, H, W), "
-                f"got {inner.latent_dim!r} and {inner.image_shape!r}; fix them."
+                f"got {_short(inner.latent_dim)} and {_short(inner.image_shape)}; fix them."
             )
+        if self.latent_dim > MAX_LATENT_DIM:
+            raise error(f"{label}: latent_dim is {self.latent_dim:,}, more than the {MAX_LATENT_DIM:,} supported; "
+                        "fix it.")
+        c, h, w = self.image_shape
+        if c * h * w > MAX_IMAGE_VALUES:
+            raise error(f"{label}: image_shape {self.image_shape} has {c * h * w:,} values per image, more than "
+                        f"the {MAX_IMAGE_VALUES:,} supported; fix it.")
         self.kind = inner.kind
         self.has_encoder = callable(getattr(inner, "encode", None))
         self.module = inner if isinstance(inner, nn.Module) else None
@@ -93,7 +101,9 @@ class WrappedModel:
     def _call(self, name: str, *args):
         try:
             return getattr(self.inner, name)(*args)
-        except Exception as e:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # SystemExit too: the adapter's code must not end the program
             raise self._error(f"{self.label}: {name} raised {type(e).__name__}: {_one_line(e)}.") from e
 
     def _tensor(self, out, name: str, shape: tuple[int, ...]) -> torch.Tensor:
@@ -126,6 +136,7 @@ class WrappedModel:
         z = as_codes(z, self.latent_dim)
         with torch.set_grad_enabled(z.requires_grad):
             x = self._tensor(self._call("decode", z), "decode", (z.shape[0], *self.image_shape))
+            check_finite(x, self, "decode")
             if x.numel():
                 lo, hi = float(x.detach().min()), float(x.detach().max())
                 if lo < -_RANGE_SLACK or hi > 1 + _RANGE_SLACK:
@@ -151,7 +162,8 @@ class WrappedModel:
             )
         x = as_images(x, self.image_shape)
         with torch.set_grad_enabled(x.requires_grad):
-            return self._tensor(self._call("encode", x), "encode", (x.shape[0], self.latent_dim))
+            z = self._tensor(self._call("encode", x), "encode", (x.shape[0], self.latent_dim))
+            return check_finite(z, self, "encode")
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` codes ``(n, d)`` from the wrapped ``sample_prior``, or from N(0, I) when it has none."""
@@ -162,10 +174,14 @@ class WrappedModel:
         return torch.randn(n, self.latent_dim, generator=generator)
 
     def parameter_count(self) -> int | None:
-        """Scalar parameters of the wrapped ``torch.nn.Module`` (``module``), or None if there is none."""
-        if self.module is None:
+        """Scalar parameters of the wrapped ``torch.nn.Module`` (``module``), or of the torch modules the
+        wrapped object holds as attributes (each parameter counted once); None if there is none."""
+        modules = [self.module] if self.module is not None else [
+            v for v in vars(self.inner).values() if isinstance(v, nn.Module)] if hasattr(self.inner, "__dict__") else []
+        if not modules:
             return None
-        return sum(p.numel() for p in self.module.parameters())
+        params = {id(p): p for m in modules for p in m.parameters()}
+        return sum(p.numel() for p in params.values())
 
     def probe(self) -> None:
         """Decode two prior codes (and encode the result) once, so contract violations show at load time."""
@@ -230,6 +246,8 @@ def load_adapter(path) -> WrappedModel:
     """
     path = Path(path)
     label = f"adapter '{path}'"
+    if path.is_dir():
+        raise AdapterError(f"{label} is a folder, not a Python file; choose the adapter .py file.")
     if not path.is_file():
         raise AdapterError(f"{label} does not exist; check the path.")
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
@@ -243,7 +261,9 @@ def load_adapter(path) -> WrappedModel:
         sys.modules[spec.name] = module  # as a normal import would (dataclasses, pickling need it)
         try:
             spec.loader.exec_module(module)
-        except Exception as e:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # SystemExit too: running the adapter must not end the program
             sys.modules.pop(spec.name, None)
             raise AdapterError(
                 f"{label} raised {type(e).__name__} while running: {_one_line(e)}; fix the file."
@@ -253,7 +273,9 @@ def load_adapter(path) -> WrappedModel:
             raise AdapterError(f"{label} defines no load_model() function; add one that returns the model.")
         try:
             inner = load_model()
-        except Exception as e:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:
             raise AdapterError(
                 f"{label}: load_model() raised {type(e).__name__}: {_one_line(e)}; fix the adapter."
             ) from e
@@ -265,6 +287,22 @@ def load_adapter(path) -> WrappedModel:
     return model
 
 
+def _short(value) -> str:
+    """``repr(value)`` of at most 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split()).rstrip(".")
+    """The gist of an exception's message in one line of at most 200 characters.
+
+    TorchScript embeds its interpreter's traceback in the message: only its last line (the
+    error itself) is kept.
+    """
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    if any(line.startswith("Traceback") for line in lines):
+        lines = lines[-1:]
+    text = " ".join(" ".join(lines).split()).rstrip(".")
+    if len(text) > 200:
+        text = text[:197] + "..."
     return text or "no message"

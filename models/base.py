@@ -58,6 +58,46 @@ class ModelFileError(ValueError):
     """
 
 
+class NonFiniteError(ModelFileError):
+    """A model computed NaN or infinite codes or images; the message names the model."""
+
+
+def model_label(model) -> str:
+    """How messages name a model: its ``label`` (e.g. ``"checkpoint 'vae.pt'"``), else its kind."""
+    label = getattr(model, "label", None)
+    return label if isinstance(label, str) and label else f"the {getattr(model, 'kind', 'loaded')} model"
+
+
+def check_finite(values, model, what: str):
+    """Return ``values`` (tensor or array) when every value is finite, else raise a `NonFiniteError`.
+
+    Parameters
+    ----------
+    values : torch.Tensor or numpy.ndarray
+        What ``model`` computed, e.g. decoded images ``(N, C, H, W)`` or codes ``(N, d)``.
+    model : GenerativeModel
+        Named in the message (`model_label`).
+    what : str
+        What the values are, e.g. ``"decode"`` or ``"encode"``.
+
+    Raises
+    ------
+    NonFiniteError
+        "adapter 'x.py': decode returned 12 NaN or infinite values (of 1,568); …".
+    """
+    import numpy as np
+
+    t = values.detach() if isinstance(values, torch.Tensor) else torch.from_numpy(np.asarray(values))
+    if t.is_floating_point() or t.is_complex():
+        bad = int(t.numel() - torch.isfinite(t).sum())
+        if bad:
+            raise NonFiniteError(
+                f"{model_label(model)}: {what} returned {bad:,} NaN or infinite values (of {t.numel():,}); the "
+                "model's weights or arithmetic are broken — nothing was shown or written from it."
+            )
+    return values
+
+
 def as_codes(z, latent_dim: int) -> torch.Tensor:
     """Return latent codes as a float32 CPU tensor of shape ``(N, latent_dim)``.
 

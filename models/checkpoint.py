@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import math
 import os
 import re
 import uuid
@@ -14,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from explorer.limits import MAX_IMAGE_VALUES, MAX_LATENT_DIM, memory_shortfall
 from models.ali import ALI
 from models.base import ModelFileError
 from models.dcgan import DCGAN
@@ -183,6 +185,8 @@ def save_checkpoint(
 def _read(path: Path) -> object:
     """``torch.load(weights_only=True)``, with every failure turned into a one-sentence `CheckpointError`."""
     name = f"checkpoint '{path}'"
+    if path.is_symlink() and not path.exists():
+        raise CheckpointError(f"{name} is a symbolic link to nothing (or a loop of links); check the path.")
     if not path.exists():
         raise CheckpointError(f"{name} does not exist; check the path.")
     if path.is_dir():
@@ -196,6 +200,13 @@ def _read(path: Path) -> object:
         raise CheckpointError(
             f"{name} is empty; it was probably not saved completely — save or copy it again."
         )
+    numpy_kind = _numpy_kind(path, head)
+    if numpy_kind:
+        raise CheckpointError(f"{name} is a {numpy_kind}, probably a dataset, not a model; give it with --data "
+                              "(or open it as the dataset).")
+    short = memory_shortfall(_unzipped_size(path)) if head == b"PK\x03\x04" else None
+    if short:  # a compressed record inflates while torch reads it: refuse before that
+        raise CheckpointError(f"{name} holds records that unpack to {short}; it is damaged or not a checkpoint.")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises RuntimeError, EOFError, KeyError, … for damaged files
@@ -218,6 +229,35 @@ def _read(path: Path) -> object:
         f"{name} is not a PyTorch checkpoint (unrecognised file contents); choose a .pt file "
         "saved by Latent Explorer."
     ) from None
+
+
+def _unzipped_size(path: Path) -> int:
+    """Sum of the uncompressed sizes a zip file's directory announces (0 when it cannot be read)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return sum(info.file_size for info in zf.infolist())
+    except (OSError, zipfile.BadZipFile):
+        return 0
+
+
+def _numpy_kind(path: Path, head: bytes) -> str | None:
+    """"NumPy array (.npy)" / "NumPy archive (.npz)" when the file is one, else None."""
+    import zipfile
+
+    if head == b"\x93NUM":
+        return "NumPy array (.npy)"
+    if head != b"PK\x03\x04":
+        return None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return None
+    if names and all(n.endswith(".npy") for n in names):
+        return "NumPy archive (.npz)"
+    return None
 
 
 def _check_state_dict(name: str, kind: str, model: nn.Module, state: dict) -> None:
@@ -293,15 +333,38 @@ def load_checkpoint(path) -> Checkpoint:
             f"format {FORMAT_VERSION}) — upgrade Latent Explorer to open it."
         )
     kind = data["kind"]
-    if kind not in MODEL_CLASSES:
+    if not isinstance(kind, str) or kind not in MODEL_CLASSES:
         raise CheckpointError(
-            f"{name} holds a model of unknown kind {kind!r} (this version knows "
+            f"{name} holds a model of unknown kind {_short(kind)} (this version knows "
             f"{', '.join(MODEL_CLASSES)}); upgrade Latent Explorer or wrap the model in a Python adapter."
         )
     config = data["config"]
     state = data["state_dict"]
     if not isinstance(config, dict) or not isinstance(state, dict):
         raise CheckpointError(f"{name} has a malformed config or state_dict; save it again.")
+    _check_config_sizes(name, config)
+    try:
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):  # shapes only: nothing is allocated
+            shell = MODEL_CLASSES[kind](**config)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise CheckpointError(
+            f"{name} has a config that does not build a {kind} model ({_one_line(e)}); save it again."
+        ) from None
+    _check_state_dict(name, kind, shell, state)
+    _check_weights(name, shell, state)
+    need = sum(t.numel() * t.element_size() for t in shell.state_dict().values())
+    short = memory_shortfall(need)
+    if short:
+        raise CheckpointError(f"{name} has a {kind} config whose weights would need {short}; "
+                              "open it on a machine with more memory.")
+    history, extra = data.get("history") or {}, data.get("extra") or {}
+    for field_name, value in (("history", history), ("extra", extra)):
+        if not isinstance(value, dict):
+            raise CheckpointError(f"{name} has a '{field_name}' that is a {type(value).__name__}, not a "
+                                  "dictionary; save the checkpoint again.")
+    if any(not isinstance(v, list) or not all(isinstance(x, (int, float)) for x in v) for v in history.values()):
+        raise CheckpointError(f"{name} has a training 'history' that is not lists of numbers; "
+                              "save the checkpoint again.")
     try:
         with torch.random.fork_rng(devices=[]):  # building initialises weights: keep the caller's RNG
             model = MODEL_CLASSES[kind](**config)
@@ -309,10 +372,15 @@ def load_checkpoint(path) -> Checkpoint:
         raise CheckpointError(
             f"{name} has a config that does not build a {kind} model ({_one_line(e)}); save it again."
         ) from None
-    _check_state_dict(name, kind, model, state)
     model.load_state_dict(state)
     model.eval()
-    image_shape = tuple(int(s) for s in data.get("image_shape") or model.image_shape)
+    model.label = name  # how messages about what the model computes name it (models.base.model_label)
+    saved_shape = data.get("image_shape")
+    if saved_shape is not None and (not isinstance(saved_shape, (list, tuple))
+                                    or [_as_int(v) for v in saved_shape] != list(model.image_shape)):
+        raise CheckpointError(f"{name} records an image_shape {_short(saved_shape)} that is not its model's "
+                              f"{list(model.image_shape)}; save the checkpoint again.")
+    image_shape = tuple(model.image_shape)
     return Checkpoint(
         path=path,
         model=model,
@@ -321,13 +389,66 @@ def load_checkpoint(path) -> Checkpoint:
         image_shape=image_shape,
         dataset=data.get("dataset"),
         seed=data.get("seed"),
-        history=data.get("history") or {},
+        history=history,
         command=data.get("command"),
         created=data.get("created"),
         library_version=data.get("library_version"),
         format_version=version,
-        extra=data.get("extra") or {},
+        extra=extra,
     )
+
+
+def _as_int(v):
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _short(value) -> str:
+    """``repr(value)`` of at most 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_config_sizes(name: str, config: dict) -> None:
+    """Refuse a ``latent_dim`` or ``image_shape`` larger than any model this program can hold, naming the field."""
+    d = config.get("latent_dim")
+    if isinstance(d, (int, float)) and not isinstance(d, bool) and d > MAX_LATENT_DIM:
+        raise CheckpointError(f"{name} has a config latent_dim of {d:,} (at most {MAX_LATENT_DIM:,} is "
+                              "supported); the file is damaged or not from a model that fits in memory.")
+    shape = config.get("image_shape")
+    if isinstance(shape, (list, tuple)) and all(_as_int(v) is not None for v in shape):
+        if math.prod(max(int(v), 0) for v in shape) > MAX_IMAGE_VALUES:
+            raise CheckpointError(f"{name} has a config image_shape of {_short(shape)} (at most "
+                                  f"{MAX_IMAGE_VALUES:,} values per image are supported); the file is damaged.")
+    for key, value in config.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, int) and not isinstance(v, bool) and v > 2**31 for v in values):
+            raise CheckpointError(f"{name} has a config {key} of {_short(value)}, too large for any model; "
+                                  "the file is damaged.")
+
+
+def _check_weights(name: str, shell: nn.Module, state: dict) -> None:
+    """Refuse weights without data (meta), of another kind of number (complex, integer), or NaN/inf."""
+    expected = shell.state_dict()
+    bad_finite, n_bad = [], 0
+    for key, t in state.items():
+        if t.is_meta or t.layout != torch.strided:
+            raise CheckpointError(f"{name} holds weights without data ('{key}' is a {t.device.type} "
+                                  f"{str(t.layout).removeprefix('torch.')} tensor); save it from the trained model.")
+        want = expected[key].dtype
+        if t.is_complex() or t.dtype.is_floating_point != want.is_floating_point:
+            raise CheckpointError(f"{name} holds '{key}' as {str(t.dtype).removeprefix('torch.')} numbers where "
+                                  f"the model has {str(want).removeprefix('torch.')}; save it from the trained model.")
+        if t.dtype.is_floating_point:
+            n = int(t.numel() - torch.isfinite(t).sum())
+            if n:
+                n_bad += n
+                bad_finite.append(key)
+    if n_bad:
+        more = f" and {len(bad_finite) - 2} more" if len(bad_finite) > 2 else ""
+        raise CheckpointError(
+            f"{name} has {n_bad:,} NaN or infinite weights (in {', '.join(bad_finite[:2])}{more}); its training "
+            "diverged — use an earlier checkpoint or train again."
+        )
 
 
 def _one_line(e: Exception) -> str:

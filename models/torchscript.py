@@ -92,6 +92,8 @@ def load_torchscript(path) -> WrappedModel:
     """
     path = Path(path)
     label = f"TorchScript file '{path}'"
+    if path.is_dir():
+        raise TorchScriptError(f"{label} is a folder, not a file; choose the TorchScript file.")
     if not path.is_file():
         raise TorchScriptError(f"{label} does not exist; check the path.")
     if not is_torchscript_file(path):

@@ -13,6 +13,46 @@ from torch import nn
 from models.checkpoint import MODEL_CLASSES
 
 
+class TrainingDiverged(ValueError):
+    """Training produced a NaN or infinite loss; the message says at which step and which metric."""
+
+
+def training_memory(kind: str, image_shape, latent_dim: int, batch_size: int, **model_kwargs) -> int:
+    """Bytes that training a freshly built ``kind`` model would allocate, estimated before allocating anything.
+
+    The model is built on torch's ``meta`` device (shapes only); the estimate is four copies of
+    the weights (weights, gradients, Adam's two moments) plus a batch of images and codes in
+    float32 through every layer, bounded above by 64 copies of one batch of images.
+
+    Parameters
+    ----------
+    kind : {"vae", "gan", "ali"}
+    image_shape : (C, H, W)
+    latent_dim : int
+    batch_size : int
+    **model_kwargs
+        Further constructor arguments of the model class.
+
+    Returns
+    -------
+    int
+        Bytes.
+
+    Raises
+    ------
+    ValueError
+        If the model cannot be built for these sizes (e.g. images too small to halve).
+    """
+    if kind not in MODEL_CLASSES:
+        raise ValueError(f"unknown model kind {kind!r}; use one of {sorted(MODEL_CLASSES)}")
+    with torch.device("meta"):
+        shell = MODEL_CLASSES[kind](latent_dim, tuple(image_shape), **model_kwargs)
+    weights = sum(p.numel() for p in shell.parameters()) * 4
+    c, h, w = (int(v) for v in image_shape)
+    activations = 64 * int(batch_size) * (c * h * w + int(latent_dim)) * 4
+    return 4 * weights + activations
+
+
 def as_training_images(images) -> torch.Tensor:
     """Return training images as a float32 tensor ``(N, C, H, W)`` in [0, 1].
 
@@ -148,7 +188,8 @@ class Trainer:
             ``step / total_steps``), ``"epoch"`` (0-based index of the epoch the step
             belongs to, counted over all runs: show ``epoch + 1`` to people), ``"total_steps"``
             (value of ``"step"`` at the end of this run),
-            ``"steps_per_epoch"``, and the step's metrics as floats: VAE ``loss``,
+            ``"steps_per_epoch"``, and the step's metrics as floats (always finite: a NaN or
+            infinite one raises `TrainingDiverged` instead, with the weights of that step): VAE ``loss``,
             ``recon``, ``kl`` (nats per image); DCGAN/ALI ``loss_d``, ``loss_g``,
             ``d_real``, ``d_fake`` (mean discriminator probabilities).
         """
@@ -166,6 +207,11 @@ class Trainer:
                     self.model.train()
                     with _seeded_step((self.seed * 1_000_003 + self.step) % 2**63):
                         metrics = self._step(batch)
+                    bad = [k for k, v in metrics.items() if not np.isfinite(v)]
+                    if bad:
+                        raise TrainingDiverged(
+                            f"training diverged at step {self.step + 1} (epoch {self.epoch + 1}): "
+                            + ", ".join(f"{k} is {metrics[k]}" for k in bad))
                     self.step += 1
                     for k, v in metrics.items():
                         sums[k] = sums.get(k, 0.0) + v

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 
-__all__ = ["positive_int", "non_negative_int", "positive_float", "add_data_args"]
+__all__ = ["Parser", "check_output_path", "positive_int", "non_negative_int", "int_in", "positive_float",
+           "finite_float", "image_scale", "frame_rate", "frame_count", "add_data_args", "add_resize_arg",
+           "check_render_size"]
 
 
 def _int_at_least(text: str, lowest: int) -> int:
@@ -17,6 +20,18 @@ def _int_at_least(text: str, lowest: int) -> int:
     return value
 
 
+def int_in(low: int, high: int):
+    """An argparse type: a whole number from ``low`` to ``high`` (a bound on what it makes the program allocate)."""
+    def parse(text: str) -> int:
+        value = _int_at_least(text, low)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"{value} must be at most {high:,}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer ≥ 1."""
     return _int_at_least(text, 1)
@@ -27,19 +42,128 @@ def non_negative_int(text: str) -> int:
     return _int_at_least(text, 0)
 
 
-def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"{v} must be > 0")
-    return v
+def finite_float(low: float | None = None, high: float | None = None, *, low_open: bool = False,
+                 high_open: bool = False):
+    """An argparse type: a finite number (never NaN or ±inf) in a range.
+
+    Parameters
+    ----------
+    low, high : float, optional
+        Bounds of the range (None: unbounded on that side).
+    low_open, high_open : bool
+        Whether the bound itself is excluded (``low_open=True`` with ``low=0`` means > 0).
+
+    Returns
+    -------
+    callable
+        ``type(text) -> float``; raises ``argparse.ArgumentTypeError`` with a sentence such as
+        ``"nan is not a finite number"`` or ``"-1 must be at least 0"``.
+    """
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+        if low is not None and (v <= low if low_open else v < low):
+            raise argparse.ArgumentTypeError(f"{text} must be {'greater than' if low_open else 'at least'} {low:g}")
+        if high is not None and (v >= high if high_open else v > high):
+            raise argparse.ArgumentTypeError(f"{text} must be {'less than' if high_open else 'at most'} {high:g}")
+        return v
+
+    parse.__name__ = "number"  # argparse names the type in its messages
+    return parse
 
 
-def add_data_args(p: argparse.ArgumentParser, split_default: str | None) -> None:
-    """Add ``--data``, ``--split`` and ``--limit`` (a seeded subsample) to a subcommand's parser."""
+#: argparse type: a finite number > 0.
+positive_float = finite_float(0.0, low_open=True)
+#: argparse type of ``--scale`` (image magnification of a figure or movie): in (0, 32].
+image_scale = finite_float(0.0, 32.0, low_open=True)
+#: argparse type of ``--fps``: in (0, 240].
+frame_rate = finite_float(0.0, 240.0, low_open=True)
+#: argparse type of ``--frames``: 1 to 10,000.
+frame_count = int_in(1, 10_000)
+
+
+class Parser(argparse.ArgumentParser):
+    """The argument parser of ``latent-explorer`` and its subcommands: a mistake costs two lines, not the usage block.
+
+    ``latent-explorer train: error: argument --beta: nan is not a finite number`` and a line
+    saying where the usage is, instead of argparse's whole usage text before the error.
+    """
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n(see `{self.prog} --help` for the options)\n")
+
+
+def check_output_path(path, option: str) -> None:
+    """Check, before any work, that ``path`` can be written: its folder exists and is writable, it is no folder.
+
+    Parameters
+    ----------
+    path : path-like
+        A file the command will write (atomically, beside itself).
+    option : str
+        The option that named it, e.g. ``"--json"``, for the message.
+
+    Raises
+    ------
+    explorer.errors.UserError
+        One sentence naming the option, the path and the problem.
+    """
+    import os
+    from pathlib import Path
+
+    from explorer.errors import UserError
+
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UserError(f"{option} '{path}' is a folder; give a file name.")
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise UserError(f"{option} '{path}': the folder '{folder}' {what}; create it first or choose another place.")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserError(f"{option} '{path}' cannot be written (no permission in '{folder}'); choose another place.")
+
+
+def check_render_size(values: float, options: str) -> None:
+    """Refuse a figure or movie whose pixels would not fit in memory, naming the options that size it.
+
+    Parameters
+    ----------
+    values : float
+        Numbers the rendering holds at once (pixels × channels × frames), counted as float32
+        with an 8-bit copy (5 bytes each).
+    options : str
+        The options to name, e.g. ``"--cols/--scale"``.
+
+    Raises
+    ------
+    explorer.errors.UserError
+    """
+    from explorer.errors import UserError
+    from explorer.limits import memory_shortfall
+
+    short = memory_shortfall(int(values * 5))
+    if short:
+        raise UserError(f"{options}: the rendering would need {short}; choose smaller values.")
+
+
+def add_resize_arg(p: argparse.ArgumentParser) -> None:
+    """Add ``--resize`` (the filter that fits the dataset's images to a model's input size)."""
+    from explorer.data import DEFAULT_RESIZE, RESIZE_METHODS
+
+    p.add_argument("--resize", choices=RESIZE_METHODS, default=DEFAULT_RESIZE,
+                   help="filter resizing the images to a model's input size when they differ (default: "
+                        f"{DEFAULT_RESIZE}, antialiased, as torchvision's Resize that most PyTorch models were "
+                        "trained with)")
+
+
+def add_data_args(p: argparse.ArgumentParser, split_default: str | None, resize: bool = False) -> None:
+    """Add ``--data``, ``--split`` and ``--limit`` (a seeded subsample) to a subcommand's parser, and
+    ``--resize`` (`add_resize_arg`) when ``resize``."""
     p.add_argument("--data", default="fashion-mnist",
                    help="dataset name (fashion-mnist, digits, dsprites) or path (IDX folder, .npz/.npy, "
                         "image folder with one subfolder per class); default: fashion-mnist")
@@ -47,3 +171,5 @@ def add_data_args(p: argparse.ArgumentParser, split_default: str | None) -> None
                    help=f"split of the dataset (default: {split_default or 'every split it has'})")
     p.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="use a seeded random subsample of N images (for dsprites: generate N)")
+    if resize:
+        add_resize_arg(p)

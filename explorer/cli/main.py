@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from explorer.cli.args import Parser, check_output_path, finite_float, int_in, positive_int
 from explorer.cli.args import add_data_args as _add_data_args
-from explorer.cli.args import positive_int
 from explorer.errors import UserError
 from explorer.logs import log, setup_logging
 
@@ -21,7 +21,7 @@ SUBCOMMANDS += ("compare",)  # explorer.cli.compare
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``latent-explorer`` (subcommands: open, train, info, bench)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="latent-explorer",
         description="Explore the latent spaces of VAEs, GANs and ALI/BiGANs. "
                     "With no subcommand, opens the window on the bundled demo.")
@@ -35,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a VAE, DCGAN or ALI and save a checkpoint")
     p.add_argument("model", choices=sorted(KIND_OF_TRAIN))
     _add_data_args(p, split_default="train")
-    p.add_argument("--latent-dim", type=positive_int, required=True, metavar="N")
-    p.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (β-VAE); VAE only")
+    p.add_argument("--latent-dim", type=int_in(1, 65_536), required=True, metavar="N")
+    p.add_argument("--beta", type=finite_float(0.0), default=1.0, help="weight of the KL term (β-VAE); VAE only")
     p.add_argument("--likelihood", choices=["bernoulli", "gaussian"], default="bernoulli",
                    help="decoder likelihood p(x|z); VAE only")
     p.add_argument("--epochs", type=positive_int, required=True)
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="measure models on a dataset and write the figures as JSON")
     p.add_argument("checkpoints", nargs="+", metavar="CKPT_OR_ADAPTER")
-    _add_data_args(p, split_default="test")
+    _add_data_args(p, split_default="test", resize=True)
     p.add_argument("--metrics", nargs="+", choices=["clustering", "reconstruction"], default=["clustering"],
                    help="which measurements to make (default: clustering)")
     p.add_argument("--precision", nargs="+", default=["float32"], metavar="P",
@@ -115,8 +115,9 @@ def cmd_train(args) -> int:
     import torch
     from tqdm import tqdm
 
+    from explorer.limits import memory_shortfall
     from models.checkpoint import save_checkpoint
-    from models.train import make_trainer
+    from models.train import TrainingDiverged, make_trainer, training_memory
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -131,7 +132,16 @@ def cmd_train(args) -> int:
         kwargs.update(beta=args.beta, likelihood=args.likelihood)
     elif args.beta != 1.0:
         raise UserError(f"--beta applies to the VAE only, not to {args.model}.")
-    trainer = make_trainer(kind, torch.from_numpy(ds.images), args.latent_dim, **kwargs)
+    try:
+        need = training_memory(kind, ds.image_shape, args.latent_dim, min(args.batch_size or 128, len(ds)))
+        short = memory_shortfall(need)
+        if short:
+            c, h, w = ds.image_shape
+            raise UserError(f"--latent-dim {args.latent_dim}: training a {args.model} with it on {c}×{h}×{w} images "
+                            f"would need {short}; choose a smaller --latent-dim or --batch-size.")
+        trainer = make_trainer(kind, torch.from_numpy(ds.images), args.latent_dim, **kwargs)
+    except ValueError as exc:
+        raise UserError(f"cannot train a {args.model} on '{ds.source or ds.name}': {exc}.") from None
     command = "latent-explorer " + shlex.join(args.argv)
     t0 = time.perf_counter()
     bar = None
@@ -149,10 +159,15 @@ def cmd_train(args) -> int:
             bar.close()
         print(f"training interrupted; nothing written to {args.out}", file=sys.stderr)
         return 130
+    except TrainingDiverged as exc:
+        raise UserError(f"{exc}; nothing was written to '{args.out}' (a file there is kept as it was) — "
+                        "try a smaller --beta, another --seed or fewer --epochs.") from None
     finally:
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0
+    if not all(bool(torch.isfinite(t).all()) for t in trainer.model.state_dict().values() if t.is_floating_point()):
+        raise UserError(f"training ended with NaN or infinite weights; nothing was written to '{args.out}'.")
     save_checkpoint(args.out, trainer.model, dataset=ds.name, seed=args.seed, history=trainer.history,
                     command=command, extra={"wall_time_s": wall, "n_train": len(ds), "split": ds.split or "all"})
     finals = {k: v[-1] for k, v in trainer.history.items() if v}
@@ -173,6 +188,8 @@ def cmd_info(args) -> int:
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
+    if info.get("source") != "checkpoint":  # an adapter or TorchScript file: only what applies to it
+        info = {k: v for k, v in info.items() if v is not None and v != {} and v != []}
     width = max(len(k) for k in info)
     for k, v in info.items():
         if isinstance(v, dict):
@@ -186,9 +203,11 @@ def cmd_evaluate(args) -> int:
     from explorer.core.evaluate import evaluate_models
     from explorer.data import load_dataset
 
-    ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=args.seed)
+    ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=args.seed, resize=args.resize)
     for note in ds.notes:
         print(note, file=sys.stderr)
+    if args.k is not None and "clustering" in args.metrics and args.k > len(ds):
+        raise UserError(f"--k {args.k}: the dataset has {len(ds):,} images, so k must be from 1 to {len(ds):,}.")
     from explorer.core.reconstruction.inversion import InversionSettings
     from explorer.core.reconstruction.quantize import parse_precision
 
@@ -257,12 +276,15 @@ def main(argv: list[str] | None = None) -> int:
         argv_parsed = ["open", *argv]  # the GUI is the default: `latent-explorer x.pt --data digits`
     else:
         argv_parsed = argv
-    args = parser.parse_args(argv_parsed)
+    args = parser.parse_args(argv_parsed)  # a usage error: two lines on stderr (args.Parser), SystemExit(2)
     args.argv = argv
     handlers = {"open": cmd_open, "train": cmd_train, "info": cmd_info, "evaluate": cmd_evaluate,
                 "render": lambda a: a.render_handler(a), "session": lambda a: a.handler(a), "bench": cmd_bench}
     handlers["compare"] = lambda a: a.handler(a)
     try:
+        for option in ("out", "json"):  # where results go is checked before any work starts
+            if isinstance(getattr(args, option, None), Path):
+                check_output_path(getattr(args, option), f"--{option}")
         return handlers[args.command](args)
     except KeyboardInterrupt:
         print(f"latent-explorer {args.command}: interrupted", file=sys.stderr)

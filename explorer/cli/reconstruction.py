@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from explorer.cli.args import add_data_args, positive_int
+from explorer.cli.args import add_data_args, image_scale, int_in, positive_int
 from explorer.errors import UserError
 
 #: How the images of a reconstruction grid are chosen.
@@ -42,10 +42,10 @@ def add_render_parsers(render_sub) -> None:
                     "--precision, and JPEG at the closest compression ratio it can reach. Per-image PSNR "
                     "(dB) heads each column.")
     p.add_argument("checkpoint", metavar="CKPT_OR_ADAPTER")
-    add_data_args(p, split_default="test")
+    add_data_args(p, split_default="test", resize=True)
     p.add_argument("--out", type=Path, required=True, metavar="F.png|F.svg|F.pdf")
     p.add_argument("--precision", default="float32", help="float32, float16 or kbit with k = 2..16 (default float32)")
-    p.add_argument("--n", type=positive_int, default=8, help="images in the grid (default 8)")
+    p.add_argument("--n", type=int_in(1, 1000), default=8, help="images in the grid (default 8)")
     p.add_argument("--select", choices=SELECTIONS, default="random",
                    help="which images: a seeded random sample, the worst or best by PSNR, or the first N")
     p.add_argument("--pool", type=positive_int, default=1000,
@@ -58,7 +58,7 @@ def add_render_parsers(render_sub) -> None:
                    help="GAN without encoder: random restarts per image (default 4)")
     p.add_argument("--no-cache", action="store_true",
                    help="GAN without encoder: do not read or keep inverted codes in the cache folder")
-    p.add_argument("--scale", type=float, default=3.0, help="image scale factor in the figure (default 3)")
+    p.add_argument("--scale", type=image_scale, default=3.0, help="image scale factor in the figure (default 3)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(render_handler=cmd_render_reconstructions)
 
@@ -127,7 +127,7 @@ def cmd_render_reconstructions(args) -> int:
         raise UserError(f"bad inversion settings: {exc}") from None
     entry = open_model(args.checkpoint)
     model = entry.model
-    ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=args.seed)
+    ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=args.seed, resize=args.resize)
     for note in ds.notes:
         print(note, file=sys.stderr)
     store = None

@@ -43,7 +43,7 @@ def add_session_parser(sub) -> None:
     session_sub = p.add_subparsers(dest="session_command", required=True, metavar="{create}")
     c = session_sub.add_parser("create", help="open models on a dataset, compute what is named, write S.lxs")
     c.add_argument("checkpoints", nargs="+", metavar="CKPT_OR_ADAPTER")
-    add_data_args(c, split_default="test")
+    add_data_args(c, split_default="test", resize=True)
     c.add_argument("--projection", choices=["pca", "umap", "tsne"], default="pca",
                    help="the embedding of every model (default: pca)")
     c.add_argument("--seed", type=non_negative_int, default=0,
@@ -61,13 +61,17 @@ def add_session_parser(sub) -> None:
 
 def add_render_parsers(render_sub) -> None:
     """``render embedding S.lxs --out fig.png|svg|pdf [--scale F]``."""
+    from explorer.cli.args import finite_float
+
     p = render_sub.add_parser("embedding", help="draw a session's embedding exactly as saved (File ▸ Export view)")
     p.add_argument("session", type=Path, metavar="S.lxs")
     p.add_argument("--out", type=Path, required=True, metavar="FIG", help=".png, .svg or .pdf")
-    p.add_argument("--scale", type=float, default=1.0, help="PNG pixel scale (2 for print; default 1)")
-    p.add_argument("--width-mm", type=float, default=None, metavar="MM",
+    p.add_argument("--scale", type=finite_float(0.0, 16.0, low_open=True), default=1.0,
+                   help="PNG pixel scale (2 for print; default 1)")
+    p.add_argument("--width-mm", type=finite_float(0.0, 2000.0, low_open=True), default=None, metavar="MM",
                    help="PNG: printed width in millimetres (with --dpi, e.g. --width-mm 85 --dpi 300)")
-    p.add_argument("--dpi", type=float, default=None, help="PNG: dots per inch, written into the file (default 96)")
+    p.add_argument("--dpi", type=finite_float(10.0, 2400.0), default=None,
+                   help="PNG: dots per inch, written into the file (default 96)")
     p.set_defaults(render_handler=cmd_render_embedding)
 
 
@@ -109,7 +113,7 @@ def _run_all(session, tasks) -> None:
 
 
 def create_session(paths, data, split, limit, seed: int, projection: str, colour: tuple[str, int],
-                   k: int | None = None):
+                   k: int | None = None, resize: str | None = None):
     """A :class:`~explorer.core.session.Session` with ``paths`` open on ``data``, projected and clustered.
 
     Parameters
@@ -126,6 +130,8 @@ def create_session(paths, data, split, limit, seed: int, projection: str, colour
     k : int, optional
         k-means on each model's latent codes z with ``k`` clusters (default: the number of classes
         when colouring by cluster, else none).
+    resize : {"bilinear", "bicubic", "lanczos", "nearest"}, optional
+        Filter fitting the images to each model's input (``--resize``; recorded in the session).
 
     Returns
     -------
@@ -143,7 +149,7 @@ def create_session(paths, data, split, limit, seed: int, projection: str, colour
     s = Session(use_workers=False)
     spec = ProjectionSpec(projection, seed=seed)
     s.set_projection(spec)
-    _run_all(s, [s.open_dataset(data, split, limit, seed)])
+    _run_all(s, [s.open_dataset(data, split, limit, seed, resize)])
     if s.dataset is None:
         raise UserError(f"the dataset {data!r} could not be read")
     for m in s.add_models(paths):
@@ -175,7 +181,7 @@ def cmd_session(args) -> int:
     from explorer.core.session.files import save_session
 
     s = create_session(args.checkpoints, args.data, args.split, args.limit, args.seed, args.projection,
-                       args.colour, args.k)
+                       args.colour, args.k, args.resize)
     try:
         out = save_session(s, args.out, with_results=args.with_results)
     except OSError as exc:
@@ -211,10 +217,6 @@ def cmd_render_embedding(args) -> int:
         raise UserError(f"--scale must be a number in (0, 16], got {args.scale}")
     if args.out.suffix.lower() not in EXPORT_FORMATS:
         raise UserError(f"cannot write '{args.out}': use a .png, .svg or .pdf file name")
-    if args.width_mm is not None and not (math.isfinite(args.width_mm) and 0 < args.width_mm <= 2000):
-        raise UserError(f"--width-mm must be a number in (0, 2000], got {args.width_mm}")
-    if args.dpi is not None and not (math.isfinite(args.dpi) and 10 <= args.dpi <= 2400):
-        raise UserError(f"--dpi must be a number in [10, 2400], got {args.dpi}")
     s = _restored(args.session)
     try:
         out = render_figure(s, args.out, scale=args.scale, width_mm=args.width_mm, dpi=args.dpi)

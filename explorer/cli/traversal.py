@@ -6,7 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.cli.args import positive_float, positive_int
+from explorer.cli.args import (
+    add_resize_arg,
+    check_render_size,
+    frame_count,
+    frame_rate,
+    image_scale,
+    int_in,
+    positive_int,
+)
 from explorer.errors import UserError
 
 FIGURE_EXTS = (".png", ".svg", ".pdf")
@@ -25,15 +33,16 @@ def add_render_parsers(render_sub) -> None:
     p.add_argument("--split", choices=["train", "test", "all"], default="test")
     p.add_argument("--limit", type=positive_int, default=2000, metavar="N",
                    help="images of --data used (seeded subsample; default 2000)")
+    add_resize_arg(p)
     p.add_argument("--index", type=int, default=None, metavar="I",
                    help="base code: the encoding of image I of --data (default: the prior mean, z = 0)")
     p.add_argument("--range", choices=["prior", "fitted"], default="prior", dest="range_mode",
                    help="±3σ of the prior (default) or ±2σ of the codes' fitted Gaussian (needs --data)")
-    p.add_argument("--cols", type=positive_int, default=10, help="values per row (default 10)")
-    p.add_argument("--scale", type=positive_float, default=2.0, help="resize factor of each image (default 2)")
+    p.add_argument("--cols", type=int_in(1, 1000), default=10, help="values per row (default 10)")
+    p.add_argument("--scale", type=image_scale, default=2.0, help="resize factor of each image (default 2)")
     p.add_argument("--upscale", choices=["nearest", "smooth"], default="nearest")
-    p.add_argument("--frames", type=positive_int, default=40, help="frames per cycle of a GIF/MP4 (default 40)")
-    p.add_argument("--fps", type=positive_float, default=10.0)
+    p.add_argument("--frames", type=frame_count, default=40, help="frames per cycle of a GIF/MP4 (default 40)")
+    p.add_argument("--fps", type=frame_rate, default=10.0)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(render_handler=cmd_render_traversal)
 
@@ -44,12 +53,13 @@ def add_render_parsers(render_sub) -> None:
                                                 "(default: two samples from the prior, seeded)")
     p.add_argument("--split", choices=["train", "test", "all"], default="test")
     p.add_argument("--limit", type=positive_int, default=None, metavar="N")
+    add_resize_arg(p)
     p.add_argument("--from", dest="from_index", type=int, default=0, metavar="I")
     p.add_argument("--to", dest="to_index", type=int, default=1, metavar="J")
     p.add_argument("--slerp", action="store_true", help="spherical interpolation (default: lerp)")
-    p.add_argument("--frames", type=positive_int, default=60)
-    p.add_argument("--fps", type=positive_float, default=12.0)
-    p.add_argument("--scale", type=positive_float, default=4.0)
+    p.add_argument("--frames", type=frame_count, default=60)
+    p.add_argument("--fps", type=frame_rate, default=12.0)
+    p.add_argument("--scale", type=image_scale, default=4.0)
     p.add_argument("--upscale", choices=["nearest", "smooth"], default="nearest")
     p.add_argument("--caption", default=None)
     p.add_argument("--seed", type=int, default=0)
@@ -69,7 +79,7 @@ def _load_data(args, model):
     from explorer.data import fit_to_model, load_dataset
 
     ds = load_dataset(args.data, split=None if args.split == "all" else args.split, limit=args.limit,
-                      seed=args.seed)
+                      seed=args.seed, resize=args.resize)
     return fit_to_model(ds, model.image_shape)
 
 
@@ -119,6 +129,10 @@ def cmd_render_traversal(args) -> int:
     else:
         dims = sliders.default_dims(scores)
     ranges = sliders.slider_ranges(args.range_mode, d, codes)
+    c, h, w = model.image_shape
+    cells = args.frames if ext in MOVIE_EXTS else args.cols  # a movie holds its frames, a grid its columns
+    check_render_size(len(dims) * cells * c * h * w * (1 + args.scale**2),
+                      "--frames/--scale" if ext in MOVIE_EXTS else "--cols/--scale")
     out = sliders.save_traversal(args.out, model, z, dims, ranges, n_cols=args.cols,
                                  scores=scores if images is not None else None, scale=args.scale,
                                  upscale=args.upscale, fps=args.fps, n_frames=args.frames)
@@ -144,6 +158,8 @@ def cmd_render_interpolation(args) -> int:
     else:
         keypoints = prior_codes(model, 2, seed=args.seed)
     method = "slerp" if args.slerp else "lerp"
+    c, h, w = model.image_shape
+    check_render_size(args.frames * c * h * w * (1 + args.scale**2), "--frames/--scale")
     _, frames = sliders.interpolation_movie(model, keypoints, args.frames, method)
     out = sliders.save_interpolation(args.out, frames, fps=args.fps, scale=args.scale, upscale=args.upscale,
                                      caption=args.caption)

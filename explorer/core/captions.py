@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -268,5 +267,7 @@ def model_details(info: dict) -> str:
 
 def push_recent(recent: Sequence[str], path: str | os.PathLike, limit: int = MAX_RECENT) -> list[str]:
     """The recent-files list after opening ``path``: it first, no duplicates, at most ``limit`` entries."""
-    p = str(Path(path).expanduser().resolve())
+    from explorer.paths import resolved
+
+    p = str(resolved(path))
     return [p] + [r for r in recent if r != p][: max(int(limit) - 1, 0)]

@@ -41,8 +41,12 @@ def encode_images(
         The job was cancelled.
     ValueError
         ``images`` does not match ``model.image_shape``.
+    models.base.NonFiniteError
+        The encoder returned NaN or infinite codes (the message names the model).
     """
     import torch
+
+    from models.base import check_finite
 
     images = np.ascontiguousarray(images, dtype=np.float32)
     if tuple(images.shape[1:]) != tuple(model.image_shape):
@@ -55,7 +59,7 @@ def encode_images(
     with torch.inference_mode():
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            out[start:stop] = model.encode(x_all[start:stop]).numpy()
+            out[start:stop] = check_finite(model.encode(x_all[start:stop]), model, "encode").numpy()
             if ctx is not None:
                 ctx.progress(stop / n, f"encoded {stop:,} / {n:,} images")
     return out
@@ -85,8 +89,12 @@ def decode_codes(
     ------
     ValueError
         ``codes`` is not ``(N, d)`` with ``d = model.latent_dim``.
+    models.base.NonFiniteError
+        The decoder returned NaN or infinite values (the message names the model).
     """
     import torch
+
+    from models.base import check_finite
 
     codes = np.ascontiguousarray(codes, dtype=np.float32)
     if codes.ndim == 1:
@@ -99,7 +107,7 @@ def decode_codes(
     with torch.inference_mode():
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            out[start:stop] = model.decode(z_all[start:stop]).numpy()
+            out[start:stop] = check_finite(model.decode(z_all[start:stop]), model, "decode").numpy()
             if ctx is not None:
                 ctx.progress(stop / n, f"decoded {stop:,} / {n:,} codes")
     return out
@@ -115,6 +123,8 @@ def prior_codes(model, n: int, seed: int = 0) -> np.ndarray:
     """
     import torch
 
+    from models.base import check_finite
+
     g = torch.Generator().manual_seed(int(seed))
     with torch.inference_mode():
-        return model.sample_prior(int(n), g).numpy().astype(np.float32, copy=False)
+        return check_finite(model.sample_prior(int(n), g), model, "sample_prior").numpy().astype(np.float32, copy=False)

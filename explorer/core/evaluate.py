@@ -160,4 +160,4 @@ def evaluate_models(
         records.append(rec)
     return {"models": records,
             "dataset": {"name": dataset.name, "split": dataset.split, "n_images": len(dataset),
-                        "image_shape": list(dataset.image_shape)}}
+                        "image_shape": list(dataset.image_shape), "resize": dataset.resize}}

@@ -145,14 +145,15 @@ def open_model(path: str | Path) -> ModelEntry:
 def dataset_identity(dataset: Dataset) -> str:
     """A string that changes whenever the dataset's images, labels or order change.
 
-    BLAKE2b of the image and label bytes plus name, split and shape (≈0.2 s for
-    70,000 28×28 images); used in projection cache keys.
+    BLAKE2b of the image and label bytes plus name, split, shape and resize filter (≈0.2 s
+    for 70,000 28×28 images); used in projection cache keys.
     """
     h = hashlib.blake2b(digest_size=16)
     h.update(np.ascontiguousarray(dataset.images).view(np.uint8).data)
     if dataset.labels is not None:
         h.update(np.ascontiguousarray(dataset.labels).tobytes())
-    return f"{dataset.name}:{dataset.split or 'all'}:{len(dataset)}:{h.hexdigest()}"
+    # the resize filter changes what a model sees of the images, so it is part of what its codes are of
+    return f"{dataset.name}:{dataset.split or 'all'}:{len(dataset)}:{h.hexdigest()}:resize={dataset.resize}"
 
 
 def dataset_line(dataset: Dataset) -> str:
@@ -217,8 +218,10 @@ class Workspace:
 
     def add(self, entry: ModelEntry) -> int:
         """Add a model (replacing one opened from the same file) and make it active; return its index."""
+        from explorer.paths import resolved
+
         for i, e in enumerate(self.models):
-            if e.path.resolve() == entry.path.resolve():
+            if resolved(e.path) == resolved(entry.path):
                 self.models[i] = entry
                 self.active = i
                 return i

@@ -213,12 +213,57 @@ def check_labels(labels: np.ndarray, n_images: int, source: str | os.PathLike) -
     return labels.astype(np.int64)
 
 
+#: Label values up to this many are named "0", "1", … one name per value, whether it occurs or not.
+DENSE_LABELS = 4096
+
+
 def default_class_names(labels: np.ndarray | None) -> tuple[str, ...] | None:
-    """Return ``"0"``, ``"1"``, … for ``labels.max() + 1`` classes, or None without labels."""
+    """Return ``"0"``, ``"1"``, … for ``labels.max() + 1`` classes, or None without labels.
+
+    Only for labels below `DENSE_LABELS`; `number_classes` is what the readers call.
+    """
     if labels is None:
         return None
     n = int(labels.max()) + 1 if labels.size else 0
     return tuple(str(i) for i in range(n))
+
+
+def number_classes(
+    labels: np.ndarray | None, source: str | os.PathLike
+) -> tuple[np.ndarray | None, tuple[str, ...] | None, tuple[str, ...]]:
+    """Class names for labels without names, made from the label values that occur.
+
+    Labels that are small (at most `DENSE_LABELS` values, or no more than twice the number
+    of distinct values) keep their values and get the names "0" … str(max). Sparse labels
+    (e.g. 0 and 2,147,483,647) are renumbered 0 … K − 1 in increasing order of value and each
+    class is named by its original value, so nothing of the size of the largest label is made.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray or None
+        ``(N,)`` int64 non-negative labels (`check_labels`).
+    source : str or os.PathLike
+        File named in the note.
+
+    Returns
+    -------
+    labels : numpy.ndarray or None
+        ``(N,)`` int64, renumbered when sparse.
+    class_names : tuple of str or None
+    notes : tuple of str
+        A sentence when the labels were renumbered.
+    """
+    if labels is None:
+        return None, None, ()
+    if not labels.size:
+        return labels, (), ()
+    values = np.unique(labels)
+    top = int(values[-1]) + 1
+    if top <= DENSE_LABELS or top <= 2 * len(values):
+        return labels, tuple(str(i) for i in range(top)), ()
+    note = (f"The labels of {quote(source)} take {len(values):,} distinct values up to {top - 1:,}; they are "
+            f"numbered 0 to {len(values) - 1:,} in increasing order and named by their values.")
+    return np.searchsorted(values, labels).astype(np.int64), tuple(str(int(v)) for v in values), (note,)
 
 
 def check_class_names(names, labels: np.ndarray | None, source: str | os.PathLike) -> tuple[str, ...]:

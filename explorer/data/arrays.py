@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -11,8 +12,8 @@ import numpy as np
 from explorer.data._common import (
     check_class_names,
     check_labels,
-    default_class_names,
     kept_indices,
+    number_classes,
     quote,
     subsample_note,
     to_nchw,
@@ -20,6 +21,7 @@ from explorer.data._common import (
 )
 from explorer.data.dataset import Dataset
 from explorer.errors import DatasetError
+from explorer.limits import memory_shortfall
 
 #: Keys searched, in order, for each field of a .npz archive.
 IMAGE_KEYS = ("images", "x", "X")
@@ -30,36 +32,86 @@ DSPRITES_FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
 DSPRITES_CLASS_NAMES = ("square", "ellipse", "heart")
 
 
-def _load(path: Path):
-    """Open a .npy/.npz without pickles, turning every failure into a `DatasetError`."""
+def _read_header(f, where: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from the header of a .npy stream, without reading its data."""
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    except (ValueError, EOFError, SyntaxError) as error:
+        raise DatasetError(f"{where} is not a NumPy array or its header is damaged ({error}); save it again.") from None
+    return tuple(int(d) for d in shape), dtype
+
+
+def _check_headers(path: Path, zipped: bool, max_bytes: int | None) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Read every array header of a .npy / .npz and check that the arrays fit in memory, before any data is read.
+
+    Returns ``{key: (shape, dtype)}`` (key ``""`` for a .npy file); object arrays are refused (they would
+    need pickles), as are headers whose arrays — plus a float32 copy of the largest — exceed ``max_bytes``.
+    """
+    headers = {}
+    if zipped:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.filename.endswith(".npy"):
+                    key = info.filename[:-4]
+                    with zf.open(info) as f:
+                        headers[key] = _read_header(f, f"{quote(path)} member {key!r}")
+    else:
+        with open(path, "rb") as f:
+            headers[""] = _read_header(f, quote(path))
+    for key, (_, dtype) in headers.items():
+        if dtype.hasobject:
+            what = f"stores {key!r}" if key else "holds an array"
+            raise DatasetError(
+                f"{quote(path)} {what} as Python objects, which are not loaded for safety; "
+                "save it as a plain array (strings as np.array(names, dtype=str))."
+            )
+    counts = {key: math.prod(shape) for key, (shape, _) in headers.items()}
+    need = sum(counts[k] * dtype.itemsize for k, (_, dtype) in headers.items()) + 4 * max(counts.values(), default=0)
+    short = memory_shortfall(need, max_bytes)
+    if short:
+        biggest = max(headers, key=lambda k: counts[k])
+        dims = "×".join(str(d) for d in headers[biggest][0])
+        what = f"its array {biggest!r} of shape {dims}" if biggest else f"an array of shape {dims}"
+        raise DatasetError(f"{quote(path)} announces {what} in its header, which would need {short}; "
+                           "use a smaller file (or --limit on a smaller copy) or a machine with more memory.")
+    return headers
+
+
+def _load(path: Path, max_bytes: int | None = None):
+    """Open a .npy/.npz without pickles, checking its headers first; every failure becomes a `DatasetError`."""
     try:
         with open(path, "rb") as fh:
-            if fh.read(4) in (b"PK\x03\x04", b"PK\x05\x06"):
-                # Open a zip archive here first: np.load leaves its file open when the archive is damaged.
-                zipfile.ZipFile(fh).close()
+            zipped = fh.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
+        _check_headers(path, zipped, max_bytes)
         return np.load(path, allow_pickle=False)
+    except DatasetError:  # already one sentence (a DatasetError is a ValueError too)
+        raise
     except (zipfile.BadZipFile, EOFError) as error:
         raise DatasetError(f"{quote(path)} is damaged or truncated ({error}); save or copy it again.") from None
     except OSError as error:
         raise DatasetError(f"{quote(path)} could not be read ({error.strerror or error}).") from None
-    except ValueError as error:
+    except ValueError as error:  # the headers were read: the data is what is damaged
         raise DatasetError(
-            f"{quote(path)} is not a NumPy array file or holds Python objects, which are not loaded "
-            f"for safety ({error}); save plain numeric and string arrays."
+            f"{quote(path)} is damaged or truncated ({_one_line(error)}); save or copy it again."
         ) from None
 
 
 def _get(archive, path: Path, key: str) -> np.ndarray:
-    """Read one array of an open .npz, turning pickled-object arrays into a `DatasetError`."""
+    """Read one array of an open .npz (its header was checked by `_load`); damage becomes a `DatasetError`."""
     try:
         return archive[key]
-    except ValueError:
+    except (ValueError, zipfile.BadZipFile, EOFError, OSError) as error:
         raise DatasetError(
-            f"{quote(path)} stores {key!r} as Python objects, which are not loaded for safety; "
-            "save it as a plain array (strings as np.array(names, dtype=str))."
+            f"{quote(path)} is damaged: its array {key!r} cannot be read ({_one_line(error)}); save or copy it again."
         ) from None
-    except (zipfile.BadZipFile, EOFError, OSError) as error:
-        raise DatasetError(f"{quote(path)} is damaged: {key!r} cannot be read ({error}).") from None
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()).rstrip(".") or type(error).__name__
 
 
 def _images(pixels: np.ndarray, path: Path, keep: np.ndarray | None) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -177,7 +229,8 @@ def load_npz(path: str | os.PathLike, limit: int | None = None, seed: int = 0, n
             if "class_names" in keys:
                 class_names = check_class_names(_get(archive, path, "class_names").ravel(), labels, path)
             else:
-                class_names = default_class_names(labels)
+                labels, class_names, label_notes = number_classes(labels, path)
+                notes += label_notes
             if keep is not None:
                 labels = labels[keep]
         if "factors" in keys:

@@ -6,6 +6,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+#: Filters that fit images to a model's input size (`explorer.data.fit.resize_images`), by name.
+RESIZE_METHODS = ("bilinear", "bicubic", "lanczos", "nearest")
+#: The default: bilinear with antialiasing, as torchvision's ``Resize`` (PIL, or tensors with
+#: ``antialias=True``) — what most PyTorch models were trained on.
+DEFAULT_RESIZE = "bilinear"
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -33,6 +39,9 @@ class Dataset:
         ``(N,)`` int64 indices into the full source when a subsample was taken.
     notes : tuple of str
         Sentences for the user about what was done on loading (resizing, subsampling).
+    resize : {"bilinear", "bicubic", "lanczos", "nearest"}
+        How `explorer.data.fit_to_model` resizes the images to a model's input (`RESIZE_METHODS`;
+        default `DEFAULT_RESIZE`).
     """
 
     images: np.ndarray
@@ -45,6 +54,7 @@ class Dataset:
     split: str | None = None
     indices: np.ndarray | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    resize: str = DEFAULT_RESIZE
 
     def __len__(self) -> int:
         return int(self.images.shape[0])

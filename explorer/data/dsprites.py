@@ -6,6 +6,7 @@ import numpy as np
 
 from explorer.data.dataset import Dataset
 from explorer.errors import DatasetError
+from explorer.limits import memory_shortfall
 
 #: Names of the factors, in the column order of ``Dataset.factors`` (as DeepMind's dSprites).
 FACTOR_NAMES = ("shape", "scale", "orientation", "pos_x", "pos_y")
@@ -167,6 +168,9 @@ def generate(n: int = 10_000, seed: int = 0) -> Dataset:
     """
     if int(n) != n or n < 1:
         raise DatasetError(f"The number of dSprites images must be a positive whole number, got {n!r}.")
+    short = memory_shortfall(int(n) * (64 * 64 * 4 + 5 * 8 + 8) * 2)  # images, factors, labels; a copy each
+    if short:
+        raise DatasetError(f"Generating {int(n):,} dSprites images (--limit) would need {short}; ask for fewer.")
     factors = sample_factors(int(n), seed)
     return Dataset(
         images=render(factors),

@@ -1,4 +1,4 @@
-"""Fit a dataset's images to a model's input shape: antialiased resizing and channel conversion."""
+"""Fit a dataset's images to a model's input shape: resizing (a named filter, antialiased) and channel conversion."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from explorer.data.dataset import Dataset
+from explorer.data.dataset import DEFAULT_RESIZE, RESIZE_METHODS, Dataset
 from explorer.errors import DatasetError
 
 #: ITU-R BT.601 luma weights of R, G, B.
@@ -17,18 +17,34 @@ LUMA_601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _BLOCK = 4096
 
 
-@lru_cache(maxsize=32)
-def lanczos_matrix(size_in: int, size_out: int) -> np.ndarray:
-    """Pillow's Lanczos resampling of one axis as a matrix.
+_PILLOW_FILTERS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
+                   "lanczos": Image.Resampling.LANCZOS, "nearest": Image.Resampling.NEAREST}
+#: How notes name each filter.
+RESIZE_LABELS = {"bilinear": "bilinear, antialiased like torchvision", "bicubic": "bicubic, antialiased",
+                 "lanczos": "Lanczos, antialiased", "nearest": "nearest neighbour"}
 
-    Pillow resamples each axis separately with a Lanczos-3 kernel widened by the
-    reduction factor when shrinking (so it is antialiased). Resizing an identity
-    image along one axis returns exactly those weights.
+
+def check_resize(method: str) -> str:
+    """Return ``method`` if it names a filter of `RESIZE_METHODS`, else raise a `DatasetError` listing them."""
+    if method not in RESIZE_METHODS:
+        raise DatasetError(f"Unknown resize filter {method!r}; use one of {', '.join(RESIZE_METHODS)}.")
+    return method
+
+
+@lru_cache(maxsize=64)
+def resize_matrix(size_in: int, size_out: int, method: str = DEFAULT_RESIZE) -> np.ndarray:
+    """Pillow's resampling of one axis with a named filter, as a matrix.
+
+    Pillow resamples each axis separately; its bilinear, bicubic and Lanczos-3 kernels are
+    widened by the reduction factor when shrinking (antialiasing; torchvision's ``Resize``
+    goes through the same Pillow code for PIL images and matches it for tensors with
+    ``antialias=True``). Resizing an identity image along one axis returns exactly those weights.
 
     Parameters
     ----------
     size_in, size_out : int
         Length of the axis before and after resizing.
+    method : {"bilinear", "bicubic", "lanczos", "nearest"}
 
     Returns
     -------
@@ -37,17 +53,23 @@ def lanczos_matrix(size_in: int, size_out: int) -> np.ndarray:
         sample ``i`` as a weighted sum of the input samples.
     """
     identity = Image.fromarray(np.eye(size_in, dtype=np.float32), mode="F")
-    weights = np.asarray(identity.resize((size_in, size_out), Image.Resampling.LANCZOS), dtype=np.float32)
+    weights = np.asarray(identity.resize((size_in, size_out), _PILLOW_FILTERS[check_resize(method)]),
+                         dtype=np.float32)
     weights.setflags(write=False)
     return weights
 
 
-def resize_images(images: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize an image stack with Pillow's antialiased Lanczos filter, all images at once.
+def lanczos_matrix(size_in: int, size_out: int) -> np.ndarray:
+    """`resize_matrix` with Pillow's Lanczos filter (antialiased)."""
+    return resize_matrix(size_in, size_out, "lanczos")
 
-    Equivalent (to float32 rounding) to ``Image.resize((width, height), LANCZOS)`` of
-    each channel in mode "F", computed as ``Wy @ image @ Wx.T`` with the weights of
-    `lanczos_matrix`, then clipped to [0, 1] (Lanczos overshoots at edges).
+
+def resize_images(images: np.ndarray, height: int, width: int, method: str = DEFAULT_RESIZE) -> np.ndarray:
+    """Resize an image stack with one of Pillow's filters, all images at once.
+
+    Equivalent (to float32 rounding) to ``Image.resize((width, height), filter)`` of each
+    channel in mode "F", computed as ``Wy @ image @ Wx.T`` with the weights of
+    `resize_matrix`, then clipped to [0, 1] (bicubic and Lanczos overshoot at edges).
 
     Parameters
     ----------
@@ -55,14 +77,21 @@ def resize_images(images: np.ndarray, height: int, width: int) -> np.ndarray:
         ``(N, C, H, W)`` float32 in [0, 1].
     height, width : int
         Output size in pixels.
+    method : {"bilinear", "bicubic", "lanczos", "nearest"}
+        The filter (`RESIZE_METHODS`); default bilinear with antialiasing, as torchvision.
 
     Returns
     -------
     numpy.ndarray
         ``(N, C, height, width)`` float32 in [0, 1].
+
+    Raises
+    ------
+    DatasetError
+        For an unknown ``method``.
     """
     n, c, h, w = images.shape
-    wy, wx_t = lanczos_matrix(h, height), lanczos_matrix(w, width).T
+    wy, wx_t = resize_matrix(h, height, method), resize_matrix(w, width, method).T
     flat = images.reshape(n * c, h, w)
     out = np.empty((n * c, height, width), dtype=np.float32)
     for start in range(0, n * c, _BLOCK):
@@ -72,13 +101,15 @@ def resize_images(images: np.ndarray, height: int, width: int) -> np.ndarray:
     return out.reshape(n, c, height, width)
 
 
-def fit_to_model(dataset: Dataset, image_shape: tuple[int, int, int]) -> Dataset:
+def fit_to_model(dataset: Dataset, image_shape: tuple[int, int, int], resize: str | None = None) -> Dataset:
     """Make a dataset's images match a model's input shape.
 
     Channels are converted first (greyscale → RGB by replicating the channel; RGB →
     greyscale by ITU-R BT.601 luma ``0.299 R + 0.587 G + 0.114 B``), then images are
-    resized with `resize_images` (Lanczos, antialiased). Each change adds a note, e.g.
-    "Images resized from 28×28 to 64×64 (antialiased) to fit the model's input."
+    resized with `resize_images` and the dataset's filter (``Dataset.resize``, default
+    bilinear with antialiasing as torchvision). Each change adds a note naming it, e.g.
+    "Images resized from 28×28 to 64×64 (bilinear, antialiased like torchvision) to fit the
+    model's input."
 
     Parameters
     ----------
@@ -86,6 +117,8 @@ def fit_to_model(dataset: Dataset, image_shape: tuple[int, int, int]) -> Dataset
         Images ``(N, C, H, W)`` float32 in [0, 1].
     image_shape : tuple of int
         The model's ``(C, H, W)``.
+    resize : {"bilinear", "bicubic", "lanczos", "nearest"}, optional
+        The filter; default ``dataset.resize``.
 
     Returns
     -------
@@ -100,6 +133,7 @@ def fit_to_model(dataset: Dataset, image_shape: tuple[int, int, int]) -> Dataset
         If the channel counts cannot be converted (only 1 ↔ 3 are).
     """
     channels, height, width = (int(s) for s in image_shape)
+    method = check_resize(resize or dataset.resize)
     c, h, w = dataset.image_shape
     if (c, h, w) == (channels, height, width):
         return dataset
@@ -119,8 +153,9 @@ def fit_to_model(dataset: Dataset, image_shape: tuple[int, int, int]) -> Dataset
     if (h, w) != (height, width):
         # Resize after reducing channels and before replicating them: less work, same result.
         if c == 1 and channels == 3:
-            images = np.repeat(resize_images(dataset.images, height, width), 3, axis=1)
+            images = np.repeat(resize_images(dataset.images, height, width, method), 3, axis=1)
         else:
-            images = resize_images(images, height, width)
-        notes.append(f"Images resized from {h}×{w} to {height}×{width} (antialiased) to fit the model's input.")
+            images = resize_images(images, height, width, method)
+        notes.append(f"Images resized from {h}×{w} to {height}×{width} ({RESIZE_LABELS[method]}) to fit the "
+                     "model's input.")
     return replace(dataset, images=np.ascontiguousarray(images, dtype=np.float32), notes=dataset.notes + tuple(notes))

@@ -13,6 +13,7 @@ from PIL import Image
 from explorer.data._common import kept_indices, quote, subsample_note
 from explorer.data.dataset import Dataset
 from explorer.errors import DatasetError
+from explorer.limits import available_memory, memory_shortfall
 
 #: File extensions read as images (lower case).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -153,7 +154,17 @@ def load_image_folder(
         files = [files[i] for i in keep]
         labels = None if labels is None else labels[keep]
 
-    images = [_read(f) for f in files]
+    images, held, limit = [], 0, available_memory()
+    for f in files:
+        image = _read(f)
+        held += image.size[0] * image.size[1] * len(image.getbands()) * 9  # decoded + float32 + stack
+        if held > limit:
+            estimate = memory_shortfall(max(held, held * len(files) // (len(images) + 1)), limit)
+            raise DatasetError(
+                f"{quote(folder)}: its images would need {estimate} (refused at '{f.name}', image "
+                f"{len(images) + 1:,} of {len(files):,}); use --limit or fewer images."
+            )
+        images.append(image)
     sizes = Counter(image.size for image in images)
     (width, height), _ = sizes.most_common(1)[0]
     notes: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -13,14 +14,15 @@ from explorer.data._common import (
     FASHION_MNIST_CLASSES,
     check_class_names,
     check_labels,
-    default_class_names,
     kept_indices,
+    number_classes,
     quote,
     subsample_note,
     to_unit_float,
 )
 from explorer.data.dataset import Dataset
 from explorer.errors import DatasetError
+from explorer.limits import memory_shortfall
 
 # IDX type codes (third byte of the magic number) and their big-endian element types.
 _IDX_TYPES = {
@@ -36,37 +38,45 @@ _IDX_TYPES = {
 _SPLIT_PREFIXES = {"train": ("train",), "test": ("t10k", "test")}
 
 
-def _read_bytes(path: Path) -> bytes:
-    """Return the (decompressed) content of ``path``; gzip is recognised by its magic bytes."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(2)
-            handle.seek(0)
-            if head == b"\x1f\x8b":
-                with gzip.GzipFile(fileobj=handle) as unzipped:
-                    return unzipped.read()
-            return handle.read()
-    except EOFError:
-        raise DatasetError(
-            f"{quote(path)} is truncated: its gzip stream ends early; download or copy it again."
-        ) from None
-    except (gzip.BadGzipFile, zlib.error) as error:
-        raise DatasetError(f"{quote(path)} is a damaged gzip file ({error}); download or copy it again.") from None
-    except OSError as error:
-        raise DatasetError(f"{quote(path)} could not be read ({error.strerror or error}).") from None
+def _open(path: Path):
+    """Open ``path`` for reading, through gzip when it starts with gzip's magic bytes."""
+    handle = open(path, "rb")
+    if handle.read(2) == b"\x1f\x8b":
+        handle.seek(0)
+        return gzip.GzipFile(fileobj=handle, mode="rb"), handle
+    handle.seek(0)
+    return handle, handle
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read one IDX file as it is stored.
+def _read_exactly(stream, n: int) -> bytes:
+    """Up to ``n`` bytes of ``stream`` (fewer only at its end), read in blocks so that no more is inflated."""
+    parts, left = [], n
+    while left > 0:
+        block = stream.read(min(left, 1 << 24))
+        if not block:
+            break
+        parts.append(block)
+        left -= len(block)
+    return b"".join(parts)
+
+
+def read_idx(path: str | os.PathLike, max_bytes: int | None = None) -> np.ndarray:
+    """Read one IDX file as it is stored, reading no more than its header announces.
 
     The IDX format (LeCun et al., MNIST): two zero bytes, a type code (0x08 uint8,
     0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64), the number of
-    dimensions, one big-endian uint32 per dimension, then the data, big-endian.
+    dimensions, one big-endian uint32 per dimension, then the data, big-endian. The size
+    the header announces is checked against the memory available before any data is read
+    (a gzipped file is inflated only that far), so a small file that claims or inflates to
+    gigabytes is refused with a sentence instead of exhausting memory.
 
     Parameters
     ----------
     path : str or os.PathLike
         IDX file, optionally gzip-compressed (recognised by content, not by name).
+    max_bytes : int, optional
+        Memory the file's data (stored, native-endian copy and float32 pixels) may take;
+        default `explorer.limits.available_memory`.
 
     Returns
     -------
@@ -76,41 +86,61 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     DatasetError
-        If the file cannot be read, is not IDX (wrong magic number), is truncated or has
-        bytes after the data the header describes.
+        If the file cannot be read, is not IDX (wrong magic number), announces more data than
+        fits in memory, is truncated or has bytes after the data the header describes.
     """
     path = Path(path)
-    raw = _read_bytes(path)
-    head = raw[:4]
-    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES or head[3] == 0:
-        found = " ".join(f"{b:02x}" for b in head) or "nothing"
+    try:
+        stream, handle = _open(path)
+        with handle, stream:
+            head = _read_exactly(stream, 4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES or head[3] == 0:
+                found = " ".join(f"{b:02x}" for b in head) or "nothing"
+                raise DatasetError(
+                    f"{quote(path)} is not an IDX file: it starts with bytes {found} instead of a magic "
+                    "number such as 00 00 08 03 (images) or 00 00 08 01 (labels)."
+                )
+            dtype, ndim = _IDX_TYPES[head[2]], head[3]
+            dims_raw = _read_exactly(stream, 4 * ndim)
+            if len(dims_raw) < 4 * ndim:
+                raise DatasetError(
+                    f"{quote(path)} is truncated: its header announces {ndim} dimensions but the file ends "
+                    f"after {4 + len(dims_raw)} bytes."
+                )
+            shape = tuple(int(d) for d in np.frombuffer(dims_raw, dtype=">u4", count=ndim))
+            count = math.prod(shape)
+            expected = count * dtype.itemsize
+            dims = "×".join(str(d) for d in shape)
+            short = memory_shortfall(2 * expected + 4 * count, max_bytes)
+            if short:
+                raise DatasetError(
+                    f"{quote(path)} announces {dims} values in its header, which would need {short}; "
+                    "use a smaller file or a machine with more memory."
+                )
+            raw = _read_exactly(stream, expected)
+            extra = len(stream.read(1 << 20)) if len(raw) == expected else 0  # counted up to 1 MiB
+    except DatasetError:
+        raise
+    except EOFError:
         raise DatasetError(
-            f"{quote(path)} is not an IDX file: it starts with bytes {found} instead of a magic "
-            "number such as 00 00 08 03 (images) or 00 00 08 01 (labels)."
-        )
-    dtype, ndim = _IDX_TYPES[head[2]], head[3]
-    header_size = 4 + 4 * ndim
-    if len(raw) < header_size:
-        raise DatasetError(
-            f"{quote(path)} is truncated: its header announces {ndim} dimensions but the file ends "
-            f"after {len(raw)} bytes."
-        )
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    found = len(raw) - header_size
-    dims = "×".join(str(d) for d in shape)
+            f"{quote(path)} is truncated: its gzip stream ends early; download or copy it again."
+        ) from None
+    except (gzip.BadGzipFile, zlib.error) as error:
+        raise DatasetError(f"{quote(path)} is a damaged gzip file ({error}); download or copy it again.") from None
+    except OSError as error:
+        raise DatasetError(f"{quote(path)} could not be read ({error.strerror or error}).") from None
     unit = "bytes" if dtype.itemsize == 1 else f"{dtype.itemsize}-byte values"
-    if found < expected:
+    if len(raw) < expected:
         raise DatasetError(
             f"{quote(path)} is truncated: header says {dims} {unit} but only "
-            f"{found // dtype.itemsize} follow."
+            f"{len(raw) // dtype.itemsize} follow."
         )
-    if found > expected:
+    if extra:
         raise DatasetError(
-            f"{quote(path)} has {found - expected} bytes more than its header's {dims} {unit}; "
-            "it is not a valid IDX file."
+            f"{quote(path)} has {extra if extra < 1 << 20 else 'at least 1 MiB of'} bytes more than its "
+            f"header's {dims} {unit}; it is not a valid IDX file."
         )
-    data = np.frombuffer(raw, dtype=dtype, offset=header_size).reshape(shape)
+    data = np.frombuffer(raw, dtype=dtype).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
 
 
@@ -212,22 +242,30 @@ def find_idx_files(folder: str | os.PathLike) -> dict[str, tuple[Path, Path | No
     return found
 
 
-def _class_names(folder: Path, labels: np.ndarray | None, fashion: bool) -> tuple[str, ...] | None:
-    """Class names of an IDX folder: Fashion-MNIST's, ``classes.txt``'s, or "0".."9"."""
+#: Largest ``classes.txt`` read (bytes): one name per line, a few KiB in practice.
+MAX_CLASSES_TXT = 16 * 2**20
+
+
+def _class_names(
+    folder: Path, labels: np.ndarray | None, fashion: bool
+) -> tuple[np.ndarray | None, tuple[str, ...] | None, tuple[str, ...]]:
+    """Labels, class names and notes of an IDX folder: Fashion-MNIST's names, ``classes.txt``'s, or numbers."""
     if labels is None:
-        return None
+        return None, None, ()
     if fashion:
-        return check_class_names(FASHION_MNIST_CLASSES, labels, folder)
+        return labels, check_class_names(FASHION_MNIST_CLASSES, labels, folder), ()
     listing = folder / "classes.txt"
     if listing.is_file():
         try:
+            if listing.stat().st_size > MAX_CLASSES_TXT:
+                raise DatasetError(f"{quote(listing)} is larger than 16 MiB; it should hold one class name per line.")
             lines = listing.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as error:
             raise DatasetError(f"{quote(listing)} could not be read as UTF-8 text ({error}).") from None
-        return check_class_names([line.strip() for line in lines if line.strip()], labels, listing)
+        return labels, check_class_names([line.strip() for line in lines if line.strip()], labels, listing), ()
     if "fashion" in folder.name.lower():
-        return check_class_names(FASHION_MNIST_CLASSES, labels, folder)
-    return default_class_names(labels)
+        return labels, check_class_names(FASHION_MNIST_CLASSES, labels, folder), ()
+    return number_classes(labels, folder)
 
 
 def _read_split(images_path: Path, labels_path: Path | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -319,6 +357,8 @@ def load_idx_folder(
     if labels is None and any(lab is not None for lab in label_parts):
         notes.append("The labels of the other split were dropped too, so that every image is treated alike.")
 
+    labels, class_names, label_notes = _class_names(folder, labels, fashion)
+    notes.extend(label_notes)
     keep = kept_indices(len(data), limit, seed)
     if keep is not None:
         data = data[keep]
@@ -330,7 +370,7 @@ def load_idx_folder(
     return Dataset(
         images=images[:, None],
         labels=labels,
-        class_names=_class_names(folder, labels, fashion),
+        class_names=class_names,
         name=name or folder.name,
         source=str(folder),
         split="all" if len(files) > 1 else next(iter(files)),
@@ -370,12 +410,14 @@ def load_idx_file(
     if labels_path == path or not labels_path.is_file():
         labels_path = None
     data, labels = _read_split(path, labels_path)
+    labels, class_names, label_notes = _class_names(path.parent, labels, fashion=False)
     total = len(data)
     keep = kept_indices(total, limit, seed)
     if keep is not None:
         data = data[keep]
         labels = None if labels is None else labels[keep]
     images, notes = to_unit_float(data, path)
+    notes = label_notes + notes
     if keep is not None:
         notes += (subsample_note(len(keep), total, seed),)
     stem = path.name[:-3] if path.name.endswith(".gz") else path.name
@@ -383,7 +425,7 @@ def load_idx_file(
     return Dataset(
         images=images[:, None],
         labels=labels,
-        class_names=_class_names(path.parent, labels, fashion=False),
+        class_names=class_names,
         name=name or stem,
         source=str(path),
         split=split,

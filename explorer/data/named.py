@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from explorer.data import dsprites
 from explorer.data._common import FASHION_MNIST_CLASSES, kept_indices, quote, subsample_note
 from explorer.data.arrays import load_npy, load_npz
 from explorer.data.dataset import Dataset
+from explorer.data.fit import check_resize
 from explorer.data.folder import load_image_folder
 from explorer.data.idx import find_idx_files, load_idx_file, load_idx_folder
 from explorer.errors import DatasetError
@@ -128,6 +130,7 @@ def load_dataset(
     limit: int | None = None,
     seed: int = 0,
     path: str | os.PathLike | None = None,
+    resize: str | None = None,
 ) -> Dataset:
     """Load a named dataset or a dataset file/folder.
 
@@ -160,6 +163,9 @@ def load_dataset(
         Seed of the subsample (or of the dSprites factors).
     path : str or os.PathLike or None
         Folder holding the named dataset's files (used for ``fashion-mnist``).
+    resize : {"bilinear", "bicubic", "lanczos", "nearest"}, optional
+        How the images are resized to a model's input (``Dataset.resize``; default bilinear
+        with antialiasing, as torchvision).
 
     Returns
     -------
@@ -174,6 +180,8 @@ def load_dataset(
     """
     if split not in (None, *SPLITS):
         raise DatasetError(f"Unknown split {split!r}; use 'train', 'test' or 'all'.")
+    if resize is not None:
+        check_resize(resize)
     key = spec.strip().lower().replace("_", "-") if isinstance(spec, str) else None
     if key == "fashion-mnist":
         return _load_fashion_mnist(split, limit, seed, path)
@@ -183,6 +191,8 @@ def load_dataset(
         dataset = dsprites.generate(DSPRITES_DEFAULT_SIZE if limit is None else limit, seed)
     else:
         location = Path(spec).expanduser()
+        if not location.exists() and location.is_symlink():
+            raise DatasetError(f"{quote(location)} is a symbolic link to nothing (or a loop of links); check the path.")
         if not location.exists():
             raise DatasetError(
                 f"{quote(location)} is neither a dataset name ({', '.join(DATASET_NAMES)}) nor an "
@@ -191,7 +201,33 @@ def load_dataset(
         dataset = _load_path(location, split, limit, seed)
     if split in ("train", "test") and dataset.split is None:
         dataset = dataset.with_notes(f"{dataset.name} has no {split} split; all its images were used.")
-    return dataset
+    check_usable(dataset)
+    return dataset if resize is None else replace(dataset, resize=resize)
+
+
+#: Fewest images a dataset must have: an embedding, k-means and every statistic need two points.
+MIN_IMAGES = 2
+
+
+def check_usable(dataset: Dataset) -> None:
+    """Refuse a dataset with fewer than `MIN_IMAGES` images or images smaller than 2×2 pixels.
+
+    Raises
+    ------
+    DatasetError
+        One sentence naming the source, what it holds and what is needed.
+    """
+    where = quote(dataset.source) if dataset.source and dataset.source != "generated" else dataset.name
+    c, h, w = dataset.image_shape
+    if len(dataset) < MIN_IMAGES:
+        raise DatasetError(
+            f"{where} holds {len(dataset)} image{'s' if len(dataset) != 1 else ''}; at least {MIN_IMAGES} are "
+            "needed (an embedding, clustering and every statistic need two or more) — use a larger dataset or --limit."
+        )
+    if min(h, w) < 2 or c < 1:
+        raise DatasetError(
+            f"{where} holds images of {h}×{w} pixels with {c} channel(s); images need at least 2×2 pixels."
+        )
 
 
 __all__ = [
@@ -199,6 +235,8 @@ __all__ = [
     "DATA_ENV_VAR",
     "DEBIAN_FASHION_MNIST",
     "FASHION_MNIST_CLASSES",
+    "MIN_IMAGES",
     "bundled_fashion_mnist",
+    "check_usable",
     "load_dataset",
 ]

@@ -133,8 +133,15 @@ class LatentController:
         if model is not None and shown is not None and shown.source == "encoder" \
                 and callable(getattr(model, "posterior", None)):
             images = shown.images
+            ds = self.session.dataset
+            resize = ds.resize if ds is not None else None
 
             def kl(ctx):
+                if tuple(images.shape[1:]) != tuple(model.image_shape):  # the dataset as the model sees it
+                    from explorer.data import DEFAULT_RESIZE, Dataset, fit_to_model
+
+                    fitted = fit_to_model(Dataset(images=images, resize=resize or DEFAULT_RESIZE), model.image_shape)
+                    return core.dimension_scores(model, images=fitted.images, ctx=ctx)
                 return core.dimension_scores(model, images=images, ctx=ctx)
 
             self.runner.submit_job("slider-scores", kl, label="KL per latent dimension",

@@ -338,11 +338,18 @@ class MainWindow(QMainWindow):
         self.model_panel.set_empty_text(text)
         self.presenter.update_message()
 
-    def open_dataset(self, spec, split: str | None = None, limit: int | None = None, seed: int | None = None) -> int:
-        """Load a dataset (name or path) as a job; every open model is encoded again on it. Returns the request id."""
+    def open_dataset(self, spec, split: str | None = None, limit: int | None = None, seed: int | None = None,
+                     resize: str | None = None) -> int:
+        """Load a dataset (name or path) as a job; every open model is encoded again on it. Returns the request id.
+
+        ``resize`` is the filter fitting its images to each model's input (default: the open dataset's,
+        else bilinear as torchvision).
+        """
         if self.dataset is None:
             self.model_panel.set_dataset(f"Loading {Path(str(spec)).name or spec}…")
-        task = self.session.open_dataset(spec, split, limit, self.seed if seed is None else int(seed))
+        if resize is None and self.session.dataset_spec is not None:
+            resize = self.session.dataset_spec.resize  # the user's choice stays with the next dataset
+        task = self.session.open_dataset(spec, split, limit, self.seed if seed is None else int(seed), resize)
         return self.session_runner.submit(task)
 
     def open_models(self, paths: Iterable[str | Path]) -> None:

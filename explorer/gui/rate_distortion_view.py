@@ -15,7 +15,8 @@ from explorer.gui.colors import plain_ticks
 __all__ = ["RateDistortionView", "AXES", "series_of", "reach_note", "nice_ticks"]
 
 #: x axes the view can show: key of a `explorer.core.reconstruction.rate_distortion` row → axis title.
-AXES: dict[str, str] = {"ratio": "compression ratio (×, log scale)", "bpp": "bits per pixel (log scale)"}
+AXES: dict[str, str] = {"ratio": "compression ratio: original image bits / code bits (×, log scale)",
+                        "bpp": "bits per pixel of the original image (log scale)"}
 
 _STYLES = {
     "latent": dict(pen=pg.mkPen("#d62728", width=2), symbol="o", symbolBrush="#d62728", symbolPen="#d62728"),

@@ -71,6 +71,19 @@ class WindowFiles:
                            ("dSprites (10,000 generated)", ("dsprites", None))):
             action = named.addAction(text)
             action.triggered.connect(lambda _checked=False, a=args: w.open_dataset(a[0], a[1]))
+        self.resize_menu = menu.addMenu("Dataset resi&ze filter")
+        self.resize_menu.setToolTip("How images are resized to a model's input size when they differ")
+        self.resize_actions = {}
+        for name, text in (("bilinear", "Bilinear, antialiased (as torchvision; default)"),
+                           ("bicubic", "Bicubic, antialiased"), ("lanczos", "Lanczos, antialiased"),
+                           ("nearest", "Nearest neighbour")):
+            action = self.resize_menu.addAction(text)
+            action.setCheckable(True)
+            action.triggered.connect(lambda _checked=False, n=name: self.set_resize(n))
+            self.resize_actions[name] = action
+        self.resize_menu.aboutToShow.connect(self._check_resize)
+        self.session.dataset_changed.connect(self._check_resize)
+        self._check_resize()
         menu.addSeparator()
         self.open_session_action = QAction("Open &session…", w)
         self.open_session_action.setStatusTip("Open a saved session (.lxs): models, dataset, embedding, colouring")
@@ -102,6 +115,23 @@ class WindowFiles:
         quit_action.triggered.connect(w.close)
         menu.addAction(quit_action)
         w.view.export_requested_handler = self.export_dialog
+
+    def _check_resize(self, *_args) -> None:
+        spec = self.session.dataset_spec
+        current = spec.resize if spec is not None else "bilinear"
+        for name, action in self.resize_actions.items():
+            action.setChecked(name == current)
+
+    def set_resize(self, name: str) -> int | None:
+        """Dataset ▸ resize filter: open the dataset again with filter ``name`` (every model is encoded again).
+
+        Returns the request id, or None when no dataset is open or it already uses that filter.
+        """
+        spec = self.session.dataset_spec
+        self._check_resize()
+        if spec is None or spec.resize == name:
+            return None
+        return self.window.open_dataset(spec.spec, spec.split, spec.limit, spec.seed, resize=name)
 
     # ------------------------------------------------------------------ recent files
 

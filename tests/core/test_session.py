@@ -327,8 +327,9 @@ def test_gan_without_encoder_restores_its_inverted_points(tmp_path, files, one_t
     np.testing.assert_allclose(m2.codes.z, m.codes.z, atol=1e-5)
 
 
-def test_a_failed_projection_is_not_tried_again_by_itself(tmp_path, files):
-    """A model whose codes cannot be projected (a diverged checkpoint: NaN codes) fails once, with its error."""
+def test_a_failed_projection_is_not_tried_again_by_itself(tmp_path, files, monkeypatch):
+    """A model whose codes cannot be projected fails once, with its error; a diverged checkpoint (NaN
+    weights) is refused when it is opened (once, one sentence) and leaves the model list."""
     data, a, _b = files
     torch.manual_seed(0)
     vae = VAE(3, (1, 28, 28), hidden=16).eval()
@@ -336,9 +337,19 @@ def test_a_failed_projection_is_not_tried_again_by_itself(tmp_path, files):
         for p in vae.parameters():
             p.fill_(float("nan"))
     nan = save_checkpoint(tmp_path / "models" / "nan.pt", vae, dataset="toy", seed=0)
+    torch.manual_seed(2)
+    odd = save_checkpoint(tmp_path / "models" / "odd.pt", VAE(4, (1, 28, 28), hidden=16).eval(), dataset="toy", seed=2)
+    real = emb.project_cached
+
+    def project(z, *args, **kwargs):  # the d = 4 model's codes cannot be projected
+        if z.shape[1] == 4:
+            raise ValueError("these codes cannot be projected (NaN in the embedding)")
+        return real(z, *args, **kwargs)
+
+    monkeypatch.setattr(emb, "project_cached", project)
     s = new_session(tmp_path)
     s.run(s.open_dataset(str(data)))
-    tasks = [t for m in s.add_models([nan, a]) for t in s.open_model_tasks(m)]
+    tasks = [t for m in s.add_models([nan, odd, a]) for t in s.open_model_tasks(m)]
     failures, queue = [], []
 
     def push(more):  # as a runner: a submitted task is busy until it ends
@@ -356,7 +367,8 @@ def test_a_failed_projection_is_not_tried_again_by_itself(tmp_path, files):
         except ValueError as exc:
             failures.append(str(exc))
         push(s.follow_up())
-    assert not queue and len(failures) == 1 and "NaN" in failures[0]
+    assert not queue and len(failures) == 2 and all("NaN" in f for f in failures)
+    assert "nan.pt" in failures[0] and "weights" in failures[0]
     bad, good = s.models
     assert bad.embedding is None and bad.projection_failed and good.embedding is not None
     assert not s.follow_up()

@@ -11,19 +11,42 @@ from explorer.errors import DatasetError
 RNG = np.random.default_rng(0)
 
 
-def _pillow_resize(channel, height, width):
-    resized = Image.fromarray(channel, mode="F").resize((width, height), Image.Resampling.LANCZOS)
+FILTERS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
+           "lanczos": Image.Resampling.LANCZOS, "nearest": Image.Resampling.NEAREST}
+
+
+def _pillow_resize(channel, height, width, method="bilinear"):
+    resized = Image.fromarray(channel, mode="F").resize((width, height), FILTERS[method])
     return np.clip(np.asarray(resized), 0, 1)
 
 
+@pytest.mark.parametrize("method", sorted(FILTERS))
 @pytest.mark.parametrize("size_in, size_out", [((28, 28), (64, 64)), ((64, 64), (28, 28)), ((9, 20), (17, 6))])
-def test_resize_matches_pillow_lanczos(size_in, size_out):
+def test_resize_matches_pillow(size_in, size_out, method):
     images = RNG.random((5, 2, *size_in), dtype=np.float32)
-    resized = resize_images(images, *size_out)
+    resized = resize_images(images, *size_out, method)
     assert resized.shape == (5, 2, *size_out) and resized.dtype == np.float32
     for image, result in zip(images, resized, strict=True):
         for channel, out in zip(image, result, strict=True):
-            np.testing.assert_allclose(out, _pillow_resize(channel, *size_out), atol=1e-6)
+            np.testing.assert_allclose(out, _pillow_resize(channel, *size_out, method), atol=1e-6)
+
+
+def test_default_filter_is_torchvision_bilinear_and_is_named():
+    """torchvision's Resize default is bilinear with antialiasing (Pillow's BILINEAR for PIL images)."""
+    from explorer.data import DEFAULT_RESIZE, load_dataset
+
+    assert DEFAULT_RESIZE == "bilinear"
+    dataset = Dataset(images=RNG.random((2, 1, 28, 28), dtype=np.float32))
+    for method in FILTERS:
+        fitted = fit_to_model(dataset, (1, 64, 64), resize=method)
+        np.testing.assert_allclose(fitted.images[0, 0], _pillow_resize(dataset.images[0, 0], 64, 64, method),
+                                   atol=1e-6)
+    assert "bilinear, antialiased like torchvision" in fit_to_model(dataset, (1, 16, 16)).notes[-1]
+    assert "nearest" in fit_to_model(dataset, (1, 16, 16), resize="nearest").notes[-1]
+    digits = load_dataset("digits", limit=4, resize="lanczos")
+    assert digits.resize == "lanczos" and "Lanczos" in fit_to_model(digits, (1, 16, 16)).notes[-1]
+    with pytest.raises(DatasetError, match="resize filter 'cubic'"):
+        load_dataset("digits", limit=4, resize="cubic")
 
 
 def test_lanczos_rows_sum_to_one():
@@ -40,7 +63,7 @@ def test_grey_to_rgb_and_upsize_with_notes():
     assert fitted.notes == (
         "x",
         "Greyscale images converted to RGB (channel replicated) to fit the model's input.",
-        "Images resized from 28×28 to 64×64 (antialiased) to fit the model's input.",
+        "Images resized from 28×28 to 64×64 (bilinear, antialiased like torchvision) to fit the model's input.",
     )
     assert fitted.labels is dataset.labels
 

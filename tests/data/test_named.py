@@ -106,6 +106,7 @@ def test_paths_of_each_kind(tmp_path):
     pictures = tmp_path / "pictures" / "class_a"
     pictures.mkdir(parents=True)
     Image.fromarray(images[0]).save(pictures / "0.png")
+    Image.fromarray(images[1]).save(pictures / "1.png")  # a dataset needs two images (named.MIN_IMAGES)
     assert load_dataset(tmp_path / "pictures").class_names == ("class_a",)
 
 

@@ -373,13 +373,16 @@ def kl_per_dimension(
         )
     import torch  # here: importing this module must not load torch (see explorer.core.codes)
 
+    from models.base import check_finite
+
     n = len(x_all)
     total = np.zeros(model.latent_dim, dtype=np.float64)
     with torch.inference_mode():
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             mu, logvar = model.posterior(torch.from_numpy(x_all[start:stop]))
-            mu = mu.double()
+            check_finite(logvar, model, "posterior")
+            mu = check_finite(mu, model, "posterior").double()
             logvar = logvar.double()
             kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
             total += kl.sum(dim=0).numpy()

@@ -397,18 +397,20 @@ def measure_rate_distortion(model, dataset: Dataset, n: int, precisions: Sequenc
     """Rate–distortion rows (`explorer.core.reconstruction.rate_distortion`) on a seeded sample of ``n`` images (job).
 
     The latent code at every precision and JPEG (and WebP where Pillow has it) over their
-    quality ranges, on the same images at the model's resolution; no codec for images that
-    are neither grey nor RGB, SSIM None for images smaller than its 11×11 window. A GAN
+    quality ranges; no codec for images that are neither grey nor RGB, SSIM None for images
+    smaller than its 11×11 window. Ratios are those of the dataset's original images (their
+    bits over the code's), and the codecs compress those originals, as in
+    `reconstruction_records` — one definition, whatever size the model's input has. A GAN
     without encoder takes inverted codes from ``store`` when given (see `stored_codes`).
     """
     idx = subsample_indices(len(dataset), n, seed)
-    x, _ = fitted_images(model, dataset, idx)
+    x, orig = fitted_images(model, dataset, idx)
     codes = stored_codes(model, store, idx, x, sub_context(ctx, 0.0, 0.5))
     if codes is not None:
         ctx = sub_context(ctx, 0.5, 1.0)
-    codecs = available_codecs() if model.image_shape[0] in (1, 3) else ()
+    codecs = available_codecs() if orig.shape[1] in (1, 3) else ()
     return rate_distortion(model, x, precisions, codecs, ctx, sample=sample, seed=seed, inversion=inversion,
-                           codes=codes)
+                           codes=codes, originals=orig)
 
 
 def compare_inversion(model, dataset: Dataset, n: int, seed: int = 0, inversion: InversionSettings | None = None,

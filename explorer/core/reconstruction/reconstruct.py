@@ -86,6 +86,8 @@ def _posterior_sample(model, images: np.ndarray, seed: int, batch_size: int, ctx
     """``z = mu + exp(logvar/2)·ε`` with ε from ``torch.Generator().manual_seed(seed)``, batch by batch."""
     if not hasattr(model, "posterior"):
         raise ValueError("sample='posterior' needs a model with a Gaussian encoder (VAE or ALI)")
+    from models.base import check_finite
+
     g = torch.Generator().manual_seed(int(seed))
     n = len(images)
     out = np.empty((n, model.latent_dim), np.float32)
@@ -95,7 +97,7 @@ def _posterior_sample(model, images: np.ndarray, seed: int, batch_size: int, ctx
             stop = min(start + batch_size, n)
             mu, logvar = model.posterior(x_all[start:stop])
             eps = torch.randn(mu.shape, generator=g)
-            out[start:stop] = (mu + torch.exp(0.5 * logvar) * eps).numpy()
+            out[start:stop] = check_finite(mu + torch.exp(0.5 * logvar) * eps, model, "posterior").numpy()
             if ctx is not None:
                 ctx.progress(stop / n, f"sampled q(z|x) for {stop:,} / {n:,} images")
     return out
@@ -516,6 +518,7 @@ def rate_distortion(
     sample: str = "mean",
     seed: int = 0,
     inversion=None,
+    originals: Any = None,
 ) -> list[dict]:
     """Rate–distortion table: the latent code at several precisions against standard codecs.
 
@@ -537,6 +540,11 @@ def rate_distortion(
         Codec qualities (default `explorer.core.reconstruction.codecs.DEFAULT_QUALITIES`).
     codes, codes_source, sample, seed, inversion
         See `reconstruct`.
+    originals : array_like, shape (N, C0, H0, W0), optional
+        The images before they were fitted to the model, as in `measure_reconstructions`: when
+        their shape differs, every ratio and bits per pixel is that of the original image's
+        bits (DESIGN.md §3: H0·W0·C0·8 / code bits), and the codecs compress the originals and
+        are scored against them — the same definition as the Images tab and ``evaluate``.
 
     Returns
     -------
@@ -552,8 +560,14 @@ def rate_distortion(
     ValueError, models.base.NoEncoderError, explorer.core.jobs.Cancelled
     """
     x = np.ascontiguousarray(images, dtype=np.float32)
+    ref = x
+    if originals is not None:
+        orig = np.ascontiguousarray(originals, dtype=np.float32)
+        if orig.ndim != 4 or len(orig) != len(x):
+            raise ValueError(f"originals must have shape (N, C, H, W) with N = {len(x)}, got {orig.shape}")
+        ref = orig
     specs = [parse_precision(p) for p in precisions]
-    codecs = [_check_codec(c) for c in codecs]
+    codecs = [_check_codec(c) for c in codecs] if ref.shape[1] in (1, 3) else []
     if codes is None:
         codes, source, _ = latent_codes(model, x, codes_source, sample, seed, sub_context(ctx, 0.0, 0.5),
                                         inversion=inversion)
@@ -563,15 +577,15 @@ def rate_distortion(
     for k, spec in enumerate(specs):
         _, recon = reconstruct(model, x, spec, codes=codes)
         rows.append({"method": f"latent ({source.value})", "setting": spec.name,
-                     "ratio": compression_ratio(model.image_shape, model.latent_dim, spec),
-                     "bpp": code_bpp(model.image_shape, model.latent_dim, spec),
+                     "ratio": compression_ratio(ref.shape[1:], model.latent_dim, spec),
+                     "bpp": code_bpp(ref.shape[1:], model.latent_dim, spec),
                      "psnr": float(np.mean(psnr(x, recon))),
                      "ssim": finite_or_none(float(np.mean(ssim_or_nan(x, recon))))})
         if ctx is not None:
             ctx.progress(0.5 + 0.25 * (k + 1) / max(len(specs), 1), f"latent code at {spec.name}")
     for k, codec in enumerate(codecs):
         sub = sub_context(ctx, 0.75 + 0.25 * k / len(codecs), 0.75 + 0.25 * (k + 1) / len(codecs))
-        for pt in codec_curve(x, codec, qualities, sub):
+        for pt in codec_curve(ref, codec, qualities, sub):
             rows.append({"method": codec, "setting": f"quality {pt.quality}", "ratio": pt.compression_ratio,
                          "bpp": pt.bpp, "psnr": pt.psnr_db, "ssim": finite_or_none(pt.ssim)})
     return rows

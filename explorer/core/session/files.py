@@ -55,7 +55,7 @@ def _dataset_entry(session, base: Path) -> dict | None:
     spec, kind = ds.spec, "name"
     if spec.lower() not in DATASET_NAMES:
         spec, kind = _rel(Path(spec), base), "path"
-    return {"kind": kind, "spec": spec, "split": ds.split, "limit": ds.limit, "seed": ds.seed,
+    return {"kind": kind, "spec": spec, "split": ds.split, "limit": ds.limit, "seed": ds.seed, "resize": ds.resize,
             "identity": session.dataset_id, "n": len(session.dataset) if session.dataset is not None else None}
 
 
@@ -281,7 +281,7 @@ def restore_session(session, sd: SessionDoc) -> list:
     ds = plan.dataset
     if ds is not None:
         spec = str(_resolve(ds["spec"], base)) if ds["kind"] == "path" else ds["spec"]
-        tasks.append(session.open_dataset(spec, ds["split"], ds["limit"], ds["seed"]))
+        tasks.append(session.open_dataset(spec, ds["split"], ds["limit"], ds["seed"], ds.get("resize")))
         session.saved_dataset_id = ds["identity"]
     paths, entries = [], []
     for i, m in enumerate(plan.models):

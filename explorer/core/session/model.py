@@ -35,7 +35,9 @@ __all__ = ["Session", "ModelState", "DatasetSpec", "Task", "Keypoint", "Clusteri
 
 
 def _key(path: str | Path) -> str:
-    return str(Path(path).expanduser().resolve())
+    from explorer.paths import resolved
+
+    return str(resolved(path))  # a loop of symbolic links gets a key too; opening it then says what is wrong
 
 
 class Session(ViewState, Analyses, CompareViews):
@@ -300,7 +302,8 @@ class Session(ViewState, Analyses, CompareViews):
 
     # ------------------------------------------------------------------ dataset and models
 
-    def open_dataset(self, spec, split: str | None = None, limit: int | None = None, seed: int = 0) -> Task:
+    def open_dataset(self, spec, split: str | None = None, limit: int | None = None, seed: int = 0,
+                     resize: str | None = None) -> Task:
         """A task that loads a dataset; applying it re-encodes every open model on it.
 
         Parameters
@@ -313,6 +316,9 @@ class Session(ViewState, Analyses, CompareViews):
             Size of a seeded random subsample.
         seed : int
             Subsample seed (also the seed of a GAN's prior samples).
+        resize : {"bilinear", "bicubic", "lanczos", "nearest"}, optional
+            Filter fitting the images to each model's input size (default bilinear, antialiased,
+            as torchvision).
 
         Returns
         -------
@@ -320,16 +326,17 @@ class Session(ViewState, Analyses, CompareViews):
             Of family ``"dataset"``; its result is ``(Dataset, dataset_identity)``. Models
             opened while it is pending wait for it (to look in the caches first).
         """
-        from explorer.data import load_dataset
+        from explorer.data import DEFAULT_RESIZE, load_dataset
 
-        dspec = DatasetSpec(str(spec), split if split != "all" else None, limit, int(seed))
+        dspec = DatasetSpec(str(spec), split if split != "all" else None, limit, int(seed), resize or DEFAULT_RESIZE)
         name = Path(str(spec)).name or str(spec)
 
         def load(ctx):
             from explorer.core.workspace import dataset_identity
 
             ctx.progress(0.0, f"reading {name}")
-            dataset = load_dataset(dspec.spec, split=dspec.split, limit=dspec.limit, seed=dspec.seed)
+            dataset = load_dataset(dspec.spec, split=dspec.split, limit=dspec.limit, seed=dspec.seed,
+                                   resize=dspec.resize)
             ctx.check()
             return dataset, dataset_identity(dataset)
 

@@ -228,6 +228,8 @@ def parse_document(doc: Any, path: Path, version: int) -> Plan:
     SessionFileError
         A field of the wrong type, out of range, or unknown where only known values are allowed.
     """
+    from explorer.data import DEFAULT_RESIZE, RESIZE_METHODS
+
     c = _Check(path)
     ds = doc.get("dataset")
     dataset = None
@@ -240,6 +242,7 @@ def parse_document(doc: Any, path: Path, version: int) -> Plan:
                    "split": c.choice(ds.get("split"), "dataset split", (None, "train", "test")),
                    "limit": None if limit is None else c.int(limit, "dataset limit", 1, MAX_INDEX),
                    "seed": c.int(ds.get("seed", 0), "dataset seed", 0, 2**32 - 1),
+                   "resize": c.choice(ds.get("resize", DEFAULT_RESIZE), "dataset resize filter", RESIZE_METHODS),
                    "identity": ds.get("identity") if isinstance(ds.get("identity"), str) else None}
     models = doc.get("models")
     if not isinstance(models, list) or len(models) > 256:

@@ -24,7 +24,7 @@ TASK_FAMILIES = ("dataset", "peek", "open", "encode", "invert", "projection", "k
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """How the dataset was opened: ``explorer.data.load_dataset(spec, split, limit, seed)``.
+    """How the dataset was opened: ``explorer.data.load_dataset(spec, split, limit, seed, resize=resize)``.
 
     Attributes
     ----------
@@ -36,12 +36,15 @@ class DatasetSpec:
         Size of a seeded random subsample (None: all images).
     seed : int
         Subsample seed; also the seed of a GAN's prior samples.
+    resize : {"bilinear", "bicubic", "lanczos", "nearest"}
+        Filter fitting the images to a model's input size (``explorer.data.Dataset.resize``).
     """
 
     spec: str
     split: str | None = None
     limit: int | None = None
     seed: int = 0
+    resize: str = "bilinear"
 
 
 @dataclass(frozen=True)
