@@ -283,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     handlers["compare"] = lambda a: a.handler(a)
     try:
         for option in ("out", "json"):  # where results go is checked before any work starts
+            if option == "out" and args.command == "compare":
+                continue  # its --out is a report folder, checked by the command itself before any work
             if isinstance(getattr(args, option, None), Path):
                 check_output_path(getattr(args, option), f"--{option}")
         return handlers[args.command](args)

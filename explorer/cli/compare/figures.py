@@ -4,7 +4,6 @@ the labelled image grids): embeddings, reconstructions and rate–distortion, ea
 from __future__ import annotations
 
 import html
-import math
 import os
 import sys
 import tempfile
@@ -166,32 +165,10 @@ def draw_reconstructions(rows, out_pdf: Path, title: str, scale: float = 3.0) ->
     -------
     list of pathlib.Path
     """
-    from PIL import Image, ImageDraw
-
+    from explorer.core.compare.pages import reconstructions_page
     from explorer.core.export import atomic_path
-    from explorer.core.figures import font, render_grid_figure
 
-    parts = []
-    width_px = max(int(round(r["images"].shape[-1] * scale)) for r in rows)
-    for k, r in enumerate(rows):
-        imgs = r["images"]
-        if k == 0:
-            cols = [f"#{int(i)}" for i in r["indices"]]
-        else:
-            cols = [f"{p:.1f} dB · {'n/a' if not np.isfinite(s) else f'{s:.2f}'}"
-                    for p, s in zip(r["psnr"], r["ssim"], strict=True)]
-        s = scale * width_px / max(1, int(round(imgs.shape[-1] * scale)))
-        fig, _, _ = render_grid_figure(imgs[None], [r["label"]], cols, None, scale=s, pad_px=3,
-                                       font_size=13)
-        parts.append(fig.convert("RGB"))
-    title_h = 36
-    width = max(p.width for p in parts)
-    page = Image.new("RGB", (width, title_h + sum(p.height for p in parts)), (255, 255, 255))
-    ImageDraw.Draw(page).text((width / 2, title_h / 2), title, font=font(17), fill=(0, 0, 0), anchor="mm")
-    y = title_h
-    for p in parts:
-        page.paste(p, (width - p.width, y))  # right-aligned: the images line up, the labels grow left
-        y += p.height
+    page = reconstructions_page(rows, title, scale)
 
     def save(path: Path) -> None:
         with atomic_path(path) as tmp:
@@ -220,65 +197,15 @@ def draw_rate_distortion(rows: Sequence[dict], out_pdf: Path, title: str) -> lis
     -------
     list of pathlib.Path
     """
-    import pyqtgraph as pg
     from PySide6.QtCore import Qt
 
-    from explorer.gui.colors import categorical_palette, plain_ticks
-    from explorer.gui.rate_distortion_view import nice_ticks
+    from explorer.gui.compare_figures import rate_distortion_layout
     from explorer.gui.view_export import export_view
 
     app = qt_app()
-    win = pg.GraphicsLayoutWidget()
-    win.setBackground("w")
+    win = rate_distortion_layout(rows, title)
     win.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
     win.resize(1180, 520)
-    win.addLabel(html.escape(title), row=0, col=0, colspan=2, size="10pt", color="#222222")
-    plots = []
-    for col, (metric, name) in enumerate((("psnr", "mean PSNR (dB, data range 1)"), ("ssim", "mean SSIM"))):
-        plot = win.addPlot(row=1, col=col)
-        plot.setLogMode(x=True, y=False)
-        plot.showGrid(x=True, y=True, alpha=0.25)
-        plot.setLabel("left", name, color="#222222")
-        plot.setLabel("bottom", "compression ratio (×, original image bits / code bits; log scale)", color="#222222")
-        for axis in ("bottom", "left"):
-            plain_ticks(plot.getAxis(axis))
-            plot.getAxis(axis).setTextPen("#222222")
-            plot.getAxis(axis).setPen("#444444")
-        plots.append((plot, metric))
-    plots[0][0].addLegend(offset=(-10, 10), labelTextSize="10pt", labelTextColor="#222222")
-    models = [m for m in dict.fromkeys(r["model"] for r in rows if r["method"] == "latent")]
-    palette = categorical_palette(max(len(models), 1))
-    series = [(m, [r for r in rows if r["method"] == "latent" and r["model"] == m],
-               {"pen": pg.mkPen(tuple(int(v) for v in palette[i][:3]), width=2), "symbol": "o",
-                "symbolBrush": tuple(int(v) for v in palette[i][:3]), "symbolPen": None, "symbolSize": 7})
-              for i, m in enumerate(models)]
-    for codec, name, style, colour, symbol in (("jpeg", "JPEG", Qt.PenStyle.DashLine, "#555555", "s"),
-                                               ("webp", "WebP", Qt.PenStyle.DotLine, "#000000", "t")):
-        pts = [r for r in rows if r["method"] == codec]
-        if pts:
-            series.append((name, pts, {"pen": pg.mkPen(colour, width=2, style=style), "symbol": symbol,
-                                       "symbolBrush": colour, "symbolPen": None, "symbolSize": 6}))
-    for label, pts, style in series:
-        pts = sorted(pts, key=lambda r: r["ratio"])
-        xs = np.array([r["ratio"] for r in pts], float)
-        for plot, metric in plots:
-            ys = np.array([np.nan if r[metric] is None else r[metric] for r in pts], float)
-            ok = np.isfinite(xs) & np.isfinite(ys) & (xs > 0)
-            if ok.any():
-                plot.plot(xs[ok], ys[ok], name=label if metric == "psnr" else None, **style)
-            if metric == "psnr" and label in models:
-                for k, (r, x, y) in enumerate(zip(pts, xs, ys, strict=True)):
-                    if np.isfinite(y) and x > 0:
-                        # alternate above / below: neighbouring precisions are close on a log axis
-                        t = pg.TextItem(r["setting"], color=style["symbolBrush"],
-                                        anchor=(0.5, 1.2) if k % 2 == 0 else (0.5, -0.2))
-                        t.setPos(math.log10(x), y)
-                        plot.addItem(t)
-    ratios = [r["ratio"] for r in rows if r["ratio"] and r["ratio"] > 0]
-    if ratios:
-        ticks = nice_ticks(min(ratios), max(ratios))
-        for plot, _ in plots:
-            plot.getAxis("bottom").setTicks([ticks, []])
     try:
         win.show()
         app.processEvents()
