@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSlider,
     QSpinBox,
@@ -317,6 +318,70 @@ class ScorecardView(QWidget):
         self.notes.setText(" ".join(notes))
 
 
+class SameImagesView(QWidget):
+    """The scorecard's images through every model: the reconstructions page and the rate–distortion plot.
+
+    Signals
+    -------
+    rd_requested(int)
+        Images to measure the rate–distortion curves on.
+    """
+
+    rd_requested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from explorer.gui.compare_figures import rate_distortion_layout
+
+        outer = QVBoxLayout(self)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Images shown:", self))
+        self.n_show = QSpinBox(self)
+        self.n_show.setRange(1, 32)
+        self.n_show.setValue(8)
+        bar.addWidget(self.n_show)
+        bar.addWidget(QLabel("Precision:", self))
+        self.precision_combo = QComboBox(self)
+        bar.addWidget(self.precision_combo)
+        bar.addSpacing(20)
+        self.rd_button = QPushButton("Rate–distortion of all models", self)
+        self.rd_button.setToolTip("Every model's code at each precision, beside JPEG and WebP, on the scorecard's "
+                                  "first N images (the same compression ratio for all: original image bits / "
+                                  "code bits)")
+        self.rd_n = QSpinBox(self)
+        self.rd_n.setRange(10, 100_000)
+        self.rd_n.setValue(200)
+        bar.addWidget(self.rd_button)
+        bar.addWidget(QLabel("on N:", self))
+        bar.addWidget(self.rd_n)
+        bar.addStretch(1)
+        outer.addLayout(bar)
+        self.status = QLabel("Compute the scorecard first: these are its images and codes.", self)
+        self.status.setWordWrap(True)
+        outer.addWidget(self.status)
+        self.page = QLabel(self)
+        self.page.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        scroll = QScrollArea(self)
+        scroll.setWidget(self.page)
+        scroll.setWidgetResizable(True)
+        outer.addWidget(scroll, 3)
+        self.rd_plot = rate_distortion_layout([], "")
+        self.rd_plot.setMinimumHeight(260)
+        outer.addWidget(self.rd_plot, 2)
+        self.rd_button.clicked.connect(lambda: self.rd_requested.emit(self.rd_n.value()))
+
+    def show_page(self, image) -> None:
+        """Show a PIL image (the reconstructions page)."""
+        import numpy as np
+
+        rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+        h, w = rgb.shape[:2]
+        from PySide6.QtGui import QImage
+
+        qimg = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        self.page.setPixmap(QPixmap.fromImage(qimg))
+
+
 class CompareView(QWidget):
     """Small multiples of the compared models' embeddings, their controls and the hover strip.
 
@@ -379,6 +444,8 @@ class CompareView(QWidget):
         self.tabs.addTab(self.interpolation, "Interpolation")
         self.scorecard = ScorecardView(self)
         self.tabs.addTab(self.scorecard, "Scorecard")
+        self.same_images = SameImagesView(self)
+        self.tabs.addTab(self.same_images, "Same images")
         outer = QVBoxLayout(page)
         outer.setContentsMargins(0, 4, 0, 0)
         self.legend = QLabel("", self)  # one legend for every view: they share the colouring
@@ -457,6 +524,9 @@ class ComparePresenter(QObject):
         view.interpolation.export_requested.connect(self.export_interpolation)
         view.scorecard.compute_requested.connect(self.compute_scorecard)
         view.scorecard.export_requested.connect(self.export_scorecard)
+        view.same_images.rd_requested.connect(self.compute_rd)
+        view.same_images.n_show.valueChanged.connect(lambda _v: self._show_same_images())
+        view.same_images.precision_combo.activated.connect(lambda _i: self._show_same_images())
         view.colour_model_requested.connect(lambda key: s.set_compare(colour_key=key))
         self._wired: set[int] = set()
         self._strip_timer = QTimer(self, singleShot=True, interval=40)
@@ -507,9 +577,54 @@ class ComparePresenter(QObject):
             self.session.run(task)
 
     def _on_scorecard(self) -> None:
-        card = self.session.scorecard["card"] if self.session.scorecard is not None else None
-        if card is not None:
-            self.view.scorecard.show_card(card)
+        sc = self.session.scorecard
+        if sc is None:
+            return
+        self.view.scorecard.show_card(sc["card"])
+        combo = self.view.same_images.precision_combo
+        precisions = list(sc["comparison"].settings.get("precisions", ()))
+        if [combo.itemText(i) for i in range(combo.count())] != precisions:
+            combo.clear()
+            combo.addItems(precisions)
+        self._show_same_images()
+        rows = sc.get("rd")
+        if rows is not None:
+            from explorer.gui.compare_figures import fill_rate_distortion
+
+            c = sc["comparison"]
+            n = rows[0]["n_images"] if rows else 0
+            fill_rate_distortion(self.view.same_images.rd_plot, rows,
+                                 f"{len(c.runs)} models on {c.dataset.name} ({c.dataset.split}), {n:,} images")
+
+    def _show_same_images(self) -> None:
+        """The reconstructions page of the scorecard's first images at the chosen precision."""
+        sc, si = self.session.scorecard, self.view.same_images
+        if sc is None:
+            return
+        from explorer.core.compare.pages import reconstructions_page
+        from explorer.core.compare.report import reconstruction_grid
+
+        c = sc["comparison"]
+        try:
+            rows = reconstruction_grid(c, si.n_show.value(), max(0, si.precision_combo.currentIndex()))
+        except ValueError as exc:
+            si.status.setText(str(exc))
+            return
+        si.show_page(reconstructions_page(rows, f"The same {len(rows[0]['indices'])} images through every model", 2.0))
+        si.status.setText(f"The first {len(rows[0]['indices'])} of the scorecard's {c.n_images:,} images (seed "
+                          f"{c.settings.get('seed', 0)}): originals, then each model's reconstruction with its PSNR "
+                          "(dB) and SSIM; a GAN's through its inverted code.")
+
+    def compute_rd(self, n: int) -> None:
+        """Rate–distortion curves of the scorecard's models (a job)."""
+        task = self.session.compare_rd_task(n)
+        if task is None:
+            self.view.same_images.status.setText("Compute the scorecard (with reconstruction) first.")
+            return
+        if self.runner is not None:
+            self.runner.submit(task)
+        else:
+            self.session.run(task)
 
     def export_scorecard(self, path: str) -> None:
         """Write the scorecard (.csv, .json, .md, .tex) and say where."""

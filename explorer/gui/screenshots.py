@@ -25,7 +25,8 @@ It opens the bundled demo (or ``--model``), waits for each job, and writes:
   Procrustes-aligned, one image hovered in all with each model's reconstruction;
   ``41_compare_clusters.png``: all coloured by the first model's k-means clusters, a selection linked;
   ``42_compare_interpolation.png``: one interpolation between the same two images in every model;
-  ``43_compare_scorecard.png``: the scorecard of the compared models on the same 1,000 images.
+  ``43_compare_scorecard.png``: the scorecard of the compared models on the same 1,000 images;
+  ``44_compare_same_images.png``: the same images through every model and the rate–distortion plot.
   ``--only-compare`` makes just these two.
 """
 
@@ -181,9 +182,16 @@ def _compare_shots(window, out: Path, app, extra: list[Path]) -> None:
     _wait(app, lambda: s.scorecard is not None and _idle(window), 900, "the scorecard")
     _settle(app, 0.5)
     window.grab().save(str(out / "43_compare_scorecard.png"))
+    si = window.compare_view.same_images
+    window.compare_view.tabs.setCurrentWidget(si)
+    si.rd_button.click()
+    _wait(app, lambda: "rd" in s.scorecard and _idle(window), 900, "the rate–distortion curves")
+    _settle(app, 0.5)
+    window.grab().save(str(out / "44_compare_same_images.png"))
     window.compare_view.tabs.setCurrentIndex(0)
     print(f"wrote {out / '40_compare.png'}, {out / '41_compare_clusters.png'}, "
-          f"{out / '42_compare_interpolation.png'}, {out / '43_compare_scorecard.png'}", flush=True)
+          f"{out / '42_compare_interpolation.png'}, {out / '43_compare_scorecard.png'}, "
+          f"{out / '44_compare_same_images.png'}", flush=True)
     s.select([])
     s.set_colour("label")
     window.compare_action.setChecked(False)

@@ -140,3 +140,30 @@ def test_scorecard_tab_shows_the_table_marks_the_best_and_exports(three_models, 
     sv.precisions_edit.setText("float33")
     sv.compute_button.click()
     assert sv.notes.text().startswith("Precision:")
+
+
+def test_same_images_tab_shows_every_models_reconstructions_and_one_rd_plot(three_models, qtbot):
+    window = three_models
+    s = window.session
+    s.set_compare_mode(True)
+    window.compare_view.scorecard.n_spin.setValue(60)
+    window.compare_view.scorecard.compute_button.click()
+    qtbot.waitUntil(lambda: s.scorecard is not None and not window.runner.running_kinds(), timeout=60_000)
+    si = window.compare_view.same_images
+    si.n_show.setValue(5)
+    page = si.page.pixmap()
+    assert page is not None and not page.isNull() and "first 5 of the scorecard's 60 images" in si.status.text()
+    assert page.height() > 4 * 28 * 3  # originals + three models' rows
+    si.rd_n.setValue(30)
+    si.rd_button.click()
+    qtbot.waitUntil(lambda: "rd" in s.scorecard and not window.runner.running_kinds(), timeout=60_000)
+    rows = s.scorecard["rd"]
+    models = {r["model"] for r in rows if r["method"] == "latent"}
+    assert len(models) == 3 and {r["method"] for r in rows} >= {"latent", "jpeg"}
+    # one compression ratio for every model: original image bits / code bits
+    for r in rows:
+        if r["method"] == "latent" and r["setting"] == "float32":
+            d = next(m.entry.model.latent_dim for m in s.models if m.name in r["model"])
+            assert r["ratio"] == pytest.approx(28 * 28 * 8 / (32 * d))
+    plots = [item for item in si.rd_plot.ci.items if hasattr(item, "listDataItems")]
+    assert len(plots) == 2 and len(plots[0].listDataItems()) >= 4  # three models + JPEG

@@ -517,6 +517,38 @@ class CompareViews:
         return Task("compare-scorecard", "compare", measure,
                     f"Scorecard of {len(keys)} models on {what} images", apply)
 
+    def compare_rd_task(self, n: int = 200) -> Task | None:
+        """Rate–distortion of the scorecard's models beside JPEG/WebP on its first ``n`` images (a task).
+
+        From the codes the scorecard found (none encoded or inverted again;
+        `explorer.core.compare.report.rate_distortion_curves`); one compression ratio for all —
+        bits of the original image over bits of the code. The rows are kept as
+        ``scorecard["rd"]`` and announced by ``scorecard_changed``.
+
+        Returns
+        -------
+        Task or None
+            None before a scorecard with reconstructions.
+        """
+        sc = self.scorecard
+        if sc is None or "reconstruction" not in sc["comparison"].settings.get("metrics", ()):
+            return None
+        from explorer.core.compare.report import rate_distortion_curves
+
+        comparison = sc["comparison"]
+
+        def curves(ctx):
+            return rate_distortion_curves(comparison, n=int(n), ctx=ctx)
+
+        def apply(rows):
+            if self.scorecard is sc:
+                sc["rd"] = rows
+                self.scorecard_changed.emit()
+
+        return Task("compare-rd", "compare", curves,
+                    f"Rate–distortion of {len(comparison.runs)} models on {min(int(n), comparison.n_images):,} "
+                    "images", apply)
+
     def export_scorecard(self, path) -> str:
         """Write the scorecard by the file's suffix: .csv, .json (evaluate's records + the table), .md, .tex.
 
