@@ -16,11 +16,15 @@ from torch import nn
 
 from models.ali import ALI
 from models.base import ModelFileError
+from models.classifier import LeNetClassifier
 from models.dcgan import DCGAN
 from models.vae import VAE
 
 FORMAT_VERSION = 1
 MODEL_CLASSES: dict[str, type[nn.Module]] = {"vae": VAE, "gan": DCGAN, "ali": ALI}
+#: Feature extractors saved in the same format (not generative models: `models.loading.load_any` refuses them).
+EXTRACTOR_CLASSES: dict[str, type[nn.Module]] = {"classifier": LeNetClassifier}
+_SAVABLE = {**MODEL_CLASSES, **EXTRACTOR_CLASSES}
 _REQUIRED_KEYS = ("format_version", "kind", "config", "state_dict")
 
 
@@ -35,9 +39,9 @@ class Checkpoint:
     Attributes
     ----------
     path : pathlib.Path
-    model : VAE, DCGAN or ALI
+    model : VAE, DCGAN, ALI or LeNetClassifier
         Rebuilt from ``config`` with the saved weights, in eval mode.
-    kind : {"vae", "gan", "ali"}
+    kind : {"vae", "gan", "ali", "classifier"}
     config : dict
         Constructor keyword arguments.
     image_shape : tuple of int
@@ -118,7 +122,7 @@ def save_checkpoint(
     ----------
     path : str or os.PathLike
         Target file (conventionally ``*.pt``); parent folders are created.
-    model : VAE, DCGAN or ALI
+    model : VAE, DCGAN, ALI or LeNetClassifier
         Any module with ``kind``, ``image_shape`` and ``config()``.
     dataset : str or None
         Name of the training data set (e.g. "fashion-mnist").
@@ -146,9 +150,9 @@ def save_checkpoint(
     OSError
         If the file cannot be written (the temporary file is removed).
     """
-    if getattr(model, "kind", None) not in MODEL_CLASSES:
+    if getattr(model, "kind", None) not in _SAVABLE:
         raise ValueError(
-            f"cannot save a model of kind {getattr(model, 'kind', None)!r}; known: {sorted(MODEL_CLASSES)}"
+            f"cannot save a model of kind {getattr(model, 'kind', None)!r}; known: {sorted(_SAVABLE)}"
         )
     path = Path(path)
     payload = {
@@ -293,10 +297,10 @@ def load_checkpoint(path) -> Checkpoint:
             f"format {FORMAT_VERSION}) — upgrade Latent Explorer to open it."
         )
     kind = data["kind"]
-    if kind not in MODEL_CLASSES:
+    if kind not in _SAVABLE:
         raise CheckpointError(
             f"{name} holds a model of unknown kind {kind!r} (this version knows "
-            f"{', '.join(MODEL_CLASSES)}); upgrade Latent Explorer or wrap the model in a Python adapter."
+            f"{', '.join(_SAVABLE)}); upgrade Latent Explorer or wrap the model in a Python adapter."
         )
     config = data["config"]
     state = data["state_dict"]
@@ -304,7 +308,7 @@ def load_checkpoint(path) -> Checkpoint:
         raise CheckpointError(f"{name} has a malformed config or state_dict; save it again.")
     try:
         with torch.random.fork_rng(devices=[]):  # building initialises weights: keep the caller's RNG
-            model = MODEL_CLASSES[kind](**config)
+            model = _SAVABLE[kind](**config)
     except (TypeError, ValueError) as e:
         raise CheckpointError(
             f"{name} has a config that does not build a {kind} model ({_one_line(e)}); save it again."

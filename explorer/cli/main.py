@@ -31,14 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p, split_default="test")
     p.add_argument("--seed", type=int, default=0)
 
-    p = sub.add_parser("train", help="train a VAE, DCGAN or ALI and save a checkpoint")
-    p.add_argument("model", choices=sorted(KIND_OF_TRAIN))
+    p = sub.add_parser("train", help="train a VAE, DCGAN or ALI (or the sample-quality classifier); save a checkpoint")
+    p.add_argument("model", choices=sorted(KIND_OF_TRAIN) + ["classifier"])
     _add_data_args(p, split_default="train")
-    p.add_argument("--latent-dim", type=positive_int, required=True, metavar="N")
+    p.add_argument("--latent-dim", type=positive_int, default=None, metavar="N",
+                   help="dimension of z (required for vae, dcgan and ali)")
     p.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (β-VAE); VAE only")
     p.add_argument("--likelihood", choices=["bernoulli", "gaussian"], default="bernoulli",
                    help="decoder likelihood p(x|z); VAE only")
-    p.add_argument("--epochs", type=positive_int, required=True)
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="passes over the data (required for vae, dcgan and ali; classifier default 15)")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--out", type=Path, required=True, metavar="PATH")
     p.add_argument("--seed", type=int, default=0)
@@ -114,6 +116,12 @@ def cmd_train(args) -> int:
     from models.checkpoint import save_checkpoint
     from models.train import make_trainer
 
+    if args.model == "classifier":
+        from explorer.cli.sample_quality import cmd_train_classifier
+
+        return cmd_train_classifier(args)
+    if args.latent_dim is None or args.epochs is None:
+        raise UserError(f"train {args.model} needs --latent-dim and --epochs.")
     if args.threads:
         torch.set_num_threads(args.threads)
     ds = _load_data_for(args)
