@@ -43,7 +43,7 @@ def test_training_is_deterministic_for_a_seed_and_learns():
     assert any(not torch.equal(va, vc) for va, vc in zip(a.model.state_dict().values(),
                                                          c.model.state_dict().values(), strict=True))
     x, y = _blobs(seed=1)  # held-out images
-    more = _train(0, epochs=10)
+    more = _train(0, epochs=15)
     acc = accuracy(more.model, x, y)
     more.model.eval()
     with torch.no_grad():
