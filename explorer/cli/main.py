@@ -54,8 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="measure models on a dataset and write the figures as JSON")
     p.add_argument("checkpoints", nargs="+", metavar="CKPT_OR_ADAPTER")
     _add_data_args(p, split_default="test")
-    p.add_argument("--metrics", nargs="+", choices=["clustering", "reconstruction"], default=["clustering"],
-                   help="which measurements to make (default: clustering)")
+    p.add_argument("--metrics", nargs="+", choices=["clustering", "reconstruction", "sample-quality"],
+                   default=["clustering"], help="which measurements to make (default: clustering)")
+    p.add_argument("--extractor", default="classifier", metavar="NAME|PATH",
+                   help="sample quality: feature extractor — 'classifier' (the bundled Fashion-MNIST LeNet), a "
+                        "classifier checkpoint, a feature adapter .py or an Inception-v3 TorchScript file "
+                        "(the last two run their code); default: classifier")
+    p.add_argument("--n-samples", type=positive_int, default=10_000, metavar="N",
+                   help="sample quality: N samples from the prior; the floor uses the same N (default 10000)")
+    p.add_argument("--real-split", choices=["test", "train"], default="test",
+                   help="sample quality: the real set of --data the samples are compared with (default: test)")
     p.add_argument("--precision", nargs="+", default=["float32"], metavar="P",
                    help="reconstruction: code precision(s), float32, float16 or kbit with k = 2..16 "
                         "(e.g. 8bit); the first fills \"reconstruction\", all are listed under "
@@ -210,11 +218,18 @@ def cmd_evaluate(args) -> int:
         inversion = InversionSettings(seed=args.seed, **inv)
     except ValueError as exc:
         raise UserError(f"bad inversion settings: {exc}") from None
+    sq_settings = None
+    if "sample-quality" in args.metrics:
+        from explorer.core.sample_quality import SampleQualitySettings
+
+        sq_settings = SampleQualitySettings(extractor=args.extractor, n_samples=args.n_samples,
+                                            real_split=args.real_split, data=args.data, seed=args.seed)
     result = evaluate_models(args.checkpoints, ds, metrics=args.metrics, k=args.k, space=args.space,
                              projection=args.projection, seed=args.seed,
                              on_note=lambda s: print(s, file=sys.stderr),
                              precisions=args.precision, n_images=args.n_images, sample=args.sample,
-                             inversion=inversion, gan_codes=args.gan_codes, cache=not args.no_cache)
+                             inversion=inversion, gan_codes=args.gan_codes, cache=not args.no_cache,
+                             sample_quality=sq_settings)
     for rec in result["models"]:
         c = rec.get("clustering")
         if c:
@@ -228,6 +243,11 @@ def cmd_evaluate(args) -> int:
             from explorer.cli.reconstruction import format_reconstruction
 
             print(f"{rec['checkpoint']}: {format_reconstruction(r)}")
+        if rec.get("sample_quality"):
+            from explorer.cli.sample_quality import format_sample_quality
+
+            print(format_sample_quality(rec["checkpoint"], rec["sample_quality"],
+                                        rec.get("sample_quality_reconstructions")))
     if args.json:
         from explorer.core.export import write_json
 

@@ -62,3 +62,34 @@ def cmd_train_classifier(args) -> int:
     print(f"saved {args.out} after {prov['wall_time_s']:.1f} s; test accuracy "
           + ("n/a" if acc is None else f"{100 * acc:.2f} % on {prov['n_test']:,} {prov['test_data']} images"))
     return 0
+
+
+def _v(x, fmt: str = ".4g", scale: float = 1.0) -> str:
+    return "n/a" if x is None else f"{x * scale:{fmt}}"
+
+
+def format_metrics(r: dict) -> str:
+    """``FID …, KID ×10³ … ± …, IS … ± …, precision …, recall …, density …, coverage …`` of one record."""
+    return (f"FID {_v(r['fid'], '.3f')}, KID ×10³ {_v(r['kid'], '.3f', 1e3)} ± {_v(r['kid_std'], '.3f', 1e3)}, "
+            f"IS {_v(r['is'], '.3f')} ± {_v(r['is_std'], '.3f')}, precision {_v(r['precision'], '.3f')}, "
+            f"recall {_v(r['recall'], '.3f')}, density {_v(r['density'], '.3f')}, coverage {_v(r['coverage'], '.3f')}")
+
+
+def format_sample_quality(checkpoint: str, rec: dict, recon: dict | None = None) -> str:
+    """The lines `evaluate` prints for a ``"sample_quality"`` record (KID printed × 10³, as papers do)."""
+    lines = [f"{checkpoint}: sample quality of N = {rec['n_samples']:,} prior samples vs the {rec['real_set']}, "
+             f"features of {rec['extractor']} (KID printed × 10³):",
+             f"  model : {format_metrics(rec)}"]
+    floor = rec.get("floor")
+    if floor:
+        lines.append(f"  floor : {format_metrics(floor)}  [{floor['compared_set']} vs the real set, same N]")
+    if recon:
+        lines.append(f"  recons: {format_metrics(recon)}  [decode(encode(x)) vs x, N = {recon['n_samples']:,}]")
+    m = rec.get("memorisation")
+    if m:
+        lines.append(
+            f"  memorisation: of {m['n_samples']:,} samples, {100 * m['pixel']['fraction']:.1f} % (pixels) and "
+            f"{100 * m['feature']['fraction']:.1f} % (features) lie closer to a training image than "
+            f"{100 * m['quantile']:g} % of {m['n_held_out']:,} held-out test images do — "
+            + ("FLAGGED: the generator may be copying training images" if m["flagged"] else "not flagged"))
+    return "\n".join(lines)
