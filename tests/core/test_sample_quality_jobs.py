@@ -270,3 +270,24 @@ def test_human_test_is_seeded_balanced_and_scored():
         HumanTest.new(10, 10, n_trials=7)
     with pytest.raises(SampleQualityError, match="need 10 real"):
         HumanTest.new(5, 50, n_trials=20)
+
+
+def test_real_features_come_back_from_the_cache_and_a_damaged_file_is_ignored(digits, classifier_file, tmp_path):
+    from explorer.core.sample_quality.cache import cached_features
+
+    ex = load_extractor(classifier_file)
+    first = cached_features(ex, digits.test, 100, None, "test", tmp_path)
+    files = list(tmp_path.glob("features-*.npz"))
+    assert len(files) == 1
+    calls = []
+    ex.run = lambda *a, **k: calls.append(1) or first  # the network must not run again
+    again = cached_features(ex, digits.test, 100, None, "test", tmp_path)
+    np.testing.assert_array_equal(again[0], first[0])
+    np.testing.assert_array_equal(again[1], first[1])
+    assert not calls
+    files[0].write_bytes(b"damaged")
+    cached_features(ex, digits.test, 100, None, "test", tmp_path)
+    assert calls == [1]
+    other = Dataset(digits.test.images[::-1].copy(), name="digits", split="test")  # other images: another key
+    cached_features(ex, other, 100, None, "test", tmp_path)
+    assert calls == [1, 1] and len(list(tmp_path.glob("features-*.npz"))) == 2

@@ -11,6 +11,7 @@ import numpy as np
 from explorer.core.jobs import JobContext, sub_context
 from explorer.core.sample_quality import memorisation as mem
 from explorer.core.sample_quality import metrics as qm
+from explorer.core.sample_quality.cache import cached_features
 from explorer.core.sample_quality.extractors import BUNDLED, Extractor, load_extractor
 from explorer.core.sample_quality.metrics import SampleQualityError
 from explorer.data import Dataset
@@ -41,6 +42,8 @@ class SampleQualitySettings:
     memorisation_quantile : float
     kid_subsets, kid_subset_size, is_splits, pr_k, dc_k : int
         As `explorer.core.sample_quality.metrics` (the papers' values).
+    cache : bool
+        Keep the real sets' features in the cache folder (`explorer.core.sample_quality.cache`).
     """
 
     extractor: str = BUNDLED
@@ -60,6 +63,7 @@ class SampleQualitySettings:
     is_splits: int = qm.IS_SPLITS
     pr_k: int = qm.PR_K
     dc_k: int = qm.DC_K
+    cache: bool = True
 
     def __post_init__(self):
         if self.real_split not in ("test", "train"):
@@ -116,6 +120,8 @@ class SampleQualityReference:
     image_shape: tuple
     notes: list = field(default_factory=list)
     floors: dict = field(default_factory=dict)
+    train_logits: np.ndarray | None = None
+    test_logits: np.ndarray | None = None
 
     @property
     def real_name(self) -> str:
@@ -243,19 +249,21 @@ def prepare_reference(settings: SampleQualitySettings, image_shape, ctx: JobCont
     train, test = fitted.get("train"), fitted.get("test")
     want_other = settings.floor or settings.memorisation
     stage = sub_context(ctx, 0.0, 0.4 if want_other else 1.0)
-    real_f, real_l = extractor.run(real.images, settings.batch_size, stage, f"real images ({_set_name(real)})")
+    folder = None if settings.cache else False
+    real_f, real_l = cached_features(extractor, real, settings.batch_size, stage, f"real images ({_set_name(real)})",
+                                     folder)
     radii = {k: qm.knn_radii(real_f, k) for k in sorted({settings.pr_k, settings.dc_k}) if len(real_f) > k}
-    train_f = test_f = None
+    train_f = test_f = train_l = test_l = None
     if want_other and train is not None and test is not None:
         if settings.real_split == "train":
-            train_f = real_f
+            train_f, train_l = real_f, real_l
         else:
-            train_f, _ = extractor.run(train.images, settings.batch_size, sub_context(ctx, 0.4, 0.9),
-                                       f"training images ({_set_name(train)})")
-        test_f = real_f if settings.real_split == "test" else extractor.run(
-            test.images, settings.batch_size, sub_context(ctx, 0.9, 1.0), "test images")[0]
+            train_f, train_l = cached_features(extractor, train, settings.batch_size, sub_context(ctx, 0.4, 0.9),
+                                         f"training images ({_set_name(train)})", folder)
+        test_f, test_l = (real_f, real_l) if settings.real_split == "test" else cached_features(
+            extractor, test, settings.batch_size, sub_context(ctx, 0.9, 1.0), "test images", folder)
     return SampleQualityReference(extractor, settings, real, train, test, real_f, real_l, radii, train_f, test_f,
-                                  tuple(image_shape), notes)
+                                  tuple(image_shape), notes, train_logits=train_l, test_logits=test_l)
 
 
 def _scores(ref: SampleQualityReference, feats: np.ndarray, logits: np.ndarray | None, *, real_f=None,
@@ -280,14 +288,14 @@ def floor_record(ref: SampleQualityReference, n: int, ctx: JobContext | None = N
     """
     if n in ref.floors:
         return ref.floors[n]
-    other, other_f = (ref.train, ref.train_features) if ref.settings.real_split == "test" else (ref.test,
-                                                                                               ref.test_features)
+    if ref.settings.real_split == "test":
+        other, other_f, other_l = ref.train, ref.train_features, ref.train_logits
+    else:
+        other, other_f, other_l = ref.test, ref.test_features, ref.test_logits
     if other is None or other_f is None:
         return None
     idx = _subset(other, n, ref.settings.seed + 1)
-    logits = None
-    if ref.extractor.has_logits:
-        _, logits = ref.extractor.run(other.images[idx], ref.settings.batch_size, ctx, "floor images")
+    logits = None if other_l is None else other_l[idx]
     rec = {"extractor": ref.extractor.name, "n_samples": len(idx), "real_set": ref.real_name,
            "compared_set": f"{other.name} {other.split} split ({len(idx):,} of {len(other):,} images, seeded)",
            **_scores(ref, other_f[idx], logits, seed=ref.settings.seed)}
