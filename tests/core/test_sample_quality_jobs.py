@@ -291,3 +291,11 @@ def test_real_features_come_back_from_the_cache_and_a_damaged_file_is_ignored(di
     other = Dataset(digits.test.images[::-1].copy(), name="digits", split="test")  # other images: another key
     cached_features(ex, other, 100, None, "test", tmp_path)
     assert calls == [1, 1] and len(list(tmp_path.glob("features-*.npz"))) == 2
+
+
+def test_progress_messages_estimate_the_time_left():
+    from explorer.core.sample_quality.extractors import eta_text
+
+    assert eta_text(10.0, 2, 10) == ", about 40 s left"  # 5 s per item, 8 items to go
+    assert eta_text(60.0, 1, 11) == ", about 10 min left"
+    assert eta_text(5.0, 0, 10) == "" and eta_text(5.0, 10, 10) == ""

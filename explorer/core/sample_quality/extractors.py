@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from pathlib import Path
 
@@ -24,6 +25,14 @@ def bundled_classifier_path() -> Path:
     import resources
 
     return resources.path("checkpoints", "lenet_fashion.pt")
+
+
+def eta_text(elapsed_s: float, done: int, total: int) -> str:
+    """``", about 3 min left"`` from the rate so far (empty before the first item is done)."""
+    if done <= 0 or done >= total:
+        return ""
+    left = elapsed_s / done * (total - done)
+    return f", about {left:.0f} s left" if left < 120 else f", about {left / 60:.0f} min left"
 
 
 class Extractor:
@@ -92,10 +101,12 @@ class Extractor:
         self.check_images(images.shape[1:], what)
         feats, logits = [], []
         n = images.shape[0]
+        t0 = time.perf_counter()
         with torch.no_grad():
             for i in range(0, n, batch_size):
                 if ctx is not None:
-                    ctx.progress(i / max(n, 1), f"features of {what}: {i:,}/{n:,} ({self.short_name})")
+                    ctx.progress(i / max(n, 1), f"features of {what}: {i:,}/{n:,} ({self.short_name})"
+                                 + eta_text(time.perf_counter() - t0, i, n))
                 f, lg = self._batch(np.ascontiguousarray(images[i:i + batch_size], np.float32))
                 feats.append(np.asarray(f, np.float64))
                 if lg is not None:
