@@ -299,3 +299,12 @@ def test_progress_messages_estimate_the_time_left():
     assert eta_text(10.0, 2, 10) == ", about 40 s left"  # 5 s per item, 8 items to go
     assert eta_text(60.0, 1, 11) == ", about 10 min left"
     assert eta_text(5.0, 0, 10) == "" and eta_text(5.0, 10, 10) == ""
+
+
+def test_settings_round_trip_through_json_and_refuse_unknown_keys():
+    s = SampleQualitySettings(n_samples=500, extractor="x.py", real_split="train", seed=3)
+    assert SampleQualitySettings.from_dict(json.loads(json.dumps(s.to_dict()))) == s
+    with pytest.raises(SampleQualityError, match="unknown sample-quality settings bogus"):
+        SampleQualitySettings.from_dict({**s.to_dict(), "bogus": 1})
+    with pytest.raises(SampleQualityError, match="--real-split must be 'test' or 'train'"):
+        SampleQualitySettings(real_split="all")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -82,6 +82,15 @@ class SampleQualitySettings:
     def to_dict(self) -> dict:
         """Plain JSON (session files)."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SampleQualitySettings:
+        """Inverse of `to_dict`; keys it does not know are refused with one sentence (`SampleQualityError`)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise SampleQualityError(f"unknown sample-quality settings {', '.join(unknown)}; save the session again.")
+        return cls(**d)
 
 
 @dataclass
