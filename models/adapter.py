@@ -47,6 +47,9 @@ class WrappedModel:
         ``(C, H, W)``.
     has_encoder : bool
         Whether ``inner`` has a callable ``encode``.
+    has_features, has_logits : bool
+        Whether ``inner`` has a callable ``features`` / ``logits`` (the optional feature-extractor
+        part of the contract, used by the sample-quality metrics).
     inner : object
         The wrapped object.
     module : torch.nn.Module or None
@@ -90,6 +93,8 @@ class WrappedModel:
                         f"the {MAX_IMAGE_VALUES:,} supported; fix it.")
         self.kind = inner.kind
         self.has_encoder = callable(getattr(inner, "encode", None))
+        self.has_features = callable(getattr(inner, "features", None))
+        self.has_logits = callable(getattr(inner, "logits", None))
         self.module = inner if isinstance(inner, nn.Module) else None
         if self.module is not None:
             self.module.eval()
@@ -165,6 +170,27 @@ class WrappedModel:
             z = self._tensor(self._call("encode", x), "encode", (x.shape[0], self.latent_dim))
             return check_finite(z, self, "encode")
 
+    def features(self, x) -> torch.Tensor:
+        """Optional contract: images ``(N, C, H, W)`` in [0, 1] → feature rows ``(N, F)`` float32 (F fixed).
+
+        Raises
+        ------
+        ModelFileError
+            If the wrapped model has no ``features``, or it raises, returns something other
+            than a finite 2-D tensor/array with N rows, or changes its width between calls.
+        """
+        return _feature_rows(self, "features", x)
+
+    def logits(self, x) -> torch.Tensor:
+        """Optional contract: images ``(N, C, H, W)`` in [0, 1] → class logits ``(N, K)`` float32 (K fixed).
+
+        Raises
+        ------
+        ModelFileError
+            As `features`, for ``logits``.
+        """
+        return _feature_rows(self, "logits", x)
+
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` codes ``(n, d)`` from the wrapped ``sample_prior``, or from N(0, I) when it has none."""
         if callable(getattr(self.inner, "sample_prior", None)):
@@ -208,7 +234,11 @@ def load_adapter(path) -> WrappedModel:
       or numpy array);
     - optionally ``encode(x)`` : ``(N, C, H, W)`` in [0, 1] → ``(N, d)`` (``has_encoder``
       is True exactly when it exists), and ``sample_prior(n, generator)`` → ``(n, d)``
-      (standard normal when absent).
+      (standard normal when absent);
+    - optionally, as a feature extractor for the sample-quality metrics, ``features(x)`` :
+      ``(N, C, H, W)`` in [0, 1] → ``(N, F)`` and ``logits(x)`` → ``(N, K)`` class logits (for
+      the Inception Score); checked like the rest. A feature network that is no generative
+      model is opened with `load_feature_adapter`.
 
     Example ``my_vae.py``::
 
@@ -250,6 +280,14 @@ def load_adapter(path) -> WrappedModel:
         raise AdapterError(f"{label} is a folder, not a Python file; choose the adapter .py file.")
     if not path.is_file():
         raise AdapterError(f"{label} does not exist; check the path.")
+    inner = _run_adapter_file(path, label)
+    model = WrappedModel(inner, label, AdapterError, "adapter")
+    model.probe()
+    return model
+
+
+def _run_adapter_file(path: Path, label: str):
+    """Execute the adapter file ``path`` and return what its ``load_model()`` returns (AdapterError otherwise)."""
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(f"_latent_explorer_adapter_{digest}", path)
     if spec is None or spec.loader is None:
@@ -282,9 +320,123 @@ def load_adapter(path) -> WrappedModel:
     finally:
         with contextlib.suppress(ValueError):
             sys.path.remove(folder)
-    model = WrappedModel(inner, label, AdapterError, "adapter")
-    model.probe()
-    return model
+    return inner
+
+
+def _feature_rows(owner, name: str, x) -> torch.Tensor:
+    """Call ``owner.inner.<name>(x)`` and check it gives finite ``(N, width)`` rows of a fixed width."""
+    if not callable(getattr(owner.inner, name, None)):
+        raise owner._error(f"{owner.label} has no {name}(x) method; add one to use it as a feature extractor.")
+    x = as_images(x, owner.image_shape)
+    with torch.no_grad():
+        out = owner._call(name, x)
+    if isinstance(out, np.ndarray):
+        out = torch.from_numpy(np.ascontiguousarray(out))
+    if not isinstance(out, torch.Tensor):
+        raise owner._error(
+            f"{owner.label}: {name} returned a {type(out).__name__}; return a torch tensor or numpy array.")
+    out = out.detach().to(device="cpu", dtype=torch.float32)
+    widths = owner.__dict__.setdefault("_widths", {})
+    bad_width = out.ndim == 2 and widths.get(name, out.shape[1]) != out.shape[1]
+    if out.ndim != 2 or out.shape[0] != x.shape[0] or out.shape[1] < 1 or bad_width:
+        want = f"({x.shape[0]}, {widths[name]})" if name in widths else f"({x.shape[0]}, width)"
+        raise owner._error(f"{owner.label}: {name} returned shape {tuple(out.shape)}, expected {want}; fix its output.")
+    if not bool(torch.isfinite(out).all()):
+        raise owner._error(f"{owner.label}: {name} returned NaN or infinite values; fix the network.")
+    widths[name] = out.shape[1]
+    return out
+
+
+class FeatureNetwork:
+    """A user's feature network (no generative model) made to conform: checked ``features`` and ``logits``.
+
+    Built by `load_feature_adapter`.
+
+    Attributes
+    ----------
+    image_shape : tuple of int
+        ``(C, H, W)`` the network takes.
+    has_features : bool
+        True.
+    has_logits : bool
+        Whether the network has ``logits(x)`` (needed for the Inception Score).
+    label, inner, source
+        As `WrappedModel`; ``source`` is "adapter".
+    """
+
+    def __init__(self, inner, label: str, error: type[ModelFileError] = AdapterError):
+        self.inner, self.label, self._error, self.source = inner, label, error, "adapter"
+        if not callable(getattr(inner, "features", None)):
+            raise error(f"{label}: the network has no features(x) method; add one (see the feature contract).")
+        try:
+            self.image_shape = tuple(int(s) for s in inner.image_shape)
+        except (AttributeError, TypeError, ValueError):
+            self.image_shape = ()
+        if len(self.image_shape) != 3 or min(self.image_shape) < 1:
+            raise error(f"{label}: image_shape must be three positive ints (C, H, W), "
+                        f"got {getattr(inner, 'image_shape', None)!r}; fix it.")
+        self.has_features = True
+        self.has_logits = callable(getattr(inner, "logits", None))
+        if isinstance(inner, nn.Module):
+            inner.eval()
+
+    def _call(self, name: str, *args):
+        try:
+            return getattr(self.inner, name)(*args)
+        except Exception as e:
+            raise self._error(f"{self.label}: {name} raised {type(e).__name__}: {_one_line(e)}.") from e
+
+    def features(self, x) -> torch.Tensor:
+        """Images ``(N, C, H, W)`` in [0, 1] → ``(N, F)`` float32; see `WrappedModel.features`."""
+        return _feature_rows(self, "features", x)
+
+    def logits(self, x) -> torch.Tensor:
+        """Images ``(N, C, H, W)`` in [0, 1] → ``(N, K)`` float32; see `WrappedModel.logits`."""
+        return _feature_rows(self, "logits", x)
+
+
+def load_feature_adapter(path) -> WrappedModel | FeatureNetwork:
+    """Run a user-named Python file whose ``load_model()`` returns a feature network, and check it.
+
+    **This executes the file** (the user's explicit choice, as for `load_adapter`). Contract:
+    ``image_shape`` ``(C, H, W)``; ``features(x)`` : ``(N, C, H, W)`` float32 in [0, 1] →
+    ``(N, F)``; optionally ``logits(x)`` → ``(N, K)``. A generative adapter (with ``kind``,
+    ``latent_dim``, ``decode``) that also has ``features`` works too. Two images of zeros
+    are pushed through once, so contract violations show at load time.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.py`` file.
+
+    Returns
+    -------
+    WrappedModel or FeatureNetwork
+        With ``has_features`` True.
+
+    Raises
+    ------
+    AdapterError
+        One sentence naming the file: missing, raises, no ``load_model``, no ``features``,
+        bad ``image_shape``, or the probe gives the wrong shape, type or non-finite values.
+    """
+    path = Path(path)
+    label = f"feature adapter '{path}'"
+    if not path.is_file():
+        raise AdapterError(f"{label} does not exist; check the path.")
+    inner = _run_adapter_file(path, label)
+    if all(hasattr(inner, a) for a in ("kind", "latent_dim", "decode")):
+        net: WrappedModel | FeatureNetwork = WrappedModel(inner, label, AdapterError, "adapter")
+        if not net.has_features:
+            raise AdapterError(
+                f"{label}: the model has no features(x) method; add one to use it as a feature extractor.")
+    else:
+        net = FeatureNetwork(inner, label)
+    probe = torch.zeros(2, *net.image_shape)
+    net.features(probe)
+    if net.has_logits:
+        net.logits(probe)
+    return net
 
 
 def _short(value) -> str:

@@ -18,11 +18,15 @@ from torch import nn
 from explorer.limits import MAX_IMAGE_VALUES, MAX_LATENT_DIM, memory_shortfall
 from models.ali import ALI
 from models.base import ModelFileError
+from models.classifier import LeNetClassifier
 from models.dcgan import DCGAN
 from models.vae import VAE
 
 FORMAT_VERSION = 1
 MODEL_CLASSES: dict[str, type[nn.Module]] = {"vae": VAE, "gan": DCGAN, "ali": ALI}
+#: Feature extractors saved in the same format (not generative models: `models.loading.load_any` refuses them).
+EXTRACTOR_CLASSES: dict[str, type[nn.Module]] = {"classifier": LeNetClassifier}
+_SAVABLE = {**MODEL_CLASSES, **EXTRACTOR_CLASSES}
 _REQUIRED_KEYS = ("format_version", "kind", "config", "state_dict")
 
 
@@ -37,9 +41,9 @@ class Checkpoint:
     Attributes
     ----------
     path : pathlib.Path
-    model : VAE, DCGAN or ALI
+    model : VAE, DCGAN, ALI or LeNetClassifier
         Rebuilt from ``config`` with the saved weights, in eval mode.
-    kind : {"vae", "gan", "ali"}
+    kind : {"vae", "gan", "ali", "classifier"}
     config : dict
         Constructor keyword arguments.
     image_shape : tuple of int
@@ -120,7 +124,7 @@ def save_checkpoint(
     ----------
     path : str or os.PathLike
         Target file (conventionally ``*.pt``); parent folders are created.
-    model : VAE, DCGAN or ALI
+    model : VAE, DCGAN, ALI or LeNetClassifier
         Any module with ``kind``, ``image_shape`` and ``config()``.
     dataset : str or None
         Name of the training data set (e.g. "fashion-mnist").
@@ -148,9 +152,9 @@ def save_checkpoint(
     OSError
         If the file cannot be written (the temporary file is removed).
     """
-    if getattr(model, "kind", None) not in MODEL_CLASSES:
+    if getattr(model, "kind", None) not in _SAVABLE:
         raise ValueError(
-            f"cannot save a model of kind {getattr(model, 'kind', None)!r}; known: {sorted(MODEL_CLASSES)}"
+            f"cannot save a model of kind {getattr(model, 'kind', None)!r}; known: {sorted(_SAVABLE)}"
         )
     path = Path(path)
     payload = {
@@ -333,10 +337,10 @@ def load_checkpoint(path) -> Checkpoint:
             f"format {FORMAT_VERSION}) — upgrade Latent Explorer to open it."
         )
     kind = data["kind"]
-    if not isinstance(kind, str) or kind not in MODEL_CLASSES:
+    if not isinstance(kind, str) or kind not in _SAVABLE:
         raise CheckpointError(
             f"{name} holds a model of unknown kind {_short(kind)} (this version knows "
-            f"{', '.join(MODEL_CLASSES)}); upgrade Latent Explorer or wrap the model in a Python adapter."
+            f"{', '.join(_SAVABLE)}); upgrade Latent Explorer or wrap the model in a Python adapter."
         )
     config = data["config"]
     state = data["state_dict"]
@@ -345,7 +349,7 @@ def load_checkpoint(path) -> Checkpoint:
     _check_config_sizes(name, config)
     try:
         with torch.random.fork_rng(devices=[]), torch.device("meta"):  # shapes only: nothing is allocated
-            shell = MODEL_CLASSES[kind](**config)
+            shell = _SAVABLE[kind](**config)
     except (TypeError, ValueError, OverflowError) as e:
         raise CheckpointError(
             f"{name} has a config that does not build a {kind} model ({_one_line(e)}); save it again."
@@ -367,7 +371,7 @@ def load_checkpoint(path) -> Checkpoint:
                               "save the checkpoint again.")
     try:
         with torch.random.fork_rng(devices=[]):  # building initialises weights: keep the caller's RNG
-            model = MODEL_CLASSES[kind](**config)
+            model = _SAVABLE[kind](**config)
     except (TypeError, ValueError) as e:
         raise CheckpointError(
             f"{name} has a config that does not build a {kind} model ({_one_line(e)}); save it again."

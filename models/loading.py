@@ -6,7 +6,7 @@ from pathlib import Path
 
 from models.adapter import WrappedModel, load_adapter
 from models.base import ModelFileError
-from models.checkpoint import load_checkpoint
+from models.checkpoint import EXTRACTOR_CLASSES, load_checkpoint
 from models.layers import count_parameters
 from models.torchscript import is_torchscript_file, load_torchscript
 
@@ -23,7 +23,7 @@ def _networks(model) -> dict[str, int]:
 TORCHSCRIPT_SUFFIXES = (".ts", ".torchscript")
 
 
-def load_any(path, *, allow_code: bool = True):
+def load_any(path, *, allow_code: bool = True, extractors: bool = False):
     """Load a model file, choosing the loader from the file name.
 
     ``*.py`` → `models.adapter.load_adapter` (runs the file); ``*.ts`` / ``*.torchscript``
@@ -38,6 +38,11 @@ def load_any(path, *, allow_code: bool = True):
     path : str or os.PathLike
     allow_code : bool
         If False, adapters and TorchScript files are refused.
+    extractors : bool
+        If True, a checkpoint of a feature extractor (kind "classifier",
+        `models.classifier.LeNetClassifier`) is returned too, with ``latent_dim`` and
+        ``has_encoder`` None; if False (default) it is refused with a sentence, since it is
+        not a generative model.
 
     Returns
     -------
@@ -92,6 +97,11 @@ def load_any(path, *, allow_code: bool = True):
         ckpt = load_checkpoint(path)
         model = ckpt.model
         history = ckpt.history or {}
+        if ckpt.kind in EXTRACTOR_CLASSES and not extractors:
+            raise ModelFileError(
+                f"checkpoint '{path}' is a {ckpt.kind} (a feature extractor for sample quality), not a "
+                "generative model; give it to `latent-explorer evaluate --extractor` instead."
+            )
         info.update(
             source="checkpoint",
             parameters=count_parameters(model),
@@ -109,6 +119,9 @@ def load_any(path, *, allow_code: bool = True):
         )
     if isinstance(model, WrappedModel):
         info.update(source=model.source, parameters=model.parameter_count())
+    if getattr(model, "kind", None) in EXTRACTOR_CLASSES:
+        info.update(kind=model.kind, image_shape=list(model.image_shape))
+        return model, info
     info.update(
         kind=model.kind,
         latent_dim=model.latent_dim,
@@ -131,7 +144,9 @@ def describe(path, *, allow_code: bool = True) -> dict:
     -------
     dict
         ``path``; ``source`` ("checkpoint", "adapter" or "torchscript"); ``kind``;
-        ``latent_dim``; ``image_shape`` ([C, H, W]); ``has_encoder``; ``parameters``
+        ``latent_dim``; ``image_shape`` ([C, H, W]); ``has_encoder`` (None for a classifier
+        checkpoint, whose ``config`` holds ``n_classes``, ``num_features`` and ``class_names``
+        and whose ``extra`` the test accuracy); ``parameters``
         (scalar count over all networks, None if unknown); ``networks`` (per-network
         counts); and, for checkpoints (None/empty otherwise): ``dataset``, ``seed``,
         ``epochs``, ``history_final`` (last per-epoch value of each metric), ``command``,
@@ -142,7 +157,7 @@ def describe(path, *, allow_code: bool = True) -> dict:
     ModelFileError
         As `load_any`.
     """
-    return load_any(path, allow_code=allow_code)[1]
+    return load_any(path, allow_code=allow_code, extractors=True)[1]
 
 
 def weights_fingerprint(model) -> str:

@@ -4,7 +4,7 @@ Benchmarks are not tests: they print what they measure and never fail on a time.
 Each section is a function returning ``{key: figure}``, registered with
 `explorer.bench.registry.section` by a module of this package: ``encode``,
 ``embedding`` (window start-up, cached reopen, paint and hover; needs Qt),
-``reconstruction``, ``sliders`` and ``compare_view`` (need Qt) and ``compare``.
+``reconstruction``, ``sliders`` and ``compare_view`` (need Qt), ``compare`` and ``sample_quality``.
 """
 
 from __future__ import annotations
@@ -79,3 +79,7 @@ def _load_optional_sections() -> None:
     except ImportError as exc:
         print(f"bench: sections of explorer.bench.compare_view unavailable ({exc})", file=sys.stderr)
     from explorer.bench import compare  # noqa: F401 - registers "compare"
+    try:
+        from explorer.bench import sample_quality  # noqa: F401 - registers "sample_quality"
+    except ImportError as exc:
+        print(f"bench: sections of explorer.bench.sample_quality unavailable ({exc})", file=sys.stderr)

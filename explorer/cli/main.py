@@ -32,14 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p, split_default="test")
     p.add_argument("--seed", type=int, default=0)
 
-    p = sub.add_parser("train", help="train a VAE, DCGAN or ALI and save a checkpoint")
-    p.add_argument("model", choices=sorted(KIND_OF_TRAIN))
+    p = sub.add_parser("train", help="train a VAE, DCGAN or ALI (or the sample-quality classifier); save a checkpoint")
+    p.add_argument("model", choices=sorted(KIND_OF_TRAIN) + ["classifier"])
     _add_data_args(p, split_default="train")
-    p.add_argument("--latent-dim", type=int_in(1, 65_536), required=True, metavar="N")
+    p.add_argument("--latent-dim", type=int_in(1, 65_536), default=None, metavar="N",
+                   help="dimension of z (required for vae, dcgan and ali)")
     p.add_argument("--beta", type=finite_float(0.0), default=1.0, help="weight of the KL term (β-VAE); VAE only")
     p.add_argument("--likelihood", choices=["bernoulli", "gaussian"], default="bernoulli",
                    help="decoder likelihood p(x|z); VAE only")
-    p.add_argument("--epochs", type=positive_int, required=True)
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="passes over the data (required for vae, dcgan and ali; classifier default 15)")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--out", type=Path, required=True, metavar="PATH")
     p.add_argument("--seed", type=int, default=0)
@@ -53,8 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="measure models on a dataset and write the figures as JSON")
     p.add_argument("checkpoints", nargs="+", metavar="CKPT_OR_ADAPTER")
     _add_data_args(p, split_default="test", resize=True)
-    p.add_argument("--metrics", nargs="+", choices=["clustering", "reconstruction"], default=["clustering"],
-                   help="which measurements to make (default: clustering)")
+    p.add_argument("--metrics", nargs="+", choices=["clustering", "reconstruction", "sample-quality"],
+                   default=["clustering"], help="which measurements to make (default: clustering)")
+    p.add_argument("--extractor", default="classifier", metavar="NAME|PATH",
+                   help="sample quality: feature extractor — 'classifier' (the bundled Fashion-MNIST LeNet), a "
+                        "classifier checkpoint, a feature adapter .py or an Inception-v3 TorchScript file "
+                        "(the last two run their code); default: classifier")
+    p.add_argument("--n-samples", type=positive_int, default=10_000, metavar="N",
+                   help="sample quality: N samples from the prior; the floor uses the same N (default 10000)")
+    p.add_argument("--real-split", choices=["test", "train"], default="test",
+                   help="sample quality: the real set of --data the samples are compared with (default: test)")
     p.add_argument("--precision", nargs="+", default=["float32"], metavar="P",
                    help="reconstruction: code precision(s), float32, float16 or kbit with k = 2..16 "
                         "(e.g. 8bit); the first fills \"reconstruction\", all are listed under "
@@ -119,6 +129,12 @@ def cmd_train(args) -> int:
     from models.checkpoint import save_checkpoint
     from models.train import TrainingDiverged, make_trainer, training_memory
 
+    if args.model == "classifier":
+        from explorer.cli.sample_quality import cmd_train_classifier
+
+        return cmd_train_classifier(args)
+    if args.latent_dim is None or args.epochs is None:
+        raise UserError(f"train {args.model} needs --latent-dim and --epochs.")
     if args.threads:
         torch.set_num_threads(args.threads)
     ds = _load_data_for(args)
@@ -225,11 +241,18 @@ def cmd_evaluate(args) -> int:
         inversion = InversionSettings(seed=args.seed, **inv)
     except ValueError as exc:
         raise UserError(f"bad inversion settings: {exc}") from None
+    sq_settings = None
+    if "sample-quality" in args.metrics:
+        from explorer.core.sample_quality import SampleQualitySettings
+
+        sq_settings = SampleQualitySettings(extractor=args.extractor, n_samples=args.n_samples,
+                                            real_split=args.real_split, data=args.data, seed=args.seed)
     result = evaluate_models(args.checkpoints, ds, metrics=args.metrics, k=args.k, space=args.space,
                              projection=args.projection, seed=args.seed,
                              on_note=lambda s: print(s, file=sys.stderr),
                              precisions=args.precision, n_images=args.n_images, sample=args.sample,
-                             inversion=inversion, gan_codes=args.gan_codes, cache=not args.no_cache)
+                             inversion=inversion, gan_codes=args.gan_codes, cache=not args.no_cache,
+                             sample_quality=sq_settings)
     for rec in result["models"]:
         c = rec.get("clustering")
         if c:
@@ -243,6 +266,11 @@ def cmd_evaluate(args) -> int:
             from explorer.cli.reconstruction import format_reconstruction
 
             print(f"{rec['checkpoint']}: {format_reconstruction(r)}")
+        if rec.get("sample_quality"):
+            from explorer.cli.sample_quality import format_sample_quality
+
+            print(format_sample_quality(rec["checkpoint"], rec["sample_quality"],
+                                        rec.get("sample_quality_reconstructions")))
     if args.json:
         from explorer.core.export import write_json
 

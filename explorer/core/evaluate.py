@@ -15,7 +15,7 @@ from explorer.core.workspace import compute_codes, open_model
 from explorer.data import Dataset, subsample_indices
 
 #: Measurements `evaluate_models` knows.
-METRICS: tuple[str, ...] = ("clustering", "reconstruction")
+METRICS: tuple[str, ...] = ("clustering", "reconstruction", "sample-quality")
 
 __all__ = ["METRICS", "DEFAULT_INVERSION_IMAGES", "reconstruction_subset", "evaluate_model_reconstruction",
            "evaluate_models"]
@@ -62,6 +62,7 @@ def evaluate_models(
     inversion=None,
     gan_codes: str = "prior",
     cache: bool = True,
+    sample_quality=None,
 ) -> dict:
     """Measure each model on ``dataset``; the record ``latent-explorer evaluate --json`` writes.
 
@@ -96,6 +97,11 @@ def evaluate_models(
     cache : bool
         Keep inverted codes in the user's cache folder (`explorer.core.reconstruction.inverted`), so
         that the next run — or the window — does not invert the same images again.
+    sample_quality : explorer.core.sample_quality.SampleQualitySettings, optional
+        Settings of the ``"sample-quality"`` measurement (default: its defaults with ``seed``); its
+        real sets come from ``sample_quality.data`` (not ``dataset``) and are prepared once for all
+        models. Adds ``"sample_quality"`` (`explorer.core.sample_quality.SampleQualityResult.record`)
+        and ``"sample_quality_reconstructions"`` (None for a model without encoder) to each record.
 
     Returns
     -------
@@ -125,6 +131,7 @@ def evaluate_models(
         k = len(np.unique(dataset.labels)) if dataset.labels is not None else 10
     inversion = inversion or InversionSettings(seed=seed)
     dataset_id = None
+    sq_reference = None  # the real side of sample quality, shared by the models
     records = []
     for path in checkpoints:
         entry = open_model(path)
@@ -157,6 +164,16 @@ def evaluate_models(
             rec["clustering"]["projection"] = projection if space == "embedding" else None
             if codes.source == "inverted":
                 rec["inversion"] = inversion.to_dict()
+        if "sample-quality" in metrics:
+            from explorer.core.sample_quality import SampleQualitySettings
+            from explorer.core.sample_quality import sample_quality as measure_samples
+
+            sq = measure_samples(entry.model, sample_quality or SampleQualitySettings(seed=seed), ctx,
+                                 reference=sq_reference,
+                                 on_note=(lambda s, n=entry.name: on_note(f"{n}: {s}")) if on_note else None)
+            sq_reference = sq.reference
+            rec["sample_quality"] = sq.record
+            rec["sample_quality_reconstructions"] = sq.reconstructions
         records.append(rec)
     return {"models": records,
             "dataset": {"name": dataset.name, "split": dataset.split, "n_images": len(dataset),

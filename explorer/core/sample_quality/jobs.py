@@ -1,0 +1,450 @@
+"""The one sample-quality orchestration the panel, `evaluate --metrics sample-quality` and the bench call."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from explorer.core.jobs import JobContext, sub_context
+from explorer.core.sample_quality import memorisation as mem
+from explorer.core.sample_quality import metrics as qm
+from explorer.core.sample_quality.cache import cached_features
+from explorer.core.sample_quality.extractors import BUNDLED, Extractor, load_extractor
+from explorer.core.sample_quality.metrics import SampleQualityError
+from explorer.data import Dataset
+
+
+@dataclass(frozen=True)
+class SampleQualitySettings:
+    """What to measure and against what; one object for the panel, the CLI and the bench.
+
+    Attributes
+    ----------
+    extractor : str
+        ``"classifier"`` (the bundled Fashion-MNIST LeNet), or a path: classifier checkpoint,
+        feature adapter ``.py`` or Inception-v3 TorchScript (`load_extractor`).
+    n_samples : int
+        N samples drawn from the prior ``p(z)``; the floor uses the same N.
+    real_split : {"test", "train"}
+        The real set the samples are compared with.
+    data : str
+        Dataset name or path of the real images (`explorer.data.load_dataset`).
+    seed : int
+        Seeds the prior samples, subsets, KID subsets and IS splits.
+    batch_size : int
+    floor, reconstructions, memorisation : bool
+        Also measure the real-vs-real floor, reconstructions vs originals, memorisation.
+    memorisation_samples, memorisation_held_out : int
+        Samples examined and held-out (test) images calibrating the threshold.
+    memorisation_quantile : float
+    kid_subsets, kid_subset_size, is_splits, pr_k, dc_k : int
+        As `explorer.core.sample_quality.metrics` (the papers' values).
+    cache : bool
+        Keep the real sets' features in the cache folder (`explorer.core.sample_quality.cache`).
+    """
+
+    extractor: str = BUNDLED
+    n_samples: int = 10_000
+    real_split: str = "test"
+    data: str = "fashion-mnist"
+    seed: int = 0
+    batch_size: int = 500
+    floor: bool = True
+    reconstructions: bool = True
+    memorisation: bool = True
+    memorisation_samples: int = 1000
+    memorisation_held_out: int = 1000
+    memorisation_quantile: float = mem.QUANTILE
+    kid_subsets: int = qm.KID_SUBSETS
+    kid_subset_size: int = qm.KID_SUBSET_SIZE
+    is_splits: int = qm.IS_SPLITS
+    pr_k: int = qm.PR_K
+    dc_k: int = qm.DC_K
+    cache: bool = True
+
+    def __post_init__(self):
+        if self.real_split not in ("test", "train"):
+            raise SampleQualityError(f"--real-split must be 'test' or 'train', got {self.real_split!r}.")
+        need = self.min_samples
+        if self.n_samples < need:
+            raise SampleQualityError(
+                f"--n-samples {self.n_samples} is too small: sample-quality metrics need at least {need} samples "
+                f"(IS uses {self.is_splits} splits, density/coverage {self.dc_k} nearest neighbours).")
+
+    @property
+    def min_samples(self) -> int:
+        """Fewest samples the metrics can be computed on."""
+        return max(2, self.is_splits, self.pr_k + 1, self.dc_k + 1)
+
+    def to_dict(self) -> dict:
+        """Plain JSON (session files)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SampleQualitySettings:
+        """Inverse of `to_dict`; keys it does not know are refused with one sentence (`SampleQualityError`)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise SampleQualityError(f"unknown sample-quality settings {', '.join(unknown)}; save the session again.")
+        return cls(**d)
+
+
+@dataclass
+class SampleQualityReference:
+    """The real side, prepared once and shared by every model measured against it.
+
+    Attributes
+    ----------
+    extractor : Extractor
+    real : Dataset
+        The real set (``real_split``), fitted to the images' shape.
+    train, test : Dataset or None
+        The splits for the floor and memorisation (None when not available).
+    real_features, real_logits : numpy.ndarray
+        ``(N_r, F)`` and ``(N_r, K)`` (logits None without them).
+    real_radii : dict of int to numpy.ndarray
+        k-NN radii of the real features for precision/recall and density/coverage.
+    train_features, test_features : numpy.ndarray or None
+        Features of the whole train split and of the test split.
+    image_shape : tuple of int
+    notes : list of str
+    floors : dict
+        Floor records by N (computed on demand).
+    """
+
+    extractor: Extractor
+    settings: SampleQualitySettings
+    real: Dataset
+    train: Dataset | None
+    test: Dataset | None
+    real_features: np.ndarray
+    real_logits: np.ndarray | None
+    real_radii: dict
+    train_features: np.ndarray | None
+    test_features: np.ndarray | None
+    image_shape: tuple
+    notes: list = field(default_factory=list)
+    floors: dict = field(default_factory=dict)
+    train_logits: np.ndarray | None = None
+    test_logits: np.ndarray | None = None
+
+    @property
+    def real_name(self) -> str:
+        return _set_name(self.real)
+
+
+@dataclass
+class SampleQualityResult:
+    """What one model's measurement gives the panel, the CLI and the bench.
+
+    Attributes
+    ----------
+    record : dict
+        The ``"sample_quality"`` record: ``extractor``, ``n_samples``, ``real_set``, ``fid``, ``kid``,
+        ``kid_std`` (unbiased MMD², printed × 10³), ``is``, ``is_std`` (None without logits),
+        ``precision``, ``recall``, ``density``, ``coverage``, ``floor`` (the same keys for N real
+        images of the other split vs the real set, plus ``compared_set``; None without it) and
+        ``memorisation`` (`MemorisationReport.to_dict`, None without a train split).
+    reconstructions : dict or None
+        The same metrics for ``decode(encode(x))`` vs the originals x (N = ``n_samples`` real
+        images, or all of them if fewer), with ``n_samples``, ``real_set`` and ``extractor``;
+        None for a model without encoder.
+    samples : numpy.ndarray, shape (N, C, H, W), float32
+        The generated images measured (seeded prior draws, decoded).
+    sample_features : numpy.ndarray, shape (N, F), float64
+    memorisation : MemorisationReport or None
+        With the neighbour indices into ``reference.train.images`` and distances (the grid:
+        sample | three nearest training images).
+    precision_recall : dict
+        ``{"model": (precision, recall), "floor": (precision, recall) or None,
+        "reconstructions": (...) or None}`` for the plot.
+    notes : list of str
+    reference : SampleQualityReference
+        Pass it to the next model's call to skip the real side.
+    seconds : dict
+        Wall time of each stage, in s.
+    """
+
+    record: dict
+    reconstructions: dict | None
+    samples: np.ndarray
+    sample_features: np.ndarray
+    memorisation: mem.MemorisationReport | None
+    precision_recall: dict
+    notes: list
+    reference: SampleQualityReference
+    seconds: dict
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()).rstrip(".")
+
+
+def _set_name(ds: Dataset) -> str:
+    return f"{ds.name} {ds.split or 'all'} split ({len(ds):,} images)"
+
+
+def _subset(ds: Dataset, n: int, seed: int) -> np.ndarray:
+    from explorer.data import subsample_indices
+
+    return np.sort(subsample_indices(len(ds), min(n, len(ds)), seed)) if n < len(ds) else np.arange(len(ds))
+
+
+def prepare_reference(settings: SampleQualitySettings, image_shape, ctx: JobContext | None = None, *,
+                      extractor: Extractor | None = None, real: Dataset | None = None, train: Dataset | None = None,
+                      test: Dataset | None = None) -> SampleQualityReference:
+    """Load the extractor and the real splits and compute their features (the model-independent half).
+
+    Parameters
+    ----------
+    settings : SampleQualitySettings
+    image_shape : (C, H, W)
+        Of the model's images; the real images are fitted to it (`explorer.data.fit_to_model`).
+    ctx : JobContext, optional
+    extractor : Extractor, optional
+        Default ``load_extractor(settings.extractor)``.
+    real, train, test : Dataset, optional
+        Default loaded from ``settings.data`` (the real set is ``settings.real_split``); a
+        missing train split leaves floor and memorisation out, with a note.
+
+    Returns
+    -------
+    SampleQualityReference
+
+    Raises
+    ------
+    SampleQualityError, models.base.ModelFileError, explorer.errors.DatasetError
+        One sentence each.
+    """
+    from explorer.data import fit_to_model, load_dataset
+    from explorer.errors import DatasetError
+
+    notes: list[str] = []
+    extractor = extractor or load_extractor(settings.extractor)
+    extractor.check_images(image_shape)
+    splits = {"train": train, "test": test}
+    if real is not None:
+        splits[settings.real_split] = real
+    explicit = any(d is not None for d in (real, train, test))
+    for name in ("test", "train"):
+        if splits[name] is not None or (explicit and name != settings.real_split):
+            continue  # the caller chose the sets: look for no others
+        try:
+            ds = load_dataset(settings.data, split=name)
+        except (DatasetError, ValueError) as exc:
+            if name == settings.real_split:
+                raise
+            notes.append(f"no {name} split of {settings.data} ({_one_line(exc)}); the real-vs-real floor and "
+                         "memorisation are left out.")
+            continue
+        if ds.split != name:
+            if name == settings.real_split:
+                raise SampleQualityError(f"--data {settings.data!r} has no {name} split; choose another --real-split "
+                                         "or a dataset with train and test splits.")
+            notes.append(f"{settings.data} has no {name} split; the real-vs-real floor and memorisation are left out.")
+            continue
+        splits[name] = ds
+    fitted = {}
+    for name, ds in splits.items():
+        if ds is not None:
+            f = fit_to_model(ds, tuple(image_shape))
+            notes.extend(f.notes[len(ds.notes):])
+            fitted[name] = f
+    real = fitted[settings.real_split]
+    train, test = fitted.get("train"), fitted.get("test")
+    want_other = settings.floor or settings.memorisation
+    stage = sub_context(ctx, 0.0, 0.4 if want_other else 1.0)
+    folder = None if settings.cache else False
+    real_f, real_l = cached_features(extractor, real, settings.batch_size, stage, f"real images ({_set_name(real)})",
+                                     folder)
+    radii = {k: qm.knn_radii(real_f, k) for k in sorted({settings.pr_k, settings.dc_k}) if len(real_f) > k}
+    train_f = test_f = train_l = test_l = None
+    if want_other and train is not None and test is not None:
+        if settings.real_split == "train":
+            train_f, train_l = real_f, real_l
+        else:
+            train_f, train_l = cached_features(extractor, train, settings.batch_size, sub_context(ctx, 0.4, 0.9),
+                                         f"training images ({_set_name(train)})", folder)
+        test_f, test_l = (real_f, real_l) if settings.real_split == "test" else cached_features(
+            extractor, test, settings.batch_size, sub_context(ctx, 0.9, 1.0), "test images", folder)
+    return SampleQualityReference(extractor, settings, real, train, test, real_f, real_l, radii, train_f, test_f,
+                                  tuple(image_shape), notes, train_logits=train_l, test_logits=test_l)
+
+
+def _scores(ref: SampleQualityReference, feats: np.ndarray, logits: np.ndarray | None, *, real_f=None,
+            radii=None, seed: int = 0) -> dict:
+    s = ref.settings
+    real_f = ref.real_features if real_f is None else real_f
+    kid, kid_std = qm.kernel_inception_distance(real_f, feats, subsets=s.kid_subsets, subset_size=s.kid_subset_size,
+                                               seed=seed)
+    is_mean = is_std = None
+    if logits is not None:
+        is_mean, is_std = qm.inception_score(logits, splits=s.is_splits, seed=seed)
+    prdc = qm.precision_recall_density_coverage(real_f, feats, pr_k=s.pr_k, dc_k=s.dc_k,
+                                               real_radii=ref.real_radii if radii is None else radii)
+    return {"fid": qm.frechet_distance(real_f, feats), "kid": kid, "kid_std": kid_std, "is": is_mean, "is_std": is_std,
+            **prdc}
+
+
+def floor_record(ref: SampleQualityReference, n: int, ctx: JobContext | None = None) -> dict | None:
+    """The real-vs-real floor at N: N images of the other split (train; test if the real set is train) vs the real set.
+
+    Cached on ``ref`` by N. Returns None without the other split.
+    """
+    if n in ref.floors:
+        return ref.floors[n]
+    if ref.settings.real_split == "test":
+        other, other_f, other_l = ref.train, ref.train_features, ref.train_logits
+    else:
+        other, other_f, other_l = ref.test, ref.test_features, ref.test_logits
+    if other is None or other_f is None:
+        return None
+    idx = _subset(other, n, ref.settings.seed + 1)
+    logits = None if other_l is None else other_l[idx]
+    rec = {"extractor": ref.extractor.name, "n_samples": len(idx), "real_set": ref.real_name,
+           "compared_set": f"{other.name} {other.split} split ({len(idx):,} of {len(other):,} images, seeded)",
+           **_scores(ref, other_f[idx], logits, seed=ref.settings.seed)}
+    ref.floors[n] = rec
+    return rec
+
+
+def generate_samples(model, n: int, seed: int, batch_size: int = 500, ctx: JobContext | None = None) -> np.ndarray:
+    """``n`` images ``(n, C, H, W)`` float32 in [0, 1]: ``decode(z)`` of seeded prior draws ``z ~ p(z)``."""
+    import torch
+
+    z = model.sample_prior(n, torch.Generator().manual_seed(seed))
+    out = np.empty((n, *model.image_shape), np.float32)
+    with torch.no_grad():
+        for i in range(0, n, batch_size):
+            if ctx is not None:
+                ctx.progress(i / n, f"decoding prior samples {i:,}/{n:,}")
+            out[i:i + batch_size] = model.decode(z[i:i + batch_size]).numpy()
+    return out
+
+
+def _reconstruct(model, images: np.ndarray, batch_size: int, ctx: JobContext | None) -> np.ndarray:
+    import torch
+
+    out = np.empty_like(images, dtype=np.float32)
+    with torch.no_grad():
+        for i in range(0, len(images), batch_size):
+            if ctx is not None:
+                ctx.progress(i / len(images), f"reconstructing {i:,}/{len(images):,}")
+            x = torch.from_numpy(np.ascontiguousarray(images[i:i + batch_size], np.float32))
+            out[i:i + batch_size] = model.decode(model.encode(x)).numpy()
+    return out
+
+
+def sample_quality(model, settings: SampleQualitySettings | None = None, ctx: JobContext | None = None, *,
+                   reference: SampleQualityReference | None = None,
+                   on_note: Callable[[str], None] | None = None) -> SampleQualityResult:
+    """Measure one model's samples: FID, KID, IS, precision/recall, density/coverage, floor, memorisation.
+
+    ``settings.n_samples`` images ``decode(z)``, ``z ~ p(z)`` (seeded), are compared with the
+    real set in the extractor's feature space (`explorer.core.sample_quality.metrics`); beside
+    them the real-vs-real floor at the same N (`floor_record`), the reconstructions
+    ``decode(encode(x))`` against their originals (models with an encoder), and the
+    memorisation test of ``memorisation_samples`` samples against the whole train split
+    (`explorer.core.sample_quality.memorisation`). FID falls as N grows: compare models only at
+    equal N and the same real set and extractor, which every record names.
+
+    Parameters
+    ----------
+    model : models.base.GenerativeModel
+    settings : SampleQualitySettings, optional
+    ctx : JobContext, optional
+        Progress in [0, 1] and cancel between batches.
+    reference : SampleQualityReference, optional
+        From an earlier result (``result.reference``) with the same settings and image shape: the
+        real side is not computed again.
+    on_note : callable, optional
+        Receives each note (N below the feature dimension, resizing, missing splits).
+
+    Returns
+    -------
+    SampleQualityResult
+
+    Raises
+    ------
+    SampleQualityError
+        One sentence: N too small, images of the wrong size for the extractor, bad settings.
+    models.base.ModelFileError, explorer.errors.DatasetError
+        One sentence.
+    explorer.core.jobs.Cancelled
+        When ``ctx`` was cancelled.
+    """
+    settings = settings or SampleQualitySettings()
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if reference is None or reference.settings != settings or tuple(reference.image_shape) != tuple(model.image_shape):
+        reference = prepare_reference(settings, model.image_shape, sub_context(ctx, 0.0, 0.45))
+        seconds["reference_s"] = time.perf_counter() - t0
+    ref, s, ex = reference, settings, reference.extractor
+    notes = list(ref.notes)
+    n = s.n_samples
+    t = time.perf_counter()
+    samples = generate_samples(model, n, s.seed, s.batch_size, sub_context(ctx, 0.45, 0.55))
+    feats, logits = ex.run(samples, s.batch_size, sub_context(ctx, 0.55, 0.65), "samples")
+    seconds["samples_s"] = time.perf_counter() - t
+    for note in (qm.n_below_dimension_note(n, ex.num_features),
+                 qm.n_below_dimension_note(len(ref.real_features), ex.num_features, "real images")):
+        if note:
+            notes.append(note)
+    if not ex.has_logits:
+        notes.append(f"the extractor {ex.short_name} has no logits, so no Inception Score is given.")
+    t = time.perf_counter()
+    if ctx is not None:
+        ctx.progress(0.65, "FID, KID, IS, precision/recall, density/coverage")
+    scores = _scores(ref, feats, logits, seed=s.seed)
+    seconds["metrics_s"] = time.perf_counter() - t
+    floor = None
+    if s.floor:
+        t = time.perf_counter()
+        if ctx is not None:
+            ctx.progress(0.75, "real-vs-real floor")
+        floor = floor_record(ref, n, sub_context(ctx, 0.75, 0.8))
+        seconds["floor_s"] = time.perf_counter() - t
+    recon = None
+    if s.reconstructions and getattr(model, "has_encoder", False):
+        t = time.perf_counter()
+        idx = _subset(ref.real, n, s.seed + 2)
+        originals = ref.real.images[idx]
+        rec_images = _reconstruct(model, originals, s.batch_size, sub_context(ctx, 0.8, 0.85))
+        rf, rl = ex.run(rec_images, s.batch_size, sub_context(ctx, 0.85, 0.88), "reconstructions")
+        sub_radii = ref.real_radii if len(idx) == len(ref.real) else {}  # {}: radii of the subset
+        recon = {"extractor": ex.name, "n_samples": len(idx), "real_set": ref.real_name,
+                 "compared": "decode(encode(x)) vs the originals x",
+                 **_scores(ref, rf, rl, real_f=ref.real_features[idx], radii=sub_radii, seed=s.seed)}
+        seconds["reconstructions_s"] = time.perf_counter() - t
+    report = None
+    if s.memorisation and ref.train is not None and ref.test is not None and ref.train_features is not None:
+        t = time.perf_counter()
+        if ctx is not None:
+            ctx.progress(0.9, "memorisation: nearest training images")
+        si = _subset(Dataset(samples), s.memorisation_samples, s.seed + 3)
+        hi = _subset(ref.test, s.memorisation_held_out, s.seed + 4)
+        report = mem.memorisation_report(
+            samples[si], feats[si], ref.test.images[hi], ref.test_features[hi], ref.train.images, ref.train_features,
+            k=mem.NEIGHBOURS, quantile=s.memorisation_quantile, sample_indices=si,
+            facts={"extractor": ex.name, "training_set": _set_name(ref.train),
+                   "held_out_set": _set_name(ref.test), "pixel_space": "L2 over pixel values in [0, 1]",
+                   "feature_space": f"L2 in the {ex.num_features}-d features of {ex.short_name}"})
+        seconds["memorisation_s"] = time.perf_counter() - t
+    elif s.memorisation:
+        notes.append("memorisation needs the train and test splits; it is left out.")
+    record = {"extractor": ex.name, "n_samples": n, "real_set": ref.real_name, **scores,
+              "floor": floor, "memorisation": None if report is None else report.to_dict()}
+    pr = {"model": (scores["precision"], scores["recall"]),
+          "floor": None if floor is None else (floor["precision"], floor["recall"]),
+          "reconstructions": None if recon is None else (recon["precision"], recon["recall"])}
+    if on_note:
+        for note in notes:
+            on_note(note)
+    if ctx is not None:
+        ctx.progress(1.0, "sample quality done")
+    seconds["total_s"] = time.perf_counter() - t0
+    return SampleQualityResult(record, recon, samples, feats, report, pr, notes, ref, seconds)

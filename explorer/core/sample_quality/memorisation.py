@@ -1,0 +1,185 @@
+"""Is the generator copying its training set? Nearest training images of samples, calibrated by held-out images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from explorer.core.sample_quality.metrics import SampleQualityError
+
+#: Defaults of `memorisation_report`.
+NEIGHBOURS = 3
+QUANTILE = 0.05
+P_VALUE = 1e-3
+
+
+def nearest_training(queries, train, k: int = NEIGHBOURS) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest training rows of each query (Euclidean), by scikit-learn's `NearestNeighbors`.
+
+    ``algorithm="auto"``: scikit-learn takes a KD-/ball tree for low-dimensional rows and
+    exact brute force (chunked matrix products) above 15 dimensions, where trees prune nothing.
+
+    Parameters
+    ----------
+    queries : array_like, shape (M, D)
+    train : array_like, shape (N, D)
+        N ≥ k.
+    k : int
+
+    Returns
+    -------
+    distances : numpy.ndarray, shape (M, k), float64
+        Ascending Euclidean distances (units of the rows: pixel values in [0, 1], or features).
+    indices : numpy.ndarray, shape (M, k), int64
+        Row indices into ``train``.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    t = np.ascontiguousarray(train, np.float32).reshape(len(train), -1)
+    q = np.ascontiguousarray(queries, np.float32).reshape(len(queries), -1)
+    if t.shape[0] < k:
+        raise SampleQualityError(f"the training set has {t.shape[0]} images, fewer than the {k} neighbours asked for.")
+    d, i = NearestNeighbors(n_neighbors=k).fit(t).kneighbors(q)
+    return d.astype(np.float64), i.astype(np.int64)
+
+
+@dataclass
+class SpaceReport:
+    """Memorisation in one space (pixels or features).
+
+    Attributes
+    ----------
+    distances, indices : numpy.ndarray, shape (M, k)
+        Each sample's nearest training images (ascending distance) and their indices into the training set.
+    held_out_nearest : numpy.ndarray, shape (H,)
+        Distance from each held-out image to its nearest training image.
+    threshold : float
+        The ``quantile`` of ``held_out_nearest``: closer than this, an image is nearer to
+        the training set than held-out images typically are.
+    fraction : float
+        Fraction of samples whose nearest training image is closer than ``threshold``.
+    p_value : float
+        One-sided binomial test of ``fraction`` against ``quantile`` (held-out images fall below
+        the threshold at that rate by construction).
+    flagged : bool
+        ``fraction ≥ 2 · quantile`` and ``p_value < 1e-3``.
+    """
+
+    distances: np.ndarray
+    indices: np.ndarray
+    held_out_nearest: np.ndarray
+    threshold: float
+    fraction: float
+    p_value: float
+    flagged: bool
+
+    def to_dict(self) -> dict:
+        """The JSON part: ``threshold``, ``fraction``, ``p_value``, ``flagged``, median distances."""
+        return {"threshold": self.threshold, "fraction": self.fraction, "p_value": self.p_value,
+                "flagged": self.flagged, "sample_median_distance": float(np.median(self.distances[:, 0])),
+                "held_out_median_distance": float(np.median(self.held_out_nearest))}
+
+
+def space_report(samples, held_out, train, k: int = NEIGHBOURS, quantile: float = QUANTILE) -> SpaceReport:
+    """Nearest training rows of samples and of held-out rows in one space, and the memorisation test.
+
+    Parameters
+    ----------
+    samples : array_like, shape (M, D)
+    held_out : array_like, shape (H, D)
+        Rows of images the model never saw (the test split), H ≥ 1.
+    train : array_like, shape (N, D)
+        Rows of the model's training images.
+    k : int
+    quantile : float
+        In (0, 0.5].
+
+    Returns
+    -------
+    SpaceReport
+    """
+    from scipy.stats import binomtest
+
+    if not 0 < quantile <= 0.5:
+        raise SampleQualityError(f"the memorisation quantile must lie in (0, 0.5], got {quantile}.")
+    d, i = nearest_training(samples, train, k)
+    h, _ = nearest_training(held_out, train, 1)
+    threshold = float(np.quantile(h[:, 0], quantile))
+    below = int((d[:, 0] < threshold).sum())
+    m = d.shape[0]
+    p = float(binomtest(below, m, quantile, alternative="greater").pvalue)
+    fraction = below / m
+    return SpaceReport(d, i, h[:, 0], threshold, fraction, p, bool(fraction >= 2 * quantile and p < P_VALUE))
+
+
+@dataclass
+class MemorisationReport:
+    """Pixel- and feature-space memorisation of M samples against the training set.
+
+    Attributes
+    ----------
+    sample_indices : numpy.ndarray, shape (M,)
+        Which of the generated samples were examined (indices into the samples).
+    pixel, feature : SpaceReport
+        Distances in pixel space (L2 over pixel values in [0, 1]) and in the extractor's feature space.
+    flagged : bool
+        Either space flags copying.
+    facts : dict
+        Names and sizes: ``training_set``, ``held_out_set``, ``n_samples``, ``n_held_out``, ``n_train``,
+        ``quantile``, ``neighbours``, ``extractor``.
+    """
+
+    sample_indices: np.ndarray
+    pixel: SpaceReport
+    feature: SpaceReport
+    flagged: bool
+    facts: dict
+
+    def to_dict(self) -> dict:
+        """The ``"memorisation"`` record: ``facts`` plus ``pixel``, ``feature`` (`SpaceReport.to_dict`), ``flagged``."""
+        return {**self.facts, "expected_fraction": self.facts["quantile"], "flagged": self.flagged,
+                "pixel": self.pixel.to_dict(), "feature": self.feature.to_dict(),
+                "rule": (f"flagged when, in pixel or feature space, at least 2 × {self.facts['quantile']:g} of the "
+                         "samples are closer to a training image than that quantile of held-out images is "
+                         f"(one-sided binomial p < {P_VALUE:g})")}
+
+
+def memorisation_report(sample_images, sample_features, held_out_images, held_out_features, train_images,
+                        train_features, *, k: int = NEIGHBOURS, quantile: float = QUANTILE,
+                        sample_indices=None, facts: dict | None = None) -> MemorisationReport:
+    """Nearest training images of generated samples in pixel and feature space; flag a copying generator.
+
+    For each sample, its ``k`` nearest training images (scikit-learn `NearestNeighbors`);
+    the held-out (test) images' distances to their nearest training image calibrate the
+    threshold: a generator whose samples are much more often closer to the training set than
+    held-out images are (``quantile``) is copying training images.
+
+    Parameters
+    ----------
+    sample_images : array_like, shape (M, C, H, W)
+        float32 in [0, 1].
+    sample_features : array_like, shape (M, F)
+    held_out_images, held_out_features : array_like, shape (H, C, H, W) and (H, F)
+    train_images, train_features : array_like, shape (N, C, H, W) and (N, F)
+    k : int
+    quantile : float
+    sample_indices : array_like of int, shape (M,), optional
+        Where the examined samples sit among all samples (default ``arange(M)``).
+    facts : dict, optional
+        Names and sizes recorded with the report.
+
+    Returns
+    -------
+    MemorisationReport
+    """
+    m = len(sample_images)
+    if m < 1 or len(held_out_images) < 1:
+        raise SampleQualityError("memorisation needs at least one sample and one held-out image.")
+    flat = lambda a: np.asarray(a, np.float32).reshape(len(a), -1)  # noqa: E731
+    pixel = space_report(flat(sample_images), flat(held_out_images), flat(train_images), k, quantile)
+    feature = space_report(sample_features, held_out_features, train_features, k, quantile)
+    info = {"n_samples": m, "n_held_out": len(held_out_images), "n_train": len(train_images),
+            "quantile": quantile, "neighbours": k, **(facts or {})}
+    idx = np.arange(m) if sample_indices is None else np.asarray(sample_indices, np.int64)
+    return MemorisationReport(idx, pixel, feature, pixel.flagged or feature.flagged, info)
