@@ -29,6 +29,15 @@ from explorer.core.likelihood.units import image_generator
 D, LATENT, SIGMA = 4, 2, 0.5
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: these small decoder calls are slower with more on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def ppca():
     """Probabilistic PCA with σ = 0.5 (a posterior much narrower than the prior)."""

@@ -29,9 +29,17 @@ RECORD_KEYS = {"estimator", "n_images", "nll_nats", "nll_nats_ci95", "bits_per_d
                "observation_model", "data_convention"}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: these small decoder calls are slower with more on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def demo_vae():
-    torch.set_num_threads(1)
     model, _ = load_any(resources.path("checkpoints", "vae_fashion.pt"))
     return model
 

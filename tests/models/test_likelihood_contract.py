@@ -17,6 +17,15 @@ from models.checkpoint import save_checkpoint
 from .conftest import synthetic_images, tiny_model
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: these small decoder calls are slower with more on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
 def test_vae_log_px_given_z_by_hand(likelihood):
     model = tiny_model("vae", likelihood=likelihood)
