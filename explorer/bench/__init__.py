@@ -74,3 +74,7 @@ def _load_optional_sections() -> None:
         from explorer.bench import sliders  # noqa: F401 - registers "sliders"
     except ImportError as exc:
         print(f"bench: sections of explorer.bench.sliders unavailable ({exc})", file=sys.stderr)
+    try:
+        from explorer.bench import likelihood  # noqa: F401 - registers "likelihood"
+    except ImportError as exc:
+        print(f"bench: sections of explorer.bench.likelihood unavailable ({exc})", file=sys.stderr)

@@ -177,7 +177,9 @@ def test_ais_record_has_sigma_choice_and_bdmc_gap():
     s = LikelihoodSettings(estimator="ais", n_images=2, ais_steps=5, ais_chains=2, leapfrog_steps=2,
                            sigma_grid=(0.1, 0.3), sigma_images=2, sigma_steps=3, bdmc_images=1)
     seen = []
-    res = estimate_likelihood(model, _images(), s, JobContext(lambda f, m: seen.append(f)), name="g.pt")
+    messages = []
+    res = estimate_likelihood(model, _images(), s, JobContext(lambda f, m: (seen.append(f), messages.append(m))),
+                              name="g.pt")
     rec = res.record
     assert RECORD_KEYS <= set(rec) and rec["ais_steps"] == 5 and "k" not in rec
     assert rec["sigma"] in (0.1, 0.3) and set(res.sigma_scores) == {0.1, 0.3}
@@ -185,6 +187,8 @@ def test_ais_record_has_sigma_choice_and_bdmc_gap():
     assert math.isfinite(rec["bdmc_gap_nats"]) and rec["elbo_nats"] is None
     assert rec["bdmc_gap_nats"] == pytest.approx(float(np.mean(res.bdmc_upper_nats - res.bdmc_lower_nats)))
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+    assert any(m.startswith("AIS: choosing σ") for m in messages) and messages[-1].startswith("BDMC")
+    assert messages[-1].endswith("s left")  # the time left for the whole job
     assert "dequantisation" in rec["data_convention"]
 
 

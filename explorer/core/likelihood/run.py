@@ -274,18 +274,29 @@ def _fmt_eta(seconds: float) -> str:
     return f"~{seconds:.0f} s left" if seconds < 90 else f"~{seconds / 60:.0f} min left"
 
 
+def _with_eta(ctx: JobContext | None) -> JobContext | None:
+    """``ctx`` whose messages end with an estimate of the time left for the whole job (from its fraction)."""
+    if ctx is None:
+        return None
+    t0 = time.perf_counter()
+
+    def report(fraction: float, message: str) -> None:
+        el = time.perf_counter() - t0
+        eta = f", {_fmt_eta(el * (1 - fraction) / fraction)}" if fraction > 0.01 else ""
+        ctx.progress(fraction, f"{message}{eta}")
+
+    return JobContext(report, ctx.cancel_event)
+
+
 class _Eta:
-    """Progress lines with an estimate of the time left."""
+    """A stage's progress lines: a label and what is done."""
 
     def __init__(self, ctx: JobContext | None, label: str):
-        self.ctx, self.label, self.t0 = ctx, label, time.perf_counter()
+        self.ctx, self.label = ctx, label
 
     def __call__(self, fraction: float, what: str = "") -> None:
-        if self.ctx is None:
-            return
-        el = time.perf_counter() - self.t0
-        eta = f", {_fmt_eta(el * (1 - fraction) / fraction)}" if fraction > 0.01 else ""
-        self.ctx.progress(fraction, f"{self.label}{what}{eta}")
+        if self.ctx is not None:
+            self.ctx.progress(fraction, f"{self.label}{what}")
 
 
 def estimate_likelihood(
@@ -321,7 +332,8 @@ def estimate_likelihood(
         Images ``(N, C, H, W)`` float32 in [0, 1]; resized to the model's input if needed.
     settings : LikelihoodSettings, optional
     ctx : JobContext, optional
-        Progress (fraction, message with the time left) and cancel.
+        Progress (fraction of the whole job, a message ending with the estimated time left) and
+        cancel.
     on_note : callable, optional
         Receives sentences for the user.
     name : str
@@ -346,6 +358,7 @@ def estimate_likelihood(
     """
     s = settings or LikelihoodSettings()
     t0 = time.perf_counter()
+    ctx = _with_eta(ctx)
     notes: list[str] = []
     ds = fit_to_model(dataset, tuple(model.image_shape))
     if ds is not dataset:
