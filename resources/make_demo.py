@@ -50,7 +50,7 @@ DEMOS = {
 #: images for σ and simulated images for BDMC: what fitted in the time on a shared 2-core machine. AIS runs at the
 #: estimator's defaults otherwise (T = 1,000, 4 chains, 10 leapfrog steps, σ from the default grid).
 LIKELIHOOD = {
-    "vae_fashion": {"estimator": "iwae", "iwae_k": [1, 10, 100, 1000, 5000], "n_images": 200, "binarize": True},
+    "vae_fashion": {"estimator": "iwae", "iwae_k": [1, 10, 100, 1000, 5000], "n_images": 60, "binarize": True},
     "dcgan_fashion": {"estimator": "ais", "n_images": 4, "sigma_images": 5, "bdmc_images": 2},
     "ali_fashion": {"estimator": "ais", "n_images": 4, "sigma_images": 5, "bdmc_images": 2},
 }
