@@ -83,12 +83,16 @@ def likelihood(name: str) -> dict:
     record["test_data"] = f"{info['dataset']} test split, a seeded subset of {len(res.indices):,} images"
     record["wall_time_s"] = round(res.seconds, 1)
     record["torch_threads"] = THREADS
-    extra = ["--iwae-k", *map(str, settings.iwae_k)] if settings.estimator == "iwae" else \
-        ["--ais-steps", str(settings.ais_steps), "--ais-chains", str(settings.ais_chains)]
-    record["command"] = " ".join(
-        ["latent-explorer", "evaluate", f"resources/checkpoints/{name}.pt", "--data", info["dataset"], "--split",
-         "test", "--metrics", "likelihood", "--estimator", settings.estimator, *extra, "--n-images",
-         str(len(res.indices)), *(["--binarize"] if settings.binarize else []), "--seed", str(settings.seed)])
+    record["command"] = f"python resources/make_demo.py --likelihood-only --only {name}"
+    cli = {"estimator", "iwae_k", "ais_steps", "ais_chains", "sigma", "n_images", "binarize", "seed"}
+    defaults = LikelihoodSettings(estimator=settings.estimator).to_dict()
+    if all(v == defaults[k] for k, v in settings.to_dict().items() if k not in cli):  # the CLI can say it all
+        extra = ["--iwae-k", *map(str, settings.iwae_k)] if settings.estimator == "iwae" else \
+            ["--ais-steps", str(settings.ais_steps), "--ais-chains", str(settings.ais_chains)]
+        record["cli_command"] = " ".join(
+            ["latent-explorer", "evaluate", f"resources/checkpoints/{name}.pt", "--data", info["dataset"], "--split",
+             "test", "--metrics", "likelihood", "--estimator", settings.estimator, *extra, "--n-images",
+             str(len(res.indices)), *(["--binarize"] if settings.binarize else []), "--seed", str(settings.seed)])
     prov_path = OUT / f"{name}.provenance.json"
     prov = json.loads(prov_path.read_text()) if prov_path.exists() else {"checkpoint": path.name}
     prov["test_likelihood"] = record
