@@ -16,6 +16,8 @@ from explorer.limits import MAX_IMAGE_VALUES, MAX_LATENT_DIM
 from models.base import KINDS, ModelFileError, NoEncoderError, as_codes, as_images, check_finite
 
 _RANGE_SLACK = 1e-3  # decoded values may overshoot [0, 1] by this much (then clipped)
+#: Observation models an adapter may declare as ``likelihood`` (for the units of likelihood numbers).
+LIKELIHOOD_KINDS = ("bernoulli", "gaussian", "continuous")
 
 
 class AdapterError(ModelFileError):
@@ -50,6 +52,12 @@ class WrappedModel:
     has_features, has_logits : bool
         Whether ``inner`` has a callable ``features`` / ``logits`` (the optional feature-extractor
         part of the contract, used by the sample-quality metrics).
+    has_likelihood : bool
+        Whether ``inner`` has callable ``posterior`` and ``log_px_given_z`` (ELBO/IWAE).
+    missing_likelihood : str
+        Which of the two are missing ("" when none).
+    likelihood : {"bernoulli", "gaussian", "continuous"} or None
+        The observation model ``inner`` declares, if any.
     inner : object
         The wrapped object.
     module : torch.nn.Module or None
@@ -98,6 +106,17 @@ class WrappedModel:
         self.module = inner if isinstance(inner, nn.Module) else None
         if self.module is not None:
             self.module.eval()
+        # optional likelihood contract (ELBO/IWAE): posterior(x) -> (mu, logvar), log_px_given_z(x, z) -> (N,)
+        self.missing_likelihood = " and ".join(
+            m for m, a in (("posterior(x) -> (mu, logvar)", "posterior"), ("log_px_given_z(x, z)", "log_px_given_z"))
+            if not callable(getattr(inner, a, None)))
+        self.has_likelihood = not self.missing_likelihood
+        self.likelihood = getattr(inner, "likelihood", None)
+        if self.likelihood not in (None, *LIKELIHOOD_KINDS):
+            raise error(
+                f"{label}: the model's likelihood {self.likelihood!r} is not one of {', '.join(LIKELIHOOD_KINDS)}; "
+                "set it accordingly or leave it out."
+            )
 
     def __repr__(self) -> str:
         return (f"WrappedModel({self.label}, kind={self.kind!r}, latent_dim={self.latent_dim}, "
@@ -199,6 +218,59 @@ class WrappedModel:
             )
         return torch.randn(n, self.latent_dim, generator=generator)
 
+    def _no_likelihood(self) -> None:
+        if not self.has_likelihood:
+            raise self._error(
+                f"{self.label} defines no {self.missing_likelihood}, so ELBO/IWAE cannot be computed; "
+                "AIS needs only decode and still works."
+            )
+
+    def posterior(self, x) -> tuple[torch.Tensor, torch.Tensor]:
+        """Diagonal Gaussian ``q(z|x)``: images ``(N, C, H, W)`` → ``(mu, logvar)``, each ``(N, d)`` float32.
+
+        Raises
+        ------
+        ModelFileError
+            If the wrapped model has no ``posterior`` or ``log_px_given_z`` (one sentence saying
+            which, and that AIS still works), or ``posterior`` raises or returns anything but two
+            ``(N, d)`` tensors or arrays.
+        """
+        self._no_likelihood()
+        x = as_images(x, self.image_shape)
+        with torch.set_grad_enabled(x.requires_grad):
+            out = self._call("posterior", x)
+            if not isinstance(out, (tuple, list)) or len(out) != 2:
+                raise self._error(f"{self.label}: posterior returned a {type(out).__name__}; return (mu, logvar).")
+            shape = (x.shape[0], self.latent_dim)
+            return self._tensor(out[0], "posterior (mu)", shape), self._tensor(out[1], "posterior (logvar)", shape)
+
+    def log_px_given_z(self, x, z) -> torch.Tensor:
+        """The decoder's ``log p(x|z)`` per image, in nats: ``(N, C, H, W)``, ``(N, d)`` → ``(N,)`` float64.
+
+        Raises
+        ------
+        ValueError
+            If the shapes of ``x`` and ``z`` disagree with the model or with each other.
+        ModelFileError
+            If the wrapped model lacks the likelihood contract, or ``log_px_given_z`` raises or
+            returns the wrong shape or type.
+        """
+        self._no_likelihood()
+        x = as_images(x, self.image_shape)
+        z = as_codes(z, self.latent_dim)
+        if x.shape[0] != z.shape[0]:
+            raise ValueError(f"x and z must hold the same number of items, got {x.shape[0]} and {z.shape[0]}")
+        out = self._call("log_px_given_z", x, z)
+        if isinstance(out, np.ndarray):
+            out = torch.from_numpy(np.ascontiguousarray(out))
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (x.shape[0],):
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise self._error(
+                f"{self.label}: log_px_given_z returned {got}, expected a tensor of shape ({x.shape[0]},); "
+                "fix its output."
+            )
+        return out.detach().to(device="cpu", dtype=torch.float64)
+
     def parameter_count(self) -> int | None:
         """Scalar parameters of the wrapped ``torch.nn.Module`` (``module``), or of the torch modules the
         wrapped object holds as attributes (each parameter counted once); None if there is none."""
@@ -216,6 +288,8 @@ class WrappedModel:
             x = self.decode(z)
             if self.has_encoder:
                 self.encode(x)
+            if self.has_likelihood:
+                self.log_px_given_z(x, self.posterior(x)[0])
 
 
 def load_adapter(path) -> WrappedModel:
@@ -239,6 +313,12 @@ def load_adapter(path) -> WrappedModel:
       ``(N, C, H, W)`` in [0, 1] → ``(N, F)`` and ``logits(x)`` → ``(N, K)`` class logits (for
       the Inception Score); checked like the rest. A feature network that is no generative
       model is opened with `load_feature_adapter`.
+    - optionally, for ELBO/IWAE (`explorer.core.likelihood`), both ``posterior(x)`` →
+      ``(mu, logvar)``, each ``(N, d)`` (a diagonal Gaussian ``q(z|x)``), and
+      ``log_px_given_z(x, z)`` → ``(N,)`` in nats (``has_likelihood`` is True exactly when
+      both exist), and ``likelihood`` : "bernoulli", "gaussian" or "continuous" (the
+      observation model, which decides the units: bits/dim on binarised or dequantised
+      images); AIS needs only ``decode``.
 
     Example ``my_vae.py``::
 

@@ -87,6 +87,7 @@ class VAE(ConvModel):
 
     kind = "vae"
     has_encoder = True
+    has_likelihood = True  # posterior and log_px_given_z: ELBO/IWAE (explorer.core.likelihood)
     CONFIG_FIELDS = ("likelihood", "beta", "sigma", "channels", "hidden")
 
     def __init__(
@@ -165,6 +166,42 @@ class VAE(ConvModel):
         x = as_images(x, self.image_shape)
         with inference(self, x):
             return self._posterior(x)
+
+    def log_px_given_z(self, x, z) -> torch.Tensor:
+        """The decoder's log-likelihood ``log p(x|z)`` per image, in nats, summed over pixels in float64.
+
+        The model's own observation model (``likelihood``): Bernoulli with the decoder's
+        logits (exact for binary ``x``; for grey levels a continuous relaxation, not a
+        normalised density), or Gaussian ``N(sigmoid(logits), sigma² I)`` (a density on the
+        [0, 1] pixel scale).
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (N, C, H, W), float32 in [0, 1]
+        z : torch.Tensor, shape (N, d), float32
+            One code per image.
+
+        Returns
+        -------
+        torch.Tensor, shape (N,), float64, in nats.
+
+        Raises
+        ------
+        ValueError
+            If the shapes are not ``(N, *image_shape)`` and ``(N, d)`` with the same N.
+        """
+        x = as_images(x, self.image_shape)
+        z = as_codes(z, self.latent_dim)
+        if x.shape[0] != z.shape[0]:
+            raise ValueError(f"x and z must hold the same number of items, got {x.shape[0]} and {z.shape[0]}")
+        with inference(self, x, z):
+            logits = self.decoder(z)
+            if self.likelihood == "bernoulli":
+                ll = -F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+            else:
+                z2 = ((x - torch.sigmoid(logits)) / self.sigma).pow(2)
+                ll = -0.5 * z2 - math.log(self.sigma) - 0.5 * _LOG_2PI
+            return ll.flatten(1).sum(dim=1, dtype=torch.float64)
 
     def encode(self, x) -> torch.Tensor:
         """Posterior mean ``E[z|x]``: images ``(N, C, H, W)`` in [0, 1] → codes ``(N, d)`` float32."""

@@ -83,3 +83,7 @@ def _load_optional_sections() -> None:
         from explorer.bench import sample_quality  # noqa: F401 - registers "sample_quality"
     except ImportError as exc:
         print(f"bench: sections of explorer.bench.sample_quality unavailable ({exc})", file=sys.stderr)
+    try:
+        from explorer.bench import likelihood  # noqa: F401 - registers "likelihood"
+    except ImportError as exc:
+        print(f"bench: sections of explorer.bench.likelihood unavailable ({exc})", file=sys.stderr)

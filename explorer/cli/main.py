@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="measure models on a dataset and write the figures as JSON")
     p.add_argument("checkpoints", nargs="+", metavar="CKPT_OR_ADAPTER")
     _add_data_args(p, split_default="test", resize=True)
-    p.add_argument("--metrics", nargs="+", choices=["clustering", "reconstruction", "sample-quality"],
+    p.add_argument("--metrics", nargs="+", choices=["clustering", "reconstruction", "sample-quality", "likelihood"],
                    default=["clustering"], help="which measurements to make (default: clustering)")
     p.add_argument("--extractor", default="classifier", metavar="NAME|PATH",
                    help="sample quality: feature extractor — 'classifier' (the bundled Fashion-MNIST LeNet), a "
@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cluster the full latent codes or their 2-D embedding (default: latent)")
     p.add_argument("--projection", choices=["pca", "umap", "tsne"], default="pca",
                    help="the 2-D embedding used with --space embedding (default: pca)")
+    _add_likelihood_args(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, metavar="OUT", help="write the results here (atomically)")
 
@@ -109,6 +110,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the figures as one JSON object")
     p.add_argument("--only", nargs="*", metavar="SECTION", help="run only these sections")
     return parser
+
+
+def _add_likelihood_args(p) -> None:
+    """The options of ``evaluate --metrics likelihood`` (`explorer.core.likelihood.LikelihoodSettings`)."""
+    p.add_argument("--estimator", choices=["iwae", "ais", "kde"], default="iwae",
+                   help="likelihood: IWAE/ELBO (needs posterior and log_px_given_z), AIS (any decoder, Gaussian "
+                        "observation model, BDMC gap) or a Parzen window on model samples (unreliable in high "
+                        "dimensions); default iwae. --n-images defaults to 1,000 (AIS: 100)")
+    p.add_argument("--iwae-k", type=positive_int, nargs="+", default=None, metavar="K",
+                   help="likelihood, IWAE: the k of the bound L_k; the largest is reported, all are in "
+                        "\"iwae_curve\" (default: 1 10 100 1000)")
+    p.add_argument("--ais-steps", type=positive_int, default=None, metavar="T",
+                   help="likelihood, AIS: intermediate distributions of the sigmoid schedule (default 1000)")
+    p.add_argument("--ais-chains", type=positive_int, default=None, metavar="C",
+                   help="likelihood, AIS: independent chains per image (default 4)")
+    p.add_argument("--sigma", type=float, default=None, metavar="S",
+                   help="likelihood: σ of AIS's Gaussian observation model, or the KDE bandwidth, in pixel units "
+                        "of [0, 1] (default: chosen on held-out images)")
+    p.add_argument("--binarize", action="store_true",
+                   help="likelihood, Bernoulli decoder: evaluate seeded stochastic binarisations of the images "
+                        "(without it a Bernoulli decoder on grey levels gets no bits/dim)")
+
+
+def _likelihood_settings(args):
+    """`LikelihoodSettings` from the ``evaluate`` options, or a `UserError` naming the bad one."""
+    from explorer.core.likelihood import LikelihoodSettings
+
+    kw = {"estimator": args.estimator, "n_images": args.n_images, "binarize": args.binarize, "seed": args.seed,
+          "sigma": args.sigma}
+    for opt, key in (("iwae_k", "iwae_k"), ("ais_steps", "ais_steps"), ("ais_chains", "ais_chains")):
+        if getattr(args, opt) is not None:
+            kw[key] = getattr(args, opt)
+    try:
+        return LikelihoodSettings(**kw)
+    except ValueError as exc:
+        raise UserError(f"bad likelihood settings: {exc}.") from None
+
+
+def format_likelihood(rec: dict) -> str:
+    """One line for a ``"likelihood"`` record: estimator, NLL in nats/image with its interval, bits/dim."""
+    what = {"iwae": f"IWAE k={rec.get('k')}", "ais": f"AIS T={rec.get('ais_steps')}", "kde": "KDE"}[rec["estimator"]]
+    ci = rec["nll_nats_ci95"]
+    parts = [f"likelihood {what} on {rec['n_images']:,} images: NLL {rec['nll_nats']:.2f} nats/image"
+             + (f" (95 % interval {ci[0]:.2f}–{ci[1]:.2f})" if ci else "") + " (lower is better)",
+             "bits/dim " + ("n/a" if rec["bits_per_dim"] is None else f"{rec['bits_per_dim']:.4f}")]
+    if rec.get("elbo_nats") is not None:
+        parts.append(f"−ELBO {rec['elbo_nats']:.2f} nats/image")
+    if rec.get("sigma") is not None:
+        parts.append(f"σ {rec['sigma']:.4g}")
+    if rec.get("bdmc_gap_nats") is not None:
+        parts.append(f"BDMC gap {rec['bdmc_gap_nats']:.2f} nats")
+    line = ", ".join(parts) + f" [{rec['data_convention'].split(';')[0]}]"
+    return line + (f"\n  warning: {rec['warning']}" if rec.get("warning") else "")
 
 
 def _load_data_for(args, image_shape=None):
@@ -247,12 +301,13 @@ def cmd_evaluate(args) -> int:
 
         sq_settings = SampleQualitySettings(extractor=args.extractor, n_samples=args.n_samples,
                                             real_split=args.real_split, data=args.data, seed=args.seed)
+    likelihood = _likelihood_settings(args) if "likelihood" in args.metrics else None
     result = evaluate_models(args.checkpoints, ds, metrics=args.metrics, k=args.k, space=args.space,
                              projection=args.projection, seed=args.seed,
                              on_note=lambda s: print(s, file=sys.stderr),
                              precisions=args.precision, n_images=args.n_images, sample=args.sample,
                              inversion=inversion, gan_codes=args.gan_codes, cache=not args.no_cache,
-                             sample_quality=sq_settings)
+                             sample_quality=sq_settings, likelihood=likelihood)
     for rec in result["models"]:
         c = rec.get("clustering")
         if c:
@@ -271,6 +326,8 @@ def cmd_evaluate(args) -> int:
 
             print(format_sample_quality(rec["checkpoint"], rec["sample_quality"],
                                         rec.get("sample_quality_reconstructions")))
+        if rec.get("likelihood"):
+            print(f"{rec['checkpoint']}: {format_likelihood(rec['likelihood'])}")
     if args.json:
         from explorer.core.export import write_json
 

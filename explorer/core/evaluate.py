@@ -15,7 +15,7 @@ from explorer.core.workspace import compute_codes, open_model
 from explorer.data import Dataset, subsample_indices
 
 #: Measurements `evaluate_models` knows.
-METRICS: tuple[str, ...] = ("clustering", "reconstruction", "sample-quality")
+METRICS: tuple[str, ...] = ("clustering", "reconstruction", "sample-quality", "likelihood")
 
 __all__ = ["METRICS", "DEFAULT_INVERSION_IMAGES", "reconstruction_subset", "evaluate_model_reconstruction",
            "evaluate_models"]
@@ -63,6 +63,7 @@ def evaluate_models(
     gan_codes: str = "prior",
     cache: bool = True,
     sample_quality=None,
+    likelihood=None,
 ) -> dict:
     """Measure each model on ``dataset``; the record ``latent-explorer evaluate --json`` writes.
 
@@ -102,6 +103,9 @@ def evaluate_models(
         real sets come from ``sample_quality.data`` (not ``dataset``) and are prepared once for all
         models. Adds ``"sample_quality"`` (`explorer.core.sample_quality.SampleQualityResult.record`)
         and ``"sample_quality_reconstructions"`` (None for a model without encoder) to each record.
+    likelihood : explorer.core.likelihood.LikelihoodSettings, optional
+        Of the ``"likelihood"`` measurement (`explorer.core.likelihood.estimate_likelihood`, whose
+        ``record`` it stores); default ``LikelihoodSettings(seed=seed, n_images=n_images)``.
 
     Returns
     -------
@@ -114,12 +118,17 @@ def evaluate_models(
         "ssim", …}, …}, "reconstruction_by_precision": [...]}], "dataset": {...}}``.
         Label-based scores are None when the points have no labels (prior samples of
         a GAN without encoder have none). Records of inverted codes add ``"inversion"``
-        (the `InversionSettings`).
+        (the `InversionSettings`). With ``"likelihood"`` in ``metrics`` each model record has
+        ``"likelihood": {"estimator", "k" | "ais_steps", "n_images", "nll_nats", "nll_nats_ci95",
+        "bits_per_dim", "elbo_nats", "observation_model", "data_convention", "bdmc_gap_nats" (AIS),
+        "warning" (KDE), "units", …}`` — negative log-likelihood per image, lower is better.
 
     Raises
     ------
     models.base.ModelFileError
         A model file cannot be loaded (one sentence).
+    explorer.core.likelihood.LikelihoodError
+        The likelihood cannot be estimated for a model (one sentence naming it).
     """
     from explorer.core.reconstruction.inversion import InversionSettings
     from explorer.core.reconstruction.inverted import InvertedCodesStore, inverted_dataset_codes
@@ -174,6 +183,12 @@ def evaluate_models(
             sq_reference = sq.reference
             rec["sample_quality"] = sq.record
             rec["sample_quality_reconstructions"] = sq.reconstructions
+        if "likelihood" in metrics:
+            from explorer.core.likelihood import LikelihoodSettings, estimate_likelihood
+
+            rec["likelihood"] = estimate_likelihood(
+                entry.model, dataset, likelihood or LikelihoodSettings(seed=seed, n_images=n_images), ctx,
+                on_note=(lambda s, n=entry.name: on_note(f"{n}: {s}")) if on_note else None, name=entry.name).record
         records.append(rec)
     return {"models": records,
             "dataset": {"name": dataset.name, "split": dataset.split, "n_images": len(dataset),
