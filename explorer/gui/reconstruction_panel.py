@@ -326,6 +326,17 @@ class ReconstructionPanel(QWidget):
         has_enc = bool(ready and self.model.has_encoder)
         self.sample_combo.setEnabled(has_enc and hasattr(self.model, "posterior"))
         self.compare_button.setVisible(has_enc)
+        if has_enc:  # inversion needs a decode that passes gradients (an adapter's may not)
+            if getattr(self, "_gradient_of", None) is not self.model:
+                from explorer.core.reconstruction.inversion import decode_gives_gradient
+
+                self._gradient_of, self._gradient_ok = self.model, decode_gives_gradient(self.model)
+            self.compare_button.setEnabled(self._gradient_ok)
+            self.compare_button.setToolTip(
+                "ALI/BiGAN: reconstruction quality from the encoder's codes against codes found by GAN "
+                "inversion, on the images of the grid settings" if self._gradient_ok else
+                f"{self.model_name}'s decode gives no gradient to z, which GAN inversion needs "
+                "(e.g. an adapter that decodes under torch.no_grad or through numpy)")
         # inversion settings matter for a GAN without encoder and for the ALI/BiGAN comparison
         self.inversion_label.setVisible(ready and (not has_enc or hasattr(self.model, "posterior")))
         self.inversion_row.setVisible(self.inversion_label.isVisibleTo(self))

@@ -206,3 +206,34 @@ def test_encoder_against_inversion_comparison(qtbot, vae, data):
     text = panel.dataset_summary.text()
     assert f"encoder codes PSNR {format_db(d['encoder']['psnr_db'])} dB" in text
     assert f"inverted codes (2 steps, 1 restarts) PSNR {format_db(d['inverted']['psnr_db'])} dB" in text
+
+
+def test_encoder_against_inversion_is_offered_only_for_a_decode_with_gradients(qtbot, vae, data, tmp_path):
+    from explorer.core.reconstruction.inversion import decode_gives_gradient
+    from models.adapter import load_adapter
+
+    adapter = tmp_path / "numpy_decode.py"
+    adapter.write_text(
+        "import numpy as np, torch\n"
+        "class M:\n"
+        "    kind = 'vae'\n"
+        "    latent_dim = 2\n"
+        "    image_shape = (1, 28, 28)\n"
+        "    def encode(self, x):\n"
+        "        return torch.zeros(len(x), 2)\n"
+        "    def decode(self, z):\n"
+        "        z = z.detach().numpy()  # through numpy: no gradient reaches z\n"
+        "        return torch.from_numpy(np.full((len(z), 1, 28, 28), 0.5, np.float32))\n"
+        "def load_model():\n"
+        "    return M()\n")
+    no_grad = load_adapter(adapter)
+    flags = [p.requires_grad for p in vae.parameters()]
+    assert decode_gives_gradient(vae) and not decode_gives_gradient(no_grad)
+    assert [p.requires_grad for p in vae.parameters()] == flags  # the check leaves the weights as they were
+    assert all(p.grad is None for p in vae.parameters())
+    panel = ReconstructionPanel()
+    qtbot.addWidget(panel)
+    panel.set_context(vae, data, "tiny.pt")
+    assert panel.compare_button.isEnabled()
+    panel.set_context(no_grad, data, "numpy_decode.py")
+    assert not panel.compare_button.isEnabled() and "gives no gradient" in panel.compare_button.toolTip()

@@ -189,6 +189,33 @@ def _frozen(model) -> Iterator[None]:
                     m.training = flag
 
 
+def decode_gives_gradient(model) -> bool:
+    """Whether ``model.decode`` passes a gradient back to ``z`` — what GAN inversion needs.
+
+    One decode of a prior code with ``requires_grad``; the weights are left as they were
+    (`_frozen`). A TorchScript or adapter decode that runs under ``no_grad``, converts to
+    numpy, or otherwise cuts the graph gives False.
+
+    Parameters
+    ----------
+    model : models.base.GenerativeModel
+
+    Returns
+    -------
+    bool
+    """
+    try:
+        z = torch.zeros(1, int(model.latent_dim), requires_grad=True)
+        with torch.enable_grad(), _frozen(model):
+            out = model.decode(z)
+            if not (isinstance(out, torch.Tensor) and out.requires_grad):
+                return False
+            out.float().sum().backward()
+        return z.grad is not None and bool(torch.isfinite(z.grad).all())
+    except Exception:  # noqa: BLE001 - any failure means inversion cannot use this decode
+        return False
+
+
 def _initial_codes(model, ids: np.ndarray, restarts: int, seed: int) -> torch.Tensor:
     """(restarts, B, d) prior draws, one generator per image seeded with ``seed·1000003 + id``."""
     out = []
