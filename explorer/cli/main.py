@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="latent-explorer",
         description="Explore the latent spaces of VAEs, GANs and ALI/BiGANs. "
                     "With no subcommand, opens the window on the bundled demo.")
+    from explorer import __version__
+
+    parser.add_argument("--version", action="version", version=f"latent-explorer {__version__}")
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("open", help="open the window on checkpoints or adapters, or on a session file (.lxs)")
@@ -159,13 +162,20 @@ def cmd_train(args) -> int:
 
 def cmd_info(args) -> int:
     """Print what a checkpoint / adapter / TorchScript file or a session file (.lxs) holds."""
-    from models.loading import describe
 
     if args.checkpoint.suffix.lower() == ".lxs":
         from explorer.cli.session import print_session_info
 
         return print_session_info(args.checkpoint, args.json)
-    info = describe(args.checkpoint)
+    info = None
+    if args.checkpoint.suffix.lower() not in (".py", ".ts", ".torchscript"):
+        from models.header import describe_checkpoint_header
+
+        info = describe_checkpoint_header(args.checkpoint)  # without torch; None: the full loader decides
+    if info is None:
+        from models.loading import describe  # imports torch (1.5–2 s)
+
+        info = describe(args.checkpoint)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
@@ -249,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv_parsed = ["open", *argv]  # the GUI is the default: `latent-explorer x.pt --data digits`
     else:
         argv_parsed = argv
