@@ -4,7 +4,8 @@ Benchmarks are not tests: they print what they measure and never fail on a time.
 Each section is a function returning ``{key: figure}``, registered with
 `explorer.bench.registry.section` by a module of this package: ``encode``,
 ``embedding`` (window start-up, cached reopen, paint and hover; needs Qt),
-``reconstruction``, ``sliders`` (needs Qt) and ``umap`` (first fit in a fresh process).
+``reconstruction``, ``sliders`` (needs Qt), ``umap`` (first fit in a fresh process) and ``inversion``
+(GAN inversion, ours vs the method of before).
 """
 
 from __future__ import annotations
@@ -74,4 +75,7 @@ def _load_optional_sections() -> None:
         from explorer.bench import sliders  # noqa: F401 - registers "sliders"
     except ImportError as exc:
         print(f"bench: sections of explorer.bench.sliders unavailable ({exc})", file=sys.stderr)
-    from explorer.bench import umap_first  # noqa: F401 - registers "umap"
+    from explorer.bench import (
+        inversion,  # noqa: F401 - registers "inversion"
+        umap_first,  # noqa: F401 - registers "umap"
+    )

@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", choices=["mean", "posterior"], default="mean",
                    help="reconstruction: VAE codes from the posterior mean or one seeded posterior draw")
     p.add_argument("--inversion-steps", type=int, default=None, metavar="N",
-                   help="GAN inversion (GAN without encoder): Adam steps per restart (default 200)")
+                   help="GAN inversion (GAN without encoder): Adam steps per restart (default 150)")
     p.add_argument("--inversion-restarts", type=positive_int, default=None, metavar="N",
                    help="GAN inversion (GAN without encoder): random restarts per image (default 4)")
     p.add_argument("--gan-codes", choices=["prior", "inverted"], default="prior",

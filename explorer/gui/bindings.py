@@ -198,6 +198,9 @@ class ProjectionBinding:
             box.setVisible(visible)
         if visible:
             box.set_context(len(s.dataset), m.codes.source if m.codes is not None else None, self.inversion_text())
+            from explorer.core.reconstruction.inverted import inversion_time_note
+
+            box.set_time_text(inversion_time_note(m.model, s.inversion_settings()))
             box.set_busy("invert" in m.busy)
 
 
