@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="measure models on a dataset and write the figures as JSON")
     p.add_argument("checkpoints", nargs="+", metavar="CKPT_OR_ADAPTER")
+    p.add_argument("--device", default="cpu", metavar="DEVICE",
+                   help="where the models compute: auto, cpu, cuda, cuda:N or mps (default cpu; auto: CUDA, "
+                        "then MPS, then the CPU)")
     _add_data_args(p, split_default="test")
     p.add_argument("--metrics", nargs="+", choices=["clustering", "reconstruction"], default=["clustering"],
                    help="which measurements to make (default: clustering)")
@@ -189,8 +192,11 @@ def cmd_info(args) -> int:
 
 def cmd_evaluate(args) -> int:
     """Evaluate each model on the dataset; print a table and write the JSON record."""
+    from explorer.core.device import resolve_device
     from explorer.core.evaluate import evaluate_models
     from explorer.data import load_dataset
+
+    device = resolve_device(args.device)  # a missing device: DeviceError, one sentence (a UserError), at once
 
     ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=args.seed)
     for note in ds.notes:
@@ -212,11 +218,13 @@ def cmd_evaluate(args) -> int:
         inversion = InversionSettings(seed=args.seed, **inv)
     except ValueError as exc:
         raise UserError(f"bad inversion settings: {exc}") from None
+    print(f"computing on {device}", file=sys.stderr)
     result = evaluate_models(args.checkpoints, ds, metrics=args.metrics, k=args.k, space=args.space,
                              projection=args.projection, seed=args.seed,
                              on_note=lambda s: print(s, file=sys.stderr),
                              precisions=args.precision, n_images=args.n_images, sample=args.sample,
-                             inversion=inversion, gan_codes=args.gan_codes, cache=not args.no_cache)
+                             inversion=inversion, gan_codes=args.gan_codes, cache=not args.no_cache,
+                             device=device)
     for rec in result["models"]:
         c = rec.get("clustering")
         if c:
