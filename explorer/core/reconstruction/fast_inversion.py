@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import torch
 
 from explorer.core.jobs import JobContext
 
-if TYPE_CHECKING:  # the settings and result types live in inversion.py, which imports this module lazily
-    from explorer.core.reconstruction.inversion import InversionResult, InversionSettings
+# inversion.py (InversionSettings, InversionResult, inversion_objective) imports this module and hands
+# its objective and result type in: no import back, no cycle.
 
 __all__ = ["prior_bank", "bank_restarts", "halving_schedule", "invert_bank_halving", "BANK_SEED_OFFSET"]
 
@@ -112,13 +112,18 @@ def halving_schedule(restarts: int, steps: int) -> list[tuple[int, int]]:
 def invert_bank_halving(
     model,
     x_all: np.ndarray,
-    s: InversionSettings,
+    s: Any,
     ctx: JobContext | None,
     init_codes: np.ndarray | None,
-    ids: np.ndarray,
-    on_batch: Callable[[int, int, InversionResult], None] | None,
-) -> InversionResult:
+    on_batch: Callable[[int, int, Any], None] | None,
+    *,
+    objective: Callable,
+    result_type: type,
+) -> Any:
     """`invert` with ``method="bank-halving"`` (called by it, after its checks; same result type).
+
+    ``s`` is the `InversionSettings`; ``objective`` is `inversion_objective` and
+    ``result_type`` `InversionResult` (handed in by `invert`).
 
     1. *Screening* (a learned-free initialisation): ``bank_size`` prior draws are decoded
        once; each image starts its ``restarts`` restarts from the bank codes with the
@@ -130,10 +135,10 @@ def invert_bank_halving(
        `inversion_objective`, up to ``steps`` steps for the last restart standing; the
        lowest objective seen at any step of any restart is kept.
 
-    The images' own seeds (``image_ids``) are not needed: the bank depends on the seed
-    only, so an image gets the same result whatever else is inverted with it.
+    The images' own seeds (``image_ids`` of `invert`) are not needed: the bank depends on
+    the seed only, so an image gets the same result whatever else is inverted with it.
     """
-    from explorer.core.reconstruction.inversion import InversionResult, inversion_objective
+    inversion_objective, InversionResult = objective, result_type  # noqa: N806 - the class handed in
 
     n, d = len(x_all), int(model.latent_dim)
     r, steps = int(s.restarts), int(s.steps)

@@ -332,7 +332,8 @@ def invert(
         from explorer.core.reconstruction.fast_inversion import invert_bank_halving
 
         with _frozen(model):
-            return _timed(model, s, t_start, invert_bank_halving(model, x_all, s, ctx, init_codes, ids, on_batch))
+            return _timed(model, s, t_start, invert_bank_halving(
+                model, x_all, s, ctx, init_codes, on_batch, objective=inversion_objective, result_type=InversionResult))
     codes = np.empty((n, d), np.float32)
     losses, mse_out, init_l, init_m = (np.empty(n) for _ in range(4))
     restart = np.empty(n, np.int64)
