@@ -74,7 +74,8 @@ class InvertedCodes:
 class InvertedCodesStore:
     """The GAN-inverted code of every image of one dataset under one model and one setting.
 
-    GAN inversion costs about 0.1 s per image on two cores, so each image is inverted once:
+    GAN inversion costs tens of milliseconds to a second per image on a CPU (measured:
+    `explorer.core.reconstruction.inversion.measured_seconds_per_image`), so each image is inverted once:
     `get` optimises only the images not done before and keeps every finished batch — in
     memory for the other views of the session, and in ``<cache>/inverted/<key>.npz`` for
     the next session and the command line. A cancelled job keeps the batches it finished.
