@@ -94,7 +94,7 @@ def read_checkpoint_header(path) -> dict | None:
     Returns
     -------
     dict or None
-        None for anything but an intact ``torch.save`` zip archive whose pickle holds only
+        None for anything but an intact, uncompressed ``torch.save`` zip archive whose pickle holds only
         dicts, lists, tuples, numbers, strings and float/int/bool tensors.
     """
     path = Path(path)
@@ -103,6 +103,8 @@ def read_checkpoint_header(path) -> dict | None:
             return None
         with zipfile.ZipFile(path) as zf:
             infos = {i.filename: i for i in zf.infolist()}
+            if any(i.compress_type != zipfile.ZIP_STORED for i in infos.values()):
+                return None  # torch.save stores entries uncompressed; anything else is for the full loader's checks
             pkl = [n for n in infos if n.endswith("/data.pkl") and n.count("/") == 1]
             if len(pkl) != 1 or infos[pkl[0]].file_size > _MAX_PICKLE_BYTES:
                 return None

@@ -54,6 +54,12 @@ def test_anything_unusual_falls_back_to_the_full_loader(tmp_path):
             if not info.filename.endswith("/data/0"):
                 zout.writestr(info, zin.read(info.filename))
     assert describe_checkpoint_header(broken) is None
+    # compressed entries (torch.save never compresses): left to the full loader and its size checks
+    deflated = tmp_path / "deflated.pt"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info.filename))
+    assert describe_checkpoint_header(deflated) is None
     # not a zip at all
     junk = tmp_path / "junk.pt"
     junk.write_bytes(pickle.dumps({"kind": "gan"}))
