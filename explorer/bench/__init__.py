@@ -4,7 +4,8 @@ Benchmarks are not tests: they print what they measure and never fail on a time.
 Each section is a function returning ``{key: figure}``, registered with
 `explorer.bench.registry.section` by a module of this package: ``encode``,
 ``embedding`` (window start-up, cached reopen, paint and hover; needs Qt),
-``reconstruction``, ``sliders`` and ``compare_view`` (need Qt), ``compare`` and ``sample_quality``.
+``reconstruction``, ``sliders`` and ``compare_view`` (need Qt), ``compare``, ``sample_quality``,
+``umap`` (first fit in a fresh process) and ``inversion`` (GAN inversion, ours vs the method of before).
 """
 
 from __future__ import annotations
@@ -87,3 +88,7 @@ def _load_optional_sections() -> None:
         from explorer.bench import likelihood  # noqa: F401 - registers "likelihood"
     except ImportError as exc:
         print(f"bench: sections of explorer.bench.likelihood unavailable ({exc})", file=sys.stderr)
+    from explorer.bench import (
+        inversion,  # noqa: F401 - registers "inversion"
+        umap_first,  # noqa: F401 - registers "umap"
+    )

@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="latent-explorer",
         description="Explore the latent spaces of VAEs, GANs and ALI/BiGANs. "
                     "With no subcommand, opens the window on the bundled demo.")
+    from explorer import __version__
+
+    parser.add_argument("--version", action="version", version=f"latent-explorer {__version__}")
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("open", help="open the window on checkpoints or adapters, or on a session file (.lxs)")
@@ -54,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="measure models on a dataset and write the figures as JSON")
     p.add_argument("checkpoints", nargs="+", metavar="CKPT_OR_ADAPTER")
+    p.add_argument("--device", default="cpu", metavar="DEVICE",
+                   help="where the models compute: auto, cpu, cuda, cuda:N or mps (default cpu; auto: CUDA, "
+                        "then MPS, then the CPU)")
     _add_data_args(p, split_default="test", resize=True)
     p.add_argument("--metrics", nargs="+", choices=["clustering", "reconstruction", "sample-quality", "likelihood"],
                    default=["clustering"], help="which measurements to make (default: clustering)")
@@ -76,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", choices=["mean", "posterior"], default="mean",
                    help="reconstruction: VAE codes from the posterior mean or one seeded posterior draw")
     p.add_argument("--inversion-steps", type=int, default=None, metavar="N",
-                   help="GAN inversion (GAN without encoder): Adam steps per restart (default 200)")
+                   help="GAN inversion (GAN without encoder): Adam steps per restart (default 150)")
     p.add_argument("--inversion-restarts", type=positive_int, default=None, metavar="N",
                    help="GAN inversion (GAN without encoder): random restarts per image (default 4)")
     p.add_argument("--gan-codes", choices=["prior", "inverted"], default="prior",
@@ -248,13 +254,20 @@ def cmd_train(args) -> int:
 
 def cmd_info(args) -> int:
     """Print what a checkpoint / adapter / TorchScript file or a session file (.lxs) holds."""
-    from models.loading import describe
 
     if args.checkpoint.suffix.lower() == ".lxs":
         from explorer.cli.session import print_session_info
 
         return print_session_info(args.checkpoint, args.json)
-    info = describe(args.checkpoint)
+    info = None
+    if args.checkpoint.suffix.lower() not in (".py", ".ts", ".torchscript"):
+        from models.header import describe_checkpoint_header
+
+        info = describe_checkpoint_header(args.checkpoint)  # without torch; None: the full loader decides
+    if info is None:
+        from models.loading import describe  # imports torch (1.5–2 s)
+
+        info = describe(args.checkpoint)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
@@ -270,8 +283,11 @@ def cmd_info(args) -> int:
 
 def cmd_evaluate(args) -> int:
     """Evaluate each model on the dataset; print a table and write the JSON record."""
+    from explorer.core.device import resolve_device
     from explorer.core.evaluate import evaluate_models
     from explorer.data import load_dataset
+
+    device = resolve_device(args.device)  # a missing device: DeviceError, one sentence (a UserError), at once
 
     ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=args.seed, resize=args.resize)
     for note in ds.notes:
@@ -302,12 +318,13 @@ def cmd_evaluate(args) -> int:
         sq_settings = SampleQualitySettings(extractor=args.extractor, n_samples=args.n_samples,
                                             real_split=args.real_split, data=args.data, seed=args.seed)
     likelihood = _likelihood_settings(args) if "likelihood" in args.metrics else None
+    print(f"computing on {device}", file=sys.stderr)
     result = evaluate_models(args.checkpoints, ds, metrics=args.metrics, k=args.k, space=args.space,
                              projection=args.projection, seed=args.seed,
                              on_note=lambda s: print(s, file=sys.stderr),
                              precisions=args.precision, n_images=args.n_images, sample=args.sample,
                              inversion=inversion, gan_codes=args.gan_codes, cache=not args.no_cache,
-                             sample_quality=sq_settings, likelihood=likelihood)
+                             sample_quality=sq_settings, likelihood=likelihood, device=device)
     for rec in result["models"]:
         c = rec.get("clustering")
         if c:
@@ -357,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv_parsed = ["open", *argv]  # the GUI is the default: `latent-explorer x.pt --data digits`
     else:
         argv_parsed = argv

@@ -53,9 +53,10 @@ def add_render_parsers(render_sub) -> None:
     p.add_argument("--sample", choices=["mean", "posterior"], default="mean",
                    help="VAE codes from the posterior mean or one seeded posterior draw")
     p.add_argument("--no-jpeg", action="store_true", help="leave out the JPEG row")
-    p.add_argument("--inversion-steps", type=int, default=200, help="GAN without encoder: Adam steps (default 200)")
+    p.add_argument("--inversion-steps", type=int, default=150,
+                   help="GAN without encoder: Adam steps of the restart that wins (default 150)")
     p.add_argument("--inversion-restarts", type=positive_int, default=4,
-                   help="GAN without encoder: random restarts per image (default 4)")
+                   help="GAN without encoder: restarts per image, the best of 4,096 prior draws (default 4)")
     p.add_argument("--no-cache", action="store_true",
                    help="GAN without encoder: do not read or keep inverted codes in the cache folder")
     p.add_argument("--scale", type=image_scale, default=3.0, help="image scale factor in the figure (default 3)")

@@ -187,6 +187,11 @@ def cmd_session(args) -> int:
     except OSError as exc:
         raise UserError(f"could not write the session file '{args.out}': {exc.strerror or exc}") from None
     print(f"wrote {out}" + (" (with results)" if args.with_results else ""))
+    for m in s.models:  # how long each computed embedding took (the wall time waited, then the fit)
+        res = m.embedding
+        if res is not None and not res.from_cache and "waited_s" in res.meta:
+            print(f"{m.name}: {res.spec.label()} computed in {res.meta['waited_s']:.1f} s "
+                  f"(fit {res.meta.get('elapsed_s', 0.0):.1f} s)")
     return 0
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from explorer.cli.args import (
     add_resize_arg,
     check_render_size,
@@ -103,6 +101,8 @@ def cmd_render_traversal(args) -> int:
     ext = args.out.suffix.lower()
     if ext not in FIGURE_EXTS + MOVIE_EXTS:
         raise UserError(f"cannot write traversal '{args.out}': the extension must be .png, .svg, .pdf, .gif or .mp4.")
+    import numpy as np  # here, not at the top: `latent-explorer info` builds the parser without numpy
+
     model = _load_model(args.checkpoint)
     d = int(model.latent_dim)
     codes = images = None

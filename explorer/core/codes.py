@@ -55,11 +55,14 @@ def encode_images(
         )
     n = len(images)
     out = np.empty((n, model.latent_dim), dtype=np.float32)
+    from explorer.core.device import model_device
+
+    device = model_device(model)  # batches go to the model's device, codes come back to the CPU
     x_all = torch.from_numpy(images)  # shares memory: no copy
     with torch.inference_mode():
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            out[start:stop] = check_finite(model.encode(x_all[start:stop]), model, "encode").numpy()
+            out[start:stop] = check_finite(model.encode(x_all[start:stop].to(device)), model, "encode").cpu().numpy()
             if ctx is not None:
                 ctx.progress(stop / n, f"encoded {stop:,} / {n:,} images")
     return out
@@ -103,11 +106,14 @@ def decode_codes(
         raise ValueError(f"codes of shape {codes.shape} do not fit the model's latent dimension {model.latent_dim}")
     n = len(codes)
     out = np.empty((n, *model.image_shape), dtype=np.float32)
+    from explorer.core.device import model_device
+
+    device = model_device(model)  # batches go to the model's device, images come back to the CPU
     z_all = torch.from_numpy(codes)
     with torch.inference_mode():
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            out[start:stop] = check_finite(model.decode(z_all[start:stop]), model, "decode").numpy()
+            out[start:stop] = check_finite(model.decode(z_all[start:stop].to(device)), model, "decode").cpu().numpy()
             if ctx is not None:
                 ctx.progress(stop / n, f"decoded {stop:,} / {n:,} codes")
     return out

@@ -230,8 +230,10 @@ class EmbeddingResult:
     from_cache : bool
         True when read from disk instead of computed.
     meta : dict
-        Facts stored with it: ``label``, ``elapsed_s`` (seconds of the original fit) and,
-        for PCA, ``explained_variance_ratio`` (two fractions in [0, 1]).
+        Facts stored with it: ``label``, ``elapsed_s`` (seconds of the original fit),
+        ``waited_s`` (seconds the user waited for it: from the request to the result,
+        queue, worker start-up / warm-up and fit included) and, for PCA,
+        ``explained_variance_ratio`` (two fractions in [0, 1]).
     projection : explorer.core.projection.Projection or None
         The fitted projection when computed in this call (None from the cache).
     """
@@ -271,6 +273,7 @@ def project_cached(
     cache: ProjectionCache | None = None,
     compute: Callable[..., Any] | None = None,
     ctx: JobContext | None = None,
+    requested_at: float | None = None,
 ) -> EmbeddingResult:
     """Return the embedding of ``codes`` from the disk cache, or compute and cache it.
 
@@ -290,6 +293,10 @@ def project_cached(
         ``ProjectionWorker.run`` for UMAP / t-SNE so they can be cancelled.
     ctx : JobContext, optional
         Progress and cancel.
+    requested_at : float, optional
+        ``time.monotonic()`` when the user asked (e.g. pressed Compute); the result's
+        ``meta["waited_s"]`` counts from then (default: from this call, plus whatever the
+        projection itself waited for, ``Projection.waited``).
 
     Returns
     -------
@@ -310,8 +317,13 @@ def project_cached(
     if hit is not None:
         return hit
     compute = compute if compute is not None else projection.compute_projection
+    t_called = time.monotonic()
     proj = compute(codes, spec, ctx=ctx)
-    meta: dict[str, Any] = {"label": spec.label(), "elapsed_s": float(proj.elapsed)}
+    now = time.monotonic()
+    waited = max(now - t_called, float(getattr(proj, "waited", 0.0) or 0.0), float(proj.elapsed))
+    if requested_at is not None:
+        waited = max(waited, now - float(requested_at))
+    meta: dict[str, Any] = {"label": spec.label(), "elapsed_s": float(proj.elapsed), "waited_s": float(waited)}
     ratio = getattr(proj.estimator, "explained_variance_ratio_", None)
     if ratio is not None:
         meta["explained_variance_ratio"] = [float(r) for r in ratio]

@@ -64,6 +64,7 @@ def evaluate_models(
     cache: bool = True,
     sample_quality=None,
     likelihood=None,
+    device=None,
 ) -> dict:
     """Measure each model on ``dataset``; the record ``latent-explorer evaluate --json`` writes.
 
@@ -106,6 +107,11 @@ def evaluate_models(
     likelihood : explorer.core.likelihood.LikelihoodSettings, optional
         Of the ``"likelihood"`` measurement (`explorer.core.likelihood.estimate_likelihood`, whose
         ``record`` it stores); default ``LikelihoodSettings(seed=seed, n_images=n_images)``.
+    device : torch.device, optional
+        Where the models encode and decode (`explorer.core.device.resolve_device`); default the
+        CPU. Every record says which device computed it (``"device"``). GAN inversion runs on
+        the CPU only in this version: a GAN without encoder that needs it on another device
+        raises `explorer.core.device.DeviceError`.
 
     Returns
     -------
@@ -144,6 +150,13 @@ def evaluate_models(
     records = []
     for path in checkpoints:
         entry = open_model(path)
+        if device is not None and str(device) != "cpu":
+            if not entry.model.has_encoder and ("reconstruction" in metrics or gan_codes == "inverted"):
+                from explorer.core.device import DeviceError
+
+                raise DeviceError(f"--device {device}: GAN inversion ({entry.name} has no encoder) runs on the CPU "
+                                  "only in this version; use --device cpu.")
+            entry.model.to(device)  # encode / decode send their batches to the model's device
         codes = store = None
         if not entry.model.has_encoder and ("reconstruction" in metrics or gan_codes == "inverted"):
             dataset_id = dataset_id or dataset_identity(dataset)
@@ -157,6 +170,7 @@ def evaluate_models(
                 if on_note:
                     on_note(f"{entry.name}: {note}")
         rec: dict = {"checkpoint": str(path), "kind": entry.model.kind, "latent_dim": entry.model.latent_dim,
+                     "device": str(device if device is not None else "cpu"),
                      "codes": codes.source if codes is not None
                      else ("encoder" if entry.model.has_encoder else "prior")}
         if "reconstruction" in metrics:

@@ -168,8 +168,7 @@ class ProjectionBinding:
             panel.set_status(f"Computing {m.busy['projection'].detail}…")
         elif m is not None and m.embedding is not None:
             res = m.embedding
-            source = "read from the cache" if res.from_cache else \
-                f"computed in {res.meta.get('elapsed_s', 0.0):.1f} s (now cached)"
+            source = "read from the cache" if res.from_cache else _computed_in(res.meta)
             panel.set_status(f"Shown: {res.spec.label()}, {source}.")
         else:
             panel.set_status("")
@@ -199,6 +198,9 @@ class ProjectionBinding:
             box.setVisible(visible)
         if visible:
             box.set_context(len(s.dataset), m.codes.source if m.codes is not None else None, self.inversion_text())
+            from explorer.core.reconstruction.inverted import inversion_time_note
+
+            box.set_time_text(inversion_time_note(m.model, s.inversion_settings()))
             box.set_busy("invert" in m.busy)
 
 
@@ -349,3 +351,12 @@ class ReconstructionBinding:
         if group == "reconstruction":
             self.panel.apply_settings(self.session.settings["reconstruction"])
             self.on_inversion_changed()
+
+
+def _computed_in(meta: dict) -> str:
+    """The panel's words for a computed embedding: the wall time the user waited, then the fit's share."""
+    fit = float(meta.get("elapsed_s", 0.0))
+    waited = float(meta.get("waited_s", fit))
+    if waited - fit >= 0.05:
+        return f"computed in {waited:.1f} s (fit {fit:.1f} s; now cached)"
+    return f"computed in {waited:.1f} s (now cached)"

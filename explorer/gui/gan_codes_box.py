@@ -74,6 +74,7 @@ class GanCodesBox(QGroupBox):
         layout.addWidget(self.info_label)
         self._form = form
         self._settings_text = ""
+        self._time_text = "Time per image: measured on the first images inverted."
         self._shown_source: str | None = None
 
         self.source_combo.currentIndexChanged.connect(self._on_source_changed)
@@ -113,6 +114,12 @@ class GanCodesBox(QGroupBox):
         self._settings_text = settings_text
         self._on_source_changed()
 
+    def set_time_text(self, text: str) -> None:
+        """The measured time per image (`explorer.core.reconstruction.inverted.inversion_time_note`)."""
+        if text != self._time_text:
+            self._time_text = text
+            self._on_source_changed()
+
     def set_busy(self, busy: bool) -> None:
         """While the inversion job runs the button says so (pressing it again restarts the job)."""
         self.show_button.setText("Restart" if busy else "Show")
@@ -125,7 +132,7 @@ class GanCodesBox(QGroupBox):
         self.n_spin.setEnabled(inverted)  # the rows stay: a box that changes height is squeezed by its dock
         if inverted:
             how = f": {self._settings_text} (set in Reconstructions)" if self._settings_text else ""
-            self.info_label.setText(f"z found by GAN inversion{how}. About 0.1 s per image, once: "
+            self.info_label.setText(f"z found by GAN inversion{how}. {self._time_text} Once: "
                                     f"later views and sessions reuse the codes.")
         else:
             self.info_label.setText("No encoder q(z|x): the points are samples from the prior and their "

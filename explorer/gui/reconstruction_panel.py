@@ -173,7 +173,7 @@ class ReconstructionPanel(QWidget):
         self.rd_button.setToolTip("PSNR and SSIM against ratio for the model across precisions, with JPEG "
                                   "(and WebP) over their quality ranges, on N sampled images")
         self.rd_button.clicked.connect(self.measure_rate_distortion)
-        self.steps_spin = QSpinBox(minimum=0, maximum=10_000, value=200, singleStep=50)
+        self.steps_spin = QSpinBox(minimum=0, maximum=10_000, value=150, singleStep=50)  # InversionSettings.steps
         self.restarts_spin = QSpinBox(minimum=1, maximum=64, value=4)
         self.compare_button = QPushButton("E(x) vs inversion")
         self.compare_button.setToolTip("ALI/BiGAN: reconstruction quality from the encoder's codes against "

@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -334,7 +335,8 @@ def test_umap_worker_result_shape_and_determinism(umap_worker, codes):
     fractions = [f for f, _ in rec.items]
     assert all(0.0 <= f <= 1.0 for f in fractions) and fractions == sorted(fractions) and fractions[-1] == 1.0
     assert any("epoch" in m for _, m in rec.items)
-    assert any("compiling numba" in m for _, m in rec.items)  # the cold start is announced
+    assert any("loading umap-learn" in m for _, m in rec.items)  # the cold start is announced
+    assert first.waited >= first.elapsed > 0  # the wall time waited includes the fit
     # the three blobs stay apart: nearest embedded neighbours share a blob
     blob = np.repeat(np.arange(3), 200)
     d = ((first.embedding[:, None] - first.embedding[None]) ** 2).sum(-1)
@@ -476,3 +478,76 @@ def test_spec_pickles_for_the_worker():
     back = pickle.loads(pickle.dumps(spec))
     assert back == spec and back.key() == spec.key()
     assert json.loads(projection_cache_key("h", "d", spec, 1))["projection"] == spec.key()
+
+
+# -- UMAP from an exact k-NN graph (explorer.core.projection.knn) ------------------------
+
+
+def test_exact_knn_matches_a_direct_loop(codes):
+    from explorer.core.projection.knn import exact_knn
+
+    x = codes[:200]
+    ind, dist, index = exact_knn(x, 7)
+    assert ind.shape == dist.shape == (200, 7) and ind.dtype == np.int32 and dist.dtype == np.float32
+    full = np.sqrt(((x[:, None, :].astype(np.float64) - x[None, :, :]) ** 2).sum(-1))
+    for i in range(200):
+        np.testing.assert_allclose(dist[i], np.sort(full[i])[:7], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(full[i, ind[i]], dist[i], rtol=1e-5, atol=1e-5)
+    assert (dist[:, 0] == 0).all()  # umap-learn's convention: a point is its own first neighbour
+    q_ind, q_dist = index.query(x[:5] + 0.01, k=3)
+    np.testing.assert_array_equal(q_ind, np.argsort(np.sqrt(((x[:5, None] + 0.01 - x[None]) ** 2).sum(-1)), 1)[:, :3])
+    with pytest.raises(ValueError, match="metric"):
+        exact_knn(x, 7, "haversine")
+
+
+@pytest.fixture(scope="module")
+def demo_codes():
+    """1,000 codes of the bundled demo VAE on the bundled Fashion-MNIST test images ((1000, 16) float32)."""
+    import resources
+    from explorer.core.codes import encode_images
+    from explorer.data import fit_to_model, load_dataset
+    from models.loading import load_any
+
+    path = resources.path("checkpoints", "vae_fashion.pt")
+    if not path.is_file():
+        pytest.skip("the demo checkpoint resources/checkpoints/vae_fashion.pt is not built")
+    model, _ = load_any(path)
+    ds = fit_to_model(load_dataset("fashion-mnist", split="test", path=resources.path("data", "fashion-mnist")),
+                      model.image_shape)
+    return encode_images(model, ds.images[:1000])
+
+
+def test_umap_from_exact_knn_is_as_trustworthy_as_plain_umap_learn_and_deterministic(umap_worker, demo_codes):
+    """Our UMAP (exact k-NN graph as precomputed_knn) vs plain ``umap.UMAP`` on demo codes: trustworthiness
+    (scikit-learn, k = 10) within 0.01; the same seed gives the same embedding in the worker and here."""
+    from sklearn.manifold import trustworthiness
+
+    from explorer.core.projection.knn import enable_numba_disk_cache
+
+    enable_numba_disk_cache()  # imports umap-learn without its TensorFlow ImportWarning
+    import umap
+
+    worker = umap_worker[0]
+    spec = ProjectionSpec("umap", {"n_neighbors": 15, "n_epochs": 200}, seed=3)
+    ours = worker.run(demo_codes, spec).embedding
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*n_jobs value.*overridden.*")
+        bare = umap.UMAP(n_neighbors=15, n_epochs=200, random_state=3).fit_transform(demo_codes)
+    t_ours = trustworthiness(demo_codes, ours, n_neighbors=10)
+    t_bare = trustworthiness(demo_codes, bare, n_neighbors=10)
+    assert t_bare > 0.9 and abs(t_ours - t_bare) <= 0.01, (t_ours, t_bare)
+    here = compute_projection(demo_codes, spec)
+    assert here.estimator.knn_ == "exact"
+    np.testing.assert_array_equal(here.embedding, ours)  # deterministic for a seed, in any process
+    # numba's disk cache was used: compiled umap-learn functions are on disk for the next process
+    from explorer.core.projection.knn import numba_cache_directory
+
+    assert any(numba_cache_directory().rglob("*.nbi"))
+
+
+def test_waited_counts_from_the_request(tmp_path, codes):
+    from explorer.core.embedding import project_cached
+
+    spec = ProjectionSpec("pca")
+    res = project_cached(codes, spec, "k" * 64, ProjectionCache(tmp_path), requested_at=time.monotonic() - 5.0)
+    assert res.meta["waited_s"] >= 5.0 > res.meta["elapsed_s"] >= 0.0

@@ -15,32 +15,37 @@ from typing import Any
 import numpy as np
 
 from explorer.core.jobs import Cancelled, JobContext
-from explorer.core.projection.estimators import IdentityProjection, PCAProjection, compute_projection
+
+# explorer.core.projection.estimators (scikit-learn, ~1 s) is imported once the reader thread runs,
+# so that a cancel sent while the process starts is acknowledged at once
 
 __all__ = ["worker_main"]
 
 
 def _warm_up_umap(transform: bool = True) -> None:
-    """Fit tiny UMAPs so umap-learn's numba code for float32 Euclidean data is compiled.
+    """Fit a tiny UMAP so umap-learn's numba code for float32 Euclidean codes is loaded (or compiled).
 
-    Covers both of umap-learn's paths: nearest-neighbour descent (N >= 4096, forced here)
-    and exact neighbours (small N), and with ``transform`` their ``transform`` code.
+    Goes the way every Euclidean fit goes (an exact k-NN graph given as ``precomputed_knn``,
+    :class:`~explorer.core.projection.estimators.UMAPProjection`), with numba's disk cache
+    on: after the first process ever it loads the compiled code (a few seconds, most of it
+    importing umap-learn) instead of compiling it. With ``transform`` also its
+    ``transform`` code (slider marker).
     """
-    import umap
+    from explorer.core.projection.estimators import UMAPProjection
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((300, 8)).astype(np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for force in (True, False):
-            model = umap.UMAP(n_neighbors=10, n_epochs=11, random_state=0, force_approximation_algorithm=force)
-            model.fit(x)
-            if transform:
-                model.transform(x[:3])
+        model = UMAPProjection(n_neighbors=10, n_epochs=11, random_state=0).fit(x)
+        if transform:
+            model.transform(x[:3])
 
 
 def _cheap_estimator(est: Any) -> Any:
     """The estimator to send back to the parent, or None when it is big (UMAP, t-SNE)."""
+    from explorer.core.projection.estimators import IdentityProjection, PCAProjection
+
     return est if isinstance(est, (PCAProjection, IdentityProjection)) else None
 
 
@@ -115,6 +120,8 @@ def worker_main(conn, keep_models: int) -> None:  # pragma: no cover - runs in t
         try:
             if kind == "fit":
                 _, _, request_id, codes, spec = msg
+                from explorer.core.projection.estimators import compute_projection
+
                 proj = compute_projection(codes, spec, ctx)
                 models[request_id] = proj.estimator
                 models.move_to_end(request_id)

@@ -185,6 +185,11 @@ class _TqdmProgress:
         pass
 
 
+def _ignore_numba_cache_warnings() -> None:
+    """Inside ``warnings.catch_warnings()``: a function numba cannot write to its disk cache is compiled in memory."""
+    warnings.filterwarnings("ignore", message=r".*[Cc]annot cache compiled function.*")
+
+
 class UMAPProjection(_ProjectionBase):
     """UMAP embedding to 2-D (McInnes, Healy & Melville 2018, arXiv:1802.03426) via umap-learn.
 
@@ -207,16 +212,28 @@ class UMAPProjection(_ProjectionBase):
         (N, 2) float32.
     umap_ : umap.UMAP
         The fitted model (kept for :meth:`transform`).
+    knn_ : str
+        How the neighbours were found: ``"exact"`` (scikit-learn) or ``"umap-learn"``.
     n_features_in_ : int
         Latent dimension ``d``.
 
     Notes
     -----
+    *Neighbours.* For the metrics of :data:`~explorer.core.projection.knn.EXACT_KNN_METRICS`
+    (euclidean, manhattan, chebyshev, cosine) the k-NN graph is computed exactly with
+    scikit-learn and handed to umap-learn as ``precomputed_knn``
+    (:func:`~explorer.core.projection.knn.exact_knn`): the same UMAP on the true
+    neighbours instead of pynndescent's approximation of them, without pynndescent's
+    ~30 s of numba compilation. Other metrics use umap-learn's own search.
+
+    *Compilation.* umap-learn's numba code is kept in numba's on-disk cache
+    (:func:`~explorer.core.projection.knn.enable_numba_disk_cache`), so only the first
+    process ever compiles it (~10 s of CPU); run UMAP in a :class:`ProjectionWorker`
+    and ``warm_up()`` it to load it before the user asks.
+
     Progress: ``fit`` reports fraction 0 while it finds nearest neighbours and builds the
     fuzzy graph (not interruptible), then the fraction of optimisation epochs done,
-    checking for cancel after every epoch. The first fit in a process also compiles
-    umap-learn's numba code (30–40 s, not cached to disk): run UMAP in a
-    :class:`ProjectionWorker` and ``warm_up()`` it.
+    checking for cancel after every epoch.
     """
 
     transform_kind = "umap-transform"
@@ -251,9 +268,19 @@ class UMAPProjection(_ProjectionBase):
                 f"UMAP with n_neighbors={self.n_neighbors} needs more than {self.n_neighbors} points, got {X.shape[0]}"
             )
         ctx = ctx or JobContext.none()
-        ctx.progress(0.0, "UMAP: nearest neighbours and fuzzy graph")
+        from explorer.core.projection.knn import EXACT_KNN_METRICS, enable_numba_disk_cache, exact_knn
+
+        ctx.progress(0.0, "UMAP: loading umap-learn")
+        enable_numba_disk_cache()  # imports umap; compiled code comes from disk after the first process
         import umap
 
+        knn = (None, None, None)
+        self.knn_ = "umap-learn"
+        if self.metric in EXACT_KNN_METRICS:
+            ctx.progress(0.0, "UMAP: exact nearest neighbours")
+            knn = exact_knn(X, self.n_neighbors, self.metric)
+            self.knn_ = "exact"
+        ctx.progress(0.0, "UMAP: fuzzy graph and spectral initialisation")
         model = umap.UMAP(
             n_components=2,
             n_neighbors=self.n_neighbors,
@@ -261,11 +288,15 @@ class UMAPProjection(_ProjectionBase):
             metric=self.metric,
             n_epochs=self.n_epochs,
             random_state=self.random_state,
+            precomputed_knn=knn,
             tqdm_kwds=_TqdmProgress(ctx, "UMAP: optimising layout").kwds(),
             verbose=False,
         )
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*n_jobs value.*overridden.*")
+            # our ExactKnnIndex answers UMAP.transform's queries; umap-learn warns that it is no NNDescent
+            warnings.filterwarnings("ignore", message=r".*knn_search_index.*is not an NNDescent object.*")
+            _ignore_numba_cache_warnings()
             embedding = model.fit_transform(X)
         model.tqdm_kwds = {"disable": True}  # drop the hook: it holds the fit's ctx
         self.umap_ = model
@@ -282,6 +313,7 @@ class UMAPProjection(_ProjectionBase):
         X = self._check_features(X)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*n_jobs value.*overridden.*")
+            _ignore_numba_cache_warnings()
             out = self.umap_.transform(X)
         return np.ascontiguousarray(out, dtype=np.float32)
 
@@ -491,6 +523,10 @@ class Projection:
         Id of the request that produced it (worker results).
     elapsed : float
         Wall time of the fit in seconds (in the worker for worker results).
+    waited : float
+        Wall time in seconds from the request to the result: for worker results the
+        wait for the worker (a running job, its start, its warm-up) plus the fit and
+        the transfer; for :func:`compute_projection` the same as ``elapsed``.
     """
 
     embedding: np.ndarray
@@ -498,6 +534,7 @@ class Projection:
     estimator: Any = None
     request_id: int | None = None
     elapsed: float = 0.0
+    waited: float = 0.0
     _remote: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
 
     @property
@@ -568,4 +605,4 @@ def compute_projection(codes, spec: ProjectionSpec, ctx: JobContext | None = Non
     embedding = est.fit_transform(codes, ctx=ctx)
     elapsed = time.perf_counter() - t0
     ctx.progress(1.0, f"{spec.label()}: done in {elapsed:.1f} s")
-    return Projection(embedding=embedding, spec=spec, estimator=est, elapsed=elapsed)
+    return Projection(embedding=embedding, spec=spec, estimator=est, elapsed=elapsed, waited=elapsed)

@@ -80,7 +80,8 @@ class ProjectionWorker:
     """A long-lived process that computes projections, so UMAP / t-SNE can be cancelled.
 
     umap-learn and openTSNE spend most of their time in numba / C loops that a thread
-    cannot interrupt, and umap-learn compiles its numba code once per process (30–40 s).
+    cannot interrupt, and umap-learn loads (or, the first time ever, compiles) its numba
+    code once per process.
     This class keeps one ``spawn``-ed process (never ``fork``: the GUI process runs Qt
     threads) that holds numba compiled and the fitted models, and talks to it over a pipe.
 
@@ -343,7 +344,7 @@ class ProjectionWorker:
     # -- requests -------------------------------------------------------------------
 
     def warm_up(self, wait: bool = False, transform: bool = True, timeout: float | None = None) -> None:
-        """Compile umap-learn's numba code in the worker (~45 s on 2 cores, transform included).
+        """Load umap-learn's numba code in the worker from numba's disk cache (compile it the first time ever).
 
         Parameters
         ----------
@@ -412,8 +413,10 @@ class ProjectionWorker:
         Returns
         -------
         Projection
-            ``embedding`` (N, 2) float32, ``request_id``, ``elapsed`` (s, in the worker)
-            and whatever can place new points (see :class:`Projection`).
+            ``embedding`` (N, 2) float32, ``request_id``, ``elapsed`` (s of the fit, in
+            the worker), ``waited`` (s from this call to the result: waiting for the
+            worker, its start-up or warm-up, the fit and the transfer) and whatever can
+            place new points (see :class:`Projection`).
 
         Raises
         ------
@@ -430,6 +433,7 @@ class ProjectionWorker:
         """
         if self._closed:
             raise RuntimeError("the projection worker is closed")
+        t_called = time.monotonic()
         ctx = ctx or JobContext.none()
         codes = check_codes(codes)
         rid = next(self._request_ids) if request_id is None else int(request_id)
@@ -442,7 +446,7 @@ class ProjectionWorker:
                 raise Cancelled()
             self.start()
             if spec.method == "umap" and not (self._warmed or self._umap_used):
-                ctx.progress(0.0, "UMAP: compiling numba in the worker (first UMAP in a process: 30–40 s)")
+                ctx.progress(0.0, "UMAP: loading umap-learn in the worker (first UMAP in a process)")
             elif self._warming is not None:
                 ctx.progress(0.0, "waiting for the projection worker's warm-up")
             tok = next(self._tokens)
@@ -471,7 +475,7 @@ class ProjectionWorker:
         elif estimator is None:
             remote = _RemoteTransform(self, rid)
         return Projection(embedding=embedding, spec=spec, estimator=estimator, request_id=rid,
-                          elapsed=payload["elapsed"], _remote=remote)
+                          elapsed=payload["elapsed"], waited=time.monotonic() - t_called, _remote=remote)
 
     def transform(self, request_id: int, points, timeout: float | None = None) -> np.ndarray:
         """Place new codes on the embedding of fit ``request_id`` with the model the worker kept.

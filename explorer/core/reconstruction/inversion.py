@@ -6,6 +6,7 @@ import contextlib
 import enum
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -20,16 +21,21 @@ from explorer.core.reconstruction.metrics import psnr, ssim
 
 __all__ = [
     "CodeSource",
+    "INVERSION_METHODS",
+    "BASELINE_INVERSION",
     "InversionSettings",
     "InversionResult",
     "EncoderInversionComparison",
     "inversion_objective",
     "invert",
+    "measured_seconds_per_image",
     "compare_encoder_and_inversion",
 ]
 
 # Seeds of the per-image generators: seed · _SEED_STRIDE + image index.
 _SEED_STRIDE = 1_000_003
+#: The inversion methods of `InversionSettings.method`.
+INVERSION_METHODS = ("bank-halving", "adam")
 
 
 class CodeSource(enum.StrEnum):
@@ -49,7 +55,8 @@ class InversionSettings:
     Attributes
     ----------
     steps : int
-        Adam steps per restart (≥ 0; 0 returns the best initial code).
+        Adam steps per restart (≥ 0; 0 returns the best initial code); with
+        ``"bank-halving"`` the most any restart takes (the one that wins).
     restarts : int
         Random initialisations per image, drawn from the model's prior (≥ 1).
     lr : float
@@ -61,24 +68,43 @@ class InversionSettings:
     seed : int
         Seed of the initial codes: image ``i`` uses a ``torch.Generator`` seeded with
         ``seed·1000003 + i``, so results do not depend on ``batch_size``.
+    method : {"bank-halving", "adam"}
+        ``"adam"``: every restart starts from its own prior draw and runs all ``steps``.
+        ``"bank-halving"``: the restarts start from the best of ``bank_size`` prior draws
+        for the image and the worse half of them stops early, again and again, until one
+        runs all ``steps`` (`explorer.core.reconstruction.fast_inversion`).
+    bank_size : int
+        Prior draws screened by ``"bank-halving"`` (≥ 1; decoded once per inversion).
     """
 
-    steps: int = 200
+    steps: int = 150
     restarts: int = 4
     lr: float = 0.05
     prior_weight: float = 1e-3
-    batch_size: int = 64
+    batch_size: int = 256
     seed: int = 0
+    method: str = "bank-halving"
+    bank_size: int = 4096
 
     def __post_init__(self) -> None:
         if int(self.steps) < 0 or int(self.restarts) < 1 or int(self.batch_size) < 1:
             raise ValueError("inversion needs steps ≥ 0, restarts ≥ 1 and batch_size ≥ 1")
         if not float(self.lr) > 0 or not float(self.prior_weight) >= 0:
             raise ValueError("inversion needs lr > 0 and prior_weight ≥ 0")
+        if self.method not in INVERSION_METHODS:
+            raise ValueError(f"unknown inversion method {self.method!r}; choose one of {', '.join(INVERSION_METHODS)}")
+        if int(self.bank_size) < 1:
+            raise ValueError("inversion needs bank_size ≥ 1")
 
     def to_dict(self) -> dict:
         """JSON-able ``{field: value}``."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+#: Today's method before issue 15, at its defaults: every restart from its own prior draw, all 200 steps,
+#: batches of 64 images (the baseline of the ``inversion`` bench section).
+BASELINE_INVERSION = InversionSettings(steps=200, restarts=4, lr=0.05, prior_weight=1e-3, batch_size=64,
+                                       method="adam")
 
 
 @dataclass
@@ -234,6 +260,20 @@ def _check_images(model, images) -> np.ndarray:
     return x
 
 
+#: Measured wall seconds per image of finished inversions in this process: (id(model), settings) -> (s, images).
+_MEASURED: dict[tuple[int, InversionSettings], tuple[float, int]] = {}
+
+
+def measured_seconds_per_image(model, settings: InversionSettings) -> float | None:
+    """Wall seconds per image that inversions of ``model`` with ``settings`` took in this process, or None.
+
+    The time estimate a panel shows is this measurement (of the latest finished `invert`
+    call), never a guess; None until one finished.
+    """
+    hit = _MEASURED.get((id(model), replace(settings, seed=0)))
+    return None if hit is None else hit[0]
+
+
 def invert(
     model,
     images,
@@ -247,6 +287,12 @@ def invert(
 ) -> InversionResult:
     """Find a latent code for each image by minimising the reconstruction error (GAN inversion).
 
+    The wall seconds per image are recorded for `measured_seconds_per_image`.
+
+    ``settings.method == "bank-halving"`` (the default) starts the restarts from the
+    best of ``bank_size`` prior draws and stops the worse half of them early, repeatedly
+    (`explorer.core.reconstruction.fast_inversion.invert_bank_halving`); the rest of this
+    paragraph describes ``"adam"``, which both share otherwise.
     For every image, ``restarts`` codes are drawn from the prior ``p(z)`` and each is
     optimised with Adam (β = 0.9, 0.999; ε = 1e-8) on `inversion_objective`
     ``L(z) = mean_pixels (G(z) − x)² + λ‖z‖²/d`` for ``steps`` steps (Zhu et al. 2016,
@@ -266,7 +312,8 @@ def invert(
     images : array_like, shape (N, C, H, W), float32 in [0, 1]
         Must match ``model.image_shape``.
     settings : InversionSettings, optional
-        Defaults: 200 steps, 4 restarts, lr 0.05, λ = 1e-3, batch 64, seed 0.
+        Defaults: ``"bank-halving"``, 150 steps, 4 restarts, lr 0.05, λ = 1e-3, batch 256,
+        seed 0 (``BASELINE_INVERSION`` is the method of before: ``"adam"``, 200 steps, batch 64).
     ctx : JobContext, optional
         Progress (fraction of all steps) and cancel, checked after every step.
     init_codes : array_like, shape (N, d), optional
@@ -296,6 +343,7 @@ def invert(
     explorer.core.jobs.Cancelled
         The job was cancelled (the model is restored first).
     """
+    t_start = time.monotonic()
     s = replace(settings or InversionSettings(), **overrides)
     x_all = _check_images(model, images)
     n, d = len(x_all), int(model.latent_dim)
@@ -307,6 +355,12 @@ def invert(
     ids = np.arange(n, dtype=np.int64) if image_ids is None else np.asarray(image_ids, dtype=np.int64)
     if ids.shape != (n,):
         raise ValueError(f"image_ids must have shape ({n},), got {ids.shape}")
+    if s.method == "bank-halving":
+        from explorer.core.reconstruction.fast_inversion import invert_bank_halving
+
+        with _frozen(model):
+            return _timed(model, s, t_start, invert_bank_halving(
+                model, x_all, s, ctx, init_codes, on_batch, objective=inversion_objective, result_type=InversionResult))
     codes = np.empty((n, d), np.float32)
     losses, mse_out, init_l, init_m = (np.empty(n) for _ in range(4))
     restart = np.empty(n, np.int64)
@@ -364,8 +418,16 @@ def invert(
                     history=np.empty(0), settings=s))
             if ctx is not None and steps == 0:
                 ctx.progress(stop / n, f"inverted {stop:,} / {n:,} images")
-    return InversionResult(codes=codes, losses=losses, mse=mse_out, initial_losses=init_l,
-                           initial_mse=init_m, restart=restart, history=history / max(n, 1), settings=s)
+    return _timed(model, s, t_start, InversionResult(
+        codes=codes, losses=losses, mse=mse_out, initial_losses=init_l, initial_mse=init_m, restart=restart,
+        history=history / max(n, 1), settings=s))
+
+
+def _timed(model, s: InversionSettings, t_start: float, res: InversionResult) -> InversionResult:
+    """Record the wall seconds per image of a finished inversion (for `measured_seconds_per_image`)."""
+    if len(res.codes):
+        _MEASURED[(id(model), replace(s, seed=0))] = ((time.monotonic() - t_start) / len(res.codes), len(res.codes))
+    return res
 
 
 @dataclass

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["InvertedCodes", "InvertedCodesStore", "InvertedCodesStores", "inverted_store_key", "inverted_dataset_codes",
+__all__ = ["inversion_time_note",
+           "InvertedCodes", "InvertedCodesStore", "InvertedCodesStores", "inverted_store_key", "inverted_dataset_codes",
            "inversion_summary"]
 
 #: Seconds between two saves of a store while an inversion runs (it is also saved at the end,
@@ -73,7 +74,8 @@ class InvertedCodes:
 class InvertedCodesStore:
     """The GAN-inverted code of every image of one dataset under one model and one setting.
 
-    GAN inversion costs about 0.1 s per image on two cores, so each image is inverted once:
+    GAN inversion costs tens of milliseconds to a second per image on a CPU (measured:
+    `explorer.core.reconstruction.inversion.measured_seconds_per_image`), so each image is inverted once:
     `get` optimises only the images not done before and keeps every finished batch — in
     memory for the other views of the session, and in ``<cache>/inverted/<key>.npz`` for
     the next session and the command line. A cancelled job keeps the batches it finished.
@@ -250,6 +252,20 @@ def inversion_summary(settings: InversionSettings) -> str:
     steps = f"{settings.steps} Adam step" + ("" if settings.steps == 1 else "s")
     restarts = f"{settings.restarts} restart" + ("" if settings.restarts == 1 else "s")
     return f"{steps} × {restarts}, λ = {settings.prior_weight:g}"
+
+
+def inversion_time_note(model, settings: InversionSettings) -> str:
+    """What a panel says about the time inversion takes: the measured seconds per image, or that it is not measured.
+
+    From `explorer.core.reconstruction.inversion.measured_seconds_per_image` (this model,
+    these settings, this process) — never a guessed figure.
+    """
+    from explorer.core.reconstruction.inversion import measured_seconds_per_image
+
+    spi = measured_seconds_per_image(model, settings)
+    if spi is None:
+        return "Time per image: measured on the first images inverted."
+    return f"Measured {spi:.3g} s per image on this machine."
 
 
 def inverted_dataset_codes(store: InvertedCodesStore, dataset, n: int | None = None, seed: int = 0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from explorer.core import embedding as emb
@@ -161,10 +162,12 @@ class Analyses:
         remote = spec.method in ("umap", "tsne") and self.use_workers
         compute = self.projection_worker(spec.method).run if remote else None
         cache, pkey = self.projection_cache, self.projection_key(m, spec)
+        requested_at = time.monotonic()  # the user's wait (meta "waited_s") counts from the request
 
         def fn(ctx):
             load_sklearn()
-            return emb.project_cached(codes.z, spec, pkey, cache, compute=compute, ctx=ctx)
+            return emb.project_cached(codes.z, spec, pkey, cache, compute=compute, ctx=ctx,
+                                      requested_at=requested_at)
 
         def apply(result):
             # only the model's latest projection request counts (closed, new points or a newer request: dropped)

@@ -168,6 +168,10 @@ def _settings(c: _Check, doc: dict) -> dict[str, dict]:
                 out_inv[key] = c.num(value, "GAN-inversion lr", 0, 1e3, lo_open=True)
             elif key == "prior_weight":
                 out_inv[key] = c.num(value, "GAN-inversion prior_weight", 0, 1e6)
+            elif key == "method":
+                out_inv[key] = c.choice(value, "GAN-inversion method", ("bank-halving", "adam"))
+            elif key == "bank_size":
+                out_inv[key] = c.int(value, "GAN-inversion bank_size", 1, 1_000_000)
             else:
                 raise c.bad("GAN-inversion setting", key)
         out_r["inversion"] = out_inv
