@@ -36,3 +36,10 @@ def test_version(capsys):
         main(["--version"])
     assert exc.value.code == 0
     assert capsys.readouterr().out.strip() == f"latent-explorer {__version__}"
+
+
+def test_the_parser_spells_the_datasets_resize_filters():
+    from explorer.cli import args
+    from explorer.data import DEFAULT_RESIZE, RESIZE_METHODS
+
+    assert args.RESIZE_METHODS == RESIZE_METHODS and args.DEFAULT_RESIZE == DEFAULT_RESIZE

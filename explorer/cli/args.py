@@ -151,10 +151,14 @@ def check_render_size(values: float, options: str) -> None:
         raise UserError(f"{options}: the rendering would need {short}; choose smaller values.")
 
 
+#: `explorer.data.RESIZE_METHODS` and `explorer.data.DEFAULT_RESIZE`, spelled out so that building the parser
+#: imports no numpy (`latent-explorer info` runs without it); tests/test_cli_info.py checks they agree.
+RESIZE_METHODS = ("bilinear", "bicubic", "lanczos", "nearest")
+DEFAULT_RESIZE = "bilinear"
+
+
 def add_resize_arg(p: argparse.ArgumentParser) -> None:
     """Add ``--resize`` (the filter that fits the dataset's images to a model's input size)."""
-    from explorer.data import DEFAULT_RESIZE, RESIZE_METHODS
-
     p.add_argument("--resize", choices=RESIZE_METHODS, default=DEFAULT_RESIZE,
                    help="filter resizing the images to a model's input size when they differ (default: "
                         f"{DEFAULT_RESIZE}, antialiased, as torchvision's Resize that most PyTorch models were "
