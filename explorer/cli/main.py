@@ -259,15 +259,11 @@ def cmd_info(args) -> int:
         from explorer.cli.session import print_session_info
 
         return print_session_info(args.checkpoint, args.json)
-    info = None
-    if args.checkpoint.suffix.lower() not in (".py", ".ts", ".torchscript"):
-        from models.header import describe_checkpoint_header
+    # The full loader, not a torch-free header reader: only it checks what `info` must refuse with a
+    # sentence — NaN/inf or missing weights, configs that do not build, absurd sizes (issue 14).
+    from models.loading import describe  # imports torch (1.5–2 s)
 
-        info = describe_checkpoint_header(args.checkpoint)  # without torch; None: the full loader decides
-    if info is None:
-        from models.loading import describe  # imports torch (1.5–2 s)
-
-        info = describe(args.checkpoint)
+    info = describe(args.checkpoint)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
@@ -318,7 +314,8 @@ def cmd_evaluate(args) -> int:
         sq_settings = SampleQualitySettings(extractor=args.extractor, n_samples=args.n_samples,
                                             real_split=args.real_split, data=args.data, seed=args.seed)
     likelihood = _likelihood_settings(args) if "likelihood" in args.metrics else None
-    print(f"computing on {device}", file=sys.stderr)
+    if device.type != "cpu":  # the records name the device in any case
+        print(f"computing on {device}", file=sys.stderr)
     result = evaluate_models(args.checkpoints, ds, metrics=args.metrics, k=args.k, space=args.space,
                              projection=args.projection, seed=args.seed,
                              on_note=lambda s: print(s, file=sys.stderr),
