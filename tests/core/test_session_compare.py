@@ -227,3 +227,22 @@ def test_scorecard_task_measures_the_compared_models_on_the_same_images(compared
         assert (tmp_path / f"card{ext}").stat().st_size > 0 and out.endswith(ext)
     with pytest.raises(ValueError, match="use .csv, .json, .md or .tex"):
         s.export_scorecard(tmp_path / "card.txt")
+
+
+def test_models_of_other_image_sizes_are_linked_and_their_resizing_is_stated(tmp_path, files, one_torch_thread):  # noqa: F811
+    from models.vae import VAE
+
+    data, a, _b = files
+    torch.manual_seed(3)
+    small = save_checkpoint(tmp_path / "models" / "small.pt", VAE(2, (1, 16, 16), hidden=16).eval(),
+                            dataset="toy", seed=3)
+    s = new_session(tmp_path)
+    open_all(s, data, [a, small])
+    s.run_all(s.follow_up())
+    pa, ps = s.compare_panels()
+    assert pa.linked and ps.linked and len(ps.embedding) == len(pa.embedding) == 90
+    assert any("resized from 28×28 to 16×16" in n for n in ps.notes) and not any("resized" in n for n in pa.notes)
+    images = s.hover_images(7)
+    assert images[2].image.shape == s.dataset.images[7].shape  # shown at the dataset's resolution
+    runs = s.compare_interpolation(3, 40, frames=4)
+    assert runs[1].frames.shape == (4, 1, 28, 28)
