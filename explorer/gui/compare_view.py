@@ -708,6 +708,7 @@ class ComparePresenter(QObject):
                 self._wired.add(id(view))
             self._draw(view, panels[i], self.view.notes[i], i == len(views) - 1)
         self._show_legend()
+        QTimer.singleShot(0, self.fit_views)  # once the grid has its final size (views made small are refit)
         self._fill_controls()
         gans_on_prior = any((m := s.state(k)) is not None and m.entry is not None and not m.entry.model.has_encoder
                             and m.codes is not None and m.codes.source == "prior" for k in s.compared_keys())
@@ -726,6 +727,11 @@ class ComparePresenter(QObject):
         self.view.message.setText(text)
         self._show_selection()
         self._on_hover_changed(s.hovered)
+
+    def fit_views(self) -> None:
+        """Show all points of every compared view."""
+        for view in self.view.views:
+            view.view_box.autoRange(padding=0.04)
 
     def _show_legend(self) -> None:
         entries = "  ".join(
