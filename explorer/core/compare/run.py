@@ -327,7 +327,7 @@ def compare_models(
                  f"{n:,} images (GAN inversion, codes labelled “inverted”)")
         info = entry.info or {}
         rec: dict = {"checkpoint": str(entry.path), "kind": model.kind, "latent_dim": int(model.latent_dim),
-                     "codes": source, "name": entry.name, "parameters": info.get("parameters"),
+                     "codes": source, "device": "cpu", "name": entry.name, "parameters": info.get("parameters"),
                      "training_data": _describe_training(info), "image_shape": list(model.image_shape)}
         run = ModelRun(Path(entry.path), entry, rec, x, codes, source, inversion=used_inversion, store=store)
         if "reconstruction" in metrics:
