@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (β-VAE); VAE only")
     p.add_argument("--likelihood", choices=["bernoulli", "gaussian"], default="bernoulli",
                    help="decoder likelihood p(x|z); VAE only")
+    p.add_argument("--objective", choices=["beta_vae", "beta_tcvae"], default="beta_vae",
+                   help="VAE only: beta_vae weighs the KL by --beta (Higgins 2017); beta_tcvae weighs the "
+                        "total correlation by --beta, estimated by minibatch-weighted sampling (Chen 2018)")
     p.add_argument("--epochs", type=positive_int, required=True)
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--out", type=Path, required=True, metavar="PATH")
@@ -125,8 +128,12 @@ def cmd_train(args) -> int:
         kwargs["batch_size"] = args.batch_size
     if kind == "vae":
         kwargs.update(beta=args.beta, likelihood=args.likelihood)
+        if args.objective != "beta_vae":
+            kwargs["objective"] = args.objective
     elif args.beta != 1.0:
         raise UserError(f"--beta applies to the VAE only, not to {args.model}.")
+    elif args.objective != "beta_vae":
+        raise UserError(f"--objective applies to the VAE only, not to {args.model}.")
     trainer = make_trainer(kind, torch.from_numpy(ds.images), args.latent_dim, **kwargs)
     command = "latent-explorer " + shlex.join(args.argv)
     t0 = time.perf_counter()
