@@ -4,7 +4,7 @@ Benchmarks are not tests: they print what they measure and never fail on a time.
 Each section is a function returning ``{key: figure}``, registered with
 `explorer.bench.registry.section` by a module of this package: ``encode``,
 ``embedding`` (window start-up, cached reopen, paint and hover; needs Qt),
-``reconstruction`` and ``sliders`` (needs Qt).
+``reconstruction``, ``sliders`` (needs Qt) and ``disentanglement``.
 """
 
 from __future__ import annotations
@@ -74,3 +74,4 @@ def _load_optional_sections() -> None:
         from explorer.bench import sliders  # noqa: F401 - registers "sliders"
     except ImportError as exc:
         print(f"bench: sections of explorer.bench.sliders unavailable ({exc})", file=sys.stderr)
+    from explorer.bench import disentanglement  # noqa: F401 - registers "disentanglement"

@@ -147,8 +147,23 @@ def representation(model, inversion=None):
     return (lambda x: invert(model, fit(x), inversion).codes), "inverted codes (GAN inversion)"
 
 
-def _points(dataset: Dataset, sampler, n_train: int, n_test: int, represent, rng, ctx, notes: list):
-    """Codes and factor classes of the training and test points."""
+def factor_points(dataset: Dataset, sampler, n_train: int, n_test: int, represent, rng: np.random.Generator,
+                  ctx: JobContext | None = None, notes: list | None = None):
+    """Codes and factor classes of the training and test points of MIG, SAP, DCI, modularity and explicitness.
+
+    With a sampler, ``n_train + n_test`` factor combinations are drawn (each factor
+    uniform and independent, as disentanglement_lib) and their images encoded; without
+    one, a seeded subset of the dataset's own images (fewer when it is small: two
+    thirds train, a note says so).
+
+    Returns
+    -------
+    codes_train : numpy.ndarray, shape (n_train, D), float64
+    classes_train : numpy.ndarray, shape (n_train, K), int64
+    codes_test, classes_test
+        The same for the test points.
+    """
+    notes = [] if notes is None else notes
     if sampler is not None:
         classes = sampler.sample_factors(n_train + n_test, rng)
         codes = sampled.represent_classes(sampler, represent, classes, ctx, "codes")
@@ -232,7 +247,7 @@ def evaluate_disentanglement(
     notes: list[str] = []
     sampler, reason = factor_sampler(dataset)
     rng = np.random.default_rng([seed, 0])
-    ztr, ytr, zte, yte = _points(dataset, sampler, settings.n_train, settings.n_test, represent, rng,
+    ztr, ytr, zte, yte = factor_points(dataset, sampler, settings.n_train, settings.n_test, represent, rng,
                                  sub_context(ctx, 0.0, 0.15), notes)
     factor_names = tuple(sampler.factor_names if sampler is not None
                          else (dataset.factor_names or [f"factor_{k}" for k in range(ytr.shape[1])]))
