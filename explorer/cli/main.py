@@ -55,8 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="measure models on a dataset and write the figures as JSON")
     p.add_argument("checkpoints", nargs="+", metavar="CKPT_OR_ADAPTER")
     _add_data_args(p, split_default="test")
-    p.add_argument("--metrics", nargs="+", choices=["clustering", "reconstruction"], default=["clustering"],
-                   help="which measurements to make (default: clustering)")
+    p.add_argument("--metrics", nargs="+", choices=["clustering", "reconstruction", "disentanglement"],
+                   default=["clustering"], help="which measurements to make (default: clustering); "
+                   "disentanglement needs data with ground-truth factors (e.g. --data dsprites)")
+    p.add_argument("--settings", choices=["reference", "fast"], default="reference",
+                   help="disentanglement: disentanglement_lib's reference settings (10,000 / 5,000 points, "
+                        "slow: minutes to an hour) or the fast ones (default: reference)")
     p.add_argument("--precision", nargs="+", default=["float32"], metavar="P",
                    help="reconstruction: code precision(s), float32, float16 or kbit with k = 2..16 "
                         "(e.g. 8bit); the first fills \"reconstruction\", all are listed under "
@@ -209,11 +213,20 @@ def cmd_evaluate(args) -> int:
         inversion = InversionSettings(seed=args.seed, **inv)
     except ValueError as exc:
         raise UserError(f"bad inversion settings: {exc}") from None
+    dis_settings = None
+    if "disentanglement" in args.metrics:
+        from explorer.core.disentanglement import DisentanglementSettings
+
+        if ds.factors is None:
+            raise UserError(f"--metrics disentanglement needs data with ground-truth factors; '{args.data}' has "
+                            "none (use --data dsprites or an .npz with 'factors').")
+        dis_settings = DisentanglementSettings.named(args.settings)
     result = evaluate_models(args.checkpoints, ds, metrics=args.metrics, k=args.k, space=args.space,
                              projection=args.projection, seed=args.seed,
                              on_note=lambda s: print(s, file=sys.stderr),
                              precisions=args.precision, n_images=args.n_images, sample=args.sample,
-                             inversion=inversion, gan_codes=args.gan_codes, cache=not args.no_cache)
+                             inversion=inversion, gan_codes=args.gan_codes, cache=not args.no_cache,
+                             **({"disentanglement": dis_settings} if dis_settings is not None else {}))
     for rec in result["models"]:
         c = rec.get("clustering")
         if c:
@@ -223,6 +236,16 @@ def cmd_evaluate(args) -> int:
                   f"homogeneity {fmt(c['homogeneity'])}, completeness {fmt(c['completeness'])}, "
                   f"V-measure {fmt(c['v_measure'])}, ARI {fmt(c['ari'])}, NMI {fmt(c['nmi'])}, "
                   f"silhouette {fmt(c['silhouette'])}")
+        dis = rec.get("disentanglement")
+        if dis:
+            fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+            print(f"{rec['checkpoint']}: disentanglement ({dis['settings']['name']} settings, "
+                  f"{dis['n_train']:,} train / {dis['n_test']:,} test points, {dis['settings']['representation']}, "
+                  f"scikit-learn {dis['sklearn_version']}): β-VAE {fmt(dis['beta_vae'])}, "
+                  f"FactorVAE {fmt(dis['factor_vae'])}, MIG {fmt(dis['mig'])}, SAP {fmt(dis['sap'])}, "
+                  f"DCI D/C/I {fmt(dis['dci']['disentanglement'])}/{fmt(dis['dci']['completeness'])}/"
+                  f"{fmt(dis['dci']['informativeness'])}, modularity {fmt(dis['modularity'])}, "
+                  f"explicitness {fmt(dis['explicitness'])}")
         for r in rec.get("reconstruction_by_precision", []):
             from explorer.cli.reconstruction import format_reconstruction
 

@@ -15,7 +15,7 @@ from explorer.core.workspace import compute_codes, open_model
 from explorer.data import Dataset, subsample_indices
 
 #: Measurements `evaluate_models` knows.
-METRICS: tuple[str, ...] = ("clustering", "reconstruction")
+METRICS: tuple[str, ...] = ("clustering", "reconstruction", "disentanglement")
 
 __all__ = ["METRICS", "DEFAULT_INVERSION_IMAGES", "reconstruction_subset", "evaluate_model_reconstruction",
            "evaluate_models"]
@@ -62,6 +62,7 @@ def evaluate_models(
     inversion=None,
     gan_codes: str = "prior",
     cache: bool = True,
+    disentanglement=None,
 ) -> dict:
     """Measure each model on ``dataset``; the record ``latent-explorer evaluate --json`` writes.
 
@@ -96,6 +97,12 @@ def evaluate_models(
     cache : bool
         Keep inverted codes in the user's cache folder (`explorer.core.reconstruction.inverted`), so
         that the next run — or the window — does not invert the same images again.
+    disentanglement : DisentanglementSettings, optional
+        Settings of the "disentanglement" measurement (default the reference settings):
+        `explorer.core.disentanglement.evaluate_disentanglement` adds ``"disentanglement"``
+        with its record (``"beta_vae"``, ``"factor_vae"``, ``"mig"``, ``"sap"``, ``"dci"``,
+        ``"modularity"``, ``"explicitness"``, ``"settings"``, ``"n_train"``, ``"n_test"``,
+        ``"sklearn_version"``); the dataset must have ground-truth factors.
 
     Returns
     -------
@@ -157,6 +164,15 @@ def evaluate_models(
             rec["clustering"]["projection"] = projection if space == "embedding" else None
             if codes.source == "inverted":
                 rec["inversion"] = inversion.to_dict()
+        if "disentanglement" in metrics:
+            from explorer.core.disentanglement import evaluate_disentanglement
+
+            result = evaluate_disentanglement(entry.model, dataset, disentanglement, seed=seed, ctx=ctx,
+                                              inversion=inversion)
+            rec["disentanglement"] = result.record
+            for note in result.notes:
+                if on_note:
+                    on_note(f"{entry.name}: disentanglement: {note}")
         records.append(rec)
     return {"models": records,
             "dataset": {"name": dataset.name, "split": dataset.split, "n_images": len(dataset),
