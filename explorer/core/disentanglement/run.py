@@ -62,8 +62,8 @@ class DisentanglementSettings:
     @classmethod
     def fast(cls) -> DisentanglementSettings:
         """Fewer points and histogram gradient boosting for DCI (see the README for how far it falls)."""
-        return cls(name="fast", n_train=3_000, n_test=1_500, beta_vae_train=1_000, beta_vae_test=500,
-                   factor_vae_train=1_000, factor_vae_test=500, factor_vae_variance=3_000,
+        return cls(name="fast", n_train=3_000, n_test=1_500, beta_vae_train=300, beta_vae_test=150,
+                   factor_vae_train=300, factor_vae_test=150, factor_vae_variance=3_000,
                    dci_classifier="hist_gbt")
 
     @classmethod
