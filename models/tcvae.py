@@ -1,4 +1,4 @@
-"""Total correlation of the aggregate posterior by minibatch-weighted sampling, for the β-TCVAE objective (Chen et al. 2018)."""
+"""Total correlation of the aggregate posterior by minibatch-weighted sampling, for β-TCVAE (Chen et al. 2018)."""
 
 from __future__ import annotations
 

@@ -192,7 +192,7 @@ class Trainer:
 
 
 class VAETrainer(Trainer):
-    """Trains a `VAE` on its `loss` (β-VAE, or β-TCVAE with N = the training set size) with Adam (defaults lr 1e-3, betas (0.9, 0.999))."""
+    """Trains a `VAE` on its `loss` with Adam (defaults lr 1e-3, betas (0.9, 0.999)); β-TCVAE gets N = len(images)."""
 
     kind = "vae"
 

@@ -58,7 +58,7 @@ def bench_disentanglement(seed: int = 0) -> dict:
     out["disentanglement_reference_dci_s"] = round(time.perf_counter() - t0, 1)
     out["disentanglement_reference_dci_cpu_s"] = round(time.process_time() - c0, 1)
     mig, mi = m.mig(ztr, ytr, ref.bins)
-    reference = {"mig": mig, "sap": m.sap(ztr, ytr, zte, yte, C=ref.sap_c, seed=seed)[0],
+    reference = {"mig": mig, "sap": m.sap(ztr, ytr, zte, yte, c=ref.sap_c, seed=seed)[0],
                  "dci_disentanglement": dci["disentanglement"], "dci_completeness": dci["completeness"],
                  "dci_informativeness": dci["informativeness"], "modularity": m.modularity_from_mi(mi.T),
                  "explicitness": m.explicitness(ztr, ytr, zte, yte, seed=seed)[0]}

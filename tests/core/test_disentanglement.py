@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from sklearn.ensemble import GradientBoostingClassifier
 
-from explorer.core.disentanglement import DisentanglementSettings, evaluate_disentanglement
+from explorer.core.disentanglement import DisentanglementSettings, evaluate_disentanglement, sampled
 from explorer.core.disentanglement import metrics as m
-from explorer.core.disentanglement import sampled
 from explorer.core.jobs import Cancelled, JobContext
 from explorer.data import Dataset
 from explorer.data.factors import FactorSampler, GridSampler, ProceduralDspritesSampler, factor_sampler

@@ -1,4 +1,4 @@
-"""The real dSprites archive layout: read without pickles (the metadata entry is never unpickled), sizes checked first."""
+"""The real dSprites archive layout: no pickles (metadata is never unpickled), sizes checked first."""
 
 from __future__ import annotations
 

@@ -122,7 +122,7 @@ def mig(codes: np.ndarray, classes: np.ndarray, bins: int = DEFAULT_BINS) -> tup
 
 
 def sap(codes_train: np.ndarray, classes_train: np.ndarray, codes_test: np.ndarray,
-        classes_test: np.ndarray, C: float = 0.01, seed: int = 0, notes: list | None = None
+        classes_test: np.ndarray, c: float = 0.01, seed: int = 0, notes: list | None = None
         ) -> tuple[float, np.ndarray]:
     """Separated attribute predictability (Kumar et al. 2018; disentanglement_lib ``sap_score.py``, discrete factors).
 
@@ -135,8 +135,8 @@ def sap(codes_train: np.ndarray, classes_train: np.ndarray, codes_test: np.ndarr
     ----------
     codes_train, codes_test : numpy.ndarray, shape (N, D), float
     classes_train, classes_test : numpy.ndarray, shape (N, K), int
-    C : float
-        SVM regularisation (0.01 in disentanglement_lib).
+    c : float
+        The SVM's ``C`` (regularisation (0.01 in disentanglement_lib)).
     seed : int
         ``random_state`` of the SVMs.
     notes : list, optional
@@ -158,7 +158,7 @@ def sap(codes_train: np.ndarray, classes_train: np.ndarray, codes_test: np.ndarr
         if len(np.unique(y)) < 2:
             continue
         for j in range(d):
-            clf = LinearSVC(C=C, class_weight="balanced", random_state=seed)
+            clf = LinearSVC(C=c, class_weight="balanced", random_state=seed)
             fit_quiet(clf, codes_train[:, j:j + 1], y, notes, "SAP")
             scores[i, j] = float(np.mean(clf.predict(codes_test[:, j:j + 1]) == y_test))
     top = np.sort(scores, axis=1)[:, ::-1]

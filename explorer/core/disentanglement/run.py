@@ -254,7 +254,7 @@ def evaluate_disentanglement(
     mig, mi = m.mig(ztr, ytr, settings.bins)
     if ctx is not None:
         ctx.progress(0.16, "MIG")
-    sap, sap_acc = m.sap(ztr, ytr, zte, yte, C=settings.sap_c, seed=seed, notes=notes)
+    sap, sap_acc = m.sap(ztr, ytr, zte, yte, c=settings.sap_c, seed=seed, notes=notes)
     if ctx is not None:
         ctx.progress(0.2, "SAP")
     modularity = m.modularity_from_mi(mi.T)
