@@ -264,3 +264,15 @@ def test_settings_by_name():
     assert DisentanglementSettings.named("fast").dci_classifier == "hist_gbt"
     with pytest.raises(ValueError, match="reference"):
         DisentanglementSettings.named("slow")
+
+
+def test_a_solver_that_stops_early_becomes_a_note_not_an_error():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(60, 3)), rng.integers(0, 3, 60)
+    notes: list = []
+    m.fit_quiet(LogisticRegression(max_iter=1), x, y, notes, "explicitness")
+    assert notes == ["explicitness: scikit-learn's solver stopped at its iteration limit before converging"]
+    m.fit_quiet(LogisticRegression(), x, y, notes, "explicitness")
+    assert len(notes) == 1
