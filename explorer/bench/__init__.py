@@ -4,7 +4,7 @@ Benchmarks are not tests: they print what they measure and never fail on a time.
 Each section is a function returning ``{key: figure}``, registered with
 `explorer.bench.registry.section` by a module of this package: ``encode``,
 ``embedding`` (window start-up, cached reopen, paint and hover; needs Qt),
-``reconstruction``, ``sliders`` (needs Qt) and ``disentanglement``.
+``reconstruction`` and ``sliders`` (needs Qt).
 """
 
 from __future__ import annotations
