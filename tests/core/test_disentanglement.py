@@ -261,7 +261,9 @@ def test_settings_by_name():
     ref = DisentanglementSettings.named("reference")
     assert (ref.n_train, ref.n_test, ref.bins, ref.batch_size, ref.prune_std, ref.dci_classifier, ref.sap_c) == (
         10_000, 5_000, 20, 64, 0.05, "gbt", 0.01)
-    assert DisentanglementSettings.named("fast").dci_classifier == "hist_gbt"
+    fast = DisentanglementSettings.named("fast")
+    assert fast.dci_classifier == "hist_gbt" and (fast.n_train, fast.n_test) == (ref.n_train, ref.n_test)
+    assert (fast.dci_train, fast.dci_test) == (3_000, 1_500) and (ref.dci_train, ref.dci_test) == (None, None)
     with pytest.raises(ValueError, match="reference"):
         DisentanglementSettings.named("slow")
 
