@@ -243,7 +243,7 @@ class Trainer:
 
 
 class VAETrainer(Trainer):
-    """Trains a `VAE` on its β-VAE `loss` with Adam (defaults lr 1e-3, betas (0.9, 0.999))."""
+    """Trains a `VAE` on its `loss` with Adam (defaults lr 1e-3, betas (0.9, 0.999)); β-TCVAE gets N = len(images)."""
 
     kind = "vae"
 
@@ -252,7 +252,10 @@ class VAETrainer(Trainer):
 
     def _step(self, x: torch.Tensor) -> dict[str, float]:
         self.optimiser.zero_grad(set_to_none=True)
-        out = self.model.loss(x)
+        if getattr(self.model, "objective", "beta_vae") == "beta_tcvae":
+            out = self.model.loss(x, dataset_size=self.images.shape[0])
+        else:
+            out = self.model.loss(x)
         out["loss"].backward()
         self.optimiser.step()
         return {k: float(v.detach()) for k, v in out.items()}
@@ -382,7 +385,7 @@ def make_trainer(
         Seeds the weight initialisation, the shuffling and every step.
     **model_kwargs
         Further constructor arguments of `VAE`, `DCGAN` or `ALI` (e.g. ``channels``,
-        ``g_width``, ``sigma``).
+        ``g_width``, ``sigma``, the VAE's ``objective="beta_tcvae"``).
 
     Returns
     -------

@@ -13,6 +13,7 @@ from models.base import as_codes, as_images
 from models.layers import ConvModel, conv_stack, deconv_stack, inference, spatial_stages
 
 LIKELIHOODS = ("bernoulli", "gaussian")
+OBJECTIVES = ("beta_vae", "beta_tcvae")
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -70,6 +71,11 @@ class VAE(ConvModel):
         Encoder widths per stride-2 stage; default `default_channels`.
     hidden : int
         Units of the fully connected layer between convolutions and code.
+    objective : {"beta_vae", "beta_tcvae"}
+        Training `loss`: "beta_vae" weighs the whole KL by β (Higgins et al. 2017);
+        "beta_tcvae" keeps the KL at weight 1 and adds ``(β − 1)·TC``, the total
+        correlation of the aggregate posterior estimated by minibatch-weighted sampling
+        (Chen et al. 2018, α = γ = 1; `models.tcvae.total_correlation_mws`).
 
     Attributes
     ----------
@@ -88,7 +94,7 @@ class VAE(ConvModel):
     kind = "vae"
     has_encoder = True
     has_likelihood = True  # posterior and log_px_given_z: ELBO/IWAE (explorer.core.likelihood)
-    CONFIG_FIELDS = ("likelihood", "beta", "sigma", "channels", "hidden")
+    CONFIG_FIELDS = ("likelihood", "beta", "sigma", "channels", "hidden", "objective")
 
     def __init__(
         self,
@@ -100,8 +106,12 @@ class VAE(ConvModel):
         sigma: float = 0.1,
         channels: Sequence[int] | None = None,
         hidden: int = 128,
+        objective: str = "beta_vae",
     ) -> None:
         super().__init__(latent_dim, image_shape)
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        self.objective = objective
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         if float(sigma) <= 0 or float(beta) < 0:
@@ -282,21 +292,38 @@ class VAE(ConvModel):
                 log_w.append(self._log_px_z(self.decoder(z), x) + log_pz - log_qz)
             return torch.logsumexp(torch.stack(log_w), dim=0) - math.log(k)
 
-    def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """β-VAE training objective on a batch (one reparameterised draw from torch's global generator).
+    def loss(self, x: torch.Tensor, dataset_size: int | None = None) -> dict[str, torch.Tensor]:
+        """Training objective on a batch (one reparameterised draw from torch's global generator).
 
         Parameters
         ----------
         x : torch.Tensor, shape (N, C, H, W), float32 in [0, 1]
+        dataset_size : int, optional
+            Number of training images; needed by the "beta_tcvae" objective (its
+            minibatch-weighted sampling estimate), ignored by "beta_vae".
 
         Returns
         -------
         dict of str to scalar torch.Tensor
-            ``"loss"`` = mean of ``recon + beta · kl`` (differentiable), ``"recon"`` =
-            mean ``−log p(x|z)`` and ``"kl"`` = mean KL, all in nats per image.
+            "beta_vae": ``"loss"`` = mean of ``recon + beta · kl`` (differentiable),
+            ``"recon"`` = mean ``−log p(x|z)`` and ``"kl"`` = mean KL, all in nats per
+            image. "beta_tcvae": ``"loss"`` = ``recon + kl + (beta − 1) · tc`` and also
+            ``"tc"``, the total-correlation estimate in nats (Chen et al. 2018).
+
+        Raises
+        ------
+        ValueError
+            For the "beta_tcvae" objective without ``dataset_size``.
         """
         mu, logvar = self._posterior(x)
         z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
         recon = -self._log_px_z(self.decoder(z), x).mean()
         kl = kl_divergence(mu, logvar).mean()
+        if self.objective == "beta_tcvae":
+            from models.tcvae import total_correlation_mws
+
+            if dataset_size is None:
+                raise ValueError("the beta_tcvae objective needs dataset_size, the number of training images")
+            tc = total_correlation_mws(z, mu, logvar, dataset_size)
+            return {"loss": recon + kl + (self.beta - 1.0) * tc, "recon": recon, "kl": kl, "tc": tc}
         return {"loss": recon + self.beta * kl, "recon": recon, "kl": kl}

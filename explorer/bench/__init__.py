@@ -89,6 +89,7 @@ def _load_optional_sections() -> None:
     except ImportError as exc:
         print(f"bench: sections of explorer.bench.likelihood unavailable ({exc})", file=sys.stderr)
     from explorer.bench import (
+        disentanglement,  # noqa: F401 - registers "disentanglement"
         inversion,  # noqa: F401 - registers "inversion"
         umap_first,  # noqa: F401 - registers "umap"
     )

@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beta", type=finite_float(0.0), default=1.0, help="weight of the KL term (β-VAE); VAE only")
     p.add_argument("--likelihood", choices=["bernoulli", "gaussian"], default="bernoulli",
                    help="decoder likelihood p(x|z); VAE only")
+    p.add_argument("--objective", choices=["beta_vae", "beta_tcvae"], default="beta_vae",
+                   help="VAE only: beta_vae weighs the KL by --beta (Higgins 2017); beta_tcvae weighs the "
+                        "total correlation by --beta, estimated by minibatch-weighted sampling (Chen 2018)")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help="passes over the data (required for vae, dcgan and ali; classifier default 15)")
     p.add_argument("--batch-size", type=positive_int, default=None)
@@ -61,8 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the models compute: auto, cpu, cuda, cuda:N or mps (default cpu; auto: CUDA, "
                         "then MPS, then the CPU)")
     _add_data_args(p, split_default="test", resize=True)
-    p.add_argument("--metrics", nargs="+", choices=["clustering", "reconstruction", "sample-quality", "likelihood"],
-                   default=["clustering"], help="which measurements to make (default: clustering)")
+    p.add_argument("--metrics", nargs="+", choices=["clustering", "reconstruction", "sample-quality", "likelihood",
+                                                    "disentanglement"],
+                   default=["clustering"], help="which measurements to make (default: clustering); "
+                   "disentanglement needs data with ground-truth factors (e.g. --data dsprites)")
     p.add_argument("--extractor", default="classifier", metavar="NAME|PATH",
                    help="sample quality: feature extractor — 'classifier' (the bundled Fashion-MNIST LeNet), a "
                         "classifier checkpoint, a feature adapter .py or an Inception-v3 TorchScript file "
@@ -71,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample quality: N samples from the prior; the floor uses the same N (default 10000)")
     p.add_argument("--real-split", choices=["test", "train"], default="test",
                    help="sample quality: the real set of --data the samples are compared with (default: test)")
+    p.add_argument("--settings", choices=["reference", "fast"], default="reference",
+                   help="disentanglement: disentanglement_lib's reference settings (10,000 / 5,000 points, "
+                        "slow: minutes to an hour) or the fast ones (default: reference)")
     p.add_argument("--precision", nargs="+", default=["float32"], metavar="P",
                    help="reconstruction: code precision(s), float32, float16 or kbit with k = 2..16 "
                         "(e.g. 8bit); the first fills \"reconstruction\", all are listed under "
@@ -206,8 +214,12 @@ def cmd_train(args) -> int:
         kwargs["batch_size"] = args.batch_size
     if kind == "vae":
         kwargs.update(beta=args.beta, likelihood=args.likelihood)
+        if args.objective != "beta_vae":
+            kwargs["objective"] = args.objective
     elif args.beta != 1.0:
         raise UserError(f"--beta applies to the VAE only, not to {args.model}.")
+    elif args.objective != "beta_vae":
+        raise UserError(f"--objective applies to the VAE only, not to {args.model}.")
     try:
         need = training_memory(kind, ds.image_shape, args.latent_dim, min(args.batch_size or 128, len(ds)))
         short = memory_shortfall(need)
@@ -316,12 +328,21 @@ def cmd_evaluate(args) -> int:
     likelihood = _likelihood_settings(args) if "likelihood" in args.metrics else None
     if device.type != "cpu":  # the records name the device in any case
         print(f"computing on {device}", file=sys.stderr)
+    dis_settings = None
+    if "disentanglement" in args.metrics:
+        from explorer.core.disentanglement import DisentanglementSettings
+
+        if ds.factors is None:
+            raise UserError(f"--metrics disentanglement needs data with ground-truth factors; '{args.data}' has "
+                            "none (use --data dsprites or an .npz with 'factors').")
+        dis_settings = DisentanglementSettings.named(args.settings)
     result = evaluate_models(args.checkpoints, ds, metrics=args.metrics, k=args.k, space=args.space,
                              projection=args.projection, seed=args.seed,
                              on_note=lambda s: print(s, file=sys.stderr),
                              precisions=args.precision, n_images=args.n_images, sample=args.sample,
                              inversion=inversion, gan_codes=args.gan_codes, cache=not args.no_cache,
-                             sample_quality=sq_settings, likelihood=likelihood, device=device)
+                             sample_quality=sq_settings, likelihood=likelihood, device=device,
+                             **({"disentanglement": dis_settings} if dis_settings is not None else {}))
     for rec in result["models"]:
         c = rec.get("clustering")
         if c:
@@ -331,6 +352,16 @@ def cmd_evaluate(args) -> int:
                   f"homogeneity {fmt(c['homogeneity'])}, completeness {fmt(c['completeness'])}, "
                   f"V-measure {fmt(c['v_measure'])}, ARI {fmt(c['ari'])}, NMI {fmt(c['nmi'])}, "
                   f"silhouette {fmt(c['silhouette'])}")
+        dis = rec.get("disentanglement")
+        if dis:
+            fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+            print(f"{rec['checkpoint']}: disentanglement ({dis['settings']['name']} settings, "
+                  f"{dis['n_train']:,} train / {dis['n_test']:,} test points, {dis['settings']['representation']}, "
+                  f"scikit-learn {dis['sklearn_version']}): β-VAE {fmt(dis['beta_vae'])}, "
+                  f"FactorVAE {fmt(dis['factor_vae'])}, MIG {fmt(dis['mig'])}, SAP {fmt(dis['sap'])}, "
+                  f"DCI D/C/I {fmt(dis['dci']['disentanglement'])}/{fmt(dis['dci']['completeness'])}/"
+                  f"{fmt(dis['dci']['informativeness'])}, modularity {fmt(dis['modularity'])}, "
+                  f"explicitness {fmt(dis['explicitness'])}")
         for r in rec.get("reconstruction_by_precision", []):
             from explorer.cli.reconstruction import format_reconstruction
 

@@ -15,7 +15,7 @@ from explorer.core.workspace import compute_codes, open_model
 from explorer.data import Dataset, subsample_indices
 
 #: Measurements `evaluate_models` knows.
-METRICS: tuple[str, ...] = ("clustering", "reconstruction", "sample-quality", "likelihood")
+METRICS: tuple[str, ...] = ("clustering", "reconstruction", "sample-quality", "likelihood", "disentanglement")
 
 __all__ = ["METRICS", "DEFAULT_INVERSION_IMAGES", "reconstruction_subset", "evaluate_model_reconstruction",
            "evaluate_models"]
@@ -65,6 +65,7 @@ def evaluate_models(
     sample_quality=None,
     likelihood=None,
     device=None,
+    disentanglement=None,
 ) -> dict:
     """Measure each model on ``dataset``; the record ``latent-explorer evaluate --json`` writes.
 
@@ -112,6 +113,12 @@ def evaluate_models(
         CPU. Every record says which device computed it (``"device"``). GAN inversion runs on
         the CPU only in this version: a GAN without encoder that needs it on another device
         raises `explorer.core.device.DeviceError`.
+    disentanglement : DisentanglementSettings, optional
+        Settings of the "disentanglement" measurement (default the reference settings):
+        `explorer.core.disentanglement.evaluate_disentanglement` adds ``"disentanglement"``
+        with its record (``"beta_vae"``, ``"factor_vae"``, ``"mig"``, ``"sap"``, ``"dci"``,
+        ``"modularity"``, ``"explicitness"``, ``"settings"``, ``"n_train"``, ``"n_test"``,
+        ``"sklearn_version"``); the dataset must have ground-truth factors.
 
     Returns
     -------
@@ -203,6 +210,15 @@ def evaluate_models(
             rec["likelihood"] = estimate_likelihood(
                 entry.model, dataset, likelihood or LikelihoodSettings(seed=seed, n_images=n_images), ctx,
                 on_note=(lambda s, n=entry.name: on_note(f"{n}: {s}")) if on_note else None, name=entry.name).record
+        if "disentanglement" in metrics:
+            from explorer.core.disentanglement import evaluate_disentanglement
+
+            result = evaluate_disentanglement(entry.model, dataset, disentanglement, seed=seed, ctx=ctx,
+                                              inversion=inversion)
+            rec["disentanglement"] = result.record
+            for note in result.notes:
+                if on_note:
+                    on_note(f"{entry.name}: disentanglement: {note}")
         records.append(rec)
     return {"models": records,
             "dataset": {"name": dataset.name, "split": dataset.split, "n_images": len(dataset),

@@ -273,9 +273,16 @@ def _factor_names(archive, path: Path, k: int, keys: set[str]) -> tuple[str, ...
 
 
 def _load_dsprites(archive, path: Path, limit: int | None, seed: int, name: str | None) -> Dataset:
-    """Read DeepMind's dSprites archive (binary ``imgs``, ``latents_values``, ``latents_classes``)."""
-    pixels = _get(archive, path, "imgs")
-    n = len(pixels) if pixels.ndim else 0
+    """Read DeepMind's dSprites archive (binary ``imgs``, ``latents_values``, ``latents_classes``).
+
+    The ``imgs`` header is checked against its size before anything is allocated and only
+    the kept rows are decompressed (`explorer.data.npz_members.read_rows`); the archive's
+    pickled ``metadata`` entry is never read, let alone unpickled (a note says so).
+    """
+    from explorer.data.npz_members import member_header, read_rows
+
+    shape, _, _ = member_header(path, "imgs")
+    n = shape[0] if shape else 0
     values = _get(archive, path, "latents_values")
     if values.ndim != 2 or values.shape != (n, 6):
         shape = "×".join(str(s) for s in values.shape)
@@ -288,9 +295,11 @@ def _load_dsprites(archive, path: Path, limit: int | None, seed: int, name: str 
     else:
         labels = check_labels(values[:, 1] - 1, n, path)
     keep = kept_indices(n, limit, seed)
-    stack, notes = to_nchw(pixels, path)
+    stack, notes = to_nchw(read_rows(path, "imgs", keep), path)
     if keep is not None:
-        stack, labels, values = stack[keep], labels[keep], values[keep]
+        labels, values = labels[keep], values[keep]
+    if "metadata" in archive.files:
+        notes += ("The archive's 'metadata' entry is a pickled Python object; it was skipped, not unpickled.",)
     if stack.dtype == np.uint8 and stack.size and stack.max() <= 1:
         images = stack.astype(np.float32)  # dSprites stores binary masks as 0/1, not 0/255
     else:
