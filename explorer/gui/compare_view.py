@@ -772,9 +772,14 @@ class ComparePresenter(QObject):
         else:
             colors = np.tile(categorical_palette(1)[0], (len(panel.embedding), 1))
         parts = panel.title.split(" · ")
-        top, bottom = " · ".join(parts[:2]), " · ".join(parts[2:])
+        projection = parts[2] if len(parts) > 2 else ""
+        if len(projection) > 40:  # e.g. UMAP with all its parameters: the tooltip keeps the whole title
+            projection = projection[:38] + "…"
+        top, bottom = " · ".join(parts[:2]), " · ".join([projection, *parts[3:]]) if projection else ""
+        view.setToolTip(panel.title)
         view.plot_item.setTitle(html.escape(top) + ("<br>" + html.escape(bottom) if bottom else ""),
                                 size="9pt", color="#333333")
+        view.plot_item.titleLabel.setMinimumWidth(0)  # a long title must not widen the plot past its cell
         view.plot_item.titleLabel.setMaximumHeight(40)
         view.plot_item.layout.setRowFixedHeight(0, 40)
         view.set_points(panel.embedding, colors, colorbar=colorbar)
