@@ -122,9 +122,10 @@ class SyncedInterpolationView(QWidget):
         self.runs = []
         outer = QVBoxLayout(self)
         bar = QHBoxLayout()
-        self.build_button = QPushButton("Interpolate between the first two selected images", self)
+        self.build_button = QPushButton("Interpolate between two selected images", self)
         self.build_button.setToolTip("Each model interpolates between its own codes of the same two dataset "
-                                     "images (the interpolation settings' lerp/slerp)")
+                                     "images — the two lowest dataset indices of the selection, from the lower "
+                                     "to the higher (the interpolation settings' lerp/slerp)")
         bar.addWidget(self.build_button)
         bar.addWidget(QLabel("Frames:", self))
         self.frames_spin = QSpinBox(self)
@@ -506,6 +507,7 @@ class ComparePresenter(QObject):
         self.panels = []
         self._legend_entries: dict = {}
         self._legend_title = ""
+        self._fitted_for: tuple = ()
         self._updating = False
         s = session
         self._links = [(s.compare_changed, self.refresh), (s.models_changed, self.refresh),
@@ -593,8 +595,9 @@ class ComparePresenter(QObject):
 
             c = sc["comparison"]
             n = rows[0]["n_images"] if rows else 0
+            split = f" ({c.dataset.split})" if c.dataset.split else ""
             fill_rate_distortion(self.view.same_images.rd_plot, rows,
-                                 f"{len(c.runs)} models on {c.dataset.name} ({c.dataset.split}), {n:,} images")
+                                 f"{len(c.runs)} models on {c.dataset.name}{split}, {n:,} images")
 
     def _show_same_images(self) -> None:
         """The reconstructions page of the scorecard's first images at the chosen precision."""
@@ -654,8 +657,8 @@ class ComparePresenter(QObject):
         s, iv = self.session, self.view.interpolation
         sel = s.selection
         if len(sel) < 2:
-            iv.status.setText(f"Select two images first ({len(sel)} selected): the first two selected "
-                              "are the ends.")
+            iv.status.setText(f"Select two images first ({len(sel)} selected): the two lowest dataset indices "
+                              "of the selection are the ends.")
             return
         method = s.settings.get("interpolation", {}).get("method", "slerp")
         try:
@@ -701,14 +704,19 @@ class ComparePresenter(QObject):
         self.panels = panels
         views = self.view.set_count(len(panels))
         self._legend_entries, self._legend_title = {}, ""
+        linked = [i for i, p in enumerate(panels) if p.linked]
+        last_linked = linked[-1] if linked else len(panels) - 1  # the shared colour bar: a linked panel's range
         for i, view in enumerate(views):
             if id(view) not in self._wired:
                 view.hovered.connect(lambda point, v=view: self._on_view_hovered(v, point))
                 view.selection_changed.connect(lambda pts, v=view: self._on_view_selection(v, pts))
                 self._wired.add(id(view))
-            self._draw(view, panels[i], self.view.notes[i], i == len(views) - 1)
+            self._draw(view, panels[i], self.view.notes[i], i == last_linked)
         self._show_legend()
-        QTimer.singleShot(0, self.fit_views)  # once the grid has its final size (views made small are refit)
+        shown = tuple((p.key, id(s.state(p.key).embedding)) for p in panels)
+        if shown != self._fitted_for:  # new points: fit once the grid has its final size; a zoom stays otherwise
+            self._fitted_for = shown
+            QTimer.singleShot(0, self.fit_views)
         self._fill_controls()
         gans_on_prior = any((m := s.state(k)) is not None and m.entry is not None and not m.entry.model.has_encoder
                             and m.codes is not None and m.codes.source == "prior" for k in s.compared_keys())
@@ -747,12 +755,14 @@ class ComparePresenter(QObject):
         v.colour_combo.clear()
         for key in s.compared_keys():
             m = s.state(key)
-            v.colour_combo.addItem(m.name, key)
+            if m.codes is None or m.codes.of_dataset:  # prior samples cannot colour dataset images
+                v.colour_combo.addItem(m.name, key)
         v.colour_combo.setCurrentIndex(max(0, v.colour_combo.findData(s.compare_colour_key())))
         v.colour_combo.blockSignals(False)
-        col = s.colour.mode
-        v.summary.setText({"label": "colour: class", "cluster": "colour: k-means clusters of one model",
-                           "dimension": f"colour: z[{s.colour.dim}] of one model"}.get(col, "colour: none"))
+        # what is drawn, which may stand in for what was asked (clusters before k-means ran: classes)
+        linked = [p for p in self.panels if p.linked]
+        title = s.compare_colouring(linked[0]).title if linked else ""
+        v.summary.setText(f"colour: {title}" if title else "colour: none")
 
     def _draw(self, view: EmbeddingView, panel, note: QLabel, last: bool) -> None:
         s = self.session
@@ -815,9 +825,13 @@ class ComparePresenter(QObject):
 
     def update_strip(self) -> None:
         """Show the hovered image and each compared model's reconstruction of it (or keep the last)."""
-        i = self.session.hovered
-        if i >= 0 and self.active:
-            self.view.strip.show_images(self.session.hover_images(i))
+        s, i = self.session, self.session.hovered
+        if i < 0 or not self.active or s.dataset is None or i >= len(s.dataset):
+            return
+        try:
+            self.view.strip.show_images(s.hover_images(i))
+        except (ValueError, IndexError) as exc:  # e.g. a model decoding NaN: one sentence, not an escaped slot
+            self.view.message.setText(str(exc))
 
     def _on_view_selection(self, view: EmbeddingView, points) -> None:
         if self._updating:

@@ -55,3 +55,18 @@ def test_alignment_uses_only_the_images_both_models_show():
 def test_too_few_shared_images_is_one_sentence():
     with pytest.raises(ValueError, match="at least 2 images"):
         align_embeddings([np.zeros((3, 2)), np.zeros((3, 2))], [np.arange(3), np.array([7, 8, 9])])
+
+
+def test_aligned_umap_in_a_child_process_is_terminated_on_cancel():
+    import multiprocessing
+
+    from explorer.core.compare.align import aligned_umap_cancellable
+    from explorer.core.jobs import Cancelled, JobContext
+
+    ctx = JobContext()
+    rng = np.random.default_rng(0)
+    codes = [rng.normal(size=(300, 4)), rng.normal(size=(300, 3))]
+    ctx.cancel()  # as the window's close does while the fit runs
+    with pytest.raises(Cancelled):
+        aligned_umap_cancellable(codes, [np.arange(300)] * 2, seed=0, ctx=ctx, poll_s=0.05)
+    assert not [p for p in multiprocessing.active_children() if p.name == "aligned-umap" and p.is_alive()]

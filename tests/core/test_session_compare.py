@@ -227,6 +227,8 @@ def test_scorecard_task_measures_the_compared_models_on_the_same_images(compared
         assert (tmp_path / f"card{ext}").stat().st_size > 0 and out.endswith(ext)
     with pytest.raises(ValueError, match="use .csv, .json, .md or .tex"):
         s.export_scorecard(tmp_path / "card.txt")
+    s.remove_model(s.models[1].key)  # the table has a row of it: it goes, and the view hears so
+    assert s.scorecard is None and got == [1, 1]
 
 
 def test_models_of_other_image_sizes_are_linked_and_their_resizing_is_stated(tmp_path, files, one_torch_thread):  # noqa: F811
@@ -246,3 +248,14 @@ def test_models_of_other_image_sizes_are_linked_and_their_resizing_is_stated(tmp
     assert images[2].image.shape == s.dataset.images[7].shape  # shown at the dataset's resolution
     runs = s.compare_interpolation(3, 40, frames=4)
     assert runs[1].frames.shape == (4, 1, 28, 28)
+
+
+def test_a_new_dataset_forgets_the_hovered_image_and_the_scorecard(compared, files):
+    s = compared
+    data, _a, _b = files
+    heard = []
+    s.hover_changed.connect(heard.append)
+    s.set_hovered(50)
+    s.scorecard = {"keys": [], "card": None, "comparison": None, "dataset_id": s.dataset_id}
+    s.run(s.open_dataset(str(data), limit=40))
+    assert s.hovered == -1 and heard == [50, -1] and s.scorecard is None

@@ -18,7 +18,7 @@ from models.checkpoint import save_checkpoint  # noqa: E402
 from models.dcgan import DCGAN  # noqa: E402
 from tests.gui.windows import open_and_wait  # noqa: E402
 
-KINDS = ["encode", "umap", "tsne", "k-sweep", "inversion", "reconstruction", "movie-export"]
+KINDS = ["encode", "umap", "tsne", "k-sweep", "inversion", "reconstruction", "movie-export", "aligned-umap"]
 
 
 def _job_threads():
@@ -38,6 +38,16 @@ def _start(kind, window, qtbot, tmp_path, data_file, vae_file, monkeypatch):
         open_and_wait(qtbot, window, data_file, [gan])
         window.session.update_settings("reconstruction", inversion={"steps": 400, "restarts": 2})
         window.request_gan_points("inverted", 200)
+        return []
+    if kind == "aligned-umap":
+        from tests.gui.windows import save_vae
+
+        other = save_vae(tmp_path / "other.pt", latent_dim=3, seed=5)
+        open_and_wait(qtbot, window, data_file, [vae_file, other])
+        qtbot.waitUntil(lambda: all(m.embedding is not None for m in window.session.models)
+                        and not window.runner.running_kinds(), timeout=20_000)
+        window.session.set_compare_mode(True)
+        window.compare_presenter._on_align("aligned-umap")  # what choosing it in the Align menu does
         return []
     open_and_wait(qtbot, window, data_file, [vae_file])
     if kind == "umap":
@@ -73,7 +83,7 @@ def test_close_at_a_random_moment_of_each_job(kind, make_window, qtbot, tmp_path
         qtbot.wait(10)
     workers = list(window.projection_workers().values())
     running = set(window.runner.running_kinds())
-    if kind in ("umap", "tsne", "k-sweep", "inversion"):  # seconds long: the close really comes during them
+    if kind in ("umap", "tsne", "k-sweep", "inversion", "aligned-umap"):  # seconds long: the close comes during them
         assert running, f"the {kind} job was not running when the window closed"
     window.close()
     qtbot.waitUntil(lambda: not _job_threads(), timeout=15_000)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["ALIGNMENTS", "Alignment", "shared_positions", "procrustes_align", "align_embeddings",
-           "aligned_umap"]
+           "aligned_umap", "aligned_umap_cancellable"]
 
 #: Ways to align: none (each projection as computed), orthogonal Procrustes onto the first
 #: model, or umap-learn's AlignedUMAP fitted on all models at once.
@@ -229,3 +229,60 @@ def aligned_umap(codes: Sequence[np.ndarray], indices: Sequence[np.ndarray], see
     out = [np.asarray(e, dtype=np.float64) for e in embeddings]
     n_shared = [len(codes[0])] + shared
     return out, [Alignment("aligned-umap", None, False, n, float("nan")) for n in n_shared]
+
+
+def _aligned_umap_child(conn, codes, indices, seed) -> None:
+    """Run `aligned_umap` in a child process and send back ``("ok", result)`` or ``("error", sentence)``."""
+    try:
+        conn.send(("ok", aligned_umap(codes, indices, seed=seed)))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent as one sentence
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def aligned_umap_cancellable(codes: Sequence[np.ndarray], indices: Sequence[np.ndarray], seed: int = 0,
+                             ctx=None, poll_s: float = 0.2):
+    """`aligned_umap` in a child process that a cancel (or a closing window) terminates at once.
+
+    umap-learn's fit cannot be interrupted from inside; here the calling job only waits, checking
+    ``ctx`` (`explorer.core.jobs.JobContext`) every ``poll_s`` seconds, and terminates the child
+    when the job is cancelled.
+
+    Returns
+    -------
+    The result of `aligned_umap`.
+
+    Raises
+    ------
+    explorer.core.jobs.Cancelled
+        The job was cancelled (the child is terminated first).
+    ValueError
+        The fit failed in the child (its error as one sentence).
+    """
+    import multiprocessing as mp
+
+    context = mp.get_context("spawn")
+    parent, child = context.Pipe(duplex=False)
+    proc = context.Process(target=_aligned_umap_child, args=(child, list(codes), list(indices), int(seed)),
+                           name="aligned-umap", daemon=True)
+    proc.start()
+    child.close()
+    try:
+        while not parent.poll(poll_s):
+            if ctx is not None:
+                ctx.check()
+            if not proc.is_alive() and not parent.poll(0):
+                raise ValueError(f"the AlignedUMAP process ended without a result (exit code {proc.exitcode})")
+        status, value = parent.recv()
+    finally:
+        if proc.is_alive() and not parent.poll(0):
+            proc.terminate()
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1)
+        parent.close()
+    if status != "ok":
+        raise ValueError(f"AlignedUMAP failed: {value}")
+    return value

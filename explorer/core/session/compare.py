@@ -7,7 +7,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from explorer.core import captions
-from explorer.core.compare.align import ALIGNMENTS, Alignment, align_embeddings, aligned_umap
+from explorer.core.compare.align import (
+    ALIGNMENTS,
+    Alignment,
+    align_embeddings,
+    aligned_umap,
+    aligned_umap_cancellable,
+)
 from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.session.state import Task
 
@@ -176,10 +182,14 @@ class CompareViews:
         return keys if keys else open_keys[:MAX_COMPARED]
 
     def compare_colour_key(self) -> str | None:
-        """The model whose clusters or latent dimension colour every compared view."""
+        """The model whose clusters or latent dimension colour every compared view (the chosen one, else the
+        first whose points are dataset images)."""
         keys = self.compared_keys()
         k = self.compare.colour_key
-        return k if k in keys else (keys[0] if keys else None)
+        if k in keys:
+            return k
+        linked = [k for k in keys if (m := self.state(k)) is not None and m.codes is not None and m.codes.of_dataset]
+        return linked[0] if linked else (keys[0] if keys else None)
 
     def _forget_compared(self, key: str) -> None:
         """Model ``key`` was closed: drop it from the comparison (no event: models_changed follows)."""
@@ -187,6 +197,9 @@ class CompareViews:
         self.compare = replace(c, keys=tuple(k for k in c.keys if k != key),
                                colour_key=None if c.colour_key == key else c.colour_key)
         self.aligned_umap_result = None
+        if self.scorecard is not None and key in self.scorecard["keys"]:
+            self.scorecard = None  # it has a row of the closed model
+            self.scorecard_changed.emit()
 
     # ------------------------------------------------------------------ hover (not saved)
 
@@ -225,14 +238,22 @@ class CompareViews:
                 aligned = res["embeddings"]
             else:
                 pending_umap = True
+        unaligned: dict[str, str] = {}
         if not aligned and align != "none" and len(linked) >= 1:
-            embs = [m.embedding.embedding for m in linked]
-            idx = [m.codes.dataset_indices(np.arange(len(m.codes.z))) for m in linked]
-            try:
-                out, als = align_embeddings(embs, idx, "procrustes")
-                aligned = {m.key: (e, a) for m, e, a in zip(linked, out, als, strict=True)}
-            except ValueError:  # a model shares < 2 images with the first: shown as computed
-                aligned = {}
+            ref = linked[0]
+            ref_idx = ref.codes.dataset_indices(np.arange(len(ref.codes.z)))
+            out, als = align_embeddings([ref.embedding.embedding], [ref_idx], "procrustes")
+            aligned[ref.key] = (out[0], als[0])
+            for m in linked[1:]:  # each on its own: one model sharing too few images leaves the others aligned
+                idx = m.codes.dataset_indices(np.arange(len(m.codes.z)))
+                try:
+                    out, als = align_embeddings([ref.embedding.embedding, m.embedding.embedding], [ref_idx, idx],
+                                                "procrustes")
+                    aligned[m.key] = (out[1], als[1])
+                except ValueError:
+                    shared = len(np.intersect1d(ref_idx, idx))
+                    unaligned[m.key] = (f"{m.name} shares {shared} image{'s' if shared != 1 else ''} with "
+                                        f"{ref.name}: not aligned (Procrustes needs 2).")
         panels = []
         ds_shape = ds.image_shape if ds is not None else None
         ds_name = (f"{ds.name}" + (f" ({ds.split})" if ds.split else "")) if ds is not None else ""
@@ -256,6 +277,8 @@ class CompareViews:
                 c, h, w = m.entry.model.image_shape
                 notes.append(f"{m.name}: images resized from {ds_shape[1]}×{ds_shape[2]} to {h}×{w} "
                              f"({c} channel{'s' if c > 1 else ''}) for its input.")
+            if m.key in unaligned:
+                notes.append(unaligned[m.key])
             if pending_umap and codes.of_dataset:
                 notes.append("AlignedUMAP has not been computed for these codes yet; shown: Procrustes.")
             idx = codes.dataset_indices(np.arange(len(codes.z))) if codes.of_dataset else None
@@ -606,7 +629,9 @@ class CompareViews:
         def fit(ctx):
             if ctx is not None:
                 ctx.check()
-            return aligned_umap(codes, idx, seed=seed)
+            if not self.use_workers:  # the CLI and tests: in this process
+                return aligned_umap(codes, idx, seed=seed)
+            return aligned_umap_cancellable(codes, idx, seed=seed, ctx=ctx)  # the window: cancel kills it
 
         def apply(result):
             embeddings, alignments = result

@@ -385,6 +385,10 @@ class Session(ViewState, Analyses, CompareViews):
         keep, self.pending_selection = self.pending_selection, None  # a restored session's selection
         self.selection = np.empty(0, np.int64) if keep is None else keep[keep < len(dataset)]
         self.prior_selection.clear()
+        self.scorecard = self.aligned_umap_result = None  # measured on the old images
+        if self.hovered >= 0:  # an index into the old images
+            self.hovered = -1
+            self.hover_changed.emit(-1)
         for m in self.models:
             self._drop_results(m)
             m.prior_codes = None
