@@ -466,6 +466,13 @@ class CompareView(QWidget):
         self.views: list[EmbeddingView] = []
         self.notes: list[QLabel] = []
 
+    #: Emitted (debounced) after the view was resized: the presenter refits the plots.
+    resized = Signal()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.resized.emit()
+
     def set_count(self, n: int) -> list[EmbeddingView]:
         """Have ``n`` embedding views (1×2, 1×3 or 2×2), reusing the ones there are."""
         while len(self.views) > n:
@@ -533,6 +540,10 @@ class ComparePresenter(QObject):
         self._wired: set[int] = set()
         self._strip_timer = QTimer(self, singleShot=True, interval=40)
         self._strip_timer.timeout.connect(self.update_strip)
+        # a plot fitted while the grid was still being laid out shows part of its points: refit after resizes
+        self._fit_timer = QTimer(self, singleShot=True, interval=150)
+        self._fit_timer.timeout.connect(self.fit_views)
+        view.resized.connect(self._fit_timer.start)
 
     def close(self) -> None:
         """Stop observing the session."""

@@ -156,7 +156,7 @@ def _compare_shots(window, out: Path, app, extra: list[Path]) -> None:
     if ref.clustering is None:
         window.run_kmeans("latent", 10, 0)  # of the active model
         _wait(app, lambda: _idle(window) and s.active.clustering is not None, 120, "k-means")
-    s.set_compare(colour_key=s.active_key)
+    s.set_compare(colour_key=first.key if ref.clustering is not None else s.active_key)
     s.set_colour("cluster")
     xy = first.embedding
     lo, hi = np.percentile(xy, 20, axis=0), np.percentile(xy, 40, axis=0)
