@@ -794,8 +794,8 @@ class ComparePresenter(QObject):
             colors = np.tile(categorical_palette(1)[0], (len(panel.embedding), 1))
         parts = panel.title.split(" · ")
         projection = parts[2] if len(parts) > 2 else ""
-        if len(projection) > 40:  # e.g. UMAP with all its parameters: the tooltip keeps the whole title
-            projection = projection[:38] + "…"
+        if len(projection) > 26:  # e.g. UMAP with all its parameters: the tooltip keeps the whole title
+            projection = projection[:24] + "…"
         top, bottom = " · ".join(parts[:2]), " · ".join([projection, *parts[3:]]) if projection else ""
         view.setToolTip(panel.title)
         view.plot_item.setTitle(html.escape(top) + ("<br>" + html.escape(bottom) if bottom else ""),
