@@ -13,7 +13,6 @@ from models.loading import describe
 DEMO = resources.path("checkpoints", "dcgan_fashion.pt")
 
 
-@pytest.mark.skipif(not DEMO.is_file(), reason="the demo checkpoint dcgan_fashion.pt is not built")
 def test_info_prints_what_the_loader_says(capsys):
     from explorer.cli import main
 

@@ -12,7 +12,6 @@ from explorer.core.latent import sliders
 from models.loading import load_any
 
 DEMO = resources.path("checkpoints", "vae_fashion.pt")
-pytestmark = pytest.mark.skipif(not DEMO.is_file(), reason="demo checkpoint not built")
 
 
 def test_render_traversal_png_matches_core(tmp_path):

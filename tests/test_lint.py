@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -14,8 +13,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.lint
-@pytest.mark.skipif(importlib.util.find_spec("ruff") is None,
-                    reason="ruff is not installed (pip install -e '.[test]' installs it)")
 def test_ruff_check_is_clean(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "explorer", "models", "tests", "resources"],

@@ -59,37 +59,20 @@ def run_bench(only: list[str] | None = None, out: Path | None = None) -> dict:
     return results
 
 
-def _load_optional_sections() -> None:
-    """Import the section modules, which register their sections (those of the window need Qt)."""
-    from explorer.bench import encode  # noqa: F401 - registers "encode"
+#: The modules of this package that register sections, in the order they run.
+SECTION_MODULES = ("encode", "embedding", "reconstruction", "sliders", "compare_view", "compare", "sample_quality",
+                   "likelihood", "disentanglement", "inversion", "umap_first")
 
-    try:
-        from explorer.bench import embedding  # noqa: F401 - registers "embedding"
-    except ImportError as exc:  # e.g. no Qt on a server: say so, run the rest
-        print(f"bench: sections of explorer.bench.embedding unavailable ({exc})", file=sys.stderr)
-    try:
-        from explorer.bench import reconstruction  # noqa: F401 - registers "reconstruction"
-    except ImportError as exc:
-        print(f"bench: sections of explorer.bench.reconstruction unavailable ({exc})", file=sys.stderr)
-    try:
-        from explorer.bench import sliders  # noqa: F401 - registers "sliders"
-    except ImportError as exc:
-        print(f"bench: sections of explorer.bench.sliders unavailable ({exc})", file=sys.stderr)
-    try:
-        from explorer.bench import compare_view  # noqa: F401 - registers "compare_view"
-    except ImportError as exc:
-        print(f"bench: sections of explorer.bench.compare_view unavailable ({exc})", file=sys.stderr)
-    from explorer.bench import compare  # noqa: F401 - registers "compare"
-    try:
-        from explorer.bench import sample_quality  # noqa: F401 - registers "sample_quality"
-    except ImportError as exc:
-        print(f"bench: sections of explorer.bench.sample_quality unavailable ({exc})", file=sys.stderr)
-    try:
-        from explorer.bench import likelihood  # noqa: F401 - registers "likelihood"
-    except ImportError as exc:
-        print(f"bench: sections of explorer.bench.likelihood unavailable ({exc})", file=sys.stderr)
-    from explorer.bench import (
-        disentanglement,  # noqa: F401 - registers "disentanglement"
-        inversion,  # noqa: F401 - registers "inversion"
-        umap_first,  # noqa: F401 - registers "umap"
-    )
+
+def _load_optional_sections() -> None:
+    """Import the section modules, which register their sections (those of the window need Qt).
+
+    A module that cannot be imported (e.g. no Qt on a server) is reported and skipped: the rest run.
+    """
+    import importlib
+
+    for name in SECTION_MODULES:
+        try:
+            importlib.import_module(f"explorer.bench.{name}")
+        except ImportError as exc:
+            print(f"bench: sections of explorer.bench.{name} unavailable ({exc})", file=sys.stderr)

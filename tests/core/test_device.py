@@ -29,7 +29,6 @@ def test_resolve_device():
     assert model_device(torch.nn.Linear(2, 2)) == torch.device("cpu")
 
 
-@pytest.mark.skipif(not DEMO.is_file(), reason="the demo checkpoint vae_fashion.pt is not built")
 @pytest.mark.skipif(HAS_CUDA or HAS_MPS, reason="auto picks an accelerator on this machine")
 def test_evaluate_on_cpu_and_auto_gives_identical_numbers_and_a_missing_device_one_sentence(tmp_path, capsys):
     common = [str(DEMO), "--data", "fashion-mnist", "--limit", "200", "--seed", "1", "--metrics", "clustering",

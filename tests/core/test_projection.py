@@ -509,8 +509,7 @@ def demo_codes():
     from models.loading import load_any
 
     path = resources.path("checkpoints", "vae_fashion.pt")
-    if not path.is_file():
-        pytest.skip("the demo checkpoint resources/checkpoints/vae_fashion.pt is not built")
+    assert path.is_file(), f"the bundled demo checkpoint {path} is missing"
     model, _ = load_any(path)
     ds = fit_to_model(load_dataset("fashion-mnist", split="test", path=resources.path("data", "fashion-mnist")),
                       model.image_shape)

@@ -33,7 +33,6 @@ def _job_threads():
 # ---------------------------------------------------------------------------- opening
 
 
-@pytest.mark.skipif(not DEMO.is_file(), reason="the demo checkpoint resources/checkpoints/vae_fashion.pt is not built")
 def test_window_opens_on_demo_with_one_point_per_test_image(qtbot, tmp_path, no_dialogs):
     from explorer.gui.app import make_window
 

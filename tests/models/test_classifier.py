@@ -87,7 +87,6 @@ def test_bad_labels_are_refused():
 BUNDLED = resources.path("checkpoints", "lenet_fashion.pt")
 
 
-@pytest.mark.skipif(not BUNDLED.is_file(), reason="the bundled classifier is not built yet")
 def test_bundled_classifier_accuracy_is_what_its_provenance_says():
     """On the whole bundled Fashion-MNIST test split (10,000 images): the figure in the provenance, ≥ 90 %."""
     from explorer.data import load_dataset

@@ -65,7 +65,7 @@ class _Exportable:
 def _png_array(path: Path) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(path) as im:
+    with Image.open(path, formats=["PNG"]) as im:  # our own export; never sniffed as another format
         rgb = np.asarray(im.convert("RGB"))
     return np.ascontiguousarray(np.moveaxis(rgb, -1, 0))  # (3, H, W) uint8
 
