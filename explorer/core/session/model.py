@@ -14,6 +14,7 @@ from explorer.core.jobs import JobContext
 from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.session.analysis import Analyses
 from explorer.core.session.compare import CompareViews
+from explorer.core.session.compare_measure import CompareMeasures
 from explorer.core.session.results import apply_results
 from explorer.core.session.state import (
     COLOUR_MODES,
@@ -40,7 +41,7 @@ def _key(path: str | Path) -> str:
     return str(resolved(path))  # a loop of symbolic links gets a key too; opening it then says what is wrong
 
 
-class Session(ViewState, Analyses, CompareViews):
+class Session(ViewState, Analyses, CompareViews, CompareMeasures):
     """The one object a window shows: dataset, models, codes, projections, clusterings, colouring, selection.
 
     Views subscribe to the signals and render what they are told; user actions call the
