@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["Parser", "check_output_path", "positive_int", "non_negative_int", "int_in", "positive_float",
+__all__ = ["inversion_from_args", "check_precisions",
+           "Parser", "check_output_path", "positive_int", "non_negative_int", "int_in", "positive_float",
            "finite_float", "image_scale", "frame_rate", "frame_count", "add_data_args", "add_resize_arg",
            "check_render_size"]
 
@@ -177,3 +178,47 @@ def add_data_args(p: argparse.ArgumentParser, split_default: str | None, resize:
                    help="use a seeded random subsample of N images (for dsprites: generate N)")
     if resize:
         add_resize_arg(p)
+
+
+def check_precisions(precisions) -> None:
+    """Check ``--precision`` values (float32, float16 or kbit with k = 2..16) before any work.
+
+    Raises
+    ------
+    UserError
+        One sentence naming the bad value.
+    """
+    from explorer.core.reconstruction.quantize import parse_precision
+    from explorer.errors import UserError
+
+    for p in precisions:
+        try:
+            parse_precision(p)
+        except ValueError as exc:
+            raise UserError(f"--precision {p!r}: {exc}.") from None
+
+
+def inversion_from_args(args):
+    """The GAN-inversion settings of ``--inversion-steps`` / ``--inversion-restarts`` and ``--seed``.
+
+    Returns
+    -------
+    explorer.core.reconstruction.inversion.InversionSettings
+
+    Raises
+    ------
+    UserError
+        Settings the inversion refuses (one sentence).
+    """
+    from explorer.core.reconstruction.inversion import InversionSettings
+    from explorer.errors import UserError
+
+    inv = {}
+    if args.inversion_steps is not None:
+        inv["steps"] = args.inversion_steps
+    if args.inversion_restarts is not None:
+        inv["restarts"] = args.inversion_restarts
+    try:
+        return InversionSettings(seed=args.seed, **inv)
+    except ValueError as exc:
+        raise UserError(f"bad inversion settings: {exc}") from None

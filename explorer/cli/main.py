@@ -302,23 +302,10 @@ def cmd_evaluate(args) -> int:
         print(note, file=sys.stderr)
     if args.k is not None and "clustering" in args.metrics and args.k > len(ds):
         raise UserError(f"--k {args.k}: the dataset has {len(ds):,} images, so k must be from 1 to {len(ds):,}.")
-    from explorer.core.reconstruction.inversion import InversionSettings
-    from explorer.core.reconstruction.quantize import parse_precision
+    from explorer.cli.args import check_precisions, inversion_from_args
 
-    for p in args.precision:
-        try:
-            parse_precision(p)
-        except ValueError as exc:
-            raise UserError(f"--precision {p!r}: {exc}.") from None
-    inv = {}
-    if args.inversion_steps is not None:
-        inv["steps"] = args.inversion_steps
-    if args.inversion_restarts is not None:
-        inv["restarts"] = args.inversion_restarts
-    try:
-        inversion = InversionSettings(seed=args.seed, **inv)
-    except ValueError as exc:
-        raise UserError(f"bad inversion settings: {exc}") from None
+    check_precisions(args.precision)
+    inversion = inversion_from_args(args)
     sq_settings = None
     if "sample-quality" in args.metrics:
         from explorer.core.sample_quality import SampleQualitySettings

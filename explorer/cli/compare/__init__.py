@@ -146,12 +146,11 @@ def write_report(comparison, card, out: Path, projection: str = "pca", align: st
 
 def cmd_compare(args) -> int:
     """``latent-explorer compare``: check the arguments and --out, measure, write the report folder."""
+    from explorer.cli.args import check_precisions, inversion_from_args
     from explorer.cli.compare.figures import headless
     from explorer.cli.compare.folder import check_out_folder
     from explorer.core.compare.run import compare_models
     from explorer.core.compare.scorecard import scorecard_of
-    from explorer.core.reconstruction.inversion import InversionSettings
-    from explorer.core.reconstruction.quantize import parse_precision
     from explorer.data import load_dataset
 
     headless()
@@ -163,22 +162,10 @@ def cmd_compare(args) -> int:
         raise UserError(f"--metrics {' '.join(unknown)}: unknown; choose from {', '.join(METRICS)}.")
     if args.resamples < 1000:
         raise UserError(f"--resamples {args.resamples}: the paired bootstrap needs at least 1000 resamples.")
-    for p in args.precision:
-        try:
-            parse_precision(p)
-        except ValueError as exc:
-            raise UserError(f"--precision {p!r}: {exc}.") from None
+    check_precisions(args.precision)
     if args.align == "aligned-umap" and len(args.checkpoints) < 2:
         raise UserError("--align aligned-umap aligns at least two models; use --align procrustes for one.")
-    inv = {}
-    if args.inversion_steps is not None:
-        inv["steps"] = args.inversion_steps
-    if args.inversion_restarts is not None:
-        inv["restarts"] = args.inversion_restarts
-    try:
-        inversion = InversionSettings(seed=args.seed, **inv)
-    except ValueError as exc:
-        raise UserError(f"bad inversion settings: {exc}") from None
+    inversion = inversion_from_args(args)
     ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=args.seed)
     for note in ds.notes:
         print(note, file=sys.stderr)
