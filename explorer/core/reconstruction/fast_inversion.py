@@ -21,6 +21,40 @@ BANK_SEED_OFFSET = 999_983
 _BANK_BATCH = 512
 
 
+def keep_best_restarts(sl: slice, r: int, best_z, best_loss, best_mse, out, result_type, settings,
+                       on_batch=None) -> None:
+    """Write each image's best restart of a batch into the result arrays, and report the batch.
+
+    Parameters
+    ----------
+    sl : slice
+        The batch's images, ``b = sl.stop − sl.start`` of them.
+    r : int
+        Restarts per image; ``best_*`` are ``(r·b, …)`` torch tensors, restart-major.
+    out : tuple of numpy.ndarray
+        ``(codes (N, d), losses (N,), mse (N,), restart (N,), initial_losses (N,), initial_mse (N,))``,
+        filled at ``sl`` (the last two are read only).
+    result_type : type
+        `explorer.core.reconstruction.inversion.InversionResult` (handed in: no import cycle).
+    settings : InversionSettings
+    on_batch : callable, optional
+        ``on_batch(start, stop, result_type)`` with the batch's part of the result.
+    """
+    codes, losses, mse_out, restart, init_l, init_m = out
+    b = sl.stop - sl.start
+    k = best_loss.reshape(r, b).argmin(dim=0)
+    cols = torch.arange(b)
+    codes[sl] = best_z.reshape(r, b, -1)[k, cols].numpy()
+    losses[sl] = best_loss.reshape(r, b)[k, cols].numpy()
+    mse_out[sl] = best_mse.reshape(r, b)[k, cols].numpy()
+    restart[sl] = k.numpy()
+    if on_batch is not None:
+        on_batch(sl.start, sl.stop, result_type(
+            codes=codes[sl].copy(), losses=losses[sl].copy(), mse=mse_out[sl].copy(),
+            initial_losses=init_l[sl].copy(), initial_mse=init_m[sl].copy(), restart=restart[sl].copy(),
+            history=np.empty(0), settings=settings))
+
+
 def prior_bank(model, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``size`` prior draws z ~ p(z) and their images G(z), made once per inversion.
 
@@ -209,18 +243,8 @@ def invert_bank_halving(
                 frac = (start * work_per_image + b * sum(alive_at[: step + 1])) / (n * work_per_image)
                 ctx.progress(min(frac, 1.0), f"inverting images {start + 1:,}–{stop:,} of {n:,}: "
                                              f"step {step + 1} / {steps}, {int(alive[:, 0].sum())} restart(s) left")
-        k = best_loss.reshape(r, b).argmin(dim=0)
-        cols = torch.arange(b)
-        codes[start:stop] = best_z.reshape(r, b, d)[k, cols].numpy()
-        losses[start:stop] = best_loss.reshape(r, b)[k, cols].numpy()
-        mse_out[start:stop] = best_mse.reshape(r, b)[k, cols].numpy()
-        restart[start:stop] = k.numpy()
-        if on_batch is not None:
-            sl = slice(start, stop)
-            on_batch(start, stop, InversionResult(
-                codes=codes[sl].copy(), losses=losses[sl].copy(), mse=mse_out[sl].copy(),
-                initial_losses=init_l[sl].copy(), initial_mse=init_m[sl].copy(), restart=restart[sl].copy(),
-                history=np.empty(0), settings=s))
+        keep_best_restarts(slice(start, stop), r, best_z, best_loss, best_mse,
+                           (codes, losses, mse_out, restart, init_l, init_m), InversionResult, s, on_batch)
         if ctx is not None and steps == 0:
             ctx.progress(stop / n, f"inverted {stop:,} / {n:,} images")
     return InversionResult(codes=codes, losses=losses, mse=mse_out, initial_losses=init_l,

@@ -404,18 +404,10 @@ def invert(
                 if ctx is not None:
                     ctx.progress(done / total, f"inverting images {start + 1:,}–{stop:,} of {n:,}: "
                                                f"step {step + 1} / {steps}")
-            k = best_loss.reshape(r, b).argmin(dim=0)
-            cols = torch.arange(b)
-            codes[start:stop] = best_z.reshape(r, b, d)[k, cols].numpy()
-            losses[start:stop] = best_loss.reshape(r, b)[k, cols].numpy()
-            mse_out[start:stop] = best_mse.reshape(r, b)[k, cols].numpy()
-            restart[start:stop] = k.numpy()
-            if on_batch is not None:
-                sl = slice(start, stop)
-                on_batch(start, stop, InversionResult(
-                    codes=codes[sl].copy(), losses=losses[sl].copy(), mse=mse_out[sl].copy(),
-                    initial_losses=init_l[sl].copy(), initial_mse=init_m[sl].copy(), restart=restart[sl].copy(),
-                    history=np.empty(0), settings=s))
+            from explorer.core.reconstruction.fast_inversion import keep_best_restarts
+
+            keep_best_restarts(slice(start, stop), r, best_z, best_loss, best_mse,
+                               (codes, losses, mse_out, restart, init_l, init_m), InversionResult, s, on_batch)
             if ctx is not None and steps == 0:
                 ctx.progress(stop / n, f"inverted {stop:,} / {n:,} images")
     return _timed(model, s, t_start, InversionResult(
