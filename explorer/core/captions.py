@@ -17,7 +17,7 @@ __all__ = ["COLOUR_MODES", "MAX_RECENT", "Colouring", "axis_labels", "caption", 
 
 #: How points can be coloured: class label, k-means cluster, one latent dimension, one colour, or
 #: how badly the generator reproduces each image from its inverted code (GAN inversion).
-COLOUR_MODES: tuple[str, ...] = ("label", "cluster", "dimension", "none", "inversion_error")
+COLOUR_MODES: tuple[str, ...] = ("label", "cluster", "dimension", "none", "inversion_error", "nll", "factor")
 
 #: Longest recent-files list kept.
 MAX_RECENT = 10
@@ -104,12 +104,13 @@ def label_names(labels: np.ndarray, class_names: Sequence[str] | None) -> tuple[
 
 
 def colouring(mode: str, n: int, *, labels=None, class_names=None, clusters=None, cluster_title: str = "",
-              z=None, dim: int = 0, errors=None) -> Colouring:
+              z=None, dim: int = 0, errors=None, values=None, value_title: str = "", factors=None,
+              factor_names=None) -> Colouring:
     """Build the colouring of ``n`` points in ``mode``.
 
     Parameters
     ----------
-    mode : {"label", "cluster", "dimension", "none", "inversion_error"}
+    mode : {"label", "cluster", "dimension", "none", "inversion_error", "nll", "factor"}
     n : int
         Number of points.
     labels : numpy.ndarray, optional
@@ -127,6 +128,13 @@ def colouring(mode: str, n: int, *, labels=None, class_names=None, clusters=None
     errors : numpy.ndarray, optional
         (N,) pixel MSE of ``G(z)`` against each image, for inverted codes (inversion-error
         mode): where the generator cannot reach the data (e.g. dropped modes).
+    values : numpy.ndarray, optional
+        (N,) per-image negative log-likelihood (nll mode), NaN for images not evaluated
+        (drawn grey); ``value_title`` names its units, estimator and N.
+    factors : numpy.ndarray, optional
+        (N, K) ground-truth factor values (factor mode); ``dim`` picks the factor and
+        ``factor_names`` names it. A factor with at most 12 distinct values is coloured by
+        category (its values as names), a finer one continuously.
 
     Returns
     -------
@@ -173,6 +181,29 @@ def colouring(mode: str, n: int, *, labels=None, class_names=None, clusters=None
             raise ValueError(f"errors must have shape ({n},), got {values.shape}")
         return Colouring("inversion_error", values=values, **_percentile_range(values),
                          title="pixel MSE of G(z), z inverted")
+    if mode == "nll":
+        if values is None:
+            raise ValueError("no per-image likelihood to colour by; estimate the likelihood first")
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (n,):
+            raise ValueError(f"likelihood values must have shape ({n},), got {values.shape}")
+        return Colouring("nll", values=values, **_percentile_range(values), title=value_title or "−log p(x)")
+    if mode == "factor":
+        if factors is None:
+            raise ValueError("this dataset has no ground-truth factors to colour by")
+        factors = np.asarray(factors, dtype=np.float64)
+        if factors.ndim != 2 or len(factors) != n:
+            raise ValueError(f"factors must have shape ({n}, K), got {factors.shape}")
+        if not 0 <= int(dim) < factors.shape[1]:
+            raise ValueError(f"factor {dim} is outside 0..{factors.shape[1] - 1}")
+        names = list(factor_names or ())
+        title = names[int(dim)] if int(dim) < len(names) else f"factor {int(dim)}"
+        column = factors[:, int(dim)]
+        levels, codes = np.unique(column, return_inverse=True)
+        if len(levels) <= 12:
+            return Colouring("factor", categories=codes.astype(np.int64),
+                             names=tuple(f"{title} = {v:.3g}" for v in levels), title=title)
+        return Colouring("factor", values=column, **_percentile_range(column), title=title)
     return Colouring("none")
 
 

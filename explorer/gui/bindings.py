@@ -107,7 +107,8 @@ class ProjectionBinding:
         panel.marker_changed.connect(lambda size, opacity: session.set_marker(size, opacity))
         panel.gan_box.points_requested.connect(self._on_gan_points_requested)
         for signal in (session.active_changed, session.codes_changed, session.embedding_changed,
-                       session.clustering_changed, session.busy_changed, session.models_changed):
+                       session.clustering_changed, session.busy_changed, session.models_changed,
+                       session.evaluation_changed, session.dataset_changed):
             signal.connect(self._on_changed)
         session.colouring_changed.connect(self._show_colouring)
         session.marker_changed.connect(lambda: panel.set_marker(*session.marker))
@@ -180,6 +181,14 @@ class ProjectionBinding:
                                    "run k-means in the Clustering panel first")
         panel.set_colour_available("inversion_error", codes is not None and codes.fit_error is not None,
                                    "only dataset images at GAN-inverted codes have an inversion error")
+        panel.set_colour_available("nll", codes is not None and codes.of_dataset and s.per_image_series() is not None,
+                                   "estimate the likelihood of dataset images in the Likelihood panel first")
+        ds = s.dataset
+        factors = ds.factor_names if ds is not None and ds.factors is not None else ()
+        panel.set_factor_names(factors or (() if ds is None or ds.factors is None
+                                           else [f"factor {i}" for i in range(ds.factors.shape[1])]))
+        panel.set_colour_available("factor", bool(panel.factor_combo.count()) and codes is not None
+                                   and codes.of_dataset, "the dataset has no ground-truth factors (e.g. dSprites has)")
         self._show_colouring()
         self.update_gan_box()
 

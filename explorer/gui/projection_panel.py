@@ -27,7 +27,8 @@ METHOD_ITEMS = (("pca", "PCA"), ("umap", "UMAP"), ("tsne", "t-SNE"), ("identity"
 #: (colour mode, text) of the colour-by menu.
 COLOUR_ITEMS = (("label", "Class label"), ("cluster", "k-means cluster"),
                 ("dimension", "Latent dimension z[j]"), ("none", "Single colour"),
-                ("inversion_error", "GAN inversion error (MSE)"))
+                ("inversion_error", "GAN inversion error (MSE)"),
+                ("nll", "−log p(x) per image (likelihood)"), ("factor", "Ground-truth factor"))
 #: Distances offered for UMAP and t-SNE.
 METRICS = ("euclidean", "cosine", "manhattan", "correlation")
 
@@ -122,6 +123,8 @@ class ProjectionPanel(QWidget):
         self.dim_spin.setSuffix("]")
         self.dim_spin.setRange(0, 0)
         self.dim_spin.setToolTip("Latent dimension j whose value z[j] colours the points")
+        self.factor_combo = QComboBox(self)
+        self.factor_combo.setToolTip("The dataset's ground-truth factor that colours the points")
         self.size_slider = QSlider(Qt.Orientation.Horizontal, self)
         self.size_slider.setRange(1, 20)
         self.size_slider.setValue(5)
@@ -141,6 +144,7 @@ class ProjectionPanel(QWidget):
         pform.addRow("Colour by", self.colour_combo)
         self._pform = pform
         pform.addRow("Dimension", self.dim_spin)
+        pform.addRow("Factor", self.factor_combo)
         size_row = QHBoxLayout()
         size_row.addWidget(self.size_slider, 1)
         size_row.addWidget(self.size_label)
@@ -168,6 +172,7 @@ class ProjectionPanel(QWidget):
         self.metric_combo.currentIndexChanged.connect(self._on_params_changed)
         self.compute_button.clicked.connect(self._on_compute_clicked)
         self.colour_combo.currentIndexChanged.connect(self._on_colouring_changed)
+        self.factor_combo.currentIndexChanged.connect(self._on_colouring_changed)
         self.dim_spin.valueChanged.connect(self._on_colouring_changed)
         self.size_slider.valueChanged.connect(self._on_marker_changed)
         self.opacity_slider.valueChanged.connect(self._on_marker_changed)
@@ -202,8 +207,19 @@ class ProjectionPanel(QWidget):
         return self.colour_combo.currentData()
 
     def colour_dim(self) -> int:
-        """The latent dimension j for the ``"dimension"`` colour mode."""
+        """The latent dimension j for the ``"dimension"`` colour mode, the factor's position for ``"factor"``."""
+        if self.colour_mode() == "factor":
+            return max(self.factor_combo.currentIndex(), 0)
         return self.dim_spin.value()
+
+    def set_factor_names(self, names) -> None:
+        """The dataset's ground-truth factor names offered for the ``"factor"`` colour mode (empty: none)."""
+        names = list(names or ())
+        if [self.factor_combo.itemText(i) for i in range(self.factor_combo.count())] == names:
+            return
+        with QSignalBlocker(self.factor_combo):
+            self.factor_combo.clear()
+            self.factor_combo.addItems(names)
 
     def marker(self) -> tuple[float, float]:
         """(diameter in pixels, opacity in [0, 1])."""
@@ -254,11 +270,13 @@ class ProjectionPanel(QWidget):
 
     def set_colour_mode(self, mode: str, dim: int | None = None, emit: bool = True) -> None:
         """Choose a colour mode (and dimension); emits :attr:`colouring_changed` with ``emit``."""
-        with QSignalBlocker(self.colour_combo), QSignalBlocker(self.dim_spin):
+        with QSignalBlocker(self.colour_combo), QSignalBlocker(self.dim_spin), QSignalBlocker(self.factor_combo):
             i = self.colour_combo.findData(mode)
             if i >= 0:
                 self.colour_combo.setCurrentIndex(i)
-            if dim is not None:
+            if dim is not None and mode == "factor":
+                self.factor_combo.setCurrentIndex(min(int(dim), self.factor_combo.count() - 1))
+            elif dim is not None:
                 self.dim_spin.setValue(int(dim))
         self._update_rows()
         if emit:
@@ -343,6 +361,7 @@ class ProjectionPanel(QWidget):
         self._form.setRowVisible(self.seed_spin, umap or tsne)
         self.compute_button.setVisible(umap or tsne)
         self._pform.setRowVisible(self.dim_spin, self.colour_mode() == "dimension")
+        self._pform.setRowVisible(self.factor_combo, self.colour_mode() == "factor")
 
     def _update_marker_labels(self) -> None:
         self.size_label.setText(f"{self.size_slider.value()} px")

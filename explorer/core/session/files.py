@@ -115,6 +115,8 @@ def session_document(session, path: str | os.PathLike, with_results: bool = Fals
         "traversal": dict(sorted(session.settings.get("traversal", {}).items())),
         "reconstruction": dict(sorted(session.settings.get("reconstruction", {}).items())),
         "compare": _compare_entry(session),
+        "evaluations": [{"model": i, **ev.to_dict()} for i, m in enumerate(session.models)
+                        for ev in m.evaluations.values()],
         "results": results_path(path).name if with_results else None,
     }
 
@@ -318,6 +320,13 @@ def restore_session(session, sd: SessionDoc) -> list:
     session.set_compare([states[i].key for i in cmp["models"] if i in states], cmp["align"],
                         states[cmp["colour_model"]].key if cmp["colour_model"] in states else None)
     session.compare_changed.emit()
+    unchanged = {i for i, m, saved in entries if saved or not m.sha256}
+    for pos, ev in plan.evaluations:
+        if pos in states and pos in unchanged:
+            session.set_evaluation(states[pos].key, ev)
+        elif pos in states:
+            session.notes.append(f"The {ev.family.replace('_', ' ')} evaluation of '{plan.models[pos].path}' is left "
+                                 "out: the model file changed since it was computed.")
     if ds is not None:
         session.pending_selection = plan.selection
     else:

@@ -15,6 +15,7 @@ from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.session.analysis import Analyses
 from explorer.core.session.compare import CompareViews
 from explorer.core.session.compare_measure import CompareMeasures
+from explorer.core.session.evaluations import Evaluations
 from explorer.core.session.results import apply_results
 from explorer.core.session.state import (
     COLOUR_MODES,
@@ -41,7 +42,7 @@ def _key(path: str | Path) -> str:
     return str(resolved(path))  # a loop of symbolic links gets a key too; opening it then says what is wrong
 
 
-class Session(ViewState, Analyses, CompareViews, CompareMeasures):
+class Session(ViewState, Analyses, CompareViews, CompareMeasures, Evaluations):
     """The one object a window shows: dataset, models, codes, projections, clusterings, colouring, selection.
 
     Views subscribe to the signals and render what they are told; user actions call the
@@ -67,6 +68,7 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures):
     slider_code_changed(str key) ; keypoints_changed(str key) ; settings_changed(str group)
     dirty_changed(bool) ; error_reported(str message)
     compare_changed() ; hover_changed(int dataset index, -1 for none) ; scorecard_changed()
+    evaluation_changed(str key, str family)
     """
 
     dataset_changed = Signal()
@@ -89,6 +91,7 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures):
     compare_changed = Signal()
     hover_changed = Signal(int)
     scorecard_changed = Signal()
+    evaluation_changed = Signal(str, str)
 
     def __init__(self, *, codes_cache=None, projection_cache=None, use_workers: bool = False) -> None:
         from explorer.core.reconstruction.inverted import InvertedCodesStores

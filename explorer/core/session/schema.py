@@ -64,6 +64,7 @@ class Plan:
     results: str | None = None
     compare: dict = field(default_factory=lambda: {"on": False, "models": [], "align": "procrustes",
                                                    "colour_model": None})
+    evaluations: list = field(default_factory=list)  # (model position, Evaluation)
 
 
 class _Check:
@@ -293,4 +294,54 @@ def parse_document(doc: Any, path: Path, version: int) -> Plan:
     return Plan(version=version, dataset=dataset, models=plans, active=active, colour=colour, marker=marker,
                 selection=np.asarray(sorted(set(sel)), np.int64), projection=c.spec(doc.get("projection"),
                                                                                     "projection") or ProjectionSpec(),
-                clustering=clustering, settings=_settings(c, doc), results=results, compare=compare)
+                clustering=clustering, settings=_settings(c, doc), results=results, compare=compare,
+                evaluations=_evaluations(c, doc, len(plans)))
+
+
+#: At most this many numbers in one evaluation entry (per-image series and matrices together).
+MAX_EVALUATION_NUMBERS = 1 << 24
+
+
+def _numbers(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)) for v in value)
+
+
+def _evaluations(c: _Check, doc: dict, n_models: int) -> list:
+    """The ``"evaluations"`` entry checked: ``[(model position, Evaluation)]`` (see docs/session-format.md)."""
+    from explorer.core.session.evaluations import FAMILY_PATTERN, Evaluation
+
+    entries = doc.get("evaluations", [])
+    if not isinstance(entries, list):
+        raise c.bad("\"evaluations\" entry (a list)", type(entries).__name__)
+    out = []
+    for j, e in enumerate(entries):
+        where = f"evaluation {j + 1}"
+        e = c.obj(e, where)
+        pos = c.int(e.get("model"), f"model position of {where}", 0, max(n_models - 1, 0))
+        family = e.get("family")
+        if not isinstance(family, str) or not FAMILY_PATTERN.match(family):
+            raise c.bad(f"family of {where}", family)
+        record = c.obj(e.get("record"), f"record of {where}")
+        identity = e.get("dataset_identity")
+        if identity is not None and not isinstance(identity, str):
+            raise c.bad(f"dataset identity of {where}", identity)
+        indices = e.get("indices")
+        if indices is not None and (not isinstance(indices, list) or len(indices) > MAX_EVALUATION_NUMBERS or not all(
+                isinstance(i, int) and not isinstance(i, bool) and 0 <= i < MAX_INDEX for i in indices)):
+            raise c.fail(f"has bad dataset indices in {where}")
+        values, matrices = c.obj(e.get("values"), f"values of {where}", {}), c.obj(e.get("matrices"),
+                                                                                 f"matrices of {where}", {})
+        total = sum(len(v) if isinstance(v, list) else 0 for v in values.values())
+        for name, v in values.items():
+            if not _numbers(v) or indices is None or len(v) != len(indices):
+                raise c.fail(f"has a bad per-image series {name!r} in {where} (one number per index)")
+        for name, m in matrices.items():
+            if not isinstance(m, list) or not m or not all(isinstance(r, list) and len(r) == len(m[0]) and _numbers(r)
+                                                             for r in m):
+                raise c.fail(f"has a bad matrix {name!r} in {where} (rows of numbers, all of one length)")
+            total += len(m) * len(m[0])
+        if total > MAX_EVALUATION_NUMBERS:
+            raise c.fail(f"has too many numbers in {where} ({total:,} > {MAX_EVALUATION_NUMBERS:,})")
+        out.append((pos, Evaluation.from_dict({**e, "record": record, "values": values, "matrices": matrices})))
+    return out

@@ -19,7 +19,7 @@ __all__ = ["ModelState", "DatasetSpec", "Task", "Keypoint", "ClusteringSettings"
            "CompareSettings", "COLOUR_MODES", "TASK_FAMILIES"]
 
 #: What a task does; a model shows one busy flag per family.
-TASK_FAMILIES = ("dataset", "peek", "open", "encode", "invert", "projection", "kmeans", "sweep", "compare")
+TASK_FAMILIES = ("dataset", "peek", "open", "encode", "invert", "projection", "kmeans", "sweep", "compare", "evaluate")
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,9 @@ class ModelState:
     results : dict or None
         Codes, embeddings and cluster labels read from a session's companion ``.npz``,
         used once the dataset is open (then cleared).
+    evaluations : dict
+        Metric family -> :class:`~explorer.core.session.evaluations.Evaluation` (likelihood,
+        sample quality, disentanglement, human test) of this model.
     """
 
     key: str
@@ -174,6 +177,7 @@ class ModelState:
     want_clustering: dict | None = None
     saved_hash: str | None = None
     results: dict | None = None
+    evaluations: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -64,8 +64,17 @@ class ViewState:
             mode = "label"
         if mode == "inversion_error" and (codes is None or codes.fit_error is None):
             mode = "label"
+        if mode == "nll" and (m is None or codes is None or not codes.of_dataset
+                              or self.per_image_series(m.key) is None):
+            mode = "label"
+        ds = self.dataset
+        if mode == "factor" and (ds is None or ds.factors is None or codes is None or not codes.of_dataset
+                                 or self.colour.dim >= ds.factors.shape[1]):
+            mode = "label"
         if mode == "label" and (codes is None or codes.labels is None):
             mode = "none"
+        if mode == "factor":
+            return Colour(mode, self.colour.dim)
         dim = min(self.colour.dim, codes.z.shape[1] - 1) if codes is not None else self.colour.dim
         return Colour(mode, dim)
 
@@ -88,6 +97,13 @@ class ViewState:
             return captions.colouring("label", n, labels=codes.labels, class_names=names)
         if col.mode == "inversion_error":
             return captions.colouring("inversion_error", n, errors=codes.fit_error)
+        if col.mode == "nll":
+            values, title = self.per_image_series(m.key)
+            return captions.colouring("nll", n, values=values[codes.indices] if codes.indices is not None else values,
+                                      value_title=title)
+        if col.mode == "factor":
+            f = ds.factors if codes.indices is None else ds.factors[codes.indices]
+            return captions.colouring("factor", n, factors=f, dim=col.dim, factor_names=ds.factor_names)
         return captions.colouring("none", n)
 
     def set_view_range(self, key: str, view_range) -> None:
