@@ -277,6 +277,9 @@ class MainWindow(QMainWindow):
         toolbar_action = toolbar.toggleViewAction()
         toolbar_action.setText("Selection tool bar")
         view_menu.addAction(toolbar_action)
+        from explorer.gui.judging import JudgingDocks
+
+        self.judging = JudgingDocks(self, menu_bar.addMenu("&Evaluate"))  # likelihood, sample quality, …
         help_menu = menu_bar.addMenu("&Help")
         help_menu.addAction("Where is the log file?").triggered.connect(self.files.show_log_location)
         help_menu.addAction("&About Latent Explorer").triggered.connect(self.files.show_about)
