@@ -250,7 +250,8 @@ class ScorecardView(QWidget):
         self.table.setWordWrap(True)
         outer.addWidget(self.table, 1)
         self.notes = QLabel("Compute the scorecard: clustering and reconstruction of every compared model on the "
-                            "same images.", self)
+                            "same images. Likelihood, sample quality, disentanglement and the human test join it "
+                            "from each model's Evaluate panels (compared only where N and settings agree).", self)
         self.notes.setWordWrap(True)
         self.notes.setStyleSheet("color: #444;")
         outer.addWidget(self.notes)

@@ -259,3 +259,38 @@ def test_a_new_dataset_forgets_the_hovered_image_and_the_scorecard(compared, fil
     s.scorecard = {"keys": [], "card": None, "comparison": None, "dataset_id": s.dataset_id}
     s.run(s.open_dataset(str(data), limit=40))
     assert s.hovered == -1 and heard == [50, -1] and s.scorecard is None
+
+
+def test_the_scorecard_shows_each_models_evaluations_and_compares_only_like_with_like(compared):
+    from explorer.core.session.evaluations import Evaluation
+
+    s = compared
+    a, b, g = (m.key for m in s.models)
+
+    def lik(nll, n=50, seed=0):
+        return Evaluation("likelihood", {"estimator": "iwae", "k": 100, "n_images": n, "nll_nats": nll,
+                                         "nll_nats_ci95": [nll - 1, nll + 1], "bits_per_dim": nll / 784 / np.log(2),
+                                         "seed": seed, "data_convention": "dequantised"}, s.dataset_id)
+
+    s.set_evaluation(a, lik(300.0))  # before the scorecard: taken in when it is made
+    s.run(s.scorecard_task(n_images=20, precisions=("float32",), seed=0))
+    card = s.scorecard["card"]
+    assert card.cell(0, "likelihood.nll_nats").value == 300.0 and card.cell(1, "likelihood.nll_nats").value is None
+    seen = []
+    s.scorecard_changed.connect(lambda: seen.append(1))
+    s.set_evaluation(b, lik(280.0))  # after: the scorecard follows without measuring again
+    card = s.scorecard["card"]
+    assert seen == [1] and card.cell(1, "likelihood.nll_nats").value == 280.0
+    assert card.cell(1, "likelihood.nll_nats").best and not card.cell(0, "likelihood.nll_nats").best
+    assert card.cell(0, "likelihood.nll_nats").ci95 == (299.0, 301.0)
+    s.set_evaluation(b, lik(280.0, n=500))  # another N: nothing is compared, and the header says why
+    card = s.scorecard["card"]
+    col = card.columns[card.column("likelihood.nll_nats")]
+    assert "not compared: n images differ between models" in col.detail and col.direction is None
+    assert not any(card.cell(i, "likelihood.nll_nats").best for i in range(3))
+    s.set_evaluation(g, Evaluation("human", {"error_rate": 0.4, "ci95": [0.3, 0.5], "n": 100}, s.dataset_id))
+    card = s.scorecard["card"]
+    assert card.cell(2, "human.error_rate").value == 0.4 and card.cell(2, "human.error_rate").best
+    assert "N = 100 answers" in card.columns[card.column("human.error_rate")].detail
+    s.set_evaluation(a, Evaluation("likelihood:digits", {"nll_nats": 1.0}, s.dataset_id))  # a second dataset
+    assert s.scorecard["card"].cell(0, "likelihood.nll_nats").value == 300.0

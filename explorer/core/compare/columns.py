@@ -9,10 +9,10 @@ Every header names its units, the space, the feature extractor where there is on
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["Column", "COLUMN_FAMILIES", "column_family", "scorecard_columns", "common"]
+__all__ = ["Column", "COLUMN_FAMILIES", "column_family", "scorecard_columns", "common", "differing"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,35 @@ def common(records: Sequence[dict], *path, fmt: Callable[[Any], str] = str) -> s
     if not values:
         return None
     return " / ".join(fmt(v) for v in values) + (" (differs between models)" if len(values) > 1 else "")
+
+
+def differing(records: Sequence[dict], family: str, keys: Sequence[str]) -> list[str]:
+    """The settings ``keys`` of ``family`` whose values differ between the records that have that family.
+
+    A column whose numbers were computed at different N, on different images, with another
+    estimator or feature extractor compares nothing: its family marks no best then and says
+    which settings differ.
+    """
+    recs = _has(records, family)
+    out = []
+    for key in keys:
+        values = []
+        for r in recs:
+            v = r.get(key)
+            if v not in values:
+                values.append(v)
+        if len(values) > 1:
+            out.append(key.replace("_", " "))
+    return out
+
+
+def _unless_differing(cols: list[Column], records, family: str, keys: Sequence[str]) -> list[Column]:
+    """``cols`` as they are, or — when ``keys`` differ between models — without a direction and saying so."""
+    diff = differing(records, family, keys)
+    if not diff:
+        return cols
+    why = f"not compared: {', '.join(diff)} differ between models"
+    return [replace(c, detail=f"{c.detail}; {why}", direction=None, paired=None) for c in cols]
 
 
 def _n(v) -> str:
@@ -221,12 +250,13 @@ def _likelihood_columns(records: Sequence[dict]) -> list[Column]:
         v = _dig(r, "likelihood", "nll_nats_ci95")
         return tuple(v) if v is not None and None not in v else None
 
-    return [
+    return _unless_differing([
         Column("likelihood.nll_nats", "likelihood", "NLL", f"nats per image, {ctx}",
                lambda r: _dig(r, "likelihood", "nll_nats"), "lower", ci, fmt=".2f"),
         Column("likelihood.bits_per_dim", "likelihood", "bits/dim", f"NLL / (D ln 2), {ctx}",
                lambda r: _dig(r, "likelihood", "bits_per_dim"), "lower", fmt=".4f"),
-    ]
+    ], records, "likelihood", ("estimator", "k", "ais_steps", "n_images", "seed", "data_convention",
+                               "dataset_identity"))
 
 
 # -- sample quality (issue 12) -----------------------------------------------------------------------------
@@ -246,7 +276,7 @@ def _sample_quality_columns(records: Sequence[dict]) -> list[Column]:
     def sq(key):
         return lambda r: _dig(r, "sample_quality", key)
 
-    return [
+    return _unless_differing([
         Column("sample_quality.fid", "sample_quality", "FID", f"Fréchet distance of features, {ctx}", sq("fid"),
                "lower", fmt=".2f"),
         Column("sample_quality.kid", "sample_quality", "KID", f"unbiased MMD², cubic kernel, {ctx}", sq("kid"),
@@ -261,7 +291,7 @@ def _sample_quality_columns(records: Sequence[dict]) -> list[Column]:
                sq("density"), "higher", fmt=".3f"),
         Column("sample_quality.coverage", "sample_quality", "coverage", f"Naeem 2020, k = 5, 0–1, {ctx}",
                sq("coverage"), "higher", fmt=".3f"),
-    ]
+    ], records, "sample_quality", ("extractor", "n_samples", "real_set", "dataset_identity"))
 
 
 # -- disentanglement (issue 13) -----------------------------------------------------------------------------
@@ -288,4 +318,24 @@ def _disentanglement_columns(records: Sequence[dict]) -> list[Column]:
             continue
         cols.append(Column("disentanglement." + ".".join(path), "disentanglement", name, f"0–1, {ctx}",
                            (lambda r, path=path: _dig(r, "disentanglement", *path)), "higher", fmt=".3f"))
-    return cols
+    return _unless_differing(cols, records, "disentanglement", ("settings", "n_train", "n_test", "seed",
+                                                                 "sklearn_version", "dataset_identity"))
+
+
+# -- human real-vs-fake test (issue 12) ------------------------------------------------------------------
+
+
+@column_family("human")
+def _human_columns(records: Sequence[dict]) -> list[Column]:
+    recs = _has(records, "human")
+    if not recs:
+        return []
+    n = common(recs, "n", fmt=_n)
+
+    def ci(r):
+        v = _dig(r, "human", "ci95")
+        return tuple(v) if v is not None and None not in v else None
+
+    return [Column("human.error_rate", "human", "human error",
+                   f"HYPE∞-style real/fake test, fraction of answers wrong, 0.5 = indistinguishable, Wilson 95 % CI, "
+                   f"N = {n} answers", lambda r: _dig(r, "human", "error_rate"), "higher", ci, fmt=".3f")]

@@ -264,12 +264,20 @@ def build_scorecard(records: Sequence[dict], paired: Sequence[dict] | None = Non
                       "tested": paired is not None})
 
 
-def scorecard_of(comparison, n_resamples: int = DEFAULT_RESAMPLES, seed: int | None = None) -> Scorecard:
+def scorecard_of(comparison, n_resamples: int = DEFAULT_RESAMPLES, seed: int | None = None,
+                 extra: Sequence[dict] | None = None) -> Scorecard:
     """`build_scorecard` of a `explorer.core.compare.run.Comparison` (rows say *inverted* for inverted codes).
 
-    ``seed`` defaults to the comparison's seed.
+    ``seed`` defaults to the comparison's seed. ``extra``: per model, record families measured
+    elsewhere (e.g. the likelihood a model's panel estimated, ``{"likelihood": record}``), added
+    where the comparison's own record has no such family.
     """
     names = [r.name + (" (inverted)" if r.source == "inverted" else "") for r in comparison.runs]
-    return build_scorecard([r.record for r in comparison.runs], paired_data(comparison),
+    records = [r.record for r in comparison.runs]
+    if extra is not None:
+        if len(extra) != len(records):
+            raise ValueError(f"{len(extra)} sets of extra records for {len(records)} models")
+        records = [{**x, **r} for x, r in zip(extra, records, strict=True)]
+    return build_scorecard(records, paired_data(comparison),
                            n_images=comparison.n_images, names=names, n_resamples=n_resamples,
                            seed=comparison.settings["seed"] if seed is None else seed, notes=comparison.notes)

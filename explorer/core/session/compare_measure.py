@@ -54,10 +54,12 @@ class CompareMeasures:
         n = None if n_images is None else min(int(n_images), len(dataset))
         precisions, metrics = tuple(precisions), tuple(metrics)
 
+        extra = self.evaluation_records(keys, dataset_id)
+
         def measure(ctx):
             comparison = compare_models(paths, dataset, metrics, n_images=n, precisions=precisions, seed=seed,
                                         inversion=inversion, ctx=ctx)
-            return comparison, scorecard_of(comparison)
+            return comparison, scorecard_of(comparison, extra=extra)
 
         def apply(result):
             if dataset_id != self.dataset_id:
@@ -69,6 +71,33 @@ class CompareMeasures:
         what = "all" if n is None else f"{n:,}"
         return Task("compare-scorecard", "compare", measure,
                     f"Scorecard of {len(keys)} models on {what} images", apply)
+
+    def evaluation_records(self, keys, dataset_id) -> list[dict]:
+        """Per model of ``keys``: ``{family: record}`` of its kept evaluations on dataset ``dataset_id``.
+
+        The likelihood, sample-quality, disentanglement and human-test numbers of each model's
+        panels, for the scorecard; qualified families (a second dataset's likelihood) and
+        evaluations of another dataset are left out. Each record gets its ``dataset_identity``
+        so that the scorecard compares only numbers computed on the same data.
+        """
+        out = []
+        for k in keys:
+            recs = {}
+            for family, ev in sorted(self.evaluations_of(k).items()):
+                if ":" not in family and ev.dataset_id == dataset_id:
+                    recs[family] = {**ev.record, "dataset_identity": ev.dataset_id}
+            out.append(recs)
+        return out
+
+    def _scorecard_follows_evaluations(self, key: str, _family: str) -> None:
+        """A compared model's evaluation changed: the kept scorecard shows it (no model is measured again)."""
+        sc = self.scorecard
+        if sc is None or key not in sc["keys"] or any(self.state(k) is None for k in sc["keys"]):
+            return
+        from explorer.core.compare.scorecard import scorecard_of
+
+        sc["card"] = scorecard_of(sc["comparison"], extra=self.evaluation_records(sc["keys"], sc["dataset_id"]))
+        self.scorecard_changed.emit()
 
     def compare_rd_task(self, n: int = 200) -> Task | None:
         """Rate–distortion of the scorecard's models beside JPEG/WebP on its first ``n`` images (a task).

@@ -132,6 +132,7 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures, Evaluations):
         #: What a session file or the command line asked for is being opened: results arriving are not
         #: changes. Cleared once nothing is loading, waiting or running any more.
         self.restoring = False
+        self.evaluation_changed.connect(self._scorecard_follows_evaluations)
 
     # ------------------------------------------------------------------ small accessors
 
