@@ -431,12 +431,12 @@ class ComparePresenter(QObject):
         s = self.session
         col = s.compare_colouring(panel)
         colorbar = None
-        if col.mode in ("label", "cluster"):
+        if col.categories is not None:
             colors, legend = label_colors(col.categories, col.names)
             if panel.linked:
                 self._legend_entries.update({name: rgba for name, rgba in legend})
                 self._legend_title = col.title
-        elif col.mode in ("dimension", "inversion_error"):
+        elif col.values is not None:
             colors, (cmap, vmin, vmax) = continuous_colors(col.values, "viridis", col.vmin, col.vmax)
             if last:  # one colour bar, on the last view: every view has the same range
                 colorbar = (cmap, vmin, vmax, f"{col.title} (clipped to 1st–99th percentile)")

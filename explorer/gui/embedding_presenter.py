@@ -170,7 +170,8 @@ class EmbeddingPresenter(QObject):
         if m is None:
             return None
         col = self.session.effective_colour(m.key)
-        return col.mode, col.dim, id(m.clustering) if col.mode == "cluster" else None
+        source = {"cluster": m.clustering, "nll": m.evaluations.get("likelihood")}.get(col.mode)
+        return col.mode, col.dim, id(source) if source is not None else None
 
     def clear(self) -> None:
         """No points on the view."""
@@ -199,9 +200,9 @@ class EmbeddingPresenter(QObject):
         col = s.colouring(key)
         self._drawn = self._colour_signature()
         legend = colorbar = None
-        if col.mode in ("label", "cluster"):
+        if col.categories is not None:  # label, cluster, a factor with few values
             colors, legend = label_colors(col.categories, col.names)
-        elif col.mode in ("dimension", "inversion_error"):
+        elif col.values is not None:  # z[j], inversion error, −log p(x), a finer factor
             colors, (cmap, vmin, vmax) = continuous_colors(col.values, "viridis", col.vmin, col.vmax)
             colorbar = (cmap, vmin, vmax, f"{col.title} (clipped to 1st–99th percentile)")
         else:

@@ -142,3 +142,23 @@ def test_json_ready_makes_numpy_plain_and_non_finite_null():
     out = json_ready({"a": np.float32(0.5), "b": np.arange(3), "c": [np.inf, np.int64(4)], "d": (np.bool_(True),)})
     assert out == {"a": 0.5, "b": [0, 1, 2], "c": [None, 4], "d": [True]}
     json.dumps(out, allow_nan=False)
+
+
+def test_compared_views_colour_by_each_models_own_likelihood_on_one_range(tmp_path, files):
+    data, a, b = files
+    s = new_session(tmp_path)
+    open_all(s, data, [a, b])
+    ka, kb = (m.key for m in s.models)
+    s.set_evaluation(ka, Evaluation("likelihood", {"estimator": "ais"}, s.dataset_id, np.arange(90),
+                                    {"bits_per_dim": np.linspace(1, 2, 90)}))
+    s.set_evaluation(kb, Evaluation("likelihood", {"estimator": "ais"}, s.dataset_id, np.arange(45),
+                                    {"bits_per_dim": np.linspace(3, 4, 45)}))
+    s.set_compare_mode(True)
+    s.set_colour("nll")
+    pa, pb = s.compare_panels()
+    ca, cb = s.compare_colouring(pa), s.compare_colouring(pb)
+    np.testing.assert_allclose(ca.values[pa.dataset_indices.argsort()], np.linspace(1, 2, 90))
+    assert np.isnan(cb.values[pb.dataset_indices >= 45]).all()
+    lo, hi = np.percentile(np.r_[np.linspace(1, 2, 90), np.linspace(3, 4, 45)], [1, 99])
+    assert (ca.vmin, ca.vmax) == (cb.vmin, cb.vmax) == pytest.approx((lo, hi))
+    assert "of each model" in ca.title and "AIS" in ca.title

@@ -321,7 +321,17 @@ class CompareViews:
             lo, hi = np.percentile(full, [1, 99]) if len(full) else (0.0, 1.0)
             return captions.Colouring("dimension", values=values, vmin=float(lo), vmax=float(hi),
                                       title=f"z[{dim}] of {source.name}")
-        if mode in ("label", "cluster", "dimension") and ds is not None and ds.labels is not None:
+        if mode == "factor" and ds is not None and ds.factors is not None and self.colour.dim < ds.factors.shape[1]:
+            return captions.colouring("factor", n, factors=ds.factors[idx], dim=self.colour.dim,
+                                      factor_names=ds.factor_names)
+        own = self.per_image_series(panel.key) if mode == "nll" else None
+        if own is not None:  # each model's own −log p(x), on one colour range for all
+            shared = [v for k in self.compared_keys() if (ser := self.per_image_series(k)) is not None
+                      for v in [ser[0][np.isfinite(ser[0])]]]
+            lo, hi = np.percentile(np.concatenate(shared), [1, 99])
+            return captions.Colouring("nll", values=own[0][idx], vmin=float(lo), vmax=float(hi),
+                                      title=f"{own[1]} of each model")
+        if mode in ("label", "cluster", "dimension", "nll", "factor") and ds is not None and ds.labels is not None:
             return captions.colouring("label", n, labels=ds.labels[idx], class_names=ds.class_names)
         return captions.colouring("none", n)
 
