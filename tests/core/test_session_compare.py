@@ -294,3 +294,18 @@ def test_the_scorecard_shows_each_models_evaluations_and_compares_only_like_with
     assert "N = 100 answers" in card.columns[card.column("human.error_rate")].detail
     s.set_evaluation(a, Evaluation("likelihood:digits", {"nll_nats": 1.0}, s.dataset_id))  # a second dataset
     assert s.scorecard["card"].cell(0, "likelihood.nll_nats").value == 300.0
+
+
+def test_an_aligned_umap_is_tied_to_the_codes_objects_themselves():
+    from explorer.core.session.compare import CompareViews
+
+    class M:
+        def __init__(self, key, codes):
+            self.key, self.codes = key, codes
+
+    codes = np.zeros((3, 2))
+    sig = CompareViews._umap_signature(None, [M("a", codes)])
+    assert CompareViews._same_codes(sig, CompareViews._umap_signature(None, [M("a", codes)]))
+    assert not CompareViews._same_codes(sig, CompareViews._umap_signature(None, [M("a", codes.copy())]))
+    assert not CompareViews._same_codes(sig, CompareViews._umap_signature(None, [M("b", codes)]))
+    assert not CompareViews._same_codes(sig, ())

@@ -234,7 +234,7 @@ class CompareViews:
         pending_umap = False
         if align == "aligned-umap":
             res = self.aligned_umap_result
-            if res is not None and res["for"] == self._umap_signature(linked):
+            if res is not None and self._same_codes(res["for"], self._umap_signature(linked)):
                 aligned = res["embeddings"]
             else:
                 pending_umap = True
@@ -495,7 +495,14 @@ class CompareViews:
     # ------------------------------------------------------------------ AlignedUMAP (a task)
 
     def _umap_signature(self, models) -> tuple:
-        return tuple((m.key, id(m.codes)) for m in models)
+        """The models and the very codes objects an AlignedUMAP was fitted on (compared with `_same_codes`)."""
+        return tuple((m.key, m.codes) for m in models)
+
+    @staticmethod
+    def _same_codes(a: tuple, b: tuple) -> bool:
+        """Two `_umap_signature` s name the same models with the same codes objects (identity, not ``id()``:
+        a freed object's id can be reused by new codes)."""
+        return len(a) == len(b) and all(ka == kb and ca is cb for (ka, ca), (kb, cb) in zip(a, b, strict=True))
 
     def aligned_umap_task(self, seed: int = 0) -> Task | None:
         """Fit umap-learn's AlignedUMAP on the compared models' codes (dataset images only).
@@ -524,7 +531,8 @@ class CompareViews:
 
         def apply(result):
             embeddings, alignments = result
-            if self._umap_signature([self.state(k) for k in keys if self.state(k) is not None]) != signature:
+            if not self._same_codes(self._umap_signature([self.state(k) for k in keys if self.state(k) is not None]),
+                                    signature):
                 return  # the codes changed meanwhile
             self.aligned_umap_result = {"for": signature, "embeddings": {
                 k: (e, a) for k, e, a in zip(keys, embeddings, alignments, strict=True)}}
