@@ -99,13 +99,18 @@ class SampleQualityPanel(QWidget):
         outer.addWidget(self.tabs, 1)
         self.tabs.addTab(self._metrics_tab(), "Metrics")
         self.samples_grid = SamplesGrid()
-        self.tabs.addTab(self._scrolled(self.samples_grid), "Samples")
+        samples_tab = QWidget()
+        st = QVBoxLayout(samples_tab)
+        st.setContentsMargins(0, 0, 0, 0)
+        self.samples_caption = QLabel(samples_tab)
+        st.addWidget(self.samples_caption)
+        st.addWidget(self._scrolled(self.samples_grid), 1)
+        self.tabs.addTab(samples_tab, "Samples")
         self.tabs.addTab(self._memorisation_tab(), "Memorisation")
         self.compute_button.clicked.connect(self.compute)
         self.cancel_button.clicked.connect(self.cancel)
         self.human_button.clicked.connect(lambda: self.start_human_test())
         self.extractor_combo.activated.connect(self._on_extractor_chosen)
-        self.space_combo.currentIndexChanged.connect(lambda _i: self._show_memorisation())
         s = session
         for sig in (s.active_changed, s.models_changed, s.dataset_changed):
             sig.connect(lambda *_: self.refresh())
@@ -163,7 +168,8 @@ class SampleQualityPanel(QWidget):
         menu = QMenu(self.export_button)
         for text, which in (("Metrics table (CSV, JSON)…", "table"), ("Precision/recall plot…", "pr"),
                             ("Density/coverage plot…", "dc"), ("Samples grid…", "samples"),
-                            ("Memorisation grid…", "memorisation")):
+                            ("Memorisation grid, pixel space…", "memorisation"),
+                            ("Memorisation grid, feature space…", "memorisation_feature")):
             menu.addAction(text, lambda w=which: self._ask_export(w))
         self.export_button.setMenu(menu)
         bar.addWidget(self.export_button)
@@ -202,18 +208,26 @@ class SampleQualityPanel(QWidget):
         w = QWidget()
         lay = QVBoxLayout(w)
         lay.setContentsMargins(0, 0, 0, 0)
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("Space:", w))
-        self.space_combo = QComboBox(w)
-        self.space_combo.addItem("pixel space", "pixel")
-        self.space_combo.addItem("feature space", "feature")
-        bar.addWidget(self.space_combo)
         self.memorisation_caption = QLabel(w)
         self.memorisation_caption.setWordWrap(True)
-        bar.addWidget(self.memorisation_caption, 1)
-        lay.addLayout(bar)
-        self.memorisation_grid = MemorisationGrid()
-        lay.addWidget(self._scrolled(self.memorisation_grid), 1)
+        lay.addWidget(self.memorisation_caption)
+        inner = QWidget()
+        row = QHBoxLayout(inner)
+        self.memorisation_grids: dict[str, MemorisationGrid] = {}
+        self.memorisation_titles: dict[str, QLabel] = {}
+        for space in ssq.SPACES:
+            box = QVBoxLayout()
+            title = QLabel(inner)
+            title.setWordWrap(True)
+            title.setMaximumWidth(420)
+            grid = MemorisationGrid()
+            box.addWidget(title)
+            box.addWidget(grid)
+            box.addStretch(1)
+            row.addLayout(box)
+            self.memorisation_grids[space], self.memorisation_titles[space] = grid, title
+        row.addStretch(1)
+        lay.addWidget(self._scrolled(inner), 1)
         return w
 
     # ------------------------------------------------------------------ settings
@@ -375,8 +389,8 @@ class SampleQualityPanel(QWidget):
             self.memorisation_line.setText("")
             self.notes.setText("")
             self.samples_grid.set_images(None)
-            self.memorisation_grid.set_rows(None)
-            self.memorisation_caption.setText("")
+            self.samples_caption.setText("")
+            self._show_memorisation()
             return
         rec = ev.record
         self.header.setText(
@@ -397,7 +411,7 @@ class SampleQualityPanel(QWidget):
             self._show_images(images)
         else:
             self.samples_grid.set_images(None)
-            self.memorisation_grid.set_rows(None)
+            self._show_memorisation()
             self._request_images(m, ev)
 
     def _request_images(self, m, ev) -> None:
@@ -408,6 +422,8 @@ class SampleQualityPanel(QWidget):
             return
         self._images_for = ev
         model, key = m.model, m.key
+        spec = self.session.dataset_spec
+        data = None if spec is None else ssq.settings_for(self.session).data  # where the train split is now
         self.samples_grid.setText("Drawing the samples again (seeded: the same ones as measured)…")
 
         def done(images):
@@ -415,7 +431,7 @@ class SampleQualityPanel(QWidget):
             if self.session.active_key == key and self.session.evaluation(key, ssq.FAMILY) is images.evaluation:
                 self._show_images(images)
 
-        fn = lambda ctx: ssq.sample_quality_images(model, ev, ctx)  # noqa: E731
+        fn = lambda ctx: ssq.sample_quality_images(model, ev, ctx, data=data)  # noqa: E731
         if self.runner is not None:
             self.runner.submit_job(IMAGES_JOB, fn, label=f"Samples of {m.name} for the grids",
                                    on_done=done)
@@ -424,6 +440,10 @@ class SampleQualityPanel(QWidget):
 
     def _show_images(self, images) -> None:
         self.samples_grid.set_images(images.samples)
+        rec = images.evaluation.record
+        seed = (rec.get("settings") or {}).get("seed")
+        self.samples_caption.setText(f"decode(z), z ~ p(z): the first {len(images.samples)} of the "
+                                     f"N = {rec['n_samples']:,} samples measured (seed {seed}).")
         self._show_memorisation()
 
     def current_images(self):
@@ -432,19 +452,31 @@ class SampleQualityPanel(QWidget):
 
     def _show_memorisation(self) -> None:
         images = self.current_images()
-        space = self.space_combo.currentData()
-        rows = None if images is None else images.memorisation.get(space)
-        self.memorisation_grid.set_rows(rows)
-        if rows is None:
-            self.memorisation_caption.setText("No memorisation grid (it needs the train and test splits)."
-                                              if images is not None else "")
-            return
-        rec = images.evaluation.record
+        rec = {} if images is None else images.evaluation.record
         mem = rec.get("memorisation") or {}
-        self.memorisation_caption.setText(
-            f"The {len(rows.samples)} of {mem.get('n_samples', '?'):,} examined samples nearest to a training image "
-            f"and their three nearest of the {mem.get('n_train', 0):,} training images; distance "
-            f"{ssq.space_words(rec, space)}.")
+        shown = 0
+        for space in ssq.SPACES:
+            rows = None if images is None else images.memorisation.get(space)
+            self.memorisation_grids[space].set_rows(rows)
+            if rows is None:
+                self.memorisation_titles[space].setText("")
+                continue
+            shown = len(rows.samples)
+            threshold = (mem.get(space) or {}).get("threshold")
+            q = 100 * float(mem.get("quantile", 0.05))
+            below = "" if threshold is None else (f"; a sample nearer than d = {threshold:.3g} counts as close "
+                                                  f"({q:g} % of held-out test images are)")
+            self.memorisation_titles[space].setText(
+                f"<b>{space.capitalize()} space</b>: {ssq.space_words(rec, space)}{below}")
+        if images is None:
+            self.memorisation_caption.setText("")
+        elif not shown:
+            self.memorisation_caption.setText("No memorisation grid (it needs the train and test splits).")
+        else:
+            self.memorisation_caption.setText(
+                f"The {shown} of {mem.get('n_samples', 0):,} examined samples nearest to a training image, each with "
+                f"its three nearest of the {mem.get('n_train', 0):,} training images. "
+                + memorisation_sentence(mem))
 
     # ------------------------------------------------------------------ exports
 
@@ -463,7 +495,10 @@ class SampleQualityPanel(QWidget):
                 self.show_error(f"Export to {path} failed: {str(exc).rstrip('.')}.")
 
     def export(self, which: str, path) -> str:
-        """Write ``which`` ("table", "pr", "dc", "samples", "memorisation") of the active model to ``path``.
+        """Write ``which`` of the active model to ``path``.
+
+        ``which``: "table" (CSV/JSON), "pr", "dc" (plots), "samples", "memorisation" (pixel space),
+        "memorisation_feature" (figures, PNG/SVG/PDF).
 
         Raises
         ------
@@ -489,7 +524,9 @@ class SampleQualityPanel(QWidget):
         if which == "samples":
             return ssq.samples_figure(path, images)
         if which == "memorisation":
-            return ssq.memorisation_figure(path, images, self.space_combo.currentData())
+            return ssq.memorisation_figure(path, images, "pixel")
+        if which == "memorisation_feature":
+            return ssq.memorisation_figure(path, images, "feature")
         raise ValueError(f"unknown export {which!r}")
 
 

@@ -192,3 +192,64 @@ def test_a_human_test_needs_an_even_n_and_enough_images(opened):
         ssq.human_test_session(s, key, n=7)
     with pytest.raises(SampleQualityError, match="need 500 real"):
         ssq.human_test_session(s, key, n=1000)
+
+
+def _record():
+    scores = {"fid": 12.5, "kid": 0.002, "kid_std": 0.0005, "is": None, "is_std": None, "precision": 0.8,
+              "recall": 0.3, "density": 1.1, "coverage": 0.5}
+    floor = {**scores, "fid": 0.5, "kid": -1e-5, "kid_std": 2e-4, "recall": 0.85}
+    return {"extractor": "f.pt (feature adapter, 4-d features, no logits)", "n_samples": 100,
+            "real_set": "toy test split (200 images)", **scores, "floor": floor, "reconstructions": None,
+            "memorisation": None}
+
+
+def test_the_table_puts_each_metric_beside_its_floor_and_its_exports_read_back(tmp_path):
+    import csv
+
+    rec = _record()
+    human = {"error_rate": 0.4, "ci95": [0.3, 0.5], "n": 50, "real_set": "toy"}
+    rows = {r["metric"]: r for r in ssq.table_rows(rec, human)}
+    assert list(rows) == ["FID", "KID × 10³", "IS", "precision", "recall", "density", "coverage", "human error rate"]
+    assert rows["KID × 10³"]["value"] == pytest.approx(2.0) and rows["KID × 10³"]["spread"] == pytest.approx(0.5)
+    kid = rows["KID × 10³"]
+    assert kid["floor"] == pytest.approx(-0.01) and kid["floor_spread"] == pytest.approx(0.2)
+    assert rows["IS"]["value"] is None and rows["FID"]["floor"] == 0.5 and rows["recall"]["floor"] == 0.85
+    assert all(r["n_samples"] == 100 and r["extractor"] == rec["extractor"] for r in list(rows.values())[:-1])
+    assert rows["human error rate"]["spread"] == [0.3, 0.5] and rows["human error rate"]["floor"] == 0.5
+    ssq.export_table(tmp_path / "t.csv", rec, human)
+    lines = (tmp_path / "t.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == f"# {ssq.COMPARE_NOTE}"
+    back = list(csv.DictReader(lines[1:]))
+    assert [r["metric"] for r in back] == list(rows) and float(back[1]["value"]) == pytest.approx(2.0)
+    assert back[2]["value"] == "" and back[-1]["spread"] == "0.3 – 0.5"
+    ssq.export_table(tmp_path / "t.json", rec)
+    doc = json.loads((tmp_path / "t.json").read_text())
+    assert doc["sample_quality"] == rec and doc["human"] is None and len(doc["table"]) == 7
+    with pytest.raises(ValueError, match=r"use \.csv or \.json"):
+        ssq.export_table(tmp_path / "t.xlsx", rec)
+    assert not (tmp_path / "t.xlsx").exists()
+
+
+def test_the_grids_are_saved_as_figures(tmp_path):
+    from PIL import Image
+
+    from explorer.core.session.evaluations import Evaluation
+
+    rng = np.random.default_rng(0)
+    ev = Evaluation("sample_quality", {**_record(), "settings": {"seed": 1}})
+    images = ssq.SampleQualityImages(rng.random((20, 1, 8, 8)).astype(np.float32), {}, ev)
+    ssq.samples_figure(tmp_path / "s.png", images, ncols=8)
+    with Image.open(tmp_path / "s.png") as im:
+        assert im.width >= 8 * 16 and im.height >= 3 * 16  # 3 rows of 8, each image ×2
+    with pytest.raises(ValueError, match="no pixel-space memorisation grid"):
+        ssq.memorisation_figure(tmp_path / "m.png", images)
+    rows = ssq.MemorisationRows("pixel", np.array([3, 7]), np.array([[0, 1, 2], [3, 4, 5]]),
+                                np.array([[0.5, 0.6, 0.7], [0.8, 0.9, 1.0]]), rng.random((2, 1, 8, 8)),
+                                rng.random((2, 3, 1, 8, 8)))
+    images.memorisation["pixel"] = rows
+    ssq.memorisation_figure(tmp_path / "m.svg", images)
+    svg = (tmp_path / "m.svg").read_text()
+    assert "sample 3: d = 0.5, 0.6, 0.7" in svg and "nearest training image" in svg
+    back = ssq.MemorisationRows.from_matrix("pixel", rows.matrix())
+    np.testing.assert_array_equal(back.train_indices, rows.train_indices)
+    np.testing.assert_array_equal(back.distances, rows.distances)

@@ -59,10 +59,10 @@ def test_the_panel_shows_the_evaluation_table_plots_and_grids(window_with_result
     images = panel.current_images()
     np.testing.assert_array_equal(panel.samples_grid.images, images.samples)
     rows = images.memorisation["pixel"]
-    assert panel.memorisation_grid.distance_texts() == [f"d = {d:.3g}" for d in rows.distances.ravel()]
-    panel.space_combo.setCurrentIndex(1)
+    assert panel.memorisation_grids["pixel"].distance_texts() == [f"d = {d:.3g}" for d in rows.distances.ravel()]
     feat = images.memorisation["feature"]
-    assert panel.memorisation_grid.distance_texts() == [f"d = {d:.3g}" for d in feat.distances.ravel()]
+    assert panel.memorisation_grids["feature"].distance_texts() == [f"d = {d:.3g}" for d in feat.distances.ravel()]
+    assert f"d = {mem['pixel']['threshold']:.3g}" in panel.memorisation_titles["pixel"].text()
 
 
 def test_exports_write_the_table_plots_and_grids(window_with_result, tmp_path):
@@ -85,7 +85,7 @@ def test_exports_write_the_table_plots_and_grids(window_with_result, tmp_path):
             assert out.stat().st_size > 500
     panel.export("samples", tmp_path / "s.png")
     panel.export("memorisation", tmp_path / "m.png")
-    panel.export("memorisation", tmp_path / "m.svg")
+    panel.export("memorisation_feature", tmp_path / "m.svg")
     with Image.open(tmp_path / "m.png") as im:
         assert im.height > 8 * 56  # eight rows of 2× images with labels
     assert "d = " in (tmp_path / "m.svg").read_text()
@@ -166,3 +166,31 @@ def test_the_panels_human_test_stops_early_and_is_kept_in_the_session(make_windo
     assert panel.table.cell_text(row, 0) == "human error rate"
     assert panel.table.cell_text(row, 1) == format_number(errors / 7, ev.record["ci95"])
     assert w.session.dirty
+
+
+def test_a_dataset_without_splits_fails_in_one_sentence(make_window, qtbot, data_file, vae_file, no_dialogs):
+    w = make_window()
+    open_and_wait(qtbot, w, data_file, [vae_file])
+    panel = w.judging.show("SampleQualityDock")
+    panel.n_spin.setValue(20)
+    assert panel.compute() is not None
+    qtbot.waitUntil(lambda: not w.runner.running_kinds() and not panel.progress_bar.isVisible(), timeout=30_000)
+    assert "has no test split" in panel.header.text() and "\n" not in panel.header.text()
+    assert any("has no test split" in m for m in no_dialogs)
+    assert w.session.evaluation(w.session.active_key, "sample_quality") is None
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # making the stand-in file is the user's business
+def test_choosing_a_torchscript_extractor_says_that_it_runs_its_code(make_window, tmp_path):
+    import torch
+
+    path = tmp_path / "inception-2015-12-05.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Identity()), str(path))
+    w = make_window()
+    panel = w.judging.show("SampleQualityDock")
+    assert panel.extractor_spec() == "classifier" and not panel.extractor_note.isVisible()
+    panel.set_extractor(str(path))
+    assert panel.extractor_spec() == str(path) and panel.extractor_combo.currentData() == "torchscript"
+    assert "runs the code inside it" in panel.extractor_note.text() and panel.extractor_note.isVisible()
+    panel.set_extractor("classifier")
+    assert panel.extractor_spec() == "classifier" and panel.extractor_note.isHidden()
