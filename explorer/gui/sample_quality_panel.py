@@ -326,7 +326,7 @@ class SampleQualityPanel(QWidget):
         except (SampleQualityError, ValueError, KeyError) as exc:
             self.header.setText(f"Human test: {str(exc).rstrip('.')}.")
             return None
-        win = HumanTestWindow(trials)
+        win = HumanTestWindow(trials, self.window())  # a window of its own that closes with the main window
         win.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         win.finished.connect(self._on_human_finished)
         self.human_window = win

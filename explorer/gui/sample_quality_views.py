@@ -49,6 +49,7 @@ class MetricsTable(QTableWidget):
         self.setHorizontalHeaderLabels(self.HEADERS)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.verticalHeader().hide()
+        self.setWordWrap(False)  # one line per metric; the full text is in each cell's tooltip
         h = self.horizontalHeader()
         for i in range(len(self.HEADERS)):
             h.setSectionResizeMode(i, QHeaderView.ResizeMode.ResizeToContents)

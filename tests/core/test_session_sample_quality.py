@@ -249,7 +249,7 @@ def test_the_grids_are_saved_as_figures(tmp_path):
     images.memorisation["pixel"] = rows
     ssq.memorisation_figure(tmp_path / "m.svg", images)
     svg = (tmp_path / "m.svg").read_text()
-    assert "sample 3: d = 0.5, 0.6, 0.7" in svg and "nearest training image" in svg
+    assert "sample 3: d = 0.5, 0.6, 0.7" in svg and "1st" in svg and "pixel space" in svg
     back = ssq.MemorisationRows.from_matrix("pixel", rows.matrix())
     np.testing.assert_array_equal(back.train_indices, rows.train_indices)
     np.testing.assert_array_equal(back.distances, rows.distances)

@@ -115,7 +115,7 @@ def space_words(record: dict, space: str) -> str:
     return str(mem.get(f"{space}_space", default))
 
 
-def samples_figure(path, images, ncols: int = 8) -> str:
+def samples_figure(path, images, ncols: int = 12) -> str:
     """Save the samples grid as PNG, SVG or PDF (`explorer.core.figures.save_grid_figure`, atomic).
 
     Parameters
@@ -134,13 +134,26 @@ def samples_figure(path, images, ncols: int = 8) -> str:
     cells[:len(x)] = x
     rec = images.evaluation.record if images.evaluation is not None else {}
     seed = (rec.get("settings") or {}).get("seed")
-    title = (f"Samples decode(z), z ~ p(z): the first {len(x)} of N = {rec.get('n_samples', len(x)):,}"
+    title = (f"decode(z), z ~ p(z): the first {len(x)} of N = {rec.get('n_samples', len(x)):,} samples"
              + ("" if seed is None else f" (seed {seed})"))
     return str(save_grid_figure(path, cells.reshape(rows, ncols, *x.shape[1:]), title=title, scale=2))
 
 
 def memorisation_figure(path, images, space: str = "pixel") -> str:
     """Save the memorisation grid of ``space`` (sample | three nearest training images, distances) as PNG/SVG/PDF.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.png``, ``.svg`` or ``.pdf`` (written atomically).
+    images : SampleQualityImages
+        With ``memorisation[space]`` brought back (`sample_quality_images`).
+    space : {"pixel", "feature"}
+
+    Returns
+    -------
+    str
+        The path written.
 
     Raises
     ------
@@ -156,10 +169,7 @@ def memorisation_figure(path, images, space: str = "pixel") -> str:
     k = rows.neighbours.shape[1]
     labels = [f"sample {int(i)}: d = " + ", ".join(f"{d:.3g}" for d in ds)
               for i, ds in zip(rows.sample_indices, rows.distances, strict=True)]
-    cols = ["sample", *[f"{('nearest', '2nd', '3rd')[j] if j < 3 else f'{j + 1}th'} training image"
-                        for j in range(k)]]
+    cols = ["sample", *[("1st", "2nd", "3rd")[j] if j < 3 else f"{j + 1}th" for j in range(k)]]
     rec = images.evaluation.record if images.evaluation is not None else {}
-    mem = rec.get("memorisation") or {}
-    title = (f"Nearest training images, {space} space ({space_words(rec, space)}): the {len(cells)} of "
-             f"{mem.get('n_samples', '?')} examined samples nearest to the training set")
-    return str(save_grid_figure(path, cells, row_labels=labels, col_labels=cols, title=title, scale=2))
+    title = f"Nearest training images, {space} space ({space_words(rec, space)})"
+    return str(save_grid_figure(path, cells, row_labels=labels, col_labels=cols, title=title, scale=3))
