@@ -194,3 +194,11 @@ def test_choosing_a_torchscript_extractor_says_that_it_runs_its_code(make_window
     assert "runs the code inside it" in panel.extractor_note.text() and panel.extractor_note.isVisible()
     panel.set_extractor("classifier")
     assert panel.extractor_spec() == "classifier" and panel.extractor_note.isHidden()
+
+
+def test_the_time_left_follows_the_rate_so_far():
+    from explorer.gui.sample_quality_panel import eta_words
+
+    assert eta_words(10.0, 0.25) == " · about 30 s left"  # 10 s for a quarter: 30 s for the rest
+    assert eta_words(60.0, 0.2) == " · about 4 min left"
+    assert eta_words(1.0, 0.01) == "" and eta_words(5.0, 1.0) == ""  # too early to tell; done
