@@ -202,3 +202,17 @@ def test_the_time_left_follows_the_rate_so_far():
     assert eta_words(10.0, 0.25) == " · about 30 s left"  # 10 s for a quarter: 30 s for the rest
     assert eta_words(60.0, 0.2) == " · about 4 min left"
     assert eta_words(1.0, 0.01) == "" and eta_words(5.0, 1.0) == ""  # too early to tell; done
+
+
+def test_cancel_stops_the_job_and_keeps_nothing(make_window, qtbot, tiny_fashion):  # noqa: F811 - the fixture
+    folder, vae = tiny_fashion
+    w = make_window()
+    open_and_wait(qtbot, w, folder, [vae])
+    panel = w.judging.show("SampleQualityDock")
+    panel.n_spin.setValue(20_000)
+    task = panel.compute()
+    assert panel.cancel_button.isVisible()
+    panel.cancel()
+    qtbot.waitUntil(lambda: not w.runner.running_kinds(), timeout=30_000)
+    assert not panel.progress_bar.isVisible() and w.session.evaluation(w.session.active_key, "sample_quality") is None
+    assert task.kind not in w.runner.running_kinds() and panel.compute_button.isEnabled()
