@@ -162,6 +162,7 @@ def _sample_quality_shots(window, out: Path, app, n_samples: int = 2000) -> None
         print(f"wrote {out / '63_human_test.png'}", flush=True)
         test.close()
     dock.setFloating(False)
+    dock.hide()  # the later shots show the window as before
 
 
 def _compare_shots(window, out: Path, app, extra: list[Path]) -> None:
