@@ -253,3 +253,21 @@ def test_the_grids_are_saved_as_figures(tmp_path):
     back = ssq.MemorisationRows.from_matrix("pixel", rows.matrix())
     np.testing.assert_array_equal(back.train_indices, rows.train_indices)
     np.testing.assert_array_equal(back.distances, rows.distances)
+
+
+def test_a_gan_without_encoder_has_no_reconstructions_row(tiny_fashion, tmp_path):
+    from models.dcgan import DCGAN
+
+    folder, _vae = tiny_fashion
+    torch.manual_seed(0)
+    gan = save_checkpoint(tmp_path / "gan.pt", DCGAN(4, (1, 28, 28), g_width=8, d_width=8).eval(), dataset="toy",
+                          seed=0)
+    s = new_session(tmp_path)
+    open_all(s, folder, [gan])
+    key = s.models[0].key
+    s.run(ssq.sample_quality_task(s, key, _settings(s)))
+    ev = s.evaluation(key, "sample_quality")
+    assert ev.record["reconstructions"] is None and np.isnan(ev.matrices["precision_recall"][2]).all()
+    assert np.isfinite(ev.matrices["precision_recall"][:2]).all()
+    rows = ssq.table_rows(ev.record)
+    assert all(r["reconstructions"] is None for r in rows) and rows[0]["value"] == ev.record["fid"]
