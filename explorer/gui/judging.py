@@ -42,6 +42,8 @@ class JudgingPanel:
 
 #: The judging panels, in menu order.
 PANELS: list[JudgingPanel] = []
+PANELS.append(JudgingPanel("Sample quality", "SampleQualityDock",
+                          "explorer.gui.sample_quality_panel:make_sample_quality_panel", "Ctrl+Shift+Q"))
 
 
 class JudgingDocks:

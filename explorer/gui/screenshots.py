@@ -28,6 +28,8 @@ It opens the bundled demo (or ``--model``), waits for each job, and writes:
   ``43_compare_scorecard.png``: the scorecard of the compared models on the same 1,000 images;
   ``44_compare_same_images.png``: the same images through every model and the rate–distortion plot.
   ``--only-compare`` makes just these two.
+- ``60_sample_quality.png``, ``61_sample_quality_samples.png``, ``62_memorisation.png``: the Sample-quality
+  dock (2,000 samples, bundled classifier, test split, with the floor); ``63_human_test.png``: the human test.
 """
 
 from __future__ import annotations
@@ -135,6 +137,32 @@ def _reconstruction_shots(window, out: Path, app, tag: str = "") -> None:
     print(f"wrote {out / f'31_reconstructions_panel{tag}.png'}, {out / f'32_rate_distortion{tag}.png'}", flush=True)
     dock.setFloating(False)
     window.selection_dock.raise_()
+
+
+def _sample_quality_shots(window, out: Path, app, n_samples: int = 2000) -> None:
+    """Sample-quality dock: metrics beside the real-vs-real floor, plots, samples, memorisation; the human test."""
+    panel = window.judging.show("SampleQualityDock")
+    dock = window.judging.docks["SampleQualityDock"]
+    dock.setFloating(True)  # a roomy copy of the panel alone
+    dock.resize(1400, 560)
+    panel.n_spin.setValue(n_samples)
+    panel.compute()
+    _wait(app, lambda: _idle(window) and panel.current_images() is not None, 1200, "sample quality")
+    for i, name in enumerate(("60_sample_quality.png", "61_sample_quality_samples.png", "62_memorisation.png")):
+        panel.tabs.setCurrentIndex(i)
+        _settle(app)
+        dock.grab().save(str(out / name))
+        print(f"wrote {out / name}", flush=True)
+    panel.tabs.setCurrentIndex(0)
+    test = panel.start_human_test(full_screen=False)
+    if test is not None:
+        test.resize(1000, 720)
+        _settle(app)
+        test.grab().save(str(out / "63_human_test.png"))
+        print(f"wrote {out / '63_human_test.png'}", flush=True)
+        test.close()
+    dock.setFloating(False)
+    dock.hide()  # the later shots show the window as before
 
 
 def _compare_shots(window, out: Path, app, extra: list[Path]) -> None:
@@ -290,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         window.set_colouring("label")
         _latent_shots(window, args.out, app)
         _reconstruction_shots(window, args.out, app)
+        _sample_quality_shots(window, args.out, app)
 
         if not args.fast:
             panel_p = window.projection_panel
