@@ -11,9 +11,10 @@ import importlib
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QWidget
 
-__all__ = ["JudgingPanel", "PANELS", "JudgingDocks"]
+__all__ = ["JudgingPanel", "JudgingAction", "PANELS", "ACTIONS", "JudgingDocks"]
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,35 @@ class JudgingPanel:
     shortcut: str = ""
 
 
+@dataclass(frozen=True)
+class JudgingAction:
+    """An Evaluate-menu action that shows a judging panel and calls one of its methods (e.g. a test window).
+
+    Attributes
+    ----------
+    title : str
+        The menu's words.
+    panel : str
+        The panel's dock object name (:attr:`JudgingPanel.name`).
+    method : str
+        Name of the panel's method called without arguments once it is shown.
+    shortcut : str
+    """
+
+    title: str
+    panel: str
+    method: str
+    shortcut: str = ""
+
+
 #: The judging panels, in menu order.
 PANELS: list[JudgingPanel] = []
+#: Further Evaluate-menu actions, after the panels.
+ACTIONS: list[JudgingAction] = []
+
 PANELS.append(JudgingPanel("Sample quality", "SampleQualityDock",
                           "explorer.gui.sample_quality_panel:make_sample_quality_panel", "Ctrl+Shift+Q"))
+ACTIONS.append(JudgingAction("Human real/fake test…", "SampleQualityDock", "start_human_test", "Ctrl+Shift+H"))
 
 
 class JudgingDocks:
@@ -71,6 +97,16 @@ class JudgingDocks:
                 action.setShortcut(p.shortcut)
             menu.addAction(action)
             self.docks[p.name] = dock
+        self.actions: dict[str, QAction] = {}
+        if ACTIONS:
+            menu.addSeparator()
+        for a in ACTIONS:
+            action = QAction(a.title, window)
+            if a.shortcut:
+                action.setShortcut(a.shortcut)
+            action.triggered.connect(lambda _checked=False, a=a: getattr(self.show(a.panel), a.method)())
+            menu.addAction(action)
+            self.actions[a.title] = action
 
     def panel(self, name: str) -> QWidget:
         """The panel of dock ``name``, built now if it was not yet (KeyError: no such panel)."""

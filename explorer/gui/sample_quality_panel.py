@@ -7,7 +7,6 @@ import os
 import time
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -548,19 +547,5 @@ def memorisation_sentence(mem: dict | None) -> str:
 
 
 def make_sample_quality_panel(window) -> SampleQualityPanel:
-    """The judging-panel factory (`explorer.gui.judging.PANELS`): the panel, and the human test in the Evaluate menu."""
-    panel = SampleQualityPanel(window.session, window.session_runner, window._show_error, window)
-    menu = next((a.menu() for a in window.menuBar().actions() if a.text() == "&Evaluate"), None)
-    if menu is not None:
-        action = QAction(HUMAN_ACTION_TEXT, window)
-        action.setShortcut(QKeySequence("Ctrl+Shift+H"))
-        action.setObjectName("HumanTestAction")
-
-        def start():
-            window.judging.show("SampleQualityDock")
-            panel.start_human_test()
-
-        action.triggered.connect(start)
-        menu.addAction(action)
-        panel.human_action = action
-    return panel
+    """The judging-panel factory (`explorer.gui.judging.PANELS`; the human test is in `judging.ACTIONS`)."""
+    return SampleQualityPanel(window.session, window.session_runner, window._show_error, window)

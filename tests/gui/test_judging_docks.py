@@ -45,3 +45,12 @@ def test_a_saved_layout_with_the_dock_open_builds_it_at_start(one_panel, make_wi
     w2 = make_window()
     qtbot.waitUntil(lambda: len(BUILT) == 1)
     assert w2.judging.docks["TestJudgingDock"].isVisible()
+
+
+def test_an_evaluate_action_shows_its_panel_and_calls_its_method(one_panel, monkeypatch, make_window, qtbot):
+    monkeypatch.setattr(judging, "ACTIONS", [judging.JudgingAction("Run it", "TestJudgingDock", "clear")])
+    w = make_window()
+    assert BUILT == []
+    w.judging.actions["Run it"].trigger()  # QLabel.clear: the panel is built, shown, then cleared
+    qtbot.waitUntil(lambda: w.judging.docks["TestJudgingDock"].isVisible())
+    assert BUILT == [w] and w.judging.docks["TestJudgingDock"].widget().text() == ""
