@@ -147,7 +147,7 @@ class ClassifierExtractor(Extractor):
 
     def _batch(self, x):
         f, lg = self.model.features_and_logits(x)
-        return f.numpy(), lg.numpy()
+        return f.cpu().numpy(), lg.cpu().numpy()  # from the classifier's device
 
 
 class AdapterExtractor(Extractor):
@@ -164,8 +164,8 @@ class AdapterExtractor(Extractor):
             ", logits)" if self.has_logits else ", no logits)")
 
     def _batch(self, x):
-        f = self.net.features(x).numpy()
-        return f, (self.net.logits(x).numpy() if self.has_logits else None)
+        f = self.net.features(x).cpu().numpy()
+        return f, (self.net.logits(x).cpu().numpy() if self.has_logits else None)
 
 
 class InceptionExtractor(Extractor):

@@ -322,7 +322,7 @@ def generate_samples(model, n: int, seed: int, batch_size: int = 500, ctx: JobCo
         for i in range(0, n, batch_size):
             if ctx is not None:
                 ctx.progress(i / n, f"decoding prior samples {i:,}/{n:,}")
-            out[i:i + batch_size] = model.decode(z[i:i + batch_size]).numpy()
+            out[i:i + batch_size] = model.decode(z[i:i + batch_size]).cpu().numpy()
     return out
 
 
@@ -335,7 +335,7 @@ def _reconstruct(model, images: np.ndarray, batch_size: int, ctx: JobContext | N
             if ctx is not None:
                 ctx.progress(i / len(images), f"reconstructing {i:,}/{len(images):,}")
             x = torch.from_numpy(np.ascontiguousarray(images[i:i + batch_size], np.float32))
-            out[i:i + batch_size] = model.decode(model.encode(x)).numpy()
+            out[i:i + batch_size] = model.decode(model.encode(x)).cpu().numpy()
     return out
 
 

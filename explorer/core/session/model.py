@@ -129,6 +129,34 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures):
         #: What a session file or the command line asked for is being opened: results arriving are not
         #: changes. Cleared once nothing is loading, waiting or running any more.
         self.restoring = False
+        #: Where models opened from now on compute (a `torch.device`, or None: the CPU); `set_device`.
+        self.device = None
+
+    def set_device(self, name: str | None) -> str:
+        """Choose where models opened from now on compute: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+
+        Models already open stay where they are (reopen one to move it). Nothing else
+        changes: codes, embeddings and caches do not depend on the device.
+
+        Parameters
+        ----------
+        name : str or None
+            As ``--device`` (`explorer.core.device.resolve_device`); None is ``cpu``.
+
+        Returns
+        -------
+        str
+            The device chosen, e.g. ``"cpu"`` or ``"cuda"``.
+
+        Raises
+        ------
+        explorer.core.device.DeviceError
+            One sentence when the device is not available here (the choice is left as it was).
+        """
+        from explorer.core.device import resolve_device
+
+        self.device = resolve_device("cpu" if name is None else name)
+        return str(self.device)
 
     # ------------------------------------------------------------------ small accessors
 
@@ -477,8 +505,9 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures):
             if self.state(m.key) is m:  # the user read why in one sentence; the file leaves the list
                 self.remove_model(m.key)
 
-        return Task(f"open:{m.key}", "open", lambda ctx: open_model(path), f"Opening {path.name}", apply, m.key,
-                    on_failed=failed)
+        device = self.device
+        return Task(f"open:{m.key}", "open", lambda ctx: open_model(path, device), f"Opening {path.name}", apply,
+                    m.key, on_failed=failed)
 
     def follow_up(self) -> list[Task]:
         """The tasks the session needs next: queued follow-ups, encodes, first projections.
