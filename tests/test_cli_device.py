@@ -24,6 +24,7 @@ pytestmark = pytest.mark.skipif(HAS_ACCEL, reason="auto picks an accelerator on 
     ["session", "create", VAE, "--data", "fashion-mnist", "--limit", "20", "--out", "{o}/s.lxs"],
     ["render", "embedding", "{o}/s.lxs", "--out", "{o}/e.png"],
     ["evaluate", VAE, "--data", "fashion-mnist", "--limit", "20"],
+    ["bench", "--only", "device"],
 ])
 def test_a_missing_device_is_one_sentence_and_nothing_is_written(argv, tmp_path, capsys):
     argv = [a.format(o=tmp_path) for a in argv]

@@ -375,8 +375,9 @@ def cmd_evaluate(args) -> int:
 def cmd_bench(args) -> int:
     """Run the benchmark sections, print each figure, write them as one JSON object."""
     from explorer.bench import run_bench
+    from explorer.cli.args import device_from_args
 
-    results = run_bench(only=args.only, out=args.json)
+    results = run_bench(only=args.only, out=args.json, device=device_from_args(args))
     return 0 if results else 1
 
 

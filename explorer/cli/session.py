@@ -46,6 +46,8 @@ def add_session_parser(sub) -> None:
     add_data_args(c, split_default="test", resize=True)
     c.add_argument("--projection", choices=["pca", "umap", "tsne"], default="pca",
                    help="the embedding of every model (default: pca)")
+    c.add_argument("--umap-backend", choices=["umap-learn", "cuml"], default="umap-learn",
+                   help="with --projection umap: umap-learn (default) or RAPIDS cuML's GPU UMAP, where it is installed")
     c.add_argument("--seed", type=non_negative_int, default=0,
                    help="projection, k-means and subsample seed (default 0)")
     c.add_argument("--colour", "--color", type=parse_colour, default=("label", 0), metavar="label|cluster|dim:J",
@@ -119,7 +121,8 @@ def _run_all(session, tasks) -> None:
 
 
 def create_session(paths, data, split, limit, seed: int, projection: str, colour: tuple[str, int],
-                   k: int | None = None, resize: str | None = None, device: str | None = None):
+                   k: int | None = None, resize: str | None = None, device: str | None = None,
+                   umap_backend: str = "umap-learn"):
     """A :class:`~explorer.core.session.Session` with ``paths`` open on ``data``, projected and clustered.
 
     Parameters
@@ -140,6 +143,8 @@ def create_session(paths, data, split, limit, seed: int, projection: str, colour
         Filter fitting the images to each model's input (``--resize``; recorded in the session).
     device : str, optional
         ``--device``: where the models compute (`Session.set_device`; default the CPU).
+    umap_backend : {"umap-learn", "cuml"}
+        ``--umap-backend`` of a UMAP projection (`explorer.core.projection.cuml_umap.check_umap_backend`).
 
     Returns
     -------
@@ -151,12 +156,16 @@ def create_session(paths, data, split, limit, seed: int, projection: str, colour
         A model could not be opened, a step failed, ``k`` exceeds N, or ``colour`` names a dimension the
         models do not have.
     """
+    from explorer.core.projection.cuml_umap import check_umap_backend
     from explorer.core.projection.spec import ProjectionSpec
     from explorer.core.session import Session
 
+    if umap_backend != "umap-learn" and projection != "umap":
+        raise UserError(f"--umap-backend {umap_backend} applies to --projection umap, not {projection}.")
+    check_umap_backend(umap_backend)  # cuml not installed: one sentence before any work
     s = Session(use_workers=False)
     s.set_device(device)  # a missing device: one sentence (DeviceError, a UserError) before any work
-    spec = ProjectionSpec(projection, seed=seed)
+    spec = ProjectionSpec(projection, {"backend": umap_backend} if projection == "umap" else {}, seed=seed)
     s.set_projection(spec)
     _run_all(s, [s.open_dataset(data, split, limit, seed, resize)])
     if s.dataset is None:
@@ -190,7 +199,7 @@ def cmd_session(args) -> int:
     from explorer.core.session.files import save_session
 
     s = create_session(args.checkpoints, args.data, args.split, args.limit, args.seed, args.projection,
-                       args.colour, args.k, args.resize, args.device)
+                       args.colour, args.k, args.resize, args.device, args.umap_backend)
     try:
         out = save_session(s, args.out, with_results=args.with_results)
     except OSError as exc:

@@ -183,3 +183,33 @@ def test_session_device_choice(tmp_path):
         s.set_device("cuda")
     assert s.device == torch.device("cpu")  # the choice is left as it was
     s.close()
+
+
+def test_bench_hands_its_device_to_the_sections_that_take_one(tmp_path, monkeypatch):
+    import json
+
+    from explorer.bench import run_bench
+    from explorer.bench.registry import SECTIONS, section
+
+    seen = []
+
+    @section("_t_device", takes_device=True)
+    def with_device(device=None):
+        seen.append(device)
+        return {"_t": {"name": str(device)}}
+
+    @section("_t_plain")
+    def plain():
+        return {"_p": 1}
+
+    try:
+        out = tmp_path / "b.json"
+        assert run_bench(only=["_t_device", "_t_plain"], out=out, device=torch.device("cpu")) == {
+            "_t": {"name": "cpu"}, "_p": 1}
+        assert seen == [torch.device("cpu")] and json.loads(out.read_text())["_t"] == {"name": "cpu"}
+    finally:
+        SECTIONS.pop("_t_device", None)
+        SECTIONS.pop("_t_plain", None)
+    from explorer.bench.device import bench_device
+
+    assert SECTIONS["device"] is bench_device and bench_device.takes_device

@@ -205,12 +205,16 @@ class UMAPProjection(_ProjectionBase):
         Optimisation epochs; None lets umap-learn choose (500 below 10,000 points, else 200).
     random_state : int
         Seed. With a seed umap-learn runs single-threaded and is deterministic.
+    backend : {"umap-learn", "cuml"}
+        "cuml": RAPIDS cuML's UMAP on the GPU (`explorer.core.projection.cuml_umap`; its
+        parameters match these; raises `UMAPBackendError`, one sentence, where cuML is not
+        installed). Default umap-learn.
 
     Attributes
     ----------
     embedding_ : numpy.ndarray
         (N, 2) float32.
-    umap_ : umap.UMAP
+    umap_ : umap.UMAP or cuml.manifold.UMAP
         The fitted model (kept for :meth:`transform`).
     knn_ : str
         How the neighbours were found: ``"exact"`` (scikit-learn) or ``"umap-learn"``.
@@ -245,7 +249,9 @@ class UMAPProjection(_ProjectionBase):
         metric: str = "euclidean",
         n_epochs: int | None = None,
         random_state: int = 0,
+        backend: str = "umap-learn",
     ):
+        self.backend = backend
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.metric = metric
@@ -268,6 +274,14 @@ class UMAPProjection(_ProjectionBase):
                 f"UMAP with n_neighbors={self.n_neighbors} needs more than {self.n_neighbors} points, got {X.shape[0]}"
             )
         ctx = ctx or JobContext.none()
+        if self.backend == "cuml":  # RAPIDS cuML's UMAP on the GPU (one sentence where it is not installed)
+            from explorer.core.projection.cuml_umap import fit_cuml_umap
+
+            self.umap_, embedding = fit_cuml_umap(X, self, ctx)
+            self.knn_ = "cuml"
+            self.embedding_ = np.ascontiguousarray(embedding, dtype=np.float32)
+            self.n_features_in_ = X.shape[1]
+            return self
         from explorer.core.projection.knn import EXACT_KNN_METRICS, enable_numba_disk_cache, exact_knn
 
         ctx.progress(0.0, "UMAP: loading umap-learn")
