@@ -277,6 +277,10 @@ class MainWindow(QMainWindow):
         toolbar_action = toolbar.toggleViewAction()
         toolbar_action.setText("Selection tool bar")
         view_menu.addAction(toolbar_action)
+        from explorer.gui.device_menu import DeviceChoice
+
+        self.device_choice = DeviceChoice(self.session, self.settings, menu_bar.addMenu("&Settings"), self.statusBar(),
+                                          self._show_error, self)
         help_menu = menu_bar.addMenu("&Help")
         help_menu.addAction("Where is the log file?").triggered.connect(self.files.show_log_location)
         help_menu.addAction("&About Latent Explorer").triggered.connect(self.files.show_about)
@@ -457,7 +461,7 @@ class MainWindow(QMainWindow):
         if family == "open" and not busy:
             m = self.session.state(key)
             if m is not None and m.entry is not None:
-                self.statusBar().showMessage(f"Opened {m.name}: {m.entry.summary}", 5000)
+                self.statusBar().showMessage(f"Opened {m.name}: {m.entry.summary}, on {m.entry.device}", 5000)
         if key == self.session.active_key:
             self.presenter.update_message()
 

@@ -178,10 +178,20 @@ def test_session_device_choice(tmp_path):
 
     s = Session(use_workers=False)
     assert s.device is None
-    assert s.set_device("auto") == "cpu" and s.set_device(None) == "cpu"
+    assert s.set_device("auto") == "cpu" and s.device == "auto"
+    assert s.set_device(None) == "cpu" and s.device == "cpu"
     with pytest.raises(DeviceError, match="no CUDA GPU"):
         s.set_device("cuda")
-    assert s.device == torch.device("cpu")  # the choice is left as it was
+    assert s.device == "cpu"  # the choice is left as it was
+    s.set_device("auto")
+    vae = resources.path("checkpoints", "vae_fashion.pt")
+    (m,) = s.add_models([vae])
+    s.run_all(s.open_model_tasks(m, peek=False))
+    assert m.entry is not None and m.entry.device == "cpu"
+    assert s.set_device("cuda", check=False) == "cuda" and s.device == "cuda"  # kept, resolved at the next open
+    task = s.open_model_tasks(s.add_models([resources.path("checkpoints", "dcgan_fashion.pt")])[0], peek=False)[-1]
+    with pytest.raises(DeviceError, match="no CUDA GPU"):
+        task.fn(None)
     s.close()
 
 

@@ -129,10 +129,11 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures):
         #: What a session file or the command line asked for is being opened: results arriving are not
         #: changes. Cleared once nothing is loading, waiting or running any more.
         self.restoring = False
-        #: Where models opened from now on compute (a `torch.device`, or None: the CPU); `set_device`.
-        self.device = None
+        #: Where models opened from now on compute: a ``--device`` name (``"auto"``, ``"cpu"``, ``"cuda:0"``
+        #: ...) resolved when a model opens, or None (the CPU); `set_device`.
+        self.device: str | None = None
 
-    def set_device(self, name: str | None) -> str:
+    def set_device(self, name: str | None, check: bool = True) -> str:
         """Choose where models opened from now on compute: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
 
         Models already open stay where they are (reopen one to move it). Nothing else
@@ -142,21 +143,31 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures):
         ----------
         name : str or None
             As ``--device`` (`explorer.core.device.resolve_device`); None is ``cpu``.
+        check : bool
+            Resolve the name now (imports torch) and refuse a missing device; False keeps the
+            name only (a window restoring its preferences before torch is loaded) and it is
+            resolved when a model opens — a missing device then fails that opening with the
+            same sentence.
 
         Returns
         -------
         str
-            The device chosen, e.g. ``"cpu"`` or ``"cuda"``.
+            With ``check``, the device it resolves to here (``"auto"`` → ``"cpu"`` on a machine
+            without an accelerator); else the name.
 
         Raises
         ------
         explorer.core.device.DeviceError
             One sentence when the device is not available here (the choice is left as it was).
         """
-        from explorer.core.device import resolve_device
+        text = "cpu" if name is None else str(name).strip().lower()
+        resolved = text
+        if check:
+            from explorer.core.device import resolve_device
 
-        self.device = resolve_device("cpu" if name is None else name)
-        return str(self.device)
+            resolved = str(resolve_device(text))
+        self.device = text
+        return resolved
 
     # ------------------------------------------------------------------ small accessors
 
@@ -506,8 +517,13 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures):
                 self.remove_model(m.key)
 
         device = self.device
-        return Task(f"open:{m.key}", "open", lambda ctx: open_model(path, device), f"Opening {path.name}", apply,
-                    m.key, on_failed=failed)
+
+        def load(ctx):
+            from explorer.core.device import resolve_device
+
+            return open_model(path, None if device is None else resolve_device(device))
+
+        return Task(f"open:{m.key}", "open", load, f"Opening {path.name}", apply, m.key, on_failed=failed)
 
     def follow_up(self) -> list[Task]:
         """The tasks the session needs next: queued follow-ups, encodes, first projections.
