@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QAction, QActionGroup
-from PySide6.QtWidgets import QLabel, QMenu, QStatusBar
+from PySide6.QtWidgets import QLabel, QMenu, QMenuBar, QStatusBar
 
 from explorer.core.device import DEVICE_NAMES
 
-__all__ = ["DeviceChoice", "SETTINGS_KEY", "device_available"]
+__all__ = ["DeviceChoice", "SETTINGS_KEY", "device_available", "settings_menu"]
 
 #: Where the choice is kept in the window's settings.
 SETTINGS_KEY = "compute/device"
@@ -25,6 +25,20 @@ def device_available(name: str) -> str | None:
     except DeviceError as exc:
         return str(exc)
     return None
+
+
+def settings_menu(menu_bar: QMenuBar) -> QMenu:
+    """The menu bar's "Settings" menu: the one there, else a new one placed before "Help" (or last)."""
+    for action in menu_bar.actions():
+        if action.menu() is not None and action.text().replace("&", "") == "Settings":
+            return action.menu()
+    help_action = next((a for a in menu_bar.actions() if a.text().replace("&", "") == "Help"), None)
+    menu = QMenu("&Settings", menu_bar)
+    if help_action is None:
+        menu_bar.addMenu(menu)
+    else:
+        menu_bar.insertMenu(help_action, menu)
+    return menu
 
 
 class DeviceChoice(QObject):

@@ -179,6 +179,10 @@ class MainWindow(QMainWindow):
         self._build_latent_docks()
         self._build_actions()
         self._build_reconstruction_dock()
+        from explorer.gui import device_menu  # Settings ▸ Compute device
+
+        self.device_choice = device_menu.DeviceChoice(self.session, self.settings, device_menu.settings_menu(
+            self.menuBar()), self.statusBar(), self._show_error, self)
         self._restore_settings()
         self.model_list.refresh()
         self.presenter.update_message()
@@ -277,10 +281,6 @@ class MainWindow(QMainWindow):
         toolbar_action = toolbar.toggleViewAction()
         toolbar_action.setText("Selection tool bar")
         view_menu.addAction(toolbar_action)
-        from explorer.gui.device_menu import DeviceChoice
-
-        self.device_choice = DeviceChoice(self.session, self.settings, menu_bar.addMenu("&Settings"), self.statusBar(),
-                                          self._show_error, self)
         help_menu = menu_bar.addMenu("&Help")
         help_menu.addAction("Where is the log file?").triggered.connect(self.files.show_log_location)
         help_menu.addAction("&About Latent Explorer").triggered.connect(self.files.show_about)

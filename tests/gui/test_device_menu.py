@@ -38,3 +38,9 @@ def test_device_choice_reaches_the_session_and_is_kept(make_window, qtbot, data_
     window.save_settings()
     again = make_window()  # the same settings file: the choice comes back (not resolved before a model opens)
     assert again.session.device == "auto" and again.device_choice.actions["auto"].isChecked()
+
+
+def test_the_settings_menu_sits_before_help(make_window):
+    window = make_window()
+    titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert "Settings" in titles and titles.index("Settings") == titles.index("Help") - 1

@@ -129,45 +129,6 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures):
         #: What a session file or the command line asked for is being opened: results arriving are not
         #: changes. Cleared once nothing is loading, waiting or running any more.
         self.restoring = False
-        #: Where models opened from now on compute: a ``--device`` name (``"auto"``, ``"cpu"``, ``"cuda:0"``
-        #: ...) resolved when a model opens, or None (the CPU); `set_device`.
-        self.device: str | None = None
-
-    def set_device(self, name: str | None, check: bool = True) -> str:
-        """Choose where models opened from now on compute: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-
-        Models already open stay where they are (reopen one to move it). Nothing else
-        changes: codes, embeddings and caches do not depend on the device.
-
-        Parameters
-        ----------
-        name : str or None
-            As ``--device`` (`explorer.core.device.resolve_device`); None is ``cpu``.
-        check : bool
-            Resolve the name now (imports torch) and refuse a missing device; False keeps the
-            name only (a window restoring its preferences before torch is loaded) and it is
-            resolved when a model opens — a missing device then fails that opening with the
-            same sentence.
-
-        Returns
-        -------
-        str
-            With ``check``, the device it resolves to here (``"auto"`` → ``"cpu"`` on a machine
-            without an accelerator); else the name.
-
-        Raises
-        ------
-        explorer.core.device.DeviceError
-            One sentence when the device is not available here (the choice is left as it was).
-        """
-        text = "cpu" if name is None else str(name).strip().lower()
-        resolved = text
-        if check:
-            from explorer.core.device import resolve_device
-
-            resolved = str(resolve_device(text))
-        self.device = text
-        return resolved
 
     # ------------------------------------------------------------------ small accessors
 
@@ -492,6 +453,46 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures):
 
         return Task(f"peek:{m.key}", "peek", peek, f"Opening {path.name}", apply, m.key,
                     on_failed=lambda _msg: self._later.append(self._open_task(m)))
+
+    #: Where models opened from now on compute: a ``--device`` name (``"auto"``, ``"cpu"``, ``"cuda:0"``
+    #: ...) resolved when a model opens, or None (the CPU); `set_device`.
+    device: str | None = None
+
+    def set_device(self, name: str | None, check: bool = True) -> str:
+        """Choose where models opened from now on compute: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+
+        Models already open stay where they are (reopen one to move it). Nothing else
+        changes: codes, embeddings and caches do not depend on the device.
+
+        Parameters
+        ----------
+        name : str or None
+            As ``--device`` (`explorer.core.device.resolve_device`); None is ``cpu``.
+        check : bool
+            Resolve the name now (imports torch) and refuse a missing device; False keeps the
+            name only (a window restoring its preferences before torch is loaded) and it is
+            resolved when a model opens — a missing device then fails that opening with the
+            same sentence.
+
+        Returns
+        -------
+        str
+            With ``check``, the device it resolves to here (``"auto"`` → ``"cpu"`` on a machine
+            without an accelerator); else the name.
+
+        Raises
+        ------
+        explorer.core.device.DeviceError
+            One sentence when the device is not available here (the choice is left as it was).
+        """
+        text = "cpu" if name is None else str(name).strip().lower()
+        resolved = text
+        if check:
+            from explorer.core.device import resolve_device
+
+            resolved = str(resolve_device(text))
+        self.device = text
+        return resolved
 
     def _open_task(self, m: ModelState) -> Task:
         from explorer.core.workspace import open_model
