@@ -83,7 +83,12 @@ class DeviceChoice(QObject):
         self.label.setToolTip("Where models opened from now on compute (Settings ▸ Compute device)")
         status_bar.addPermanentWidget(self.label)
         saved = str(settings.value(SETTINGS_KEY, "cpu") or "cpu").strip().lower()
-        self._set(saved if saved in DEVICE_NAMES or saved.startswith("cuda:") else "cpu", check=False)
+        if saved in ("auto", "cpu"):  # always there: kept without importing torch (resolved when a model opens)
+            self._set(saved, check=False)
+        elif not self._restore_accelerator(saved):
+            self.label.setText(f"Device: cpu ({saved} is not available here)")
+            self.label.setToolTip(f"The compute device saved in the settings ({saved}) is not available here; "
+                                  "models open on the CPU (Settings ▸ Compute device).")
 
     def current(self) -> str:
         """The device name chosen (``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``)."""
@@ -101,6 +106,18 @@ class DeviceChoice(QObject):
             return False
         self.settings.setValue(SETTINGS_KEY, name)
         self._sync(resolved)
+        return True
+
+    def _restore_accelerator(self, name: str) -> bool:
+        """Restore a saved CUDA or MPS choice (checked now: torch is needed to open models there anyway)."""
+        from explorer.core.device import DeviceError
+
+        try:
+            self.session.set_device(name)
+        except DeviceError:
+            self._set("cpu", check=False)
+            return False
+        self._sync()
         return True
 
     def _set(self, name: str, check: bool) -> None:

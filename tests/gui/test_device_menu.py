@@ -38,6 +38,10 @@ def test_device_choice_reaches_the_session_and_is_kept(make_window, qtbot, data_
     window.save_settings()
     again = make_window()  # the same settings file: the choice comes back (not resolved before a model opens)
     assert again.session.device == "auto" and again.device_choice.actions["auto"].isChecked()
+    again.settings.setValue(SETTINGS_KEY, "cuda")  # saved on a machine with a GPU, opened here
+    third = make_window()
+    assert third.session.device == "cpu" and third.device_choice.actions["cpu"].isChecked()
+    assert third.device_choice.label.text() == "Device: cpu (cuda is not available here)"
 
 
 def test_the_settings_menu_sits_before_help(make_window):
