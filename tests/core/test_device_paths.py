@@ -129,6 +129,7 @@ def test_sample_quality_images_and_features(vae):
     ref = generate_samples(vae, 5, seed=2)
     np.testing.assert_array_equal(_on_meta_default(lambda: generate_samples(vae, 5, seed=2)), ref)
     ext = load_extractor("classifier")
+    assert ext.place(torch.device("cpu")) == torch.device("cpu") == model_device(ext.model)
     f_ref = ext._batch(torch.from_numpy(ref))
     f_got = _on_meta_default(lambda: ext._batch(torch.from_numpy(ref)))
     np.testing.assert_array_equal(f_got[0], f_ref[0])

@@ -381,7 +381,11 @@ def sample_quality(model, settings: SampleQualitySettings | None = None, ctx: Jo
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     if reference is None or reference.settings != settings or tuple(reference.image_shape) != tuple(model.image_shape):
-        reference = prepare_reference(settings, model.image_shape, sub_context(ctx, 0.0, 0.45))
+        from explorer.core.device import model_device
+
+        extractor = load_extractor(settings.extractor)
+        extractor.place(model_device(model))  # features where the model computes (an adapter's stay on the CPU)
+        reference = prepare_reference(settings, model.image_shape, sub_context(ctx, 0.0, 0.45), extractor=extractor)
         seconds["reference_s"] = time.perf_counter() - t0
     ref, s, ex = reference, settings, reference.extractor
     notes = list(ref.notes)
