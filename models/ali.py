@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from models.base import as_codes, as_images
+from models.base import as_codes, as_images, generator_device, module_device
 from models.layers import (
     ConvGenerator,
     ConvModel,
@@ -167,7 +167,7 @@ class ALI(ConvModel):
         -------
         mu, logvar : torch.Tensor, shape (N, d), float32
         """
-        x = as_images(x, self.image_shape)
+        x = as_images(x, self.image_shape, module_device(self))
         with inference(self, x):
             return self.encoder(x * 2.0 - 1.0)
 
@@ -177,10 +177,10 @@ class ALI(ConvModel):
 
     def decode(self, z) -> torch.Tensor:
         """``G(z)`` in eval mode: codes ``(N, d)`` → images ``(N, C, H, W)`` float32 in [0, 1]."""
-        z = as_codes(z, self.latent_dim)
+        z = as_codes(z, self.latent_dim, module_device(self))
         with inference(self, z):
             return (self.generator(z) + 1.0) * 0.5
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``n`` codes from ``p(z) = N(0, I)``: float32 tensor ``(n, d)``."""
-        return torch.randn(n, self.latent_dim, generator=generator)
+        return torch.randn(n, self.latent_dim, generator=generator, device=generator_device(generator))

@@ -28,7 +28,9 @@ class GenerativeModel(Protocol):
     -----
     Images are float32 tensors of shape ``(N, C, H, W)`` with values in [0, 1];
     codes are float32 tensors of shape ``(N, d)``. Methods run in inference mode
-    on the CPU and never change the model's state.
+    on the model's device (its weights' device, `module_device`: the CPU unless it was
+    moved) and never change the model's state; inputs are moved there, outputs stay
+    there (callers bring them back with ``.cpu()``).
     """
 
     kind: str
@@ -98,8 +100,40 @@ def check_finite(values, model, what: str):
     return values
 
 
-def as_codes(z, latent_dim: int) -> torch.Tensor:
-    """Return latent codes as a float32 CPU tensor of shape ``(N, latent_dim)``.
+def module_device(module) -> torch.device:
+    """The device of a module's first parameter or buffer (the CPU for a module with neither).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+
+    Returns
+    -------
+    torch.device
+    """
+    for t in module.parameters():
+        return t.device
+    for t in module.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
+def generator_device(generator: torch.Generator | None) -> torch.device:
+    """Where draws from ``generator`` are made: its own device; the CPU for None.
+
+    Seeded draws (prior codes, reparameterisation noise) are made on the CPU and moved to the
+    model's device, so a seed gives the same numbers on every device.
+    """
+    return generator.device if generator is not None else torch.device("cpu")
+
+
+def float64_device(device: torch.device) -> torch.device:
+    """Where float64 sums of ``device``'s tensors are made: there on the CPU and CUDA, else the CPU (no MPS float64)."""
+    return device if device.type in ("cpu", "cuda") else torch.device("cpu")
+
+
+def as_codes(z, latent_dim: int, device: torch.device | None = None) -> torch.Tensor:
+    """Return latent codes as a float32 tensor of shape ``(N, latent_dim)`` on ``device``.
 
     Parameters
     ----------
@@ -107,20 +141,22 @@ def as_codes(z, latent_dim: int) -> torch.Tensor:
         Codes; a single code of shape ``(d,)`` is not accepted (add the batch axis).
     latent_dim : int
         Expected ``d``.
+    device : torch.device, optional
+        Where the codes go (a model's `module_device`); None: where they are (an array: the CPU).
 
     Raises
     ------
     ValueError
         If the shape is not ``(N, latent_dim)``.
     """
-    t = torch.as_tensor(z, dtype=torch.float32)
+    t = torch.as_tensor(z, dtype=torch.float32, device=device)
     if t.ndim != 2 or t.shape[1] != latent_dim:
         raise ValueError(f"latent codes must have shape (N, {latent_dim}), got {tuple(t.shape)}")
     return t
 
 
-def as_images(x, image_shape: tuple[int, int, int]) -> torch.Tensor:
-    """Return images as a float32 CPU tensor of shape ``(N, C, H, W)``.
+def as_images(x, image_shape: tuple[int, int, int], device: torch.device | None = None) -> torch.Tensor:
+    """Return images as a float32 tensor of shape ``(N, C, H, W)`` on ``device``.
 
     Parameters
     ----------
@@ -128,13 +164,15 @@ def as_images(x, image_shape: tuple[int, int, int]) -> torch.Tensor:
         Images with values in [0, 1] (not checked, for speed).
     image_shape : (C, H, W)
         Expected per-image shape.
+    device : torch.device, optional
+        Where the images go (a model's `module_device`); None: where they are (an array: the CPU).
 
     Raises
     ------
     ValueError
         If the shape is not ``(N, *image_shape)``.
     """
-    t = torch.as_tensor(x, dtype=torch.float32)
+    t = torch.as_tensor(x, dtype=torch.float32, device=device)
     if t.ndim != 4 or tuple(t.shape[1:]) != tuple(image_shape):
         raise ValueError(
             f"images must have shape (N, {', '.join(map(str, image_shape))}), got {tuple(t.shape)}"

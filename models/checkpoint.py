@@ -161,7 +161,7 @@ def save_checkpoint(
         "format_version": FORMAT_VERSION,
         "kind": model.kind,
         "config": _plain(model.config()),
-        "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},  # CPU tensors, any device
         "dataset": dataset,
         "image_shape": list(model.image_shape),
         "history": _plain(history or {}),

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from models.base import as_images
+from models.base import as_images, module_device
 from models.layers import inference
 
 
@@ -102,7 +102,7 @@ class LeNetClassifier(nn.Module):
         ValueError
             If the images are not ``(N, *image_shape)``.
         """
-        x = as_images(x, self.image_shape)
+        x = as_images(x, self.image_shape, module_device(self))
         with inference(self, x):
             return self.body(x)
 
@@ -114,7 +114,7 @@ class LeNetClassifier(nn.Module):
         ValueError
             If the images are not ``(N, *image_shape)``.
         """
-        x = as_images(x, self.image_shape)
+        x = as_images(x, self.image_shape, module_device(self))
         with inference(self, x):
             return self.head(self.body(x))
 
@@ -126,7 +126,7 @@ class LeNetClassifier(nn.Module):
         ValueError
             If the images are not ``(N, *image_shape)``.
         """
-        x = as_images(x, self.image_shape)
+        x = as_images(x, self.image_shape, module_device(self))
         with inference(self, x):
             f = self.body(x)
             return f, self.head(f)
@@ -159,5 +159,5 @@ def accuracy(model: LeNetClassifier, images, labels, batch_size: int = 1000) -> 
         raise ValueError(f"need as many labels as images (≥ 1), got {y.shape[0]} labels for {x.shape[0]} images")
     correct = 0
     for i in range(0, x.shape[0], batch_size):
-        correct += int((model.logits(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
+        correct += int((model.logits(x[i:i + batch_size]).argmax(1).cpu() == y[i:i + batch_size]).sum())
     return correct / x.shape[0]

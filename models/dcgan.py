@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from models.base import NoEncoderError, as_codes
+from models.base import NoEncoderError, as_codes, generator_device, module_device
 from models.layers import (
     ConvGenerator,
     ConvModel,
@@ -111,10 +111,10 @@ class DCGAN(ConvModel):
 
         Gradients reach ``z`` when it requires them (GAN inversion); the weights never change.
         """
-        z = as_codes(z, self.latent_dim)
+        z = as_codes(z, self.latent_dim, module_device(self))
         with inference(self, z):
             return (self.generator(z) + 1.0) * 0.5
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``n`` codes from ``p(z) = N(0, I)``: float32 tensor ``(n, d)``."""
-        return torch.randn(n, self.latent_dim, generator=generator)
+        return torch.randn(n, self.latent_dim, generator=generator, device=generator_device(generator))

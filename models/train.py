@@ -86,17 +86,27 @@ def as_training_images(images) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def _seeded_step(seed: int) -> Iterator[None]:
-    """Seed torch's global generator and force deterministic kernels for one step; restore both after."""
+def _seeded_step(seed: int, device: torch.device | None = None) -> Iterator[None]:
+    """Seed torch's global generator and force deterministic kernels for one step; restore both after.
+
+    On the CPU (``device`` None or CPU) deterministic algorithms are switched on. On another
+    device the step is seeded (the CPU's and that device's global generators) but its kernels
+    are the device's own (CUDA's deterministic mode needs ``CUBLAS_WORKSPACE_CONFIG`` set before
+    start-up and refuses some kernels), so results there are reproducible only up to kernel order.
+    """
+    on_cpu = device is None or device.type == "cpu"
     was_on = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        torch.use_deterministic_algorithms(True)
+    forked = [] if on_cpu or device.type != "cuda" else [device.index or 0]
+    with torch.random.fork_rng(devices=forked):
+        torch.manual_seed(seed)  # seeds every device's global generator
+        if on_cpu:
+            torch.use_deterministic_algorithms(True)
         try:
             yield
         finally:
-            torch.use_deterministic_algorithms(was_on, warn_only=warn_only)
+            if on_cpu:
+                torch.use_deterministic_algorithms(was_on, warn_only=warn_only)
 
 
 class Trainer:
@@ -108,6 +118,10 @@ class Trainer:
     deterministic algorithms on, so the same seed, data and torch thread count give
     bit-identical weights on the CPU. The caller's global random state is left untouched.
     ``run(1); run(1)`` equals ``run(2)``.
+
+    Devices: the model and each mini-batch are moved to ``device``; the images stay on the
+    CPU (one batch at a time goes to the device), metrics come back as Python floats and
+    ``model`` is on ``device`` after training (move it to the CPU to save it).
 
     Threads: torch's global generator and deterministic-algorithms flag are process-wide,
     so while a step runs in a worker thread other threads should draw random numbers from
@@ -130,10 +144,13 @@ class Trainer:
         Adam's ``(β1, β2)``.
     seed : int
         Non-negative seed for shuffling and for every step's randomness.
+    device : torch.device or str, optional
+        Where the model trains (`explorer.core.device.resolve_device`); default the CPU.
 
     Attributes
     ----------
     model : torch.nn.Module
+    device : torch.device
     history : dict of str to list of float
         Per-epoch mean of every metric the steps report (losses in nats for the VAE).
     step, epoch : int
@@ -143,11 +160,13 @@ class Trainer:
     kind = ""
 
     def __init__(
-        self, model: nn.Module, images, *, batch_size: int, lr: float, betas=(0.9, 0.999), seed: int = 0
+        self, model: nn.Module, images, *, batch_size: int, lr: float, betas=(0.9, 0.999), seed: int = 0,
+        device=None,
     ):
         if model.kind != self.kind:
             raise ValueError(f"{type(self).__name__} trains '{self.kind}' models, got a '{model.kind}' model")
-        self.model = model
+        self.device = torch.device("cpu" if device is None else device)
+        self.model = model.to(self.device)
         self.images = as_training_images(images)
         if tuple(self.images.shape[1:]) != tuple(model.image_shape):
             raise ValueError(
@@ -206,7 +225,7 @@ class Trainer:
                         return
                     batch = self._batch(perm[b * self.batch_size : (b + 1) * self.batch_size])
                     self.model.train()
-                    with _seeded_step((self.seed * 1_000_003 + self.step) % 2**63):
+                    with _seeded_step((self.seed * 1_000_003 + self.step) % 2**63, self.device):
                         metrics = self._step(batch)
                     bad = [k for k, v in metrics.items() if not np.isfinite(v)]
                     if bad:
@@ -233,7 +252,7 @@ class Trainer:
 
     def _batch(self, idx: torch.Tensor):
         """The mini-batch of rows ``idx`` handed to `_step` (the images; a classifier adds its labels)."""
-        return self.images[idx]
+        return self.images[idx].to(self.device)
 
     def _make_optimisers(self) -> None:
         raise NotImplementedError
@@ -282,7 +301,7 @@ class GANTrainer(Trainer):
     def _step(self, x: torch.Tensor) -> dict[str, float]:
         G, D = self.model.generator, self.model.discriminator
         real = x * 2.0 - 1.0
-        z = torch.randn(x.shape[0], self.model.latent_dim)
+        z = torch.randn(x.shape[0], self.model.latent_dim, device=x.device)
         fake = G(z)
 
         self.opt_d.zero_grad(set_to_none=True)
@@ -327,7 +346,7 @@ class ALITrainer(Trainer):
         real = x * 2.0 - 1.0
         mu, logvar = E(real)
         z_hat = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
-        z = torch.randn(x.shape[0], m.latent_dim)
+        z = torch.randn(x.shape[0], m.latent_dim, device=x.device)
         x_tilde = G(z)
 
         self.opt_d.zero_grad(set_to_none=True)
@@ -363,6 +382,7 @@ def make_trainer(
     batch_size: int = 128,
     lr: float | None = None,
     seed: int = 0,
+    device=None,
     **model_kwargs,
 ) -> Trainer:
     """Build a freshly initialised model of ``kind`` (seeded) and its trainer.
@@ -383,6 +403,9 @@ def make_trainer(
         Adam learning rate; default 1e-3 for the VAE, 2e-4 for DCGAN and ALI (with β1 = 0.5).
     seed : int
         Seeds the weight initialisation, the shuffling and every step.
+    device : torch.device or str, optional
+        Where it trains (default the CPU); the weights are initialised on the CPU first, so
+        a seed starts from the same weights on every device.
     **model_kwargs
         Further constructor arguments of `VAE`, `DCGAN` or `ALI` (e.g. ``channels``,
         ``g_width``, ``sigma``, the VAE's ``objective="beta_tcvae"``).
@@ -409,7 +432,8 @@ def make_trainer(
         lr, betas = (1e-3 if lr is None else lr), (0.9, 0.999)
     else:
         lr, betas = (2e-4 if lr is None else lr), (0.5, 0.999)
-    return TRAINER_CLASSES[kind](model, images, batch_size=batch_size, lr=lr, betas=betas, seed=seed)
+    return TRAINER_CLASSES[kind](model, images, batch_size=batch_size, lr=lr, betas=betas, seed=seed,
+                                 device=device)
 
 
 class ClassifierTrainer(Trainer):
@@ -437,7 +461,7 @@ class ClassifierTrainer(Trainer):
     kind = "classifier"
 
     def __init__(self, model: nn.Module, images, labels, *, batch_size: int = 128, lr: float = 1e-3,
-                 betas=(0.9, 0.999), seed: int = 0):
+                 betas=(0.9, 0.999), seed: int = 0, device=None):
         y = torch.as_tensor(np.asarray(labels), dtype=torch.int64).reshape(-1)
         n = len(images)
         if y.shape[0] != n:
@@ -446,10 +470,10 @@ class ClassifierTrainer(Trainer):
             raise ValueError(
                 f"labels must lie in [0, {model.n_classes}), got values in [{int(y.min())}, {int(y.max())}]")
         self.labels = y
-        super().__init__(model, images, batch_size=batch_size, lr=lr, betas=betas, seed=seed)
+        super().__init__(model, images, batch_size=batch_size, lr=lr, betas=betas, seed=seed, device=device)
 
     def _batch(self, idx: torch.Tensor):
-        return self.images[idx], self.labels[idx]
+        return self.images[idx].to(self.device), self.labels[idx].to(self.device)
 
     def _make_optimisers(self) -> None:
         self.optimiser = torch.optim.Adam(self.model.parameters(), lr=self.lr, betas=self.betas)
@@ -473,6 +497,7 @@ def make_classifier_trainer(
     batch_size: int = 128,
     lr: float = 1e-3,
     seed: int = 0,
+    device=None,
     **model_kwargs,
 ) -> ClassifierTrainer:
     """Build a freshly initialised (seeded) `LeNetClassifier` for ``images`` and its trainer.
@@ -485,7 +510,7 @@ def make_classifier_trainer(
     n_classes : int, optional
         Default ``len(class_names)``, else ``max(labels) + 1``.
     class_names : sequence of str, optional
-    batch_size, lr, seed
+    batch_size, lr, seed, device
         As `ClassifierTrainer`; ``seed`` also seeds the weight initialisation.
     **model_kwargs
         Further `LeNetClassifier` arguments (``num_features``, ``widths``, ``dropout``).
@@ -506,4 +531,4 @@ def make_classifier_trainer(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = LeNetClassifier(tuple(images.shape[1:]), n_classes, class_names=class_names, **model_kwargs)
-    return ClassifierTrainer(model, images, y, batch_size=batch_size, lr=lr, seed=seed)
+    return ClassifierTrainer(model, images, y, batch_size=batch_size, lr=lr, seed=seed, device=device)

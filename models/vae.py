@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.base import as_codes, as_images
+from models.base import as_codes, as_images, float64_device, generator_device, module_device
 from models.layers import ConvModel, conv_stack, deconv_stack, inference, spatial_stages
 
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -173,7 +173,7 @@ class VAE(ConvModel):
         ValueError
             If ``x`` does not have shape ``(N, *image_shape)``.
         """
-        x = as_images(x, self.image_shape)
+        x = as_images(x, self.image_shape, module_device(self))
         with inference(self, x):
             return self._posterior(x)
 
@@ -200,8 +200,8 @@ class VAE(ConvModel):
         ValueError
             If the shapes are not ``(N, *image_shape)`` and ``(N, d)`` with the same N.
         """
-        x = as_images(x, self.image_shape)
-        z = as_codes(z, self.latent_dim)
+        x = as_images(x, self.image_shape, module_device(self))
+        z = as_codes(z, self.latent_dim, module_device(self))
         if x.shape[0] != z.shape[0]:
             raise ValueError(f"x and z must hold the same number of items, got {x.shape[0]} and {z.shape[0]}")
         with inference(self, x, z):
@@ -211,7 +211,8 @@ class VAE(ConvModel):
             else:
                 z2 = ((x - torch.sigmoid(logits)) / self.sigma).pow(2)
                 ll = -0.5 * z2 - math.log(self.sigma) - 0.5 * _LOG_2PI
-            return ll.flatten(1).sum(dim=1, dtype=torch.float64)
+            ll = ll.flatten(1)
+            return ll.to(float64_device(ll.device)).sum(dim=1, dtype=torch.float64)
 
     def encode(self, x) -> torch.Tensor:
         """Posterior mean ``E[z|x]``: images ``(N, C, H, W)`` in [0, 1] → codes ``(N, d)`` float32."""
@@ -222,13 +223,13 @@ class VAE(ConvModel):
 
         Gradients reach ``z`` when it requires them; the model's weights are never changed.
         """
-        z = as_codes(z, self.latent_dim)
+        z = as_codes(z, self.latent_dim, module_device(self))
         with inference(self, z):
             return torch.sigmoid(self.decoder(z))
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``n`` codes from ``p(z) = N(0, I)``: float32 tensor ``(n, d)``."""
-        return torch.randn(n, self.latent_dim, generator=generator)
+        return torch.randn(n, self.latent_dim, generator=generator, device=generator_device(generator))
 
     # -- bounds and training loss ---------------------------------------------------------
 
@@ -253,13 +254,13 @@ class VAE(ConvModel):
             ELBO in nats (≤ 0 for the Bernoulli likelihood; divide by ``C·H·W·ln 2``
             and negate for bits/dim).
         """
-        x = as_images(x, self.image_shape)
+        x = as_images(x, self.image_shape, module_device(self))
         with inference(self, x):
             mu, logvar = self._posterior(x)
             std = (0.5 * logvar).exp()
-            rec = torch.zeros(x.shape[0])
-            for _ in range(n_samples):
-                eps = torch.randn(mu.shape, generator=generator)
+            rec = torch.zeros(x.shape[0], device=mu.device)
+            for _ in range(n_samples):  # drawn where the generator is (the CPU's: the same numbers on every device)
+                eps = torch.randn(mu.shape, generator=generator, device=generator_device(generator)).to(mu.device)
                 rec = rec + self._log_px_z(self.decoder(mu + std * eps), x)
             return rec / n_samples - kl_divergence(mu, logvar)
 
@@ -279,13 +280,13 @@ class VAE(ConvModel):
         -------
         torch.Tensor, shape (N,), float32, in nats.
         """
-        x = as_images(x, self.image_shape)
+        x = as_images(x, self.image_shape, module_device(self))
         with inference(self, x):
             mu, logvar = self._posterior(x)
             std = (0.5 * logvar).exp()
             log_w = []
             for _ in range(k):
-                eps = torch.randn(mu.shape, generator=generator)
+                eps = torch.randn(mu.shape, generator=generator, device=generator_device(generator)).to(mu.device)
                 z = mu + std * eps
                 log_pz = -0.5 * (z.pow(2) + _LOG_2PI).sum(dim=1)
                 log_qz = -0.5 * (eps.pow(2) + logvar + _LOG_2PI).sum(dim=1)

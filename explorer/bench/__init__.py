@@ -5,7 +5,8 @@ Each section is a function returning ``{key: figure}``, registered with
 `explorer.bench.registry.section` by a module of this package: ``encode``,
 ``embedding`` (window start-up, cached reopen, paint and hover; needs Qt),
 ``reconstruction``, ``sliders`` and ``compare_view`` (need Qt), ``compare``, ``sample_quality``,
-``umap`` (first fit in a fresh process) and ``inversion`` (GAN inversion, ours vs the method of before).
+``umap`` (first fit in a fresh process), ``inversion`` (GAN inversion, ours vs the method of before)
+and ``device`` (encode, IWAE and inversion on the device of ``bench --device``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from explorer.bench.registry import SECTIONS, demo_vae, section
 __all__ = ["SECTIONS", "section", "demo_vae", "run_bench"]
 
 
-def run_bench(only: list[str] | None = None, out: Path | None = None) -> dict:
+def run_bench(only: list[str] | None = None, out: Path | None = None, device=None) -> dict:
     """Run the registered sections (all, or those named in ``only``), print and save figures.
 
     Parameters
@@ -27,6 +28,9 @@ def run_bench(only: list[str] | None = None, out: Path | None = None) -> dict:
         Section names to run; unknown names are reported and skipped.
     out : pathlib.Path, optional
         Write the figures here as one JSON object (atomically).
+    device : torch.device, optional
+        Of ``bench --device``: where the sections registered with ``takes_device`` compute
+        (section ``device``); default the CPU.
 
     Returns
     -------
@@ -44,7 +48,7 @@ def run_bench(only: list[str] | None = None, out: Path | None = None) -> dict:
             continue
         print(f"[{name}]", flush=True)
         try:
-            figures = fn()
+            figures = fn(device=device) if getattr(fn, "takes_device", False) else fn()
         except Exception as exc:  # noqa: BLE001 - report and go on: one broken section must not hide the others
             print(f"  failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue
@@ -62,6 +66,7 @@ def run_bench(only: list[str] | None = None, out: Path | None = None) -> dict:
 #: The modules of this package that register sections, in the order they run.
 SECTION_MODULES = ("encode", "embedding", "reconstruction", "sliders", "compare_view", "compare", "sample_quality",
                    "likelihood", "disentanglement", "inversion", "umap_first")
+SECTION_MODULES += ("device",)  # explorer.bench.device: bench --device
 
 
 def _load_optional_sections() -> None:

@@ -10,6 +10,27 @@ import numpy as np
 from explorer.bench.registry import demo_vae, section
 
 
+def encode_seconds(model, images, repeats: int = 5) -> float:
+    """Median wall seconds of `explorer.core.codes.encode_images` over ``images`` (after one warm-up run).
+
+    Parameters
+    ----------
+    model : GenerativeModel
+        On the device to measure (`explorer.core.device.place_model`).
+    images : numpy.ndarray, shape (N, C, H, W), float32
+    repeats : int
+    """
+    from explorer.core.codes import encode_images
+
+    encode_images(model, images)  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        encode_images(model, images)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 @section("encode")
 def bench_encode(repeats: int = 5) -> dict:
     """Encode throughput of our path vs a bare torch loop over the same model and data.

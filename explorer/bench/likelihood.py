@@ -15,6 +15,29 @@ from explorer.bench.registry import demo_vae, section
 IWAE_IMAGES, AIS_IMAGES = 20, 2
 
 
+def iwae_seconds(model, ds, repeats: int = 3, k: int = 1000) -> float:
+    """Median wall seconds of `estimate_likelihood` (IWAE ``k``, the first ``IWAE_IMAGES`` images of ``ds``).
+
+    Parameters
+    ----------
+    model : GenerativeModel
+        On the device to measure (`explorer.core.device.place_model`).
+    ds : explorer.data.Dataset
+        Fitted to the model.
+    repeats, k : int
+    """
+    from explorer.core.likelihood import LikelihoodSettings, estimate_likelihood
+
+    settings = LikelihoodSettings(n_images=IWAE_IMAGES, iwae_k=(k,), seed=0)
+    estimate_likelihood(model, ds, settings)  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        estimate_likelihood(model, ds, settings)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 @section("likelihood")
 def bench_likelihood(repeats: int = 3) -> dict:
     """IWAE k = 1,000 on the demo VAE (ours vs a bare torch loop), and AIS on the demo DCGAN.

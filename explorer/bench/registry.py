@@ -9,9 +9,14 @@ __all__ = ["SECTIONS", "section", "demo_vae"]
 SECTIONS: dict[str, Callable[[], dict]] = {}
 
 
-def section(name: str):
-    """Register a benchmark section under ``name``."""
+def section(name: str, takes_device: bool = False):
+    """Register a benchmark section under ``name``.
+
+    ``takes_device``: the section is called as ``fn(device=...)`` with the `torch.device` of
+    ``bench --device`` (the others run on the CPU, called with no argument).
+    """
     def deco(fn):
+        fn.takes_device = bool(takes_device)
         SECTIONS[name] = fn
         return fn
     return deco

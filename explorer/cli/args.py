@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["inversion_from_args", "check_precisions",
+__all__ = ["inversion_from_args", "check_precisions", "add_device_argument", "device_from_args",
            "Parser", "check_output_path", "positive_int", "non_negative_int", "int_in", "positive_float",
            "finite_float", "image_scale", "frame_rate", "frame_count", "add_data_args", "add_resize_arg",
            "check_render_size"]
@@ -222,3 +222,30 @@ def inversion_from_args(args):
         return InversionSettings(seed=args.seed, **inv)
     except ValueError as exc:
         raise UserError(f"bad inversion settings: {exc}") from None
+
+
+def add_device_argument(p: argparse.ArgumentParser, what: str = "the models compute") -> None:
+    """Add ``--device auto|cpu|cuda|cuda:N|mps`` (default cpu) to a subcommand's parser (read by `device_from_args`).
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+    what : str
+        What runs there, for the help text (e.g. ``"the model trains"``).
+    """
+    p.add_argument("--device", default="cpu", metavar="DEVICE",
+                   help=f"where {what}: auto, cpu, cuda, cuda:N or mps (default cpu; auto: CUDA, then MPS, "
+                        "then the CPU)")
+
+
+def device_from_args(args):
+    """The ``torch.device`` of ``--device`` (`explorer.core.device.resolve_device`).
+
+    Raises
+    ------
+    explorer.core.device.DeviceError
+        A `UserError`: one sentence when the device is not a device name or is missing here.
+    """
+    from explorer.core.device import resolve_device
+
+    return resolve_device(getattr(args, "device", "cpu"))

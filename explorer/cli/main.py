@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from explorer.cli.args import Parser, check_output_path, finite_float, int_in, positive_int
+from explorer.cli.args import Parser, add_device_argument, check_output_path, finite_float, int_in, positive_int
 from explorer.cli.args import add_data_args as _add_data_args
 from explorer.errors import UserError
 from explorer.logs import log, setup_logging
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=positive_int, default=None, metavar="N",
                    help="torch CPU threads (results are bit-identical for the same seed and thread count)")
+    add_device_argument(p, "the model trains")
 
     p = sub.add_parser("info", help="print what a checkpoint, adapter, TorchScript or session file holds")
     p.add_argument("checkpoint", type=Path, metavar="CKPT_OR_ADAPTER_OR_SESSION")
@@ -60,9 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="measure models on a dataset and write the figures as JSON")
     p.add_argument("checkpoints", nargs="+", metavar="CKPT_OR_ADAPTER")
-    p.add_argument("--device", default="cpu", metavar="DEVICE",
-                   help="where the models compute: auto, cpu, cuda, cuda:N or mps (default cpu; auto: CUDA, "
-                        "then MPS, then the CPU)")
+    add_device_argument(p)
     _add_data_args(p, split_default="test", resize=True)
     p.add_argument("--metrics", nargs="+", choices=["clustering", "reconstruction", "sample-quality", "likelihood",
                                                     "disentanglement"],
@@ -123,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="run the benchmark and print its figures")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the figures as one JSON object")
     p.add_argument("--only", nargs="*", metavar="SECTION", help="run only these sections")
+    add_device_argument(p, "the 'device' section computes (the other sections use the CPU)")
     return parser
 
 
@@ -203,6 +203,9 @@ def cmd_train(args) -> int:
         return cmd_train_classifier(args)
     if args.latent_dim is None or args.epochs is None:
         raise UserError(f"train {args.model} needs --latent-dim and --epochs.")
+    from explorer.cli.args import device_from_args
+
+    device = device_from_args(args)  # a missing device: one sentence before any work
     if args.threads:
         torch.set_num_threads(args.threads)
     ds = _load_data_for(args)
@@ -227,7 +230,7 @@ def cmd_train(args) -> int:
             c, h, w = ds.image_shape
             raise UserError(f"--latent-dim {args.latent_dim}: training a {args.model} with it on {c}×{h}×{w} images "
                             f"would need {short}; choose a smaller --latent-dim or --batch-size.")
-        trainer = make_trainer(kind, torch.from_numpy(ds.images), args.latent_dim, **kwargs)
+        trainer = make_trainer(kind, torch.from_numpy(ds.images), args.latent_dim, device=device, **kwargs)
     except ValueError as exc:
         raise UserError(f"cannot train a {args.model} on '{ds.source or ds.name}': {exc}.") from None
     command = "latent-explorer " + shlex.join(args.argv)
@@ -257,9 +260,10 @@ def cmd_train(args) -> int:
     if not all(bool(torch.isfinite(t).all()) for t in trainer.model.state_dict().values() if t.is_floating_point()):
         raise UserError(f"training ended with NaN or infinite weights; nothing was written to '{args.out}'.")
     save_checkpoint(args.out, trainer.model, dataset=ds.name, seed=args.seed, history=trainer.history,
-                    command=command, extra={"wall_time_s": wall, "n_train": len(ds), "split": ds.split or "all"})
+                    command=command, extra={"wall_time_s": wall, "n_train": len(ds), "split": ds.split or "all",
+                                            "device": str(device)})
     finals = {k: v[-1] for k, v in trainer.history.items() if v}
-    print(f"saved {args.out} after {wall:.1f} s; final " +
+    print(f"saved {args.out} after {wall:.1f} s on {device}; final " +
           ", ".join(f"{k} {v:.4g}" for k, v in finals.items()))
     return 0
 
@@ -291,11 +295,11 @@ def cmd_info(args) -> int:
 
 def cmd_evaluate(args) -> int:
     """Evaluate each model on the dataset; print a table and write the JSON record."""
-    from explorer.core.device import resolve_device
+    from explorer.cli.args import device_from_args
     from explorer.core.evaluate import evaluate_models
     from explorer.data import load_dataset
 
-    device = resolve_device(args.device)  # a missing device: DeviceError, one sentence (a UserError), at once
+    device = device_from_args(args)  # a missing device: DeviceError, one sentence (a UserError), at once
 
     ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=args.seed, resize=args.resize)
     for note in ds.notes:
@@ -371,8 +375,9 @@ def cmd_evaluate(args) -> int:
 def cmd_bench(args) -> int:
     """Run the benchmark sections, print each figure, write them as one JSON object."""
     from explorer.bench import run_bench
+    from explorer.cli.args import device_from_args
 
-    results = run_bench(only=args.only, out=args.json)
+    results = run_bench(only=args.only, out=args.json, device=device_from_args(args))
     return 0 if results else 1
 
 

@@ -61,6 +61,9 @@ def add_render_parsers(render_sub) -> None:
                    help="GAN without encoder: do not read or keep inverted codes in the cache folder")
     p.add_argument("--scale", type=image_scale, default=3.0, help="image scale factor in the figure (default 3)")
     p.add_argument("--seed", type=int, default=0)
+    from explorer.cli.args import add_device_argument
+
+    add_device_argument(p, "the model encodes, inverts and decodes")
     p.set_defaults(render_handler=cmd_render_reconstructions)
 
 
@@ -126,7 +129,9 @@ def cmd_render_reconstructions(args) -> int:
         inversion = InversionSettings(steps=args.inversion_steps, restarts=args.inversion_restarts, seed=args.seed)
     except ValueError as exc:
         raise UserError(f"bad inversion settings: {exc}") from None
-    entry = open_model(args.checkpoint)
+    from explorer.cli.args import device_from_args
+
+    entry = open_model(args.checkpoint, device_from_args(args))
     model = entry.model
     ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=args.seed, resize=args.resize)
     for note in ds.notes:
@@ -145,5 +150,5 @@ def cmd_render_reconstructions(args) -> int:
         rec["jpeg"]["reachable"] = rep.jpeg.reachable
         rec["jpeg"]["message"] = rep.jpeg.message
     print(format_reconstruction(rec))
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} (computed on {entry.device})")
     return 0

@@ -13,11 +13,13 @@ def cmd_train_classifier(args) -> int:
     import torch
     from tqdm import tqdm
 
+    from explorer.cli.args import device_from_args
     from explorer.core.jobs import JobContext
     from explorer.core.sample_quality.training import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, train_classifier
     from explorer.data import load_dataset
     from explorer.errors import DatasetError
 
+    device = device_from_args(args)  # a missing device: one sentence before any work
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.latent_dim is not None or args.beta != 1.0:
@@ -49,7 +51,7 @@ def cmd_train_classifier(args) -> int:
         prov = train_classifier(train, args.out, test=test, epochs=epochs,
                                 batch_size=args.batch_size or DEFAULT_BATCH_SIZE, seed=args.seed,
                                 command="latent-explorer " + shlex.join(args.argv),
-                                torch_threads=torch.get_num_threads(), ctx=JobContext(progress))
+                                torch_threads=torch.get_num_threads(), ctx=JobContext(progress), device=device)
     except KeyboardInterrupt:
         bar.close()
         print(f"training interrupted; nothing written to {args.out}", file=sys.stderr)
@@ -59,7 +61,7 @@ def cmd_train_classifier(args) -> int:
     finally:
         bar.close()
     acc = prov["test_accuracy"]
-    print(f"saved {args.out} after {prov['wall_time_s']:.1f} s; test accuracy "
+    print(f"saved {args.out} after {prov['wall_time_s']:.1f} s on {prov['device']}; test accuracy "
           + ("n/a" if acc is None else f"{100 * acc:.2f} % on {prov['n_test']:,} {prov['test_data']} images"))
     return 0
 

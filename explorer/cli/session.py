@@ -46,6 +46,8 @@ def add_session_parser(sub) -> None:
     add_data_args(c, split_default="test", resize=True)
     c.add_argument("--projection", choices=["pca", "umap", "tsne"], default="pca",
                    help="the embedding of every model (default: pca)")
+    c.add_argument("--umap-backend", choices=["umap-learn", "cuml"], default="umap-learn",
+                   help="with --projection umap: umap-learn (default) or RAPIDS cuML's GPU UMAP, where it is installed")
     c.add_argument("--seed", type=non_negative_int, default=0,
                    help="projection, k-means and subsample seed (default 0)")
     c.add_argument("--colour", "--color", type=parse_colour, default=("label", 0), metavar="label|cluster|dim:J",
@@ -56,6 +58,9 @@ def add_session_parser(sub) -> None:
     c.add_argument("--with-results", action="store_true",
                    help="also store codes, embeddings and clusterings in S.results.npz beside the session")
     c.add_argument("--out", type=Path, required=True, metavar="S.lxs")
+    from explorer.cli.args import add_device_argument
+
+    add_device_argument(c, "the models encode (the session file does not record it)")
     c.set_defaults(handler=cmd_session)
 
 
@@ -72,6 +77,9 @@ def add_render_parsers(render_sub) -> None:
                    help="PNG: printed width in millimetres (with --dpi, e.g. --width-mm 85 --dpi 300)")
     p.add_argument("--dpi", type=finite_float(10.0, 2400.0), default=None,
                    help="PNG: dots per inch, written into the file (default 96)")
+    from explorer.cli.args import add_device_argument
+
+    add_device_argument(p, "the models encode what the caches do not hold")
     p.set_defaults(render_handler=cmd_render_embedding)
 
 
@@ -113,7 +121,8 @@ def _run_all(session, tasks) -> None:
 
 
 def create_session(paths, data, split, limit, seed: int, projection: str, colour: tuple[str, int],
-                   k: int | None = None, resize: str | None = None):
+                   k: int | None = None, resize: str | None = None, device: str | None = None,
+                   umap_backend: str = "umap-learn"):
     """A :class:`~explorer.core.session.Session` with ``paths`` open on ``data``, projected and clustered.
 
     Parameters
@@ -132,6 +141,10 @@ def create_session(paths, data, split, limit, seed: int, projection: str, colour
         when colouring by cluster, else none).
     resize : {"bilinear", "bicubic", "lanczos", "nearest"}, optional
         Filter fitting the images to each model's input (``--resize``; recorded in the session).
+    device : str, optional
+        ``--device``: where the models compute (`Session.set_device`; default the CPU).
+    umap_backend : {"umap-learn", "cuml"}
+        ``--umap-backend`` of a UMAP projection (`explorer.core.projection.cuml_umap.check_umap_backend`).
 
     Returns
     -------
@@ -143,11 +156,16 @@ def create_session(paths, data, split, limit, seed: int, projection: str, colour
         A model could not be opened, a step failed, ``k`` exceeds N, or ``colour`` names a dimension the
         models do not have.
     """
+    from explorer.core.projection.cuml_umap import check_umap_backend
     from explorer.core.projection.spec import ProjectionSpec
     from explorer.core.session import Session
 
+    if umap_backend != "umap-learn" and projection != "umap":
+        raise UserError(f"--umap-backend {umap_backend} applies to --projection umap, not {projection}.")
+    check_umap_backend(umap_backend)  # cuml not installed: one sentence before any work
     s = Session(use_workers=False)
-    spec = ProjectionSpec(projection, seed=seed)
+    s.set_device(device)  # a missing device: one sentence (DeviceError, a UserError) before any work
+    spec = ProjectionSpec(projection, {"backend": umap_backend} if projection == "umap" else {}, seed=seed)
     s.set_projection(spec)
     _run_all(s, [s.open_dataset(data, split, limit, seed, resize)])
     if s.dataset is None:
@@ -181,12 +199,13 @@ def cmd_session(args) -> int:
     from explorer.core.session.files import save_session
 
     s = create_session(args.checkpoints, args.data, args.split, args.limit, args.seed, args.projection,
-                       args.colour, args.k, args.resize)
+                       args.colour, args.k, args.resize, args.device, args.umap_backend)
     try:
         out = save_session(s, args.out, with_results=args.with_results)
     except OSError as exc:
         raise UserError(f"could not write the session file '{args.out}': {exc.strerror or exc}") from None
-    print(f"wrote {out}" + (" (with results)" if args.with_results else ""))
+    print(f"wrote {out}" + (" (with results)" if args.with_results else "")
+          + f"; models computed on {', '.join(sorted({m.entry.device for m in s.models}))}")
     for m in s.models:  # how long each computed embedding took (the wall time waited, then the fit)
         res = m.embedding
         if res is not None and not res.from_cache and "waited_s" in res.meta:
@@ -195,7 +214,7 @@ def cmd_session(args) -> int:
     return 0
 
 
-def _restored(path: Path):
+def _restored(path: Path, device: str | None = None):
     """The session of a file, opened and computed as far as it says (read from the caches where it can)."""
     from explorer.core.session import Session
     from explorer.core.session.files import SessionFileError, read_session, restore_session
@@ -205,6 +224,7 @@ def _restored(path: Path):
     except SessionFileError as exc:
         raise UserError(str(exc)) from None
     s = Session(use_workers=False)
+    s.set_device(device)
     _run_all(s, restore_session(s, doc))
     for note in s.notes:
         print(f"latent-explorer: note: {note}", file=sys.stderr)
@@ -215,14 +235,16 @@ def cmd_render_embedding(args) -> int:
     """``render embedding S.lxs --out FIG``: the session's embedding as File ▸ Export view draws it."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")  # the offscreen plugin's notes are not ours
+    from explorer.cli.args import device_from_args
     from explorer.gui.figure import render_figure
     from explorer.gui.view_export import EXPORT_FORMATS
 
+    device_from_args(args)  # a missing device: one sentence before any work
     if not (math.isfinite(args.scale) and 0 < args.scale <= 16):
         raise UserError(f"--scale must be a number in (0, 16], got {args.scale}")
     if args.out.suffix.lower() not in EXPORT_FORMATS:
         raise UserError(f"cannot write '{args.out}': use a .png, .svg or .pdf file name")
-    s = _restored(args.session)
+    s = _restored(args.session, args.device)
     try:
         out = render_figure(s, args.out, scale=args.scale, width_mm=args.width_mm, dpi=args.dpi)
     except ValueError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from explorer.cli.args import (
+    add_device_argument,
     add_resize_arg,
     check_render_size,
     frame_count,
@@ -42,6 +43,7 @@ def add_render_parsers(render_sub) -> None:
     p.add_argument("--frames", type=frame_count, default=40, help="frames per cycle of a GIF/MP4 (default 40)")
     p.add_argument("--fps", type=frame_rate, default=10.0)
     p.add_argument("--seed", type=int, default=0)
+    add_device_argument(p, "the model encodes and decodes")
     p.set_defaults(render_handler=cmd_render_traversal)
 
     p = render_sub.add_parser("interpolation", help="interpolation movie between two codes (GIF/MP4)")
@@ -61,16 +63,29 @@ def add_render_parsers(render_sub) -> None:
     p.add_argument("--upscale", choices=["nearest", "smooth"], default="nearest")
     p.add_argument("--caption", default=None)
     p.add_argument("--seed", type=int, default=0)
+    add_device_argument(p, "the model decodes")
     p.set_defaults(render_handler=cmd_render_interpolation)
 
 
-def _load_model(path: Path):
+def _load_model(path: Path, args=None):
+    """The model of ``path`` on ``args.device`` (a missing device: one sentence before loading)."""
+    from explorer.cli.args import device_from_args
+    from explorer.core.device import place_model
     from models.loading import load_any
 
+    device = device_from_args(args)
     if not Path(path).exists():
         raise UserError(f"checkpoint '{path}' does not exist; give the path of a model file.")
     model, _ = load_any(path)
+    place_model(model, device)
     return model
+
+
+def _where(model) -> str:
+    """Where ``model`` computes, for the line a render prints."""
+    from explorer.core.device import model_device
+
+    return str(model_device(model))
 
 
 def _load_data(args, model):
@@ -103,7 +118,7 @@ def cmd_render_traversal(args) -> int:
         raise UserError(f"cannot write traversal '{args.out}': the extension must be .png, .svg, .pdf, .gif or .mp4.")
     import numpy as np  # here, not at the top: `latent-explorer info` builds the parser without numpy
 
-    model = _load_model(args.checkpoint)
+    model = _load_model(args.checkpoint, args)
     d = int(model.latent_dim)
     codes = images = None
     z = np.zeros(d, np.float32)
@@ -136,7 +151,7 @@ def cmd_render_traversal(args) -> int:
     out = sliders.save_traversal(args.out, model, z, dims, ranges, n_cols=args.cols,
                                  scores=scores if images is not None else None, scale=args.scale,
                                  upscale=args.upscale, fps=args.fps, n_frames=args.frames)
-    print(f"wrote {out} ({len(dims)} dimensions: {', '.join(f'z{k}' for k in dims)})")
+    print(f"wrote {out} ({len(dims)} dimensions: {', '.join(f'z{k}' for k in dims)}; decoded on {_where(model)})")
     return 0
 
 
@@ -149,7 +164,7 @@ def cmd_render_interpolation(args) -> int:
         raise UserError(f"cannot write interpolation '{args.out}': the extension must be .gif or .mp4.")
     if args.frames < 2:
         raise UserError("--frames must be at least 2 for an interpolation between two codes.")
-    model = _load_model(args.checkpoint)
+    model = _load_model(args.checkpoint, args)
     if args.data is not None:
         ds = _load_data(args, model)
         for name, i in (("--from", args.from_index), ("--to", args.to_index)):
@@ -163,5 +178,5 @@ def cmd_render_interpolation(args) -> int:
     _, frames = sliders.interpolation_movie(model, keypoints, args.frames, method)
     out = sliders.save_interpolation(args.out, frames, fps=args.fps, scale=args.scale, upscale=args.upscale,
                                      caption=args.caption)
-    print(f"wrote {out} ({args.frames} frames, {method})")
+    print(f"wrote {out} ({args.frames} frames, {method}; decoded on {_where(model)})")
     return 0

@@ -6,10 +6,12 @@ import re
 
 from explorer.errors import UserError
 
-__all__ = ["DEVICE_CHOICES_TEXT", "DeviceError", "resolve_device", "model_device"]
+__all__ = ["DEVICE_CHOICES_TEXT", "DEVICE_NAMES", "DeviceError", "resolve_device", "model_device", "place_model"]
 
 #: What ``--device`` accepts, for help texts and messages.
 DEVICE_CHOICES_TEXT = "auto, cpu, cuda, cuda:N or mps"
+#: The device names a settings menu offers (``cuda:N`` is typed on the command line).
+DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
 
 
 class DeviceError(UserError, ValueError):
@@ -76,3 +78,30 @@ def model_device(model):
             for t in fn():
                 return t.device
     return torch.device("cpu")
+
+
+def place_model(model, device):
+    """Move a model to ``device`` for computing, and return the device it computes on.
+
+    Our models (`models.vae.VAE`, `models.dcgan.DCGAN`, `models.ali.ALI`, the classifier —
+    ``torch.nn.Module`` subclasses) are moved with ``.to(device)``; their methods then move
+    their inputs there (`models.base.as_images`). A third-party adapter or TorchScript file
+    (`models.adapter.WrappedModel`) stays where its own code put it — the CPU — because
+    its code may make tensors of its own there; the device returned says so.
+
+    Parameters
+    ----------
+    model : GenerativeModel
+    device : torch.device, str or None
+        None: leave the model where it is.
+
+    Returns
+    -------
+    torch.device
+        Where the model computes now (`model_device`), for records and log lines.
+    """
+    import torch
+
+    if device is not None and isinstance(model, torch.nn.Module):
+        model.to(torch.device(device))
+    return model_device(model)

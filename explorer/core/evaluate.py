@@ -110,9 +110,8 @@ def evaluate_models(
         ``record`` it stores); default ``LikelihoodSettings(seed=seed, n_images=n_images)``.
     device : torch.device, optional
         Where the models encode and decode (`explorer.core.device.resolve_device`); default the
-        CPU. Every record says which device computed it (``"device"``). GAN inversion runs on
-        the CPU only in this version: a GAN without encoder that needs it on another device
-        raises `explorer.core.device.DeviceError`.
+        CPU. Every record says which device computed it (``"device"``; an adapter or TorchScript
+        file stays on the CPU, `explorer.core.device.place_model`).
     disentanglement : DisentanglementSettings, optional
         Settings of the "disentanglement" measurement (default the reference settings):
         `explorer.core.disentanglement.evaluate_disentanglement` adds ``"disentanglement"``
@@ -158,12 +157,9 @@ def evaluate_models(
     for path in checkpoints:
         entry = open_model(path)
         if device is not None and str(device) != "cpu":
-            if not entry.model.has_encoder and ("reconstruction" in metrics or gan_codes == "inverted"):
-                from explorer.core.device import DeviceError
+            from explorer.core.device import place_model
 
-                raise DeviceError(f"--device {device}: GAN inversion ({entry.name} has no encoder) runs on the CPU "
-                                  "only in this version; use --device cpu.")
-            entry.model.to(device)  # encode / decode send their batches to the model's device
+            entry.device = str(place_model(entry.model, device))  # an adapter stays on the CPU: the record says so
         codes = store = None
         if not entry.model.has_encoder and ("reconstruction" in metrics or gan_codes == "inverted"):
             dataset_id = dataset_id or dataset_identity(dataset)
@@ -177,7 +173,7 @@ def evaluate_models(
                 if on_note:
                     on_note(f"{entry.name}: {note}")
         rec: dict = {"checkpoint": str(path), "kind": entry.model.kind, "latent_dim": entry.model.latent_dim,
-                     "device": str(device if device is not None else "cpu"),
+                     "device": entry.device,
                      "codes": codes.source if codes is not None
                      else ("encoder" if entry.model.has_encoder else "prior")}
         if "reconstruction" in metrics:

@@ -102,6 +102,9 @@ class ModelEntry:
         loaded (its weights live elsewhere).
     codes : LatentCodes or None
         Set once the dataset has been encoded.
+    device : str
+        Where the model computes (``"cpu"``, ``"cuda:0"``, ``"mps"`` ...;
+        `explorer.core.device.place_model`).
     """
 
     path: Path
@@ -109,6 +112,7 @@ class ModelEntry:
     info: dict
     file_hash: str
     codes: LatentCodes | None = None
+    device: str = "cpu"
 
     @property
     def name(self) -> str:
@@ -123,8 +127,12 @@ class ModelEntry:
         return f"{self.model.kind.upper()}, d = {self.model.latent_dim}, {c}×{h}×{w}, {enc}"
 
 
-def open_model(path: str | Path) -> ModelEntry:
+def open_model(path: str | Path, device=None) -> ModelEntry:
     """Load a checkpoint / adapter / TorchScript file into a :class:`ModelEntry`.
+
+    The weights are read onto the CPU (``map_location="cpu"``, so a file saved on a GPU opens
+    anywhere) and the model is then moved to ``device`` (`explorer.core.device.place_model`;
+    None: it stays on the CPU); ``entry.device`` says where it computes.
 
     Raises
     ------
@@ -139,7 +147,9 @@ def open_model(path: str | Path) -> ModelEntry:
     file_hash = file_sha256(path)
     if path.suffix == ".py":  # an adapter reads its weights from elsewhere: they are part of its identity
         file_hash = hashlib.sha256(f"{file_hash}|{weights_fingerprint(model)}".encode()).hexdigest()
-    return ModelEntry(path=path, model=model, info=info, file_hash=file_hash)
+    from explorer.core.device import place_model
+
+    return ModelEntry(path=path, model=model, info=info, file_hash=file_hash, device=str(place_model(model, device)))
 
 
 def dataset_identity(dataset: Dataset) -> str:

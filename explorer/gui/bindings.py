@@ -66,7 +66,8 @@ class ModelListBinding:
         if m is not None and m.entry is None:
             self.panel.set_details(f"{m.name}: loading the model…")
         else:
-            self.panel.set_details(captions.model_details(m.entry.info) if m is not None else "")
+            self.panel.set_details(captions.model_details(m.entry.info) + f"\ncomputes on {m.entry.device}"
+                                   if m is not None else "")
         self.refresh_dataset_line()
 
     def refresh_dataset_line(self) -> None:

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 #: Selection modes: a click always picks the nearest point; in "rect" and
 #: "lasso" a left drag draws the region instead of panning.
 SELECTION_MODES = ("click", "rect", "lasso")
+#: Milliseconds after new points arrive when their k-d tree is built (after the first paint, before a hover).
+INDEX_DELAY_MS = 250
 
 _INK = QtGui.QColor(30, 30, 30)
 _SELECT = QtGui.QColor(20, 20, 20)
@@ -273,7 +275,9 @@ class EmbeddingView(QtWidgets.QWidget):
         self._xy.setflags(write=False)
         self._colors = np.ascontiguousarray(colors)
         self._labels = labels
-        self._index = PointIndex(xy)
+        self._index = index = PointIndex(xy)
+        # the k-d tree (and scipy) after the first paint, before the first hover: the paint scans with numpy
+        QtCore.QTimer.singleShot(INDEX_DELAY_MS, lambda: index.prepare() if index is self._index else None)
         packed = self._colors.view(np.uint32)[:, 0]
         uniq, inverse = np.unique(packed, return_inverse=True)
         self._unique_colors = uniq.view(np.uint8).reshape(-1, 4)

@@ -179,6 +179,10 @@ class MainWindow(QMainWindow):
         self._build_latent_docks()
         self._build_actions()
         self._build_reconstruction_dock()
+        from explorer.gui import device_menu  # Settings ▸ Compute device
+
+        self.device_choice = device_menu.DeviceChoice(self.session, self.settings, device_menu.settings_menu(
+            self.menuBar()), self.statusBar(), self._show_error, self)
         self._restore_settings()
         self.model_list.refresh()
         self.presenter.update_message()
@@ -377,7 +381,10 @@ class MainWindow(QMainWindow):
         return self.files.save_session(path, with_results)
 
     def _preload_projection(self) -> None:
-        """Import scikit-learn (for PCA, ~0.7 s) in a job thread while torch loads in another."""
+        """Import scikit-learn (k-means, metrics; ~2 s of CPU with scipy.stats) in a job thread once something shows.
+
+        Not earlier: imports hold the GIL, so a preload beside torch's import only slows both (the
+        first PCA is numpy's, `explorer.core.projection.pca`)."""
         if not self._projection_preloaded:
             self._projection_preloaded = True
             from explorer.core.heavy import load_sklearn
@@ -451,16 +458,15 @@ class MainWindow(QMainWindow):
 
     def _on_embedding_shown(self, result) -> None:
         self.embedding_shown.emit(result)
+        self._preload_projection()  # scikit-learn (k-means, metrics) after the first paint, not competing with torch
         if self._warm_up_umap and not self._warm_up_started:
             QTimer.singleShot(WARM_UP_DELAY_MS, self._start_umap_warm_up)
 
     def _on_busy_changed(self, key: str, family: str, busy: bool) -> None:
-        if family == "open" and busy:  # after the cache look-up: it must not compete with the dataset and paint
-            self._preload_projection()
         if family == "open" and not busy:
             m = self.session.state(key)
             if m is not None and m.entry is not None:
-                self.statusBar().showMessage(f"Opened {m.name}: {m.entry.summary}", 5000)
+                self.statusBar().showMessage(f"Opened {m.name}: {m.entry.summary}, on {m.entry.device}", 5000)
         if key == self.session.active_key:
             self.presenter.update_message()
 

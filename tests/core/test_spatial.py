@@ -236,3 +236,24 @@ def test_estimate_in_rect_is_an_upper_bound(cloud):
         exact = len(idx.in_rect(x0, y0, x0 + w, y0 + h))
         est = idx.estimate_in_rect(x0, y0, x0 + w, y0 + h)
         assert exact <= est <= 2 * exact
+
+
+def test_queries_before_the_tree_is_built_give_the_same_answers_and_load_no_tree():
+    """The first paint counts and lists points with numpy; the k-d tree comes with the first hover or prepare()."""
+    rng = np.random.default_rng(5)
+    xy = rng.normal(size=(3000, 2))
+    xy[::97] = np.nan  # rows that are never returned
+    lazy, built = PointIndex(xy), PointIndex(xy)
+    built.prepare()
+    assert lazy._kd is None and built._kd is not None
+    finite = np.isfinite(xy).all(axis=1)
+    for _ in range(40):
+        x0, x1 = np.sort(rng.normal(size=2) * 1.5)
+        y0, y1 = np.sort(rng.normal(size=2) * 1.5)
+        want = np.flatnonzero(finite & (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))
+        np.testing.assert_array_equal(lazy.in_rect(x1, y1, x0, y0), want)
+        np.testing.assert_array_equal(built.in_rect(x0, y0, x1, y1), want)
+        assert lazy.estimate_in_rect(x0, y0, x1, y1) == len(want) <= built.estimate_in_rect(x0, y0, x1, y1)
+    assert lazy._kd is None  # counting and listing built nothing
+    i = lazy.nearest(0.0, 0.0)
+    assert lazy._kd is not None and i == built.nearest(0.0, 0.0)

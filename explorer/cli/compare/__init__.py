@@ -57,6 +57,9 @@ def add_compare_parser(sub) -> None:
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seed of the sample, k-means, projections, inversion and the bootstrap (default 0)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="the report folder to write")
+    from explorer.cli.args import add_device_argument
+
+    add_device_argument(p)
     p.set_defaults(handler=cmd_compare)
 
 
@@ -146,13 +149,14 @@ def write_report(comparison, card, out: Path, projection: str = "pca", align: st
 
 def cmd_compare(args) -> int:
     """``latent-explorer compare``: check the arguments and --out, measure, write the report folder."""
-    from explorer.cli.args import check_precisions, inversion_from_args
+    from explorer.cli.args import check_precisions, device_from_args, inversion_from_args
     from explorer.cli.compare.figures import headless
     from explorer.cli.compare.folder import check_out_folder
     from explorer.core.compare.run import compare_models
     from explorer.core.compare.scorecard import scorecard_of
     from explorer.data import load_dataset
 
+    device = device_from_args(args)  # a missing device: one sentence before any work
     headless()
     check_out_folder(args.out)
     from explorer.core.evaluate import METRICS
@@ -181,7 +185,7 @@ def cmd_compare(args) -> int:
         comparison = compare_models(args.checkpoints, ds, args.metrics, n_images=args.n_images, k=args.k,
                                     space=args.space, projection=args.projection, seed=args.seed,
                                     precisions=args.precision, sample=args.sample, inversion=inversion,
-                                    cache=not args.no_cache, ctx=progress("measuring"))
+                                    cache=not args.no_cache, ctx=progress("measuring"), device=device)
         print(file=sys.stderr)
         for note in comparison.notes:
             print(f"latent-explorer: note: {note}", file=sys.stderr)

@@ -211,6 +211,7 @@ def compare_models(
     inversion=None,
     cache: bool | str = True,
     ctx: JobContext | None = None,
+    device=None,
     on_note: Callable[[str], None] | None = None,
 ) -> Comparison:
     """Measure every model on the same seeded sample of dataset images, each code found once (job).
@@ -247,6 +248,9 @@ def compare_models(
         this folder.
     ctx : JobContext, optional
         Progress (one share per model) and cancel.
+    device : torch.device, optional
+        Where the models compute (`explorer.core.workspace.open_model`); default the CPU. Each
+        record's ``"device"`` says where it did.
     on_note : callable, optional
         Receives each note as it is made.
 
@@ -288,7 +292,7 @@ def compare_models(
             on_note(text)
 
     inversion = inversion or InversionSettings(seed=seed)
-    entries = [open_model(p) for p in checkpoints]
+    entries = [open_model(p, device) for p in checkpoints]
     if n_images is None and any(not e.model.has_encoder for e in entries):
         n_images = DEFAULT_INVERSION_IMAGES
         if len(dataset) > n_images:
@@ -327,7 +331,7 @@ def compare_models(
                  f"{n:,} images (GAN inversion, codes labelled “inverted”)")
         info = entry.info or {}
         rec: dict = {"checkpoint": str(entry.path), "kind": model.kind, "latent_dim": int(model.latent_dim),
-                     "codes": source, "device": "cpu", "name": entry.name, "parameters": info.get("parameters"),
+                     "codes": source, "device": entry.device, "name": entry.name, "parameters": info.get("parameters"),
                      "training_data": _describe_training(info), "image_shape": list(model.image_shape)}
         run = ModelRun(Path(entry.path), entry, rec, x, codes, source, inversion=used_inversion, store=store)
         if "reconstruction" in metrics:
@@ -368,16 +372,17 @@ def compare_models(
                              "n_images": n}, notes)
     others = [m for m in metrics if m not in BASE_METRICS]
     if others:
-        _merge_other_metrics(comparison, checkpoints, others, n_images, seed, ctx, on_note)
+        _merge_other_metrics(comparison, checkpoints, others, n_images, seed, ctx, on_note, device)
     return comparison
 
 
-def _merge_other_metrics(comparison: Comparison, checkpoints, metrics, n_images, seed, ctx, on_note) -> None:
+def _merge_other_metrics(comparison: Comparison, checkpoints, metrics, n_images, seed, ctx, on_note,
+                         device=None) -> None:
     """Measure the other metric families with `evaluate_models` and add their keys to each record."""
     from explorer.core.evaluate import evaluate_models
 
     extra = evaluate_models(checkpoints, comparison.dataset, metrics=list(metrics), seed=seed, n_images=n_images,
-                            ctx=ctx, on_note=on_note)
+                            ctx=ctx, on_note=on_note, device=device)
     for run, rec in zip(comparison.runs, extra["models"], strict=True):
         for key, value in rec.items():
             run.record.setdefault(key, value)

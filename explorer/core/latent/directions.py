@@ -143,9 +143,9 @@ def first_layer_weight(model) -> tuple[np.ndarray, str]:
         if not name.startswith(("decoder", "generator")):
             continue
         if isinstance(module, nn.Linear) and module.in_features == d:
-            return module.weight.detach().double().numpy().copy(), name
+            return module.weight.detach().cpu().double().numpy().copy(), name
         if isinstance(module, nn.ConvTranspose2d) and module.in_channels == d:
-            w = module.weight.detach().double().numpy()
+            w = module.weight.detach().cpu().double().numpy()
             return w.reshape(d, -1).T.copy(), name
     raise ValueError(f"{type(model).__name__} has no first linear layer taking the {d}-dimensional code")
 

@@ -382,8 +382,8 @@ def kl_per_dimension(
             stop = min(start + batch_size, n)
             mu, logvar = model.posterior(torch.from_numpy(x_all[start:stop]))
             check_finite(logvar, model, "posterior")
-            mu = check_finite(mu, model, "posterior").double()
-            logvar = logvar.double()
+            mu = check_finite(mu, model, "posterior").cpu().double()  # float64 sums on the CPU
+            logvar = logvar.cpu().double()
             kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
             total += kl.sum(dim=0).numpy()
             if ctx is not None:

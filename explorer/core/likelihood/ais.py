@@ -80,7 +80,7 @@ def gaussian_log_likelihood(
         const = -dims * (math.log(sigma) + 0.5 * _LOG_2PI)
         with torch.enable_grad():
             zz = z.detach().requires_grad_(True)
-            g = decode(zz)
+            g = decode(zz).to(y.device)  # decoded on the model's device; the sampler's state stays with y (CPU)
             if not torch.isfinite(g.detach()).all():
                 raise NonFiniteError("decode returned non-finite values")
             diff = (y - g).flatten(1)
@@ -178,10 +178,10 @@ def run_ais(
     yr = y.repeat_interleave(c, dim=0)
     z = z0.detach().float().clone()
     ll, gll, _ = log_lik(yr, z)
-    log_w = torch.zeros(b * c, dtype=torch.float64)
-    eps = torch.full((b,), float(step_size), dtype=torch.float64)
-    avg_acc = torch.full((b,), TARGET_ACCEPTANCE, dtype=torch.float64)
-    acc_sum = torch.zeros(b, dtype=torch.float64)
+    log_w = torch.zeros(b * c, dtype=torch.float64, device="cpu")
+    eps = torch.full((b,), float(step_size), dtype=torch.float64, device="cpu")
+    avg_acc = torch.full((b,), TARGET_ACCEPTANCE, dtype=torch.float64, device="cpu")
+    acc_sum = torch.zeros(b, dtype=torch.float64, device="cpu")
     n_trans = 0
     n_steps = len(betas) - 1
     every = max(1, n_steps // 100)
@@ -190,7 +190,7 @@ def run_ais(
         log_w += (beta - float(betas[t - 1])) * ll
         if t < n_steps:  # the last transition would not change the weights
             e = eps.repeat_interleave(c)[:, None].float()
-            p0 = torch.randn(z.shape, generator=generator)
+            p0 = torch.randn(z.shape, generator=generator, device="cpu")
             u0 = 0.5 * z.double().pow(2).sum(1) - beta * ll
             p = p0 - 0.5 * e * (z - beta * gll)
             zn = z
@@ -202,7 +202,7 @@ def run_ais(
             u1 = 0.5 * zn.double().pow(2).sum(1) - beta * lln
             log_acc = (u0 + 0.5 * p0.double().pow(2).sum(1)) - (u1 + 0.5 * p.double().pow(2).sum(1))
             log_acc = torch.nan_to_num(log_acc, nan=-math.inf)
-            accept = torch.log(torch.rand(b * c, generator=generator, dtype=torch.float64)) < log_acc
+            accept = torch.log(torch.rand(b * c, generator=generator, dtype=torch.float64, device="cpu")) < log_acc
             z = torch.where(accept[:, None], zn, z)
             ll = torch.where(accept, lln, ll)
             gll = torch.where(accept[:, None], glln, gll)
@@ -254,7 +254,7 @@ def ais_log_likelihood(
     -------
     AISRun
     """
-    z0 = torch.randn(y.shape[0] * int(n_chains), int(latent_dim), generator=generator)
+    z0 = torch.randn(y.shape[0] * int(n_chains), int(latent_dim), generator=generator, device="cpu")
     return run_ais(gaussian_log_likelihood(decode, sigma), y, z0, sigmoid_schedule(n_steps), n_chains,
                generator, leapfrog_steps, ctx=ctx, progress=progress)
 
@@ -309,17 +309,17 @@ def bdmc(
     BDMCResult
     """
     c = int(n_chains)
-    z_star = torch.randn(int(n_images), int(latent_dim), generator=generator)
+    z_star = torch.randn(int(n_images), int(latent_dim), generator=generator, device="cpu")
     with torch.no_grad():
-        g = decode(z_star)
+        g = decode(z_star).cpu()
     if not torch.isfinite(g).all():
         raise NonFiniteError("decode returned non-finite values")
-    y = g + float(sigma) * torch.randn(g.shape, generator=generator)
+    y = g + float(sigma) * torch.randn(g.shape, generator=generator, device="cpu")
     f = gaussian_log_likelihood(decode, sigma)
     betas = sigmoid_schedule(n_steps)
     half = (lambda a: (lambda fr: progress(a + 0.5 * fr))) if progress else (lambda a: None)
-    fwd = run_ais(f, y, torch.randn(int(n_images) * c, int(latent_dim), generator=generator), betas, c, generator,
-              leapfrog_steps, ctx=ctx, progress=half(0.0))
+    z0 = torch.randn(int(n_images) * c, int(latent_dim), generator=generator, device="cpu")
+    fwd = run_ais(f, y, z0, betas, c, generator, leapfrog_steps, ctx=ctx, progress=half(0.0))
     rev = run_ais(f, y, z_star.repeat_interleave(c, dim=0), betas[::-1].copy(), c, generator, leapfrog_steps,
               ctx=ctx, progress=half(0.5))
     return BDMCResult(lower_nats=fwd.log_mean_w, upper_nats=-rev.log_mean_w)

@@ -39,7 +39,10 @@ def log_importance_weights(
     ``z_ij = mu_i + exp(logvar_i / 2) · eps_ij`` (reparameterised draws from the diagonal
     Gaussian ``q(z|x)``), ``p(z) = N(0, I)``. Images and samples are batched so that one
     decoder call sees at most ``batch_codes`` codes; the result does not depend on the
-    batching.
+    batching. ``posterior`` and ``log_px_given_z`` run on the model's device (where ``mu``
+    comes back); the draws are moved there for the decoder, and every float64 term is
+    computed on the CPU from the CPU's copies, so the weights are the same on every device
+    up to the model's own float32 arithmetic.
 
     Parameters
     ----------
@@ -66,7 +69,7 @@ def log_importance_weights(
         If ``posterior`` or ``log_px_given_z`` return NaN or infinite values.
     """
     n, k, d = eps.shape
-    out = torch.empty(n, k, dtype=torch.float64)
+    out = torch.empty(n, k, dtype=torch.float64, device="cpu")
     img_batch = max(1, batch_codes // k)
     s_batch = min(k, max(1, batch_codes))
     for i0 in range(0, n, img_batch):
@@ -77,23 +80,25 @@ def log_importance_weights(
         mu, logvar = mu.detach().float(), logvar.detach().float()
         if not (torch.isfinite(mu).all() and torch.isfinite(logvar).all()):
             raise NonFiniteError("posterior returned non-finite mu or logvar")
+        dev = mu.device
         std = (0.5 * logvar).exp()
-        lv64 = logvar.double()
+        lv64 = logvar.cpu().double()
         for j0 in range(0, k, s_batch):
             if ctx is not None:
                 ctx.check()
             e = eps[i0:i0 + b, j0:j0 + s_batch].float()
             kc = e.shape[1]
-            z = mu[:, None, :] + std[:, None, :] * e                        # (b, kc, d)
+            z = mu[:, None, :] + std[:, None, :] * e.to(dev)                # (b, kc, d), on the model's device
             zf = z.reshape(b * kc, d)
-            xr = xb[:, None].expand(b, kc, *xb.shape[1:]).reshape(b * kc, *xb.shape[1:])
+            xd = xb.to(dev)
+            xr = xd[:, None].expand(b, kc, *xd.shape[1:]).reshape(b * kc, *xd.shape[1:])
             with torch.no_grad():
-                lpx = torch.as_tensor(log_px_given_z(xr, zf)).double().reshape(b, kc)
+                lpx = torch.as_tensor(log_px_given_z(xr, zf), device="cpu").double().reshape(b, kc)
             if not torch.isfinite(lpx).all():
                 raise NonFiniteError("log_px_given_z returned non-finite values")
             e64 = e.double()
             log_q = -0.5 * (e64.pow(2) + lv64[:, None, :] + _LOG_2PI).sum(dim=-1)
-            out[i0:i0 + b, j0:j0 + kc] = lpx + standard_normal_log_prob(z) - log_q
+            out[i0:i0 + b, j0:j0 + kc] = lpx + standard_normal_log_prob(z.cpu()) - log_q
     return out
 
 
@@ -120,7 +125,7 @@ def iwae_from_log_weights(log_w: torch.Tensor | np.ndarray, ks: Sequence[int]) -
     ValueError
         If a ``k`` is outside ``[1, K]``.
     """
-    lw = torch.as_tensor(log_w, dtype=torch.float64)
+    lw = torch.as_tensor(log_w, dtype=torch.float64, device="cpu")
     n, big_k = lw.shape
     out = {}
     for k in ks:
@@ -135,5 +140,5 @@ def iwae_from_log_weights(log_w: torch.Tensor | np.ndarray, ks: Sequence[int]) -
 
 def draw_eps(generators: Sequence[torch.Generator], k: int, d: int) -> torch.Tensor:
     """Standard normal draws ``(N, k, d)`` float32, one generator per image (see `units.image_generator`)."""
-    return torch.stack([torch.randn(k, d, generator=g) for g in generators]) if generators \
-        else torch.empty(0, k, d)
+    return torch.stack([torch.randn(k, d, generator=g, device="cpu") for g in generators]) if generators \
+        else torch.empty(0, k, d, device="cpu")

@@ -40,7 +40,7 @@ def squared_distances(x: torch.Tensor, samples: torch.Tensor, batch: int = 256,
     x = x.double().flatten(1)
     s = samples.double().flatten(1)
     s2 = s.pow(2).sum(1)
-    out = torch.empty(x.shape[0], s.shape[0], dtype=torch.float64)
+    out = torch.empty(x.shape[0], s.shape[0], dtype=torch.float64, device="cpu")
     for i in range(0, x.shape[0], batch):
         if ctx is not None:
             ctx.check()

@@ -556,7 +556,7 @@ def _kde(model, ds, indices, s: LikelihoodSettings, ctx, notes, name) -> Likelih
         for i in range(0, s.kde_samples, 1024):
             if ctx is not None:
                 ctx.progress(0.5 * i / s.kde_samples, f"KDE: {i:,} / {s.kde_samples:,} model samples")
-            out = model.decode(model.sample_prior(min(1024, s.kde_samples - i), g)).detach().float()
+            out = model.decode(model.sample_prior(min(1024, s.kde_samples - i), g)).detach().float().cpu()
             if not torch.isfinite(out).all():
                 raise NonFiniteError("decode returned non-finite values")
             chunks.append(out.flatten(1))

@@ -86,7 +86,7 @@ def dequantise(x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tenso
     levels = x.double() * 255.0
     rounded = levels.round().clamp(0, 255)
     off = float((levels - rounded).abs().max()) if x.numel() else 0.0
-    u = torch.rand(x.shape, generator=generator, dtype=torch.float64)
+    u = torch.rand(x.shape, generator=generator, dtype=torch.float64, device="cpu")
     return ((rounded + u) / 256.0).float(), off
 
 

@@ -22,6 +22,7 @@ _PARAM_SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "min_dist": ("float", 0.1),
         "metric": ("str", "euclidean"),
         "n_epochs": ("int?", None),
+        "backend": ("str", "umap-learn"),
     },
     "tsne": {
         "perplexity": ("float", 30.0),
@@ -30,6 +31,12 @@ _PARAM_SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "early_exaggeration_iter": ("int", 250),
     },
 }
+
+#: UMAP implementations: umap-learn (always), RAPIDS cuML's GPU UMAP where it is installed.
+UMAP_BACKENDS = ("umap-learn", "cuml")
+#: Parameters left out of `ProjectionSpec.key` and `ProjectionSpec.label` while they have this value
+#: (added after the cache keys of the embeddings users already have; the same spec keeps its key).
+_SILENT_DEFAULTS = {("umap", "backend"): "umap-learn"}
 
 #: The projection methods ``ProjectionSpec`` accepts.
 METHODS: tuple[str, ...] = tuple(_PARAM_SCHEMA)
@@ -79,6 +86,8 @@ def _check_ranges(method: str, p: Mapping[str, Any]) -> None:
             raise ValueError(f"umap min_dist must be in [0, 1], got {p['min_dist']}")
         if p["n_epochs"] is not None and p["n_epochs"] < 1:
             raise ValueError(f"umap n_epochs must be >= 1 or None, got {p['n_epochs']}")
+        if p["backend"] not in UMAP_BACKENDS:
+            raise ValueError(f"umap backend must be one of {', '.join(UMAP_BACKENDS)}, got {p['backend']!r}")
     elif method == "tsne":
         if p["perplexity"] <= 0:
             raise ValueError(f"tsne perplexity must be > 0, got {p['perplexity']}")
@@ -105,7 +114,8 @@ class ProjectionSpec:
         defaults spelled out are the same spec with the same :meth:`key`.
         umap: ``n_neighbors`` (int >= 2, 15), ``min_dist`` (float in [0, 1], 0.1),
         ``metric`` (str, "euclidean"), ``n_epochs`` (int >= 1 or None = umap's choice:
-        500 below 10,000 points, else 200).
+        500 below 10,000 points, else 200), ``backend`` ("umap-learn" or "cuml": RAPIDS
+        cuML's UMAP on a GPU, where it is installed; `explorer.core.projection.cuml_umap`).
         tsne: ``perplexity`` (float > 0, 30), ``metric`` (str, "euclidean"),
         ``n_iter`` (int, 500, after ``early_exaggeration_iter`` (int, 250) iterations
         of early exaggeration).
@@ -160,8 +170,12 @@ class ProjectionSpec:
             sorted by name, values JSON-encoded); different when the method, any
             parameter or the seed differs.
         """
-        body = ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(self.params.items()))
+        body = ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(self._shown().items()))
         return f"{self.method}:{body};seed={self.seed}"
+
+    def _shown(self) -> dict:
+        """The parameters that name the spec: all but those at a silent default (`_SILENT_DEFAULTS`)."""
+        return {k: v for k, v in self.params.items() if _SILENT_DEFAULTS.get((self.method, k), object()) != v}
 
     def __hash__(self) -> int:
         return hash(self.key())
@@ -179,7 +193,7 @@ class ProjectionSpec:
     def label(self) -> str:
         """Short text for the UI and figure captions, e.g. ``'UMAP (n_neighbors=15, min_dist=0.1, seed 0)'``."""
         names = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE", "identity": "latent (d = 2)"}
-        shown = ", ".join(f"{k}={v}" for k, v in self.params.items() if v is not None)
+        shown = ", ".join(f"{k}={v}" for k, v in self._shown().items() if v is not None)
         seed = "" if self.method in ("pca", "identity") else f"seed {self.seed}"
         inner = ", ".join(s for s in (shown, seed) if s)
         return f"{names[self.method]} ({inner})" if inner else names[self.method]

@@ -43,7 +43,7 @@ def keep_best_restarts(sl: slice, r: int, best_z, best_loss, best_mse, out, resu
     codes, losses, mse_out, restart, init_l, init_m = out
     b = sl.stop - sl.start
     k = best_loss.reshape(r, b).argmin(dim=0)
-    cols = torch.arange(b)
+    cols = torch.arange(b, device="cpu")
     codes[sl] = best_z.reshape(r, b, -1)[k, cols].numpy()
     losses[sl] = best_loss.reshape(r, b)[k, cols].numpy()
     mse_out[sl] = best_mse.reshape(r, b)[k, cols].numpy()
@@ -76,7 +76,8 @@ def prior_bank(model, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     from explorer.core.codes import decode_codes
 
     g = torch.Generator().manual_seed(int(seed) * 1_000_003 + BANK_SEED_OFFSET)
-    z = torch.as_tensor(model.sample_prior(int(size), g), dtype=torch.float32).reshape(int(size), -1).numpy()
+    z = torch.as_tensor(model.sample_prior(int(size), g), dtype=torch.float32, device="cpu").reshape(
+        int(size), -1).numpy()
     images = decode_codes(model, z, batch_size=_BANK_BATCH)
     return np.ascontiguousarray(z), np.ascontiguousarray(images.reshape(len(z), -1), dtype=np.float32)
 
@@ -190,6 +191,9 @@ def invert_bank_halving(
         for t in range(at, steps + 1):
             alive_at[t] = keep
     work_per_image = max(1, sum(alive_at[:steps]))
+    from explorer.core.device import model_device
+
+    dev = model_device(model)  # codes, moments and images on the model's device; float64 bookkeeping on the CPU
     for start in range(0, n, int(s.batch_size)):
         stop = min(start + int(s.batch_size), n)
         b = stop - start
@@ -198,29 +202,30 @@ def invert_bank_halving(
         z0 = torch.from_numpy(bank_z[pick.T.reshape(-1)].copy())  # restart-major: row k·b + i
         if init_codes is not None:
             z0[:b] = torch.from_numpy(init_codes[start:stop])
-        x_rep = torch.from_numpy(xb).repeat(r, 1, 1, 1)
-        z = z0.clone()
+        x_rep = torch.from_numpy(xb).repeat(r, 1, 1, 1).to(dev)
+        z = z0.clone().to(dev)
         m = torch.zeros_like(z)
         v = torch.zeros_like(z)
-        best_loss = torch.full((r * b,), math.inf, dtype=torch.float64)
-        best_mse = torch.full((r * b,), math.inf, dtype=torch.float64)
-        best_z = z.clone()
-        alive = torch.ones(r, b, dtype=torch.bool)
-        active = torch.arange(r * b)
+        best_loss = torch.full((r * b,), math.inf, dtype=torch.float64, device="cpu")
+        best_mse = torch.full((r * b,), math.inf, dtype=torch.float64, device="cpu")
+        best_z = z0.clone()
+        alive = torch.ones(r, b, dtype=torch.bool, device="cpu")
+        active = torch.arange(r * b, device="cpu")
         for step in range(steps + 1):
-            za = z[active].clone().requires_grad_(True)
-            loss, mse = inversion_objective(model, za, x_rep[active], lam)
+            act = active.to(dev)
+            za = z[act].clone().requires_grad_(True)
+            loss, mse = inversion_objective(model, za, x_rep[act], lam)
             with torch.no_grad():
-                ld = loss.detach().double()
+                ld = loss.detach().cpu().double()
                 better = ld < best_loss[active]
                 rows = active[better]
                 best_loss[rows] = ld[better]
-                best_mse[rows] = mse.detach().double()[better]
-                best_z[rows] = za.detach()[better]
+                best_mse[rows] = mse.detach().cpu().double()[better]
+                best_z[rows] = za.detach().cpu()[better]
                 history[step] += float(best_loss.reshape(r, b).min(dim=0).values.sum())
                 if step == 0:
                     k0 = best_loss.reshape(r, b).argmin(dim=0)
-                    cols = torch.arange(b)
+                    cols = torch.arange(b, device="cpu")
                     init_l[start:stop] = best_loss.reshape(r, b)[k0, cols].numpy()
                     init_m[start:stop] = best_mse.reshape(r, b)[k0, cols].numpy()
             if step == steps:
@@ -228,10 +233,10 @@ def invert_bank_halving(
             (g,) = torch.autograd.grad(loss.sum(), za)
             with torch.no_grad():
                 t = step + 1
-                m[active] = b1 * m[active] + (1 - b1) * g
-                v[active] = b2 * v[active] + (1 - b2) * g * g
-                denom = (v[active].sqrt() / math.sqrt(1 - b2 ** t)).add_(eps)
-                z[active] = za.detach() - (lr / (1 - b1 ** t)) * m[active] / denom
+                m[act] = b1 * m[act] + (1 - b1) * g
+                v[act] = b2 * v[act] + (1 - b2) * g * g
+                denom = (v[act].sqrt() / math.sqrt(1 - b2 ** t)).add_(eps)
+                z[act] = za.detach() - (lr / (1 - b1 ** t)) * m[act] / denom
                 if t in schedule:  # drop the worse restarts of every image (by their best objective so far)
                     keep = schedule[t]
                     score = best_loss.reshape(r, b).masked_fill(~alive, math.inf)

@@ -231,7 +231,7 @@ def decode_gives_gradient(model) -> bool:
     bool
     """
     try:
-        z = torch.zeros(1, int(model.latent_dim), requires_grad=True)
+        z = torch.zeros(1, int(model.latent_dim), requires_grad=True, device="cpu")
         with torch.enable_grad(), _frozen(model):
             out = model.decode(z)
             if not (isinstance(out, torch.Tensor) and out.requires_grad):
@@ -247,7 +247,8 @@ def _initial_codes(model, ids: np.ndarray, restarts: int, seed: int) -> torch.Te
     out = []
     for i in ids:
         g = torch.Generator().manual_seed(int(seed) * _SEED_STRIDE + int(i))
-        out.append(torch.as_tensor(model.sample_prior(restarts, g), dtype=torch.float32).reshape(restarts, -1))
+        out.append(torch.as_tensor(model.sample_prior(restarts, g), dtype=torch.float32, device="cpu").reshape(
+            restarts, -1))
     return torch.stack(out, dim=1)
 
 
@@ -367,33 +368,37 @@ def invert(
     history = np.zeros(steps + 1)
     total = max(1, math.ceil(n / s.batch_size) * max(steps, 1))
     done = 0
+    from explorer.core.device import model_device
+
+    dev = model_device(model)  # codes and images on the model's device; float64 bookkeeping on the CPU
     with _frozen(model):
         for start in range(0, n, int(s.batch_size)):
             stop = min(start + int(s.batch_size), n)
             b = stop - start
-            x = torch.from_numpy(x_all[start:stop]).repeat(r, 1, 1, 1)  # restart-major: row k·b + i
+            x = torch.from_numpy(x_all[start:stop]).repeat(r, 1, 1, 1).to(dev)  # restart-major: row k·b + i
             z0 = _initial_codes(model, ids[start:stop], r, s.seed)
             if init_codes is not None:
                 z0[0] = torch.from_numpy(init_codes[start:stop])
-            z = z0.reshape(r * b, d).clone().requires_grad_(True)
+            z = z0.reshape(r * b, d).clone().to(dev).requires_grad_(True)
             # Adam is elementwise, so one optimiser over all codes = an independent Adam per code
             opt = torch.optim.Adam([z], lr=float(s.lr))
-            best_loss = torch.full((r * b,), math.inf, dtype=torch.float64)
-            best_mse = torch.full((r * b,), math.inf, dtype=torch.float64)
-            best_z = z.detach().clone()
+            best_loss = torch.full((r * b,), math.inf, dtype=torch.float64, device="cpu")
+            best_mse = torch.full((r * b,), math.inf, dtype=torch.float64, device="cpu")
+            best_z = z.detach().cpu().clone()
             for step in range(steps + 1):
                 loss, mse = inversion_objective(model, z, x, s.prior_weight)
                 with torch.no_grad():
-                    ld = loss.detach().double()
+                    ld = loss.detach().cpu().double()
+                    mse = mse.detach().cpu()
                     better = ld < best_loss
                     best_loss = torch.where(better, ld, best_loss)
-                    best_mse = torch.where(better, mse.detach().double(), best_mse)
-                    best_z[better] = z.detach()[better]
+                    best_mse = torch.where(better, mse.double(), best_mse)
+                    best_z[better] = z.detach().cpu()[better]
                     per_image = best_loss.reshape(r, b).min(dim=0).values
                     history[step] += float(per_image.sum())
                     if step == 0:
                         k0 = ld.reshape(r, b).argmin(dim=0)
-                        cols = torch.arange(b)
+                        cols = torch.arange(b, device="cpu")
                         init_l[start:stop] = ld.reshape(r, b)[k0, cols].numpy()
                         init_m[start:stop] = mse.detach().double().reshape(r, b)[k0, cols].numpy()
                 if step == steps:

@@ -96,8 +96,8 @@ def _posterior_sample(model, images: np.ndarray, seed: int, batch_size: int, ctx
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             mu, logvar = model.posterior(x_all[start:stop])
-            eps = torch.randn(mu.shape, generator=g)
-            out[start:stop] = check_finite(mu + torch.exp(0.5 * logvar) * eps, model, "posterior").numpy()
+            eps = torch.randn(mu.shape, generator=g, device="cpu").to(mu.device)  # same draws on every device
+            out[start:stop] = check_finite(mu + torch.exp(0.5 * logvar) * eps, model, "posterior").cpu().numpy()
             if ctx is not None:
                 ctx.progress(stop / n, f"sampled q(z|x) for {stop:,} / {n:,} images")
     return out

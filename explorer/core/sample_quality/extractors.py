@@ -61,6 +61,16 @@ class Extractor:
     def _batch(self, x: np.ndarray):
         raise NotImplementedError
 
+    def place(self, device):
+        """Compute features on ``device`` where the network allows; return the device it computes on.
+
+        The base (a user's feature adapter) stays on the CPU: its own code decides where its
+        tensors live. Features come back as CPU float64 arrays in every case.
+        """
+        import torch
+
+        return torch.device("cpu")
+
     def check_images(self, image_shape, what: str = "the model's images") -> None:
         """Raise `SampleQualityError` (one sentence) if images of ``image_shape`` do not fit this extractor."""
         if self.image_shape is not None and tuple(image_shape) != tuple(self.image_shape):
@@ -145,9 +155,15 @@ class ClassifierExtractor(Extractor):
                      f"{model.n_classes}-class logits)")
         self.test_accuracy = test_accuracy
 
+    def place(self, device):
+        """Move the classifier to ``device`` (its methods move their inputs there)."""
+        from explorer.core.device import place_model
+
+        return place_model(self.model, device)
+
     def _batch(self, x):
         f, lg = self.model.features_and_logits(x)
-        return f.numpy(), lg.numpy()
+        return f.cpu().numpy(), lg.cpu().numpy()  # from the classifier's device
 
 
 class AdapterExtractor(Extractor):
@@ -164,8 +180,8 @@ class AdapterExtractor(Extractor):
             ", logits)" if self.has_logits else ", no logits)")
 
     def _batch(self, x):
-        f = self.net.features(x).numpy()
-        return f, (self.net.logits(x).numpy() if self.has_logits else None)
+        f = self.net.features(x).cpu().numpy()
+        return f, (self.net.logits(x).cpu().numpy() if self.has_logits else None)
 
 
 class InceptionExtractor(Extractor):
@@ -183,6 +199,7 @@ class InceptionExtractor(Extractor):
 
     def __init__(self, module, path: Path):
         self.module, self.path = module, Path(path)
+        self._device = None  # `place`: the module's device (None: the CPU, where it was loaded)
         self._kwargs = {"return_features": True}
         self.image_shape = None
         self.has_logits = False
@@ -204,6 +221,15 @@ class InceptionExtractor(Extractor):
         self.num_features = int(f.shape[1])
         kind = "Inception-v3 pool3" if self.num_features == 2048 else "TorchScript features"
         self.name = f"{self.path.name} ({kind}, {self.num_features}-d; {self.preprocessing})"
+
+    def place(self, device):
+        """Move the TorchScript module to ``device``; the uint8 images follow it there."""
+        import torch
+
+        if device is not None:
+            self._device = torch.device(device)
+            self.module.to(self._device)
+        return self._device or torch.device("cpu")
 
     @staticmethod
     def prepare(x: np.ndarray):
@@ -227,7 +253,8 @@ class InceptionExtractor(Extractor):
         import torch
 
         with torch.no_grad():
-            return self.module(self.prepare(x), **self._kwargs).detach().cpu().float()
+            x = self.prepare(x)
+            return self.module(x if self._device is None else x.to(self._device), **self._kwargs).detach().cpu().float()
 
     def _batch(self, x):
         try:

@@ -322,7 +322,7 @@ def generate_samples(model, n: int, seed: int, batch_size: int = 500, ctx: JobCo
         for i in range(0, n, batch_size):
             if ctx is not None:
                 ctx.progress(i / n, f"decoding prior samples {i:,}/{n:,}")
-            out[i:i + batch_size] = model.decode(z[i:i + batch_size]).numpy()
+            out[i:i + batch_size] = model.decode(z[i:i + batch_size]).cpu().numpy()
     return out
 
 
@@ -335,7 +335,7 @@ def _reconstruct(model, images: np.ndarray, batch_size: int, ctx: JobContext | N
             if ctx is not None:
                 ctx.progress(i / len(images), f"reconstructing {i:,}/{len(images):,}")
             x = torch.from_numpy(np.ascontiguousarray(images[i:i + batch_size], np.float32))
-            out[i:i + batch_size] = model.decode(model.encode(x)).numpy()
+            out[i:i + batch_size] = model.decode(model.encode(x)).cpu().numpy()
     return out
 
 
@@ -381,7 +381,11 @@ def sample_quality(model, settings: SampleQualitySettings | None = None, ctx: Jo
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     if reference is None or reference.settings != settings or tuple(reference.image_shape) != tuple(model.image_shape):
-        reference = prepare_reference(settings, model.image_shape, sub_context(ctx, 0.0, 0.45))
+        from explorer.core.device import model_device
+
+        extractor = load_extractor(settings.extractor)
+        extractor.place(model_device(model))  # features where the model computes (an adapter's stay on the CPU)
+        reference = prepare_reference(settings, model.image_shape, sub_context(ctx, 0.0, 0.45), extractor=extractor)
         seconds["reference_s"] = time.perf_counter() - t0
     ref, s, ex = reference, settings, reference.extractor
     notes = list(ref.notes)

@@ -32,6 +32,7 @@ def train_classifier(
     command: str | None = None,
     torch_threads: int | None = None,
     ctx: JobContext | None = None,
+    device=None,
 ) -> dict:
     """Train a `models.classifier.LeNetClassifier` on a labelled dataset; write it and its provenance atomically.
 
@@ -55,12 +56,15 @@ def train_classifier(
         Recorded in the provenance (set it with ``torch.set_num_threads`` before calling).
     ctx : JobContext, optional
         Progress per optimisation step; cancel stops between steps.
+    device : torch.device, optional
+        Where it trains (`explorer.core.device.resolve_device`; default the CPU); recorded as
+        ``"device"`` in both files. The checkpoint holds CPU tensors whatever the device.
 
     Returns
     -------
     dict
         The provenance: ``checkpoint``, ``command``, ``seed``, ``epochs``, ``batch_size``,
-        ``wall_time_s`` (training, seconds), ``torch_threads``, ``train_data``, ``n_train``,
+        ``wall_time_s`` (training, seconds), ``device``, ``torch_threads``, ``train_data``, ``n_train``,
         ``train_accuracy`` (last epoch's running mean, fraction), ``test_accuracy`` (fraction in
         [0, 1], None without ``test``), ``n_test``, ``test_data``, ``image_shape``, ``n_classes``,
         ``num_features``, ``class_names``, ``parameters``, ``file_bytes``.
@@ -87,7 +91,8 @@ def train_classifier(
             f"test set '{test.name}' must be labelled images of shape {train.image_shape}, "
             f"got shape {test.image_shape}{' without labels' if test.labels is None else ''}.")
     trainer = make_classifier_trainer(torch.from_numpy(np.ascontiguousarray(train.images)), train.labels,
-                                      class_names=train.class_names, batch_size=batch_size, seed=seed)
+                                      class_names=train.class_names, batch_size=batch_size, seed=seed,
+                                      device=device)
     t0 = time.perf_counter()
     for m in trainer.run(epochs, should_stop=(lambda: ctx.cancelled) if ctx else None):
         if ctx is not None:
@@ -102,12 +107,13 @@ def train_classifier(
     split = lambda d: f"{d.name} {d.split or 'all'} split" if d is not None else None  # noqa: E731
     extra = {"wall_time_s": round(wall, 1), "n_train": len(train), "split": train.split or "all",
              "test_accuracy": test_acc, "n_test": None if test is None else len(test),
-             "torch_threads": torch_threads}
+             "torch_threads": torch_threads, "device": str(trainer.device)}
     save_checkpoint(out, model, dataset=train.name, seed=seed, history=trainer.history, command=command,
                     extra=extra)
     provenance = {
         "checkpoint": out.name, "command": command, "seed": int(seed), "epochs": int(epochs),
-        "batch_size": int(batch_size), "wall_time_s": round(wall, 1), "torch_threads": torch_threads,
+        "batch_size": int(batch_size), "wall_time_s": round(wall, 1), "device": str(trainer.device),
+        "torch_threads": torch_threads,
         "train_data": split(train), "n_train": len(train),
         "train_accuracy": trainer.history.get("accuracy", [None])[-1],
         "test_accuracy": test_acc, "test_accuracy_note": "fraction of test images whose arg-max logit is the label",

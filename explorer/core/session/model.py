@@ -458,6 +458,46 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures, Evaluations):
         return Task(f"peek:{m.key}", "peek", peek, f"Opening {path.name}", apply, m.key,
                     on_failed=lambda _msg: self._later.append(self._open_task(m)))
 
+    #: Where models opened from now on compute: a ``--device`` name (``"auto"``, ``"cpu"``, ``"cuda:0"``
+    #: ...) resolved when a model opens, or None (the CPU); `set_device`.
+    device: str | None = None
+
+    def set_device(self, name: str | None, check: bool = True) -> str:
+        """Choose where models opened from now on compute: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+
+        Models already open stay where they are (reopen one to move it). Nothing else
+        changes: codes, embeddings and caches do not depend on the device.
+
+        Parameters
+        ----------
+        name : str or None
+            As ``--device`` (`explorer.core.device.resolve_device`); None is ``cpu``.
+        check : bool
+            Resolve the name now (imports torch) and refuse a missing device; False keeps the
+            name only (a window restoring its preferences before torch is loaded) and it is
+            resolved when a model opens — a missing device then fails that opening with the
+            same sentence.
+
+        Returns
+        -------
+        str
+            With ``check``, the device it resolves to here (``"auto"`` → ``"cpu"`` on a machine
+            without an accelerator); else the name.
+
+        Raises
+        ------
+        explorer.core.device.DeviceError
+            One sentence when the device is not available here (the choice is left as it was).
+        """
+        text = "cpu" if name is None else str(name).strip().lower()
+        resolved = text
+        if check:
+            from explorer.core.device import resolve_device
+
+            resolved = str(resolve_device(text))
+        self.device = text
+        return resolved
+
     def _open_task(self, m: ModelState) -> Task:
         from explorer.core.workspace import open_model
 
@@ -481,8 +521,14 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures, Evaluations):
             if self.state(m.key) is m:  # the user read why in one sentence; the file leaves the list
                 self.remove_model(m.key)
 
-        return Task(f"open:{m.key}", "open", lambda ctx: open_model(path), f"Opening {path.name}", apply, m.key,
-                    on_failed=failed)
+        device = self.device
+
+        def load(ctx):
+            from explorer.core.device import resolve_device
+
+            return open_model(path, None if device is None else resolve_device(device))
+
+        return Task(f"open:{m.key}", "open", load, f"Opening {path.name}", apply, m.key, on_failed=failed)
 
     def follow_up(self) -> list[Task]:
         """The tasks the session needs next: queued follow-ups, encodes, first projections.
