@@ -381,10 +381,7 @@ class MainWindow(QMainWindow):
         return self.files.save_session(path, with_results)
 
     def _preload_projection(self) -> None:
-        """Import scikit-learn (k-means, metrics; ~2 s of CPU with scipy.stats) in a job thread once something shows.
-
-        Not earlier: imports hold the GIL, so a preload beside torch's import only slows both (the
-        first PCA is numpy's, `explorer.core.projection.pca`)."""
+        """Import scikit-learn (for PCA, ~0.7 s) in a job thread while torch loads in another."""
         if not self._projection_preloaded:
             self._projection_preloaded = True
             from explorer.core.heavy import load_sklearn
@@ -458,11 +455,12 @@ class MainWindow(QMainWindow):
 
     def _on_embedding_shown(self, result) -> None:
         self.embedding_shown.emit(result)
-        self._preload_projection()  # scikit-learn (k-means, metrics) after the first paint, not competing with torch
         if self._warm_up_umap and not self._warm_up_started:
             QTimer.singleShot(WARM_UP_DELAY_MS, self._start_umap_warm_up)
 
     def _on_busy_changed(self, key: str, family: str, busy: bool) -> None:
+        if family == "open" and busy:  # after the cache look-up: it must not compete with the dataset and paint
+            self._preload_projection()
         if family == "open" and not busy:
             m = self.session.state(key)
             if m is not None and m.entry is not None:

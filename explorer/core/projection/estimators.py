@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from explorer.core.jobs import Cancelled, JobContext
 from explorer.core.projection.spec import ProjectionSpec, check_codes
@@ -27,44 +29,8 @@ __all__ = ["Projection", "PCAProjection", "UMAPProjection", "TSNEProjection", "I
 
 
 
-def _check_fitted(est, attribute: str) -> None:
-    """Raise scikit-learn's ``NotFittedError`` when ``est`` has not been fitted (imported only then)."""
-    if not hasattr(est, attribute):
-        from sklearn.exceptions import NotFittedError
-
-        raise NotFittedError(f"This {type(est).__name__} instance is not fitted yet; call 'fit' first.")
-
-
-class _ProjectionBase:
-    """Shared behaviour of the projection estimators: scikit-learn's estimator contract without importing it.
-
-    ``get_params`` / ``set_params`` read the constructor's parameters as ``sklearn.base.BaseEstimator``
-    does; this module imports no scikit-learn, so the first (PCA) embedding of a start-up does not wait
-    for it (~2 s of CPU with scipy.stats).
-    """
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        import inspect
-
-        return sorted(p.name for p in inspect.signature(cls.__init__).parameters.values()
-                      if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
-
-    def get_params(self, deep: bool = True) -> dict:
-        """The constructor parameters and their values (scikit-learn's estimator contract)."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params):
-        """Set constructor parameters; ValueError for one the estimator does not have."""
-        names = self._param_names()
-        for name, value in params.items():
-            if name not in names:
-                raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; valid: {', '.join(names)}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
+class _ProjectionBase(BaseEstimator):
+    """Shared behaviour of the projection estimators."""
 
     #: How :meth:`transform` places new points: ``"exact"`` (the same map as the fit),
     #: ``"umap-transform"`` (umap-learn's optimisation of new points against the fitted
@@ -76,7 +42,7 @@ class _ProjectionBase:
         return self.fit(X, y, ctx=ctx).embedding_
 
     def _check_features(self, X) -> np.ndarray:
-        _check_fitted(self, "embedding_")
+        check_is_fitted(self, "embedding_")
         X = check_codes(X, "points")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"points have {X.shape[1]} dimensions, the projection was fitted on {self.n_features_in_}")
@@ -84,19 +50,18 @@ class _ProjectionBase:
 
 
 class PCAProjection(_ProjectionBase):
-    """Projection onto the first two principal components (scikit-learn's ``PCA``, computed in numpy).
+    """Projection onto the first two principal components (scikit-learn ``PCA``).
 
     Parameters
     ----------
     random_state : int
-        Kept for the spec (PCA is deterministic; scikit-learn uses it only in its randomised solver).
+        Passed to ``sklearn.decomposition.PCA`` (used only by its randomised solver).
 
     Attributes
     ----------
     embedding_ : numpy.ndarray
-        (N, 2) float32, ``PCA(n_components=2).fit_transform(X)`` (`explorer.core.projection.pca`,
-        the same numbers as scikit-learn's, tested).
-    pca_ : explorer.core.projection.pca.PrincipalComponents
+        (N, 2) float32, ``PCA(n_components=2).fit_transform(X)``.
+    pca_ : sklearn.decomposition.PCA
         The fitted PCA.
     explained_variance_ratio_ : numpy.ndarray
         (2,) fraction of the variance each component explains, in [0, 1].
@@ -115,14 +80,14 @@ class PCAProjection(_ProjectionBase):
 
     def fit(self, X, y=None, ctx: JobContext | None = None) -> PCAProjection:
         """Fit PCA to ``X`` ((N, d) float, N >= 2, d >= 2); raise ValueError otherwise."""
-        from explorer.core.projection.pca import PrincipalComponents
+        from sklearn.decomposition import PCA
 
         X = check_codes(X, min_rows=2)
         if X.shape[1] < 2:
             raise ValueError(f"PCA to 2-D needs a latent dimension d >= 2, got d = {X.shape[1]}")
         if ctx is not None:
             ctx.progress(0.0, "PCA")
-        self.pca_ = PrincipalComponents(n_components=2)
+        self.pca_ = PCA(n_components=2, random_state=self.random_state)
         self.embedding_ = np.ascontiguousarray(self.pca_.fit_transform(X), dtype=np.float32)
         self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
         self.n_features_in_ = X.shape[1]
@@ -532,7 +497,7 @@ class TSNEProjection(_ProjectionBase):
 
     def place_nearest_neighbour(self, X) -> np.ndarray:
         """Positions (M, 2) float32 of the training codes nearest to ``X`` ((M, d)) — not a t-SNE transform."""
-        _check_fitted(self, "placement_")
+        check_is_fitted(self, "placement_")
         return self.placement_.transform(X)
 
     def transform(self, X, ctx: JobContext | None = None) -> np.ndarray:

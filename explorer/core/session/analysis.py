@@ -165,8 +165,7 @@ class Analyses:
         requested_at = time.monotonic()  # the user's wait (meta "waited_s") counts from the request
 
         def fn(ctx):
-            if spec.method not in ("pca", "identity"):  # PCA is numpy's: a first embedding waits for no sklearn
-                load_sklearn()
+            load_sklearn()
             return emb.project_cached(codes.z, spec, pkey, cache, compute=compute, ctx=ctx,
                                       requested_at=requested_at)
 
