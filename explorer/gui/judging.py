@@ -42,6 +42,8 @@ class JudgingPanel:
 
 #: The judging panels, in menu order.
 PANELS: list[JudgingPanel] = []
+PANELS.append(JudgingPanel("Disentanglement", "DisentanglementDock",
+                           "explorer.gui.disentanglement_panel:make_disentanglement_panel", "Ctrl+Shift+D"))
 
 
 class JudgingDocks:

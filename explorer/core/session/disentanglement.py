@@ -10,7 +10,8 @@ from explorer.core.session.evaluations import Evaluation
 from explorer.core.session.state import Task
 
 __all__ = ["FAMILY", "disentanglement_settings", "disentanglement_evaluation", "disentanglement_task",
-           "factor_names_of", "carrier_traversal_codes"]
+           "factor_names_of", "carrier_traversal_codes",
+           "disentanglement_table", "export_disentanglement", "SCORE_ROWS"]
 
 #: The evaluations-store family of these scores.
 FAMILY = "disentanglement"
@@ -160,3 +161,93 @@ def carrier_traversal_codes(z, carriers, n_cols: int = 9, span: float = 3.0) -> 
         return np.zeros((0, int(n_cols), len(z)), np.float32)
     grid = traversal_codes(z, list(carriers), prior_range(len(z), float(span)), int(n_cols))
     return np.asarray(grid, np.float32)
+
+
+#: The table's rows: (title, path into the record, which points it used).
+SCORE_ROWS = (("β-VAE score", ("beta_vae",), "beta_vae"), ("FactorVAE score", ("factor_vae",), "factor_vae"),
+              ("MIG", ("mig",), "points"), ("SAP", ("sap",), "points"),
+              ("DCI disentanglement", ("dci", "disentanglement"), "dci"),
+              ("DCI completeness", ("dci", "completeness"), "dci"),
+              ("DCI informativeness", ("dci", "informativeness"), "dci"),
+              ("modularity", ("modularity",), "train"), ("explicitness", ("explicitness",), "points"))
+
+
+def _points_text(record: dict, which: str) -> str:
+    s = record.get("settings") or {}
+    n_train, n_test = int(record.get("n_train") or 0), int(record.get("n_test") or 0)
+    if which in ("beta_vae", "factor_vae"):
+        return (f"{int(s.get(which + '_train') or 0):,} / {int(s.get(which + '_test') or 0):,} votes of "
+                f"{int(s.get('batch_size') or 0)} images")
+    if which == "dci":
+        a, b = s.get("dci_train"), s.get("dci_test")
+        return f"{min(int(a), n_train) if a else n_train:,} / {min(int(b), n_test) if b else n_test:,}"
+    if which == "train":
+        return f"{n_train:,}"
+    return f"{n_train:,} / {n_test:,}"
+
+
+def disentanglement_table(evaluation: Evaluation) -> list[dict]:
+    """The panel's scores table: one row per score.
+
+    Returns
+    -------
+    list of dict
+        ``{"metric", "value" (float in [0, 1], unitless, or None: not computed), "settings"
+        (name and DCI classifier), "n" (training / test points, or votes of a batch for the
+        β-VAE and FactorVAE scores), "sklearn_version", "representation"}``.
+    """
+    rec = evaluation.record
+    s = rec.get("settings") or {}
+    rows = []
+    for title, path, which in SCORE_ROWS:
+        v = rec
+        for p in path:
+            v = v.get(p) if isinstance(v, dict) else None
+        how = f"{s.get('name', '?')}" + (f", DCI {s.get('dci_classifier')}" if which == "dci" else "")
+        rows.append({"metric": title, "value": None if v is None else float(v), "settings": how,
+                     "n": _points_text(rec, which), "sklearn_version": rec.get("sklearn_version", ""),
+                     "representation": s.get("representation", "")})
+    return rows
+
+
+def export_disentanglement(evaluation: Evaluation, path) -> str:
+    """Write a disentanglement evaluation by the file's suffix: .csv (the scores table) or .json (all of it).
+
+    The JSON holds the record (``evaluate --metrics disentanglement``'s keys, the factor
+    names and carriers) and the matrices (``"mi"`` K × d in nats, ``"dci_importance"``
+    d × K, ``"sap_accuracy"`` K × d). The write is atomic.
+
+    Raises
+    ------
+    ValueError
+        Another suffix.
+    OSError
+        The file cannot be written (nothing partial is left).
+    """
+    import csv
+    import io
+    import os
+
+    from explorer.core.export import atomic_path, write_json
+
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".json":
+        d = evaluation.to_dict()
+        write_json(path, {**d["record"], "factor_names": factor_names_of(evaluation),
+                          "mutual_information_nats": d["matrices"].get("mi"),
+                          "dci_importance": d["matrices"].get("dci_importance"),
+                          "sap_accuracy": d["matrices"].get("sap_accuracy"),
+                          "dataset_identity": evaluation.dataset_id})
+    elif ext == ".csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, ["metric", "value", "settings", "n", "sklearn_version", "representation"],
+                           lineterminator="\n")
+        w.writeheader()
+        for row in disentanglement_table(evaluation):
+            w.writerow({**row, "value": "" if row["value"] is None else repr(row["value"])})
+        with atomic_path(path) as tmp:
+            tmp.write_text(buf.getvalue(), encoding="utf-8")
+    else:
+        raise ValueError(f"cannot write the disentanglement scores to '{path}': use .csv or .json")
+    return path
