@@ -282,7 +282,7 @@ class DisentanglementPanel(QWidget):
             self.carrier_label.setText("This evaluation is of another latent dimension; compute it again.")
             return
         carriers = [int(j) for j in np.argmax(mi, axis=1)]
-        z = m.slider_code if m.slider_code is not None and m.slider_code.shape == (d,) else np.zeros(d, np.float32)
+        z, base = self._base_code(m, d)
         codes = carrier_traversal_codes(z, carriers, TRAVERSAL_COLUMNS, TRAVERSAL_SPAN)
         k, cols = codes.shape[:2]
         images = decode_codes(m.model, codes.reshape(k * cols, d))
@@ -291,11 +291,20 @@ class DisentanglementPanel(QWidget):
             zip(names, carriers, strict=True))]
         values = np.linspace(-TRAVERSAL_SPAN, TRAVERSAL_SPAN, cols)
         fig, _, _ = render_grid_figure(self.traversal_images, self.traversal_labels, [f"{v:+.1f}" for v in values],
-                                       "each factor's carrier z_j from −3σ to +3σ of p(z), other dimensions at the "
-                                       "sliders' code", scale=1 if images.shape[-1] >= 48 else 2)
+                                       f"carrier z_j of each factor, −3σ … +3σ of p(z), from {base}",
+                                       scale=1 if images.shape[-1] >= 48 else 2, font_size=12)
         arr = np.asarray(fig.convert("RGB"), np.float32).transpose(2, 0, 1) / 255.0
         self.carrier_label.setText("")
         self.carrier_label.setPixmap(QPixmap.fromImage(to_qimage(arr)))
+
+    @staticmethod
+    def _base_code(m, d: int):
+        """The code the carrier rows start from and its words: the sliders' code, else the first point's, else 0."""
+        if m.slider_code is not None and m.slider_code.shape == (d,):
+            return m.slider_code, "the sliders' code"
+        if m.codes is not None and m.codes.z.shape[1] == d and len(m.codes.z):
+            return m.codes.z[0], "the code of point #0"
+        return np.zeros(d, np.float32), "z = 0"
 
     def colour_by_factor(self, k: int) -> None:
         """Colour the embedding by ground-truth factor ``k`` (the session's "factor" colour mode)."""

@@ -88,8 +88,9 @@ class HintonPlot(pg.PlotWidget):
     """Hinton diagram of the DCI importance matrix ``R`` ``(d, K)``: one square per (dimension, factor).
 
     A square's area is proportional to ``R_jk / max R`` (its side to the square root), so
-    the largest importance fills its cell; rows are latent dimensions, columns factors,
-    as in Eastwood & Williams (2018), fig. 2.
+    the largest importance fills its cell. Eastwood & Williams (2018, fig. 2) draw latent
+    dimensions as rows; here factors are the rows and z_j the columns, as in the
+    mutual-information heatmap beside it, so the two read the same way.
     """
 
     def __init__(self, parent=None) -> None:
@@ -97,11 +98,12 @@ class HintonPlot(pg.PlotWidget):
         self.squares = pg.ScatterPlotItem(pxMode=False, symbol="s", pen=pg.mkPen("k", width=0.5),
                                           brush=pg.mkBrush(40, 40, 40))
         self.addItem(self.squares)
+        self.getPlotItem().setAspectLocked(True)  # squares, not rectangles: one data unit per cell both ways
         self.getPlotItem().invertY(True)
         self.getPlotItem().setMenuEnabled(False)
         self.setMouseEnabled(False, False)
-        self.getPlotItem().setLabel("bottom", "factor v_k")
-        self.getPlotItem().setLabel("left", "latent dimension z_j")
+        self.getPlotItem().setLabel("bottom", "latent dimension z_j")
+        self.getPlotItem().setLabel("left", "factor v_k")
         for ax in ("bottom", "left"):
             self.getPlotItem().getAxis(ax).setTextPen("k")
             self.getPlotItem().getAxis(ax).setPen("k")
@@ -109,7 +111,7 @@ class HintonPlot(pg.PlotWidget):
         self.sides = np.zeros(0)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        return QSize(300, 320)
+        return QSize(420, 260)
 
     def set_matrix(self, importance, factor_names, title: str = "") -> None:
         """Show ``importance`` ``(d, K)`` non-negative; squares sized by importance (area ∝ R / max R)."""
@@ -121,9 +123,9 @@ class HintonPlot(pg.PlotWidget):
         d, k = r.shape
         top = float(r.max()) or 1.0
         jj, kk = np.meshgrid(np.arange(d), np.arange(k), indexing="ij")
-        self.sides = 0.92 * np.sqrt(r / top).ravel()
-        self.squares.setData(x=kk.ravel().astype(float), y=jj.ravel().astype(float), size=self.sides)
-        self.getPlotItem().getAxis("bottom").setTicks(_ticks(list(factor_names)))
-        self.getPlotItem().getAxis("left").setTicks([[(j, f"z{j}") for j in range(d)]])
+        self.sides = 0.92 * np.sqrt(r / top).ravel()  # (d·K,) in the order of r.ravel()
+        self.squares.setData(x=jj.ravel().astype(float), y=kk.ravel().astype(float), size=self.sides)
+        self.getPlotItem().getAxis("left").setTicks(_ticks(list(factor_names)))
+        self.getPlotItem().getAxis("bottom").setTicks([[(j, f"z{j}") for j in range(d)]])
         self.getPlotItem().setTitle(title, color="k", size="9pt")
-        self.setRange(xRange=(-0.5, k - 0.5), yRange=(-0.5, d - 0.5), padding=0.02)
+        self.setRange(xRange=(-0.5, d - 0.5), yRange=(-0.5, k - 0.5), padding=0.02)

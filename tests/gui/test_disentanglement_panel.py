@@ -71,12 +71,16 @@ def test_compute_shows_the_stored_evaluation_and_exports_it(make_window, qtbot, 
     carriers = [int(j) for j in np.argmax(ev.matrices["mi"], axis=1)]
     assert [ev.record["carriers"][n] for n in ("kind", "level")] == carriers
     z = w.session.active.slider_code
-    z = np.zeros(4, np.float32) if z is None else z
+    z = w.session.active.codes.z[0] if z is None else z  # no slider code yet: the first point's code
     codes = traversal_codes(z, carriers, prior_range(4, 3.0), 9).reshape(-1, 4)
     expected = decode_codes(w.session.active.model, codes).reshape(2, 9, 1, 28, 28)
     np.testing.assert_allclose(panel.traversal_images, expected, atol=1e-6)
     assert panel.traversal_labels[0].startswith(f"kind → z{carriers[0]}")
     assert not panel.carrier_label.pixmap().isNull()
+    w.session.set_slider_code(key, np.full(4, 0.5, np.float32))  # the rows follow the sliders' code
+    codes = traversal_codes(np.full(4, 0.5, np.float32), carriers, prior_range(4, 3.0), 9).reshape(-1, 4)
+    np.testing.assert_allclose(panel.traversal_images.reshape(-1, 1, 28, 28),
+                               decode_codes(w.session.active.model, codes), atol=1e-6)
     # colour the embedding by a factor
     panel.colour_combo.setCurrentIndex(1)
     panel.colour_button.click()
