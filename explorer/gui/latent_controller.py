@@ -186,7 +186,13 @@ class LatentController:
             factors = list(ds.factor_names or [f"factor {k}" for k in range(ds.factors.shape[1])])
         box = self.sliders.directions
         box.set_groups(classes, factors, [int(s) for s in sizes])
-        box.set_directions(directions_of(self.session, self._key) if self._key is not None else None)
+        choice = directions_of(self.session, self._key) if self._key is not None else None
+        if choice is not None and self._model is not None and len(choice.base) != int(self._model.latent_dim):
+            from explorer.core.session.directions import clear_directions
+
+            clear_directions(self.session, self._key)  # saved for a model file of another latent dimension
+            choice = None
+        box.set_directions(choice)
 
     def _on_directions_requested(self, params: dict) -> None:
         from explorer.core.session.directions import compute_directions, set_directions
