@@ -70,6 +70,8 @@ ACTIONS: list[JudgingAction] = []
 PANELS.append(JudgingPanel("Sample quality", "SampleQualityDock",
                           "explorer.gui.sample_quality_panel:make_sample_quality_panel", "Ctrl+Shift+Q"))
 ACTIONS.append(JudgingAction("Human real/fake test…", "SampleQualityDock", "start_human_test", "Ctrl+Shift+H"))
+PANELS.append(JudgingPanel("Disentanglement", "DisentanglementDock",
+                           "explorer.gui.disentanglement_panel:make_disentanglement_panel", "Ctrl+Shift+D"))
 
 
 class JudgingDocks:

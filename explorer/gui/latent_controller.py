@@ -88,6 +88,12 @@ class LatentController:
         interpolation_panel.path_changed.connect(self._on_path_changed)
         interpolation_panel.frame_changed.connect(self._on_frame_changed)
         slider_panel.talk_requested.connect(lambda: self.start_talk_mode())
+        box = slider_panel.directions  # sliders along GANSpace / SeFa / attribute directions
+        box.compute_requested.connect(self._on_directions_requested)
+        box.cleared.connect(self._on_directions_cleared)
+        box.offset_changed.connect(self._on_direction_offset)
+        session.directions_changed.connect(self._on_directions_changed)
+        session.dataset_changed.connect(self._fill_direction_groups)
         self.talk_view = None
         talk = QAction("Talk mode", window)
         talk.setShortcut(QKeySequence(Qt.Key.Key_F11))
@@ -130,6 +136,7 @@ class LatentController:
         finally:
             self._restoring = False
         self._update_traversal_source()
+        self._fill_direction_groups()
         if model is not None and shown is not None and shown.source == "encoder" \
                 and callable(getattr(model, "posterior", None)):
             images = shown.images
@@ -156,7 +163,73 @@ class LatentController:
         if self._model is None:
             self.traversal.set_source(None, None, None)
         else:
-            self.traversal.set_source(self._model, self.sliders.code(), self.sliders.ranges(), self.sliders.scores)
+            from explorer.core.session.directions import directions_of
+
+            choice = directions_of(self.session, self._key) if self._key is not None else None
+            self.traversal.set_source(self._model, self.sliders.code(), self.sliders.ranges(), self.sliders.scores,
+                                      directions=None if choice is None else choice.directions)
+
+    # -- directions (GANSpace, SeFa, attribute vectors)
+
+    def _fill_direction_groups(self) -> None:
+        from explorer.core.session.directions import directions_of
+
+        ds = self.session.dataset
+        classes = list(ds.class_names or []) if ds is not None and ds.labels is not None else []
+        if ds is not None and ds.labels is not None and not classes:
+            classes = [str(c) for c in range(int(np.max(ds.labels)) + 1)]
+        factors, sizes = [], []
+        if ds is not None and ds.factors is not None:
+            from explorer.data.factors import factor_classes
+
+            _, sizes, _ = factor_classes(ds.factors)
+            factors = list(ds.factor_names or [f"factor {k}" for k in range(ds.factors.shape[1])])
+        box = self.sliders.directions
+        box.set_groups(classes, factors, [int(s) for s in sizes])
+        choice = directions_of(self.session, self._key) if self._key is not None else None
+        if choice is not None and self._model is not None and len(choice.base) != int(self._model.latent_dim):
+            from explorer.core.session.directions import clear_directions
+
+            clear_directions(self.session, self._key)  # saved for a model file of another latent dimension
+            choice = None
+        box.set_directions(choice)
+
+    def _on_directions_requested(self, params: dict) -> None:
+        from explorer.core.session.directions import compute_directions, set_directions
+
+        box = self.sliders.directions
+        if self._key is None or self._model is None:
+            box.status.setText("Open a model first.")
+            return
+        kind = params["kind"]
+        try:
+            dirs = compute_directions(self.session, self._key, kind,
+                                      None if kind == "attribute" else params["n"], codes=params["codes"],
+                                      by=params["by"], target=params["target"], reference=params["reference"])
+            set_directions(self.session, self._key, kind, dirs)
+        except ValueError as exc:
+            box.status.setText(f"{exc}.".replace("..", "."))
+
+    def _on_directions_cleared(self) -> None:
+        from explorer.core.session.directions import clear_directions
+
+        if self._key is not None:
+            clear_directions(self.session, self._key)
+
+    def _on_direction_offset(self, i: int, t: float) -> None:
+        from explorer.core.session.directions import set_direction_offset
+
+        if self._key is None or self._model is None:
+            return
+        z = set_direction_offset(self.session, self._key, i, t)
+        self.sliders.set_code(z, as_base=False)  # the axis sliders and the image follow
+
+    def _on_directions_changed(self, key: str) -> None:
+        from explorer.core.session.directions import directions_of
+
+        if key == self._key:
+            self.sliders.directions.set_directions(directions_of(self.session, key))
+            self._update_traversal_source()
 
     def _on_settings_changed(self, group: str) -> None:
         if group == "interpolation" and not self._restoring:
@@ -243,6 +316,9 @@ class LatentController:
         if to_session and not self._restoring and self._key is not None and self._model is not None \
                 and z.shape == (self._model.latent_dim,):
             self.session.set_slider_code(self._key, z)
+            from explorer.core.session.directions import follow_slider_code
+
+            follow_slider_code(self.session, self._key)  # moved by other means: the direction offsets restart here
         self._pending_marker = (z, "slider code")
         if not self._marker_timer.isActive():
             self._marker_timer.start(self.MARKER_DELAY_MS)

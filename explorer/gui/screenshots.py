@@ -30,6 +30,9 @@ It opens the bundled demo (or ``--model``), waits for each job, and writes:
   ``--only-compare`` makes just these two.
 - ``60_sample_quality.png``, ``61_sample_quality_samples.png``, ``62_memorisation.png``: the Sample-quality
   dock (2,000 samples, bundled classifier, test split, with the floor); ``63_human_test.png``: the human test.
+- ``70_disentanglement.png``: the Disentanglement dock (scores, MI heatmap, DCI Hinton diagram, carrier
+  traversals) of a dSprites model, fast settings with ``--dis-n`` training points: only with
+  ``--only-disentanglement --data dsprites --model CKPT``.
 """
 
 from __future__ import annotations
@@ -225,6 +228,43 @@ def _compare_shots(window, out: Path, app, extra: list[Path]) -> None:
     window.compare_action.setChecked(False)
 
 
+def _disentanglement_shots(window, out: Path, app, n: int) -> None:
+    """The Disentanglement dock of the active model on the open dataset's factors (fast settings, N = ``n``)."""
+    panel = window.judging.show("DisentanglementDock")
+    dock = window.judging.docks["DisentanglementDock"]
+    dock.setFloating(True)  # roomy: the four views side by side in one shot
+    dock.resize(1500, 420)
+    panel.n_spin.setValue(int(n))
+    panel.compute()
+    _wait(app, lambda: _idle(window) and panel.evaluation() is not None and panel._kind is None, 1800,
+          "the disentanglement scores")
+    from PySide6.QtGui import QColor, QImage, QPainter
+
+    _settle(app, 1.0)
+    head = dock.grab()  # the settings bar, the status line and the scores tab
+    dock.resize(760, 560)  # each figure tab at a readable size, then side by side under the dock
+    shots = []
+    for i in range(1, panel.tabs.count()):
+        panel.tabs.setCurrentIndex(i)
+        _settle(app, 0.5)
+        shots.append(panel.tabs.grab())
+    panel.tabs.setCurrentIndex(0)
+    width = max(head.width(), sum(p.width() for p in shots[:2]))
+    height = head.height() + shots[0].height() + shots[2].height()
+    image = QImage(width, height, QImage.Format.Format_RGB32)
+    image.fill(QColor(240, 240, 240))
+    painter = QPainter(image)
+    painter.drawPixmap(0, 0, head)
+    y = head.height()
+    painter.drawPixmap(0, y, shots[0])
+    painter.drawPixmap(shots[0].width(), y, shots[1])
+    painter.drawPixmap(0, y + shots[0].height(), shots[2])
+    painter.end()
+    image.save(str(out / "70_disentanglement.png"))
+    print(f"wrote {out / '70_disentanglement.png'}", flush=True)
+    dock.setFloating(False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; see the module docstring."""
     parser = argparse.ArgumentParser(prog="python -m explorer.gui.screenshots", description=__doc__.splitlines()[0])
@@ -240,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", type=Path, nargs="*", default=[], metavar="CKPT",
                         help="more models to open for the Compare-mode shots (40_, 41_)")
     parser.add_argument("--only-compare", action="store_true", help="make only the Compare-mode shots")
+    parser.add_argument("--only-disentanglement", action="store_true",
+                        help="make only the Disentanglement shot (70_; with --data dsprites and a dSprites --model)")
+    parser.add_argument("--dis-n", type=int, default=2000, help="training points of that shot (default 2,000)")
     parser.add_argument("--user-cache", action="store_true",
                         help="use the user's caches (default: fresh ones, so every job really runs)")
     args = parser.parse_args(argv)
@@ -273,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         _wait(app, lambda: _idle(window), 120, "the start-up jobs")
         if args.only_compare:
             _compare_shots(window, args.out, app, args.compare)
+            return 0
+        if args.only_disentanglement:
+            _disentanglement_shots(window, args.out, app, args.dis_n)
             return 0
         xy = window.shown_embedding.embedding
         _hover(window, _outlier(xy))

@@ -157,6 +157,9 @@ class SliderPanel(QWidget):
         self.talk_button.setToolTip("Full screen, large type, keyboard control (F11)")
         self.info_label = QLabel("Open a model to move through its latent space.")
         self.info_label.setWordWrap(True)
+        from explorer.gui.direction_sliders import DirectionBox
+
+        self.directions = DirectionBox(self)  # sliders along GANSpace / SeFa / attribute directions (controller-wired)
 
         self._rows_widget = QWidget()
         self._grid = QGridLayout(self._rows_widget)
@@ -180,6 +183,7 @@ class SliderPanel(QWidget):
         left.addLayout(top)
         left.addLayout(buttons)
         left.addWidget(self.info_label)
+        left.addWidget(self.directions)
         left.addWidget(self.scroll, 1)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)

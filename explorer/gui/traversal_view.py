@@ -72,6 +72,7 @@ class TraversalView(QWidget):
         super().__init__(parent)
         self.model = None
         self.scores: core.DimensionScores | None = None
+        self.directions = None  # rows along these Directions instead of dimensions (see set_source)
         self._z = None
         self._ranges = None
         self.images = None
@@ -123,12 +124,17 @@ class TraversalView(QWidget):
         self.dims_edit.returnPressed.connect(self.render)
         self.export_button.setEnabled(False)
 
-    def set_source(self, model, z, ranges, scores: core.DimensionScores | None = None) -> None:
-        """The model, base code ``z`` ((d,)), slider ranges ((d, 2)) and scores to render from."""
+    def set_source(self, model, z, ranges, scores: core.DimensionScores | None = None, directions=None) -> None:
+        """The model, base code ``z`` ((d,)), slider ranges ((d, 2)) and scores to render from.
+
+        With ``directions`` (a list of `Direction`, the sliders' chosen GANSpace / SeFa /
+        attribute directions) the rows move ``z`` along them instead of along dimensions.
+        """
         self.model = model
         self._z = None if z is None else np.asarray(z, dtype=np.float32).copy()
         self._ranges = None if ranges is None else np.asarray(ranges, dtype=np.float64).copy()
         self.scores = scores
+        self.directions = list(directions) if directions else None
 
     def dims(self) -> list[int]:
         """Dimensions of the rows: typed ones, else the most active ``Rows`` dimensions."""
@@ -181,15 +187,22 @@ class TraversalView(QWidget):
             self.status.setText(str(exc))
             return False
         o = self.options()
-        self.images, rows, cols = core.traversal_figure(self.model, self._z, dims, self._ranges, o["n_cols"],
-                                                       o["scores"])
+        if self.directions:
+            from explorer.core.latent.direction_traversal import direction_traversal_figure
+
+            self.images, rows, cols = direction_traversal_figure(self.model, self._z, self.directions, o["n_cols"])
+            dims = self.directions
+        else:
+            self.images, rows, cols = core.traversal_figure(self.model, self._z, dims, self._ranges, o["n_cols"],
+                                                           o["scores"])
         self.figure, _, _ = render_grid_figure(self.images, rows, cols, None, scale=o["scale"],
                                                upscale=o["upscale"])
         fig = self.figure.convert("RGB")
         data = fig.tobytes()
         qimg = QImage(data, fig.width, fig.height, 3 * fig.width, QImage.Format.Format_RGB888).copy()
         self.picture.setPixmap(QPixmap.fromImage(qimg))
-        self.status.setText(f"{len(dims)} dimensions × {o['n_cols']} values, from the slider code.")
+        what = "directions (±3 × scale)" if self.directions else "dimensions"
+        self.status.setText(f"{len(dims)} {what} × {o['n_cols']} values, from the slider code.")
         self.export_button.setEnabled(True)
         self.figure_changed.emit()
         return True
@@ -198,7 +211,8 @@ class TraversalView(QWidget):
         """Write the grid (PNG/SVG/PDF) or the animated traversal (GIF/MP4) for the current settings."""
         if self.model is None or self._z is None:
             raise ValueError("there is no traversal to export; open a model first")
-        return core.save_traversal(path, self.model, self._z, self.dims(), self._ranges, **self.options())
+        return core.save_traversal(path, self.model, self._z, self.dims(), self._ranges, **self.options(),
+                                   directions=self.directions)
 
     #: A :class:`~explorer.gui.session_runner.SessionRunner` that runs exports as jobs (set by the window);
     #: None writes on the GUI thread.
@@ -215,9 +229,10 @@ class TraversalView(QWidget):
                 self.status.setText(f"Could not export: {exc}")
                 return
             model, z, ranges, options = self.model, self._z.copy(), self._ranges.copy(), self.options()
+            directions = self.directions
 
             def write(ctx):
-                return core.save_traversal(path, model, z, dims, ranges, ctx=ctx, **options)
+                return core.save_traversal(path, model, z, dims, ranges, ctx=ctx, **options, directions=directions)
 
             self.status.setText(f"Writing {path}…")
             self.export_runner.submit_job("export-traversal", write, label=f"Writing {os.path.basename(path)}",

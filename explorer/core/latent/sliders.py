@@ -210,7 +210,7 @@ def traversal_figure(model, z, dims, ranges, n_cols: int = DEFAULT_COLUMNS, scor
 def save_traversal(path, model, z, dims, ranges, n_cols: int = DEFAULT_COLUMNS,
                    scores: DimensionScores | None = None, *, title: str | None = None, scale: float = 2,
                    upscale: str = "nearest", fps: float = 10.0, n_frames: int = 40,
-                   ctx: JobContext | None = None) -> Path:
+                   ctx: JobContext | None = None, directions=None) -> Path:
     """Save a traversal as a figure (PNG/SVG/PDF) or an animated traversal (GIF/MP4).
 
     The GUI's export and ``latent-explorer render traversal`` both call this, so the
@@ -231,6 +231,10 @@ def save_traversal(path, model, z, dims, ranges, n_cols: int = DEFAULT_COLUMNS,
         Resize factor of each image; ``upscale`` "nearest" or "smooth".
     fps, n_frames : movies only.
     ctx : JobContext, optional
+    directions : sequence of Direction, optional
+        Rows along these unit directions instead of ``dims`` (GANSpace, SeFa, attribute
+        vectors; `explorer.core.latent.direction_traversal.save_direction_traversal`,
+        offsets ±3 · each direction's scale; ``dims``, ``ranges`` and ``scores`` are then unused).
 
     Returns
     -------
@@ -241,6 +245,11 @@ def save_traversal(path, model, z, dims, ranges, n_cols: int = DEFAULT_COLUMNS,
     ValueError
         Unknown extension or bad dimensions.
     """
+    if directions is not None:
+        from explorer.core.latent.direction_traversal import save_direction_traversal
+
+        return save_direction_traversal(path, model, z, directions, n_cols, title=title, scale=scale, upscale=upscale,
+                                        fps=fps, n_frames=n_frames, ctx=ctx)
     path = Path(path)
     ext = path.suffix.lower()
     if ext in FIGURE_FORMATS:

@@ -68,7 +68,7 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures, Evaluations):
     slider_code_changed(str key) ; keypoints_changed(str key) ; settings_changed(str group)
     dirty_changed(bool) ; error_reported(str message)
     compare_changed() ; hover_changed(int dataset index, -1 for none) ; scorecard_changed()
-    evaluation_changed(str key, str family)
+    evaluation_changed(str key, str family) ; directions_changed(str key)
     """
 
     dataset_changed = Signal()
@@ -92,6 +92,7 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures, Evaluations):
     hover_changed = Signal(int)
     scorecard_changed = Signal()
     evaluation_changed = Signal(str, str)
+    directions_changed = Signal(str)
 
     def __init__(self, *, codes_cache=None, projection_cache=None, use_workers: bool = False) -> None:
         from explorer.core.reconstruction.inverted import InvertedCodesStores

@@ -45,6 +45,7 @@ class ModelPlan:
     gan_points: GanPoints
     slider_code: np.ndarray | None
     keypoints: list[Keypoint]
+    directions: Any = None  # DirectionChoice of the latent sliders, or None
 
 
 @dataclass
@@ -221,8 +222,18 @@ def _model(c: _Check, m: Any, i: int) -> ModelPlan:
         keypoints.append(Keypoint(z, label[:200], index))
     if len({len(k.z) for k in keypoints} | ({len(slider)} if slider is not None else set())) > 1:
         raise c.fail(f"has slider and keypoint codes of different lengths for {where}")
+    directions = None
+    if m.get("directions") is not None:
+        from explorer.core.session.directions import DirectionChoice
+
+        try:
+            directions = DirectionChoice.from_dict(m["directions"])
+        except ValueError as exc:
+            raise c.fail(f"has bad slider directions for {where}: {exc}") from None
+        if slider is not None and len(directions.base) != len(slider):
+            raise c.fail(f"has slider directions and a slider code of different lengths for {where}")
     return ModelPlan(m["path"], sha, c.spec(m.get("projection"), f"projection for {where}"), view_range,
-                     clustering, gan, slider, keypoints)
+                     clustering, gan, slider, keypoints, directions)
 
 
 def parse_document(doc: Any, path: Path, version: int) -> Plan:

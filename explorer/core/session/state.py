@@ -151,6 +151,9 @@ class ModelState:
     evaluations : dict
         Metric family -> :class:`~explorer.core.session.evaluations.Evaluation` (likelihood,
         sample quality, disentanglement, human test) of this model.
+    directions : DirectionChoice or None
+        The directions the latent sliders move along (GANSpace, SeFa, attribute vectors;
+        `explorer.core.session.directions`); None: the axes of z.
     """
 
     key: str
@@ -178,6 +181,7 @@ class ModelState:
     saved_hash: str | None = None
     results: dict | None = None
     evaluations: dict = field(default_factory=dict)
+    directions: Any = None  # DirectionChoice of the latent sliders (explorer.core.session.directions), or None
 
     @property
     def name(self) -> str:
