@@ -93,6 +93,7 @@ class LatentController:
         box.cleared.connect(self._on_directions_cleared)
         box.offset_changed.connect(self._on_direction_offset)
         session.directions_changed.connect(self._on_directions_changed)
+        session.slider_code_changed.connect(self._on_session_slider_code)  # set by a core function, a restore …
         session.dataset_changed.connect(self._fill_direction_groups)
         self.talk_view = None
         talk = QAction("Talk mode", window)
@@ -223,6 +224,20 @@ class LatentController:
             return
         z = set_direction_offset(self.session, self._key, i, t)
         self.sliders.set_code(z, as_base=False)  # the axis sliders and the image follow
+
+    def _on_session_slider_code(self, key: str) -> None:
+        """The session's slider code of the shown model changed elsewhere: the sliders, image and star follow."""
+        m = self.session.state(key)
+        if self._restoring or key != self._key or self._model is None or m is None or m.slider_code is None \
+                or m.slider_code.shape != (self._model.latent_dim,):
+            return
+        if np.array_equal(np.asarray(self.sliders.code(), np.float32), m.slider_code):
+            return  # our own change coming back
+        self._restoring = True
+        try:
+            self.sliders.set_code(m.slider_code, as_base=False)
+        finally:
+            self._restoring = False
 
     def _on_directions_changed(self, key: str) -> None:
         from explorer.core.session.directions import directions_of

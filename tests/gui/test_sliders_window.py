@@ -111,3 +111,13 @@ def test_movie_and_grid_exports_run_as_jobs_and_say_where_they_wrote(window, qtb
     view._on_export_clicked()
     qtbot.waitUntil(lambda: view.status.text() == f"Wrote {grid}.", timeout=30_000)
     assert grid.stat().st_size > 0 and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_the_sliders_and_the_star_follow_a_slider_code_set_in_the_session(window, qtbot):
+    s, panel = window.session, window.slider_panel
+    z = window.shown_codes.z[11]
+    s.set_slider_code(s.active_key, z)  # a core function, not the panel
+    np.testing.assert_array_equal(panel.code(), z)
+    emb = window.shown_embedding.embedding
+    qtbot.waitUntil(lambda: np.allclose(_marker_xy(window), emb[11], atol=1e-4), timeout=10_000)
+    np.testing.assert_array_equal(s.active.slider_code, z)  # and nothing came back changed
