@@ -308,3 +308,41 @@ def test_settings_round_trip_through_json_and_refuse_unknown_keys():
         SampleQualitySettings.from_dict({**s.to_dict(), "bogus": 1})
     with pytest.raises(SampleQualityError, match="--real-split must be 'test' or 'train'"):
         SampleQualitySettings(real_split="all")
+
+
+def test_radii_floor_and_held_out_distances_are_computed_once_per_real_set(digits, classifier_file, tmp_path,
+                                                                           monkeypatch):
+    """A second measurement against the same real sets reads what depends on them alone from the cache."""
+    from explorer.core.sample_quality import jobs
+    from explorer.core.sample_quality import memorisation as mem
+    from explorer.core.sample_quality import metrics as qm
+
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path))
+    gen = PoolGenerator(digits.pool.images)
+    s = _settings(classifier_file)
+    first = sample_quality(gen, s, reference=prepare_reference(s, gen.image_shape, real=digits.test,
+                                                               train=digits.train, test=digits.test))
+    folder = tmp_path / "sample_quality"
+    assert len(list(folder.glob("floor-*.json"))) == 1 and len(list(folder.glob("radii-*.npz"))) == 1
+    assert len(list(folder.glob("heldout-*.npz"))) == 2  # pixel and feature space
+    calls = {"kid": 0, "radii": [], "nearest": []}
+    kid, radii, nearest = qm.kernel_inception_distance, qm.knn_radii_many, mem.nearest_training
+
+    def counting_kid(*a, **k):
+        calls["kid"] += 1
+        return kid(*a, **k)
+
+    monkeypatch.setattr(jobs.qm, "kernel_inception_distance", counting_kid)
+    monkeypatch.setattr(qm, "knn_radii_many", lambda x, ks, *a: calls["radii"].append(len(x)) or radii(x, ks, *a))
+    monkeypatch.setattr(mem, "nearest_training", lambda q, t, k=3: calls["nearest"].append(len(q)) or nearest(q, t, k))
+    ref = prepare_reference(s, gen.image_shape, real=digits.test, train=digits.train, test=digits.test)
+    again = sample_quality(gen, s, reference=ref)
+    assert again.record == first.record
+    np.testing.assert_array_equal(ref.real_radii[3], first.reference.real_radii[3])
+    assert calls["kid"] == 1  # the model's samples only: the floor came from the cache
+    assert calls["radii"] == [300]  # the samples' own radii; the real set's were read back
+    assert calls["nearest"] == [200, 200]  # the samples in pixel and feature space; not the held-out images
+    other = Dataset(digits.test.images[::-1].copy(), name="digits", split="test")  # other real images: a miss
+    sample_quality(gen, s, reference=prepare_reference(s, gen.image_shape, real=other, train=digits.train,
+                                                       test=other))
+    assert len(list(folder.glob("floor-*.json"))) == 2 and calls["kid"] == 3

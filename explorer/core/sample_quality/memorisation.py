@@ -81,7 +81,8 @@ class SpaceReport:
                 "held_out_median_distance": float(np.median(self.held_out_nearest))}
 
 
-def space_report(samples, held_out, train, k: int = NEIGHBOURS, quantile: float = QUANTILE) -> SpaceReport:
+def space_report(samples, held_out, train, k: int = NEIGHBOURS, quantile: float = QUANTILE,
+                 held_out_nearest=None) -> SpaceReport:
     """Nearest training rows of samples and of held-out rows in one space, and the memorisation test.
 
     Parameters
@@ -94,6 +95,9 @@ def space_report(samples, held_out, train, k: int = NEIGHBOURS, quantile: float 
     k : int
     quantile : float
         In (0, 0.5].
+    held_out_nearest : array_like, shape (H,), optional
+        Each held-out row's distance to its nearest training row, already computed (it does not
+        depend on the model: the orchestration caches it); default computed here.
 
     Returns
     -------
@@ -104,7 +108,12 @@ def space_report(samples, held_out, train, k: int = NEIGHBOURS, quantile: float 
     if not 0 < quantile <= 0.5:
         raise SampleQualityError(f"the memorisation quantile must lie in (0, 0.5], got {quantile}.")
     d, i = nearest_training(samples, train, k)
-    h, _ = nearest_training(held_out, train, 1)
+    if held_out_nearest is None:
+        h = nearest_training(held_out, train, 1)[0]
+    else:
+        h = np.asarray(held_out_nearest, np.float64).reshape(-1, 1)
+        if len(h) != len(held_out):
+            raise SampleQualityError(f"held_out_nearest has {len(h)} distances for {len(held_out)} held-out rows.")
     threshold = float(np.quantile(h[:, 0], quantile))
     below = int((d[:, 0] < threshold).sum())
     m = d.shape[0]
@@ -147,7 +156,8 @@ class MemorisationReport:
 
 def memorisation_report(sample_images, sample_features, held_out_images, held_out_features, train_images,
                         train_features, *, k: int = NEIGHBOURS, quantile: float = QUANTILE,
-                        sample_indices=None, facts: dict | None = None) -> MemorisationReport:
+                        sample_indices=None, facts: dict | None = None,
+                        held_out_nearest: dict | None = None) -> MemorisationReport:
     """Nearest training images of generated samples in pixel and feature space; flag a copying generator.
 
     For each sample, its ``k`` nearest training images (scikit-learn `NearestNeighbors`);
@@ -168,6 +178,9 @@ def memorisation_report(sample_images, sample_features, held_out_images, held_ou
         Where the examined samples sit among all samples (default ``arange(M)``).
     facts : dict, optional
         Names and sizes recorded with the report.
+    held_out_nearest : dict, optional
+        ``{"pixel": (H,), "feature": (H,)}``: the held-out rows' nearest-training distances
+        already computed (`space_report`); either key may be absent.
 
     Returns
     -------
@@ -177,8 +190,10 @@ def memorisation_report(sample_images, sample_features, held_out_images, held_ou
     if m < 1 or len(held_out_images) < 1:
         raise SampleQualityError("memorisation needs at least one sample and one held-out image.")
     flat = lambda a: np.asarray(a, np.float32).reshape(len(a), -1)  # noqa: E731
-    pixel = space_report(flat(sample_images), flat(held_out_images), flat(train_images), k, quantile)
-    feature = space_report(sample_features, held_out_features, train_features, k, quantile)
+    held = held_out_nearest or {}
+    pixel = space_report(flat(sample_images), flat(held_out_images), flat(train_images), k, quantile,
+                         held.get("pixel"))
+    feature = space_report(sample_features, held_out_features, train_features, k, quantile, held.get("feature"))
     info = {"n_samples": m, "n_held_out": len(held_out_images), "n_train": len(train_images),
             "quantile": quantile, "neighbours": k, **(facts or {})}
     idx = np.arange(m) if sample_indices is None else np.asarray(sample_indices, np.int64)

@@ -174,14 +174,65 @@ def inception_score(logits, *, splits: int = IS_SPLITS, seed: int = 0) -> tuple[
     return float(mean), float(std)
 
 
-def _pairwise(a: np.ndarray, b: np.ndarray):
-    """Euclidean distances ``(len(a), len(b))`` in float64 (torch ``cdist`` in matrix-product form)."""
+def _sq_norms(a):
+    """Squared row norms ``(N,)`` of a float64 torch tensor."""
+    return (a * a).sum(dim=1)
+
+
+def _pairwise(a, b, b_sq=None):
+    """Euclidean distances ``(len(a), len(b))`` in float64, in matrix-product form.
+
+    ``sqrt(max(‖a‖² + ‖b‖² − 2 a bᵀ, 0))`` with one ``addmm`` (BLAS GEMM) — the form of torch
+    ``cdist(..., compute_mode="use_mm_for_euclid_dist")`` and of scikit-learn's
+    ``euclidean_distances``, without cdist's extra copies. ``a``, ``b`` are numpy arrays or torch
+    tensors; ``b_sq`` the squared norms of ``b`` when already known.
+    """
     import torch
 
-    return torch.cdist(torch.from_numpy(a), torch.from_numpy(b), compute_mode="use_mm_for_euclid_dist")
+    a = torch.as_tensor(a)
+    b = torch.as_tensor(b)
+    if b_sq is None:
+        b_sq = _sq_norms(b)
+    d = torch.addmm(b_sq[None, :], a, b.T, beta=1.0, alpha=-2.0)
+    d.add_(_sq_norms(a)[:, None]).clamp_min_(0.0)
+    return d.sqrt_()
 
 
-def knn_radii(x, k: int, chunk: int = 2048) -> np.ndarray:
+def knn_radii_many(x, ks, chunk: int = 1024) -> dict:
+    """`knn_radii` for several k from one pass over the distance matrix.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, F)
+        N > max(ks).
+    ks : iterable of int
+    chunk : int
+        Rows per block (memory O(chunk · N)).
+
+    Returns
+    -------
+    dict of int to numpy.ndarray, shape (N,), float64
+        ``{k: distance from each row to its k-th nearest other row}``.
+    """
+    import torch
+
+    ks = sorted({int(k) for k in ks})
+    a = torch.from_numpy(np.ascontiguousarray(x, np.float64))
+    top = ks[-1]
+    if a.shape[0] <= top:
+        raise SampleQualityError(f"{a.shape[0]} feature rows are too few for {top} nearest neighbours; "
+                                 "use more samples.")
+    out = {k: np.empty(a.shape[0]) for k in ks}
+    a_sq = _sq_norms(a)
+    for i in range(0, a.shape[0], chunk):
+        d = _pairwise(a[i:i + chunk], a, a_sq)
+        vals = torch.topk(d, top + 1, dim=1, largest=False).values  # ascending; column 0 is the row itself
+        for k in ks:
+            out[k][i:i + chunk] = vals[:, k].numpy()
+    return out
+
+
+def knn_radii(x, k: int, chunk: int = 1024) -> np.ndarray:
     """Distance from each row to its k-th nearest other row (the row itself not counted).
 
     As prdc's ``compute_nearest_neighbour_distances`` (the (k+1)-th smallest distance
@@ -198,20 +249,11 @@ def knn_radii(x, k: int, chunk: int = 2048) -> np.ndarray:
     -------
     numpy.ndarray, shape (N,), float64
     """
-    import torch
-
-    a = np.ascontiguousarray(x, np.float64)
-    if a.shape[0] <= k:
-        raise SampleQualityError(f"{a.shape[0]} feature rows are too few for {k} nearest neighbours; use more samples.")
-    out = np.empty(a.shape[0])
-    for i in range(0, a.shape[0], chunk):
-        d = _pairwise(a[i:i + chunk], a)
-        out[i:i + chunk] = torch.topk(d, k + 1, dim=1, largest=False).values[:, -1].numpy()
-    return out
+    return knn_radii_many(x, (k,), chunk)[int(k)]
 
 
 def precision_recall_density_coverage(real, fake, *, pr_k: int = PR_K, dc_k: int = DC_K,
-                                      real_radii: dict | None = None, chunk: int = 2048) -> dict:
+                                      real_radii: dict | None = None, chunk: int = 1024) -> dict:
     """Improved precision / recall (Kynkäänniemi et al. 2019) and density / coverage (Naeem et al. 2020).
 
     The definitions of clovaai's prdc (``prdc.compute_prdc``): a sample lies on the real
@@ -221,7 +263,8 @@ def precision_recall_density_coverage(real, fake, *, pr_k: int = PR_K, dc_k: int
     fraction of real rows whose nearest sample is within their own k-NN radius. Precision and
     recall use ``pr_k`` (3), density and coverage ``dc_k`` (5), as the papers do. Computed in
     chunks of samples against all real rows (one distance pass serves both k; prdc itself
-    holds three N × N matrices and is called once per k), float64; tested equal to prdc.
+    holds three N × N matrices and is called once per k), float64; tested equal to prdc. The real
+    radii for both k come from one pass (`knn_radii_many`).
 
     Parameters
     ----------
@@ -245,9 +288,9 @@ def precision_recall_density_coverage(real, fake, *, pr_k: int = PR_K, dc_k: int
     if r.shape[1] != f.shape[1]:
         raise SampleQualityError(f"real and sample features differ in width ({r.shape[1]} vs {f.shape[1]}).")
     real_radii = dict(real_radii or {})
-    for k in (pr_k, dc_k):
-        if k not in real_radii or len(real_radii[k]) != r.shape[0]:
-            real_radii[k] = knn_radii(r, k, chunk)
+    missing = [k for k in (pr_k, dc_k) if k not in real_radii or len(real_radii[k]) != r.shape[0]]
+    if missing:
+        real_radii.update(knn_radii_many(r, missing, chunk))
     rr_pr = torch.from_numpy(real_radii[pr_k])
     rr_dc = torch.from_numpy(real_radii[dc_k])
     fr_pr = torch.from_numpy(knn_radii(f, pr_k, chunk))
@@ -255,8 +298,10 @@ def precision_recall_density_coverage(real, fake, *, pr_k: int = PR_K, dc_k: int
     density_sum = 0.0
     recalled = torch.zeros(r.shape[0], dtype=torch.bool)
     nearest = torch.full((r.shape[0],), float("inf"), dtype=torch.float64)
+    rt = torch.from_numpy(r)
+    r_sq = _sq_norms(rt)
     for i in range(0, f.shape[0], chunk):
-        d = _pairwise(f[i:i + chunk], r)  # (chunk, N_r)
+        d = _pairwise(f[i:i + chunk], rt, r_sq)  # (chunk, N_r)
         on_manifold += int((d < rr_pr[None, :]).any(dim=1).sum())
         density_sum += float((d < rr_dc[None, :]).sum())
         recalled |= (d < fr_pr[i:i + chunk, None]).any(dim=0)
