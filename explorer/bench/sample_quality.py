@@ -14,7 +14,7 @@ from explorer.bench.registry import demo_vae, section
 
 @contextmanager
 def _cache_in(folder: str):
-    """Point the cache folder (``$LATENT_EXPLORER_CACHE``) at ``folder`` for the block; the user's cache is untouched."""
+    """Point ``$LATENT_EXPLORER_CACHE`` at ``folder`` for the block; the user's cache is untouched."""
     old = os.environ.get("LATENT_EXPLORER_CACHE")
     os.environ["LATENT_EXPLORER_CACHE"] = folder
     try:
