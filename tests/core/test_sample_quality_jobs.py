@@ -347,3 +347,24 @@ def test_radii_floor_and_held_out_distances_are_computed_once_per_real_set(digit
     sample_quality(gen, s, reference=prepare_reference(s, gen.image_shape, real=other, train=digits.train,
                                                        test=other))
     assert len(list(folder.glob("floor-*.json"))) == 2 and calls["kid"] == 3
+
+
+@pytest.mark.parametrize("extra", [8, 0])  # 0: no float32 candidate to spare, every query searched again in float64
+def test_nearest_training_rows_are_exact_in_wide_spaces(extra):
+    from sklearn.neighbors import NearestNeighbors
+
+    from explorer.core.sample_quality.memorisation import nearest_training
+
+    rng = np.random.default_rng(9)
+    train = rng.random((700, 40))
+    train[5] = train[4]  # a duplicate: a tie, broken by the lower index
+    queries = np.vstack([rng.random((30, 40)), train[4:5] + 1e-9, train[10:12]])
+    d, i = nearest_training(queries, train, 3, extra=extra, chunk=128)
+    direct = np.linalg.norm(queries[:, None, :] - train[None, :, :], axis=2)
+    order = np.argsort(direct, axis=1, kind="stable")[:, :3]
+    np.testing.assert_array_equal(i, order)
+    np.testing.assert_allclose(d, np.take_along_axis(direct, order, 1), rtol=1e-12, atol=1e-12)
+    assert list(i[30][:2]) == [4, 5] and i[31][0] == 10 and d[31][0] == 0.0
+    want_d, want_i = NearestNeighbors(n_neighbors=3).fit(train).kneighbors(queries[:30])
+    np.testing.assert_array_equal(i[:30], want_i)
+    np.testing.assert_allclose(d[:30], want_d, rtol=1e-9)

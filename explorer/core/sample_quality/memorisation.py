@@ -14,34 +14,92 @@ QUANTILE = 0.05
 P_VALUE = 1e-3
 
 
-def nearest_training(queries, train, k: int = NEIGHBOURS) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest training rows of each query (Euclidean), by scikit-learn's `NearestNeighbors`.
+def _exact_knn(q: np.ndarray, t: np.ndarray, rows, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """k nearest rows of ``t`` for ``q[rows]`` by float64 differences (brute force; the fallback)."""
+    d_out = np.empty((len(rows), k))
+    i_out = np.empty((len(rows), k), np.int64)
+    for n, r in enumerate(rows):
+        d = np.sqrt(np.einsum("ij,ij->i", t - q[r], t - q[r]))
+        idx = np.argsort(d, kind="stable")[:k]
+        d_out[n], i_out[n] = d[idx], idx
+    return d_out, i_out
 
-    ``algorithm="auto"``: scikit-learn takes a KD-/ball tree for low-dimensional rows and
-    exact brute force (chunked matrix products) above 15 dimensions, where trees prune nothing.
+
+def nearest_training(queries, train, k: int = NEIGHBOURS, *, extra: int = 8,
+                     chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest training rows of each query (Euclidean), exact.
+
+    Rows of at most 15 dimensions go to scikit-learn's `NearestNeighbors` (a KD-/ball tree).
+    Wider rows (pixels, features), where trees prune nothing, are searched by brute force in
+    two steps: ``k + extra`` candidates per query from float32 matrix products over chunks of
+    training rows (``‖q‖² + ‖t‖² − 2 q·t``), then their distances recomputed in float64 from
+    the differences and sorted. The result is exact: a query is accepted only when its
+    ``(k + extra)``-th float32 candidate lies farther, by more than a worst-case float32 error
+    bound (``4 (D + 2) u (‖q‖ + max ‖t‖)²``, u = 2⁻²⁴), than its k-th exact distance — so no
+    row outside the candidates can be nearer; any other query is searched again in float64
+    over all training rows.
 
     Parameters
     ----------
-    queries : array_like, shape (M, D)
-    train : array_like, shape (N, D)
-        N ≥ k.
+    queries : array_like, shape (M, ...)
+    train : array_like, shape (N, ...)
+        Flattened to (M, D) and (N, D); N ≥ k.
     k : int
+    extra : int
+        Candidates beyond k kept from the float32 pass.
+    chunk : int
+        Training rows per matrix product.
 
     Returns
     -------
     distances : numpy.ndarray, shape (M, k), float64
         Ascending Euclidean distances (units of the rows: pixel values in [0, 1], or features).
     indices : numpy.ndarray, shape (M, k), int64
-        Row indices into ``train``.
+        Row indices into ``train`` (ties by the lower index).
     """
-    from sklearn.neighbors import NearestNeighbors
+    import torch
 
-    t = np.ascontiguousarray(train, np.float32).reshape(len(train), -1)
-    q = np.ascontiguousarray(queries, np.float32).reshape(len(queries), -1)
+    t = np.asarray(train).reshape(len(train), -1)
+    q = np.asarray(queries).reshape(len(queries), -1)
     if t.shape[0] < k:
         raise SampleQualityError(f"the training set has {t.shape[0]} images, fewer than the {k} neighbours asked for.")
-    d, i = NearestNeighbors(n_neighbors=k).fit(t).kneighbors(q)
-    return d.astype(np.float64), i.astype(np.int64)
+    if t.shape[1] <= 15:
+        from sklearn.neighbors import NearestNeighbors
+
+        t32, q32 = np.ascontiguousarray(t, np.float32), np.ascontiguousarray(q, np.float32)
+        d, i = NearestNeighbors(n_neighbors=k).fit(t32).kneighbors(q32)
+        return d.astype(np.float64), i.astype(np.int64)
+    t64, q64 = np.ascontiguousarray(t, np.float64), np.ascontiguousarray(q, np.float64)
+    tt = torch.from_numpy(np.ascontiguousarray(t, np.float32))
+    qt = torch.from_numpy(np.ascontiguousarray(q, np.float32))
+    c = min(k + max(int(extra), 0), len(t))
+    t_sq, q_sq = (tt * tt).sum(1), (qt * qt).sum(1)
+    best_d = torch.full((len(q), 0), float("inf"))
+    best_i = torch.zeros((len(q), 0), dtype=torch.int64)
+    for s in range(0, len(t), chunk):
+        d2 = torch.addmm(t_sq[None, s:s + chunk], qt, tt[s:s + chunk].T, beta=1.0, alpha=-2.0).add_(q_sq[:, None])
+        vals, idx = torch.topk(d2, min(c, d2.shape[1]), dim=1, largest=False)
+        vals, pick = torch.topk(torch.cat([best_d, vals], 1), min(c, best_d.shape[1] + vals.shape[1]), dim=1,
+                                largest=False)
+        best_i = torch.gather(torch.cat([best_i, idx + s], 1), 1, pick)
+        best_d = vals
+    cand = best_i.numpy()
+    diff = t64[cand] - q64[:, None, :]  # (M, c, D)
+    exact = np.sqrt(np.einsum("mcd,mcd->mc", diff, diff))
+    order = np.lexsort((cand, exact), axis=-1)  # by distance, ties by the lower index
+    exact_sorted = np.take_along_axis(exact, order, 1)
+    idx_sorted = np.take_along_axis(cand, order, 1)
+    d_out, i_out = exact_sorted[:, :k].copy(), idx_sorted[:, :k].copy()
+    u = 2.0 ** -24
+    bound = 4.0 * (t.shape[1] + 2) * u * (np.sqrt(q_sq.double().numpy()) + float(t_sq.max()) ** 0.5) ** 2
+    if c >= len(t):
+        ok = np.ones(len(q), bool)
+    else:
+        ok = best_d[:, -1].double().numpy() - bound > d_out[:, -1] ** 2
+    redo = np.flatnonzero(~ok)
+    if len(redo):
+        d_out[redo], i_out[redo] = _exact_knn(q64, t64, redo, k)
+    return d_out, i_out
 
 
 @dataclass
