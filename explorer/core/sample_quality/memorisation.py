@@ -218,7 +218,7 @@ def memorisation_report(sample_images, sample_features, held_out_images, held_ou
                         held_out_nearest: dict | None = None) -> MemorisationReport:
     """Nearest training images of generated samples in pixel and feature space; flag a copying generator.
 
-    For each sample, its ``k`` nearest training images (scikit-learn `NearestNeighbors`);
+    For each sample, its ``k`` nearest training images (`nearest_training`, exact);
     the held-out (test) images' distances to their nearest training image calibrate the
     threshold: a generator whose samples are much more often closer to the training set than
     held-out images are (``quantile``) is copying training images.
