@@ -79,8 +79,8 @@ class DisentanglementSettings:
         Measured against the reference DCI (same 10,000 / 5,000 points, seed 0, scikit-learn
         1.9.1, one thread; README "Disentanglement"): on the demo β-VAE disentanglement 0.0677
         vs 0.0534 (0.014 off), completeness 0.0895 vs 0.0686 (0.021 off, just outside the goal
-        of 0.02), informativeness 0.4478 vs 0.4357 (0.012 off), in 23.7 vs 470.9 CPU s (19.9×
-        faster). BETATCVAE_DOC
+        of 0.02), informativeness 0.4478 vs 0.4357 (0.012 off), in 20.6 vs 504.4 CPU s (24.5×
+        less; ``bench --only disentanglement``). BETATCVAE_DOC
         """
         return cls(name="fast", beta_vae_train=300, beta_vae_test=150, factor_vae_train=300,
                    factor_vae_test=150, factor_vae_variance=3_000, dci_classifier="hist_gain")
