@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clustering, GAN without encoder: cluster samples from the prior (no labels) or "
                         "the codes of N real images found by GAN inversion (see --n-images; default: prior)")
     p.add_argument("--no-cache", action="store_true",
-                   help="do not read or keep inverted codes in the cache folder")
+                   help="do not read or keep inverted codes (nor sample quality's real-set features) in the "
+                        "cache folder")
     p.add_argument("--k", type=positive_int, default=None,
                    help="number of k-means clusters (default: number of classes, else 10)")
     p.add_argument("--space", choices=["latent", "embedding"], default="latent",
@@ -315,7 +316,8 @@ def cmd_evaluate(args) -> int:
         from explorer.core.sample_quality import SampleQualitySettings
 
         sq_settings = SampleQualitySettings(extractor=args.extractor, n_samples=args.n_samples,
-                                            real_split=args.real_split, data=args.data, seed=args.seed)
+                                            real_split=args.real_split, data=args.data, seed=args.seed,
+                                            cache=not getattr(args, "no_cache", False))
     likelihood = _likelihood_settings(args) if "likelihood" in args.metrics else None
     if device.type != "cpu":  # the records name the device in any case
         print(f"computing on {device}", file=sys.stderr)

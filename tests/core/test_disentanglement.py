@@ -262,8 +262,8 @@ def test_settings_by_name():
     assert (ref.n_train, ref.n_test, ref.bins, ref.batch_size, ref.prune_std, ref.dci_classifier, ref.sap_c) == (
         10_000, 5_000, 20, 64, 0.05, "gbt", 0.01)
     fast = DisentanglementSettings.named("fast")
-    assert fast.dci_classifier == "hist_gbt" and (fast.n_train, fast.n_test) == (ref.n_train, ref.n_test)
-    assert (fast.dci_train, fast.dci_test) == (3_000, 1_500) and (ref.dci_train, ref.dci_test) == (None, None)
+    assert fast.dci_classifier == "hist_gain" and (fast.n_train, fast.n_test) == (ref.n_train, ref.n_test)
+    assert (fast.dci_train, fast.dci_test) == (None, None) and (ref.dci_train, ref.dci_test) == (None, None)
     with pytest.raises(ValueError, match="reference"):
         DisentanglementSettings.named("slow")
 
@@ -278,3 +278,20 @@ def test_a_solver_that_stops_early_becomes_a_note_not_an_error():
     assert notes == ["explicitness: scikit-learn's solver stopped at its iteration limit before converging"]
     m.fit_quiet(LogisticRegression(), x, y, notes, "explicitness")
     assert len(notes) == 1
+
+
+def test_fast_dci_split_gain_importances_agree_with_the_reference_impurity_importances():
+    """Histogram boosting with the reference's stages and depth, split-gain importances: close to GBT's."""
+    rng = np.random.default_rng(4)
+    ytr = np.stack([rng.integers(0, s, 300) for s in SIZES], axis=1)
+    yte = np.stack([rng.integers(0, s, 150) for s in SIZES], axis=1)
+    ztr, zte = _codes("rotated", ytr, rng), _codes("rotated", yte, rng)
+    ref = m.dci(ztr, ytr, zte, yte, "gbt", seed=0)
+    fast = m.dci(ztr, ytr, zte, yte, "hist_gain", seed=0)
+    np.testing.assert_allclose(fast["importance"].sum(axis=0), 1.0, rtol=1e-12)  # normalised per factor, as GBT's
+    assert (fast["importance"] >= 0).all()
+    np.testing.assert_allclose(fast["importance"], ref["importance"], atol=0.06)
+    for key in ("disentanglement", "completeness", "informativeness"):
+        assert fast[key] == pytest.approx(ref[key], abs=0.04), key
+    with pytest.raises(ValueError, match="hist_gain"):
+        m.dci(ztr, ytr, zte, yte, "forest")

@@ -308,3 +308,63 @@ def test_settings_round_trip_through_json_and_refuse_unknown_keys():
         SampleQualitySettings.from_dict({**s.to_dict(), "bogus": 1})
     with pytest.raises(SampleQualityError, match="--real-split must be 'test' or 'train'"):
         SampleQualitySettings(real_split="all")
+
+
+def test_radii_floor_and_held_out_distances_are_computed_once_per_real_set(digits, classifier_file, tmp_path,
+                                                                           monkeypatch):
+    """A second measurement against the same real sets reads what depends on them alone from the cache."""
+    from explorer.core.sample_quality import jobs
+    from explorer.core.sample_quality import memorisation as mem
+    from explorer.core.sample_quality import metrics as qm
+
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path))
+    gen = PoolGenerator(digits.pool.images)
+    s = _settings(classifier_file)
+    first = sample_quality(gen, s, reference=prepare_reference(s, gen.image_shape, real=digits.test,
+                                                               train=digits.train, test=digits.test))
+    folder = tmp_path / "sample_quality"
+    assert len(list(folder.glob("floor-*.json"))) == 1 and len(list(folder.glob("radii-*.npz"))) == 1
+    assert len(list(folder.glob("heldout-*.npz"))) == 2  # pixel and feature space
+    assert len(list(folder.glob("kid-*.npz"))) == 1  # the real rows' KID sums, shared by the model and the floor
+    calls = {"kid": 0, "radii": [], "nearest": []}
+    kid, radii, nearest = qm.kernel_inception_distance, qm.knn_radii_many, mem.nearest_training
+
+    def counting_kid(*a, **k):
+        calls["kid"] += 1
+        return kid(*a, **k)
+
+    monkeypatch.setattr(jobs.qm, "kernel_inception_distance", counting_kid)
+    monkeypatch.setattr(qm, "knn_radii_many", lambda x, ks, *a: calls["radii"].append(len(x)) or radii(x, ks, *a))
+    monkeypatch.setattr(mem, "nearest_training", lambda q, t, k=3: calls["nearest"].append(len(q)) or nearest(q, t, k))
+    ref = prepare_reference(s, gen.image_shape, real=digits.test, train=digits.train, test=digits.test)
+    again = sample_quality(gen, s, reference=ref)
+    assert again.record == first.record
+    np.testing.assert_array_equal(ref.real_radii[3], first.reference.real_radii[3])
+    assert calls["kid"] == 1  # the model's samples only: the floor came from the cache
+    assert calls["radii"] == [300]  # the samples' own radii; the real set's were read back
+    assert calls["nearest"] == [200, 200]  # the samples in pixel and feature space; not the held-out images
+    other = Dataset(digits.test.images[::-1].copy(), name="digits", split="test")  # other real images: a miss
+    sample_quality(gen, s, reference=prepare_reference(s, gen.image_shape, real=other, train=digits.train,
+                                                       test=other))
+    assert len(list(folder.glob("floor-*.json"))) == 2 and calls["kid"] == 3
+
+
+@pytest.mark.parametrize("extra", [8, 0])  # 0: no float32 candidate to spare, every query searched again in float64
+def test_nearest_training_rows_are_exact_in_wide_spaces(extra):
+    from sklearn.neighbors import NearestNeighbors
+
+    from explorer.core.sample_quality.memorisation import nearest_training
+
+    rng = np.random.default_rng(9)
+    train = rng.random((700, 40))
+    train[5] = train[4]  # a duplicate: a tie, broken by the lower index
+    queries = np.vstack([rng.random((30, 40)), train[4:5] + 1e-9, train[10:12]])
+    d, i = nearest_training(queries, train, 3, extra=extra, chunk=128)
+    direct = np.linalg.norm(queries[:, None, :] - train[None, :, :], axis=2)
+    order = np.argsort(direct, axis=1, kind="stable")[:, :3]
+    np.testing.assert_array_equal(i, order)
+    np.testing.assert_allclose(d, np.take_along_axis(direct, order, 1), rtol=1e-12, atol=1e-12)
+    assert list(i[30][:2]) == [4, 5] and i[31][0] == 10 and d[31][0] == 0.0
+    want_d, want_i = NearestNeighbors(n_neighbors=3).fit(train).kneighbors(queries[:30])
+    np.testing.assert_array_equal(i[:30], want_i)
+    np.testing.assert_allclose(d[:30], want_d, rtol=1e-9)

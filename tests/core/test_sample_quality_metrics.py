@@ -189,3 +189,32 @@ def test_small_n_is_one_sentence():
         frechet_distance(np.full((5, 2), np.nan), np.zeros((5, 2)))
     assert "below the feature dimension 128" in n_below_dimension_note(100, 128)
     assert n_below_dimension_note(200, 128) is None
+
+
+def test_pairwise_distances_and_knn_radii_equal_a_direct_computation():
+    from explorer.core.sample_quality.metrics import _pairwise, knn_radii, knn_radii_many
+
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=(70, 6)), rng.normal(size=(90, 6)) + 0.5
+    direct = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+    np.testing.assert_allclose(_pairwise(a, b).numpy(), direct, rtol=1e-10, atol=1e-12)
+    within = np.sort(np.linalg.norm(b[:, None, :] - b[None, :, :], axis=2), axis=1)  # column 0: the row itself
+    many = knn_radii_many(b, (5, 3, 1), chunk=16)
+    for k in (1, 3, 5):
+        np.testing.assert_allclose(many[k], within[:, k], rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(knn_radii(b, k, chunk=16), many[k])
+    with pytest.raises(SampleQualityError, match="too few"):
+        knn_radii_many(b[:4], (3, 5))
+
+
+def test_kid_with_the_real_sums_computed_once_is_the_same_number():
+    from explorer.core.sample_quality.metrics import kid_real_sums
+
+    rng = np.random.default_rng(8)
+    a, b = rng.normal(size=(500, 6)), rng.normal(size=(300, 6)) + 0.2
+    sums = kid_real_sums(a, len(b), subsets=15, subset_size=120, seed=3)
+    assert sums.shape == (15,)
+    assert kernel_inception_distance(a, b, subsets=15, subset_size=120, seed=3, real_sums=sums) == pytest.approx(
+        kernel_inception_distance(a, b, subsets=15, subset_size=120, seed=3), rel=1e-12)
+    with pytest.raises(SampleQualityError, match="15 entries for 10"):
+        kernel_inception_distance(a, b, subsets=10, subset_size=120, seed=3, real_sums=sums)

@@ -11,7 +11,14 @@ import numpy as np
 from explorer.core.jobs import JobContext, sub_context
 from explorer.core.sample_quality import memorisation as mem
 from explorer.core.sample_quality import metrics as qm
-from explorer.core.sample_quality.cache import cached_features
+from explorer.core.sample_quality.cache import (
+    cache_folder,
+    cached_arrays,
+    cached_features,
+    cached_record,
+    derived_key,
+    features_key,
+)
 from explorer.core.sample_quality.extractors import BUNDLED, Extractor, load_extractor
 from explorer.core.sample_quality.metrics import SampleQualityError
 from explorer.data import Dataset
@@ -114,6 +121,18 @@ class SampleQualityReference:
     notes : list of str
     floors : dict
         Floor records by N (computed on demand).
+    train_logits, test_logits : numpy.ndarray or None
+    cache_keys : dict of str to str
+        `explorer.core.sample_quality.cache.features_key` of the ``"real"``, ``"train"`` and
+        ``"test"`` sets (absent when the extractor cannot be pinned): what the radii, the floor and
+        the held-out distances of memorisation are cached under.
+    cache_dir : pathlib.Path or None
+        The cache folder (None: caching off).
+    held_out_nearest : dict
+        Distances of the held-out images to their nearest training image, by space (memorisation).
+    kid_real_sums : dict
+        KID's within-subset kernel sums of the real features by the number of sample rows
+        (`explorer.core.sample_quality.metrics.kid_real_sums`).
     """
 
     extractor: Extractor
@@ -131,6 +150,10 @@ class SampleQualityReference:
     floors: dict = field(default_factory=dict)
     train_logits: np.ndarray | None = None
     test_logits: np.ndarray | None = None
+    cache_keys: dict = field(default_factory=dict)
+    cache_dir: object = None
+    held_out_nearest: dict = field(default_factory=dict)
+    kid_real_sums: dict = field(default_factory=dict)
 
     @property
     def real_name(self) -> str:
@@ -166,7 +189,8 @@ class SampleQualityResult:
     reference : SampleQualityReference
         Pass it to the next model's call to skip the real side.
     seconds : dict
-        Wall time of each stage, in s.
+        Wall time of each stage, in s (``reference_s`` only when the real side was prepared here;
+        ``metrics_fid_s``, ``metrics_kid_s``, ``metrics_is_s``, ``metrics_prdc_s`` split ``metrics_s``).
     """
 
     record: dict
@@ -258,58 +282,124 @@ def prepare_reference(settings: SampleQualitySettings, image_shape, ctx: JobCont
     train, test = fitted.get("train"), fitted.get("test")
     want_other = settings.floor or settings.memorisation
     stage = sub_context(ctx, 0.0, 0.4 if want_other else 1.0)
-    folder = None if settings.cache else False
+    folder = cache_folder(None if settings.cache else False)
+    keys = {}
+    if folder is not None:
+        for name, ds in (("real", real), ("train", train), ("test", test)):
+            key = None if ds is None else features_key(extractor, ds)
+            if key is not None:
+                keys[name] = key
     real_f, real_l = cached_features(extractor, real, settings.batch_size, stage, f"real images ({_set_name(real)})",
-                                     folder)
-    radii = {k: qm.knn_radii(real_f, k) for k in sorted({settings.pr_k, settings.dc_k}) if len(real_f) > k}
+                                     folder or False, key=keys.get("real"))
+    ks = [k for k in sorted({settings.pr_k, settings.dc_k}) if len(real_f) > k]
+    radii_arrays = cached_arrays(
+        folder, "radii", derived_key(keys.get("real"), ks) if "real" in keys else None,
+        lambda: {f"k{k}": v for k, v in (qm.knn_radii_many(real_f, ks) if ks else {}).items()},
+        lambda z: all(z.get(f"k{k}") is not None and z[f"k{k}"].shape == (len(real_f),) for k in ks))
+    radii = {k: np.asarray(radii_arrays[f"k{k}"], np.float64) for k in ks}
     train_f = test_f = train_l = test_l = None
     if want_other and train is not None and test is not None:
         if settings.real_split == "train":
             train_f, train_l = real_f, real_l
         else:
             train_f, train_l = cached_features(extractor, train, settings.batch_size, sub_context(ctx, 0.4, 0.9),
-                                         f"training images ({_set_name(train)})", folder)
+                                         f"training images ({_set_name(train)})", folder or False,
+                                               key=keys.get("train"))
         test_f, test_l = (real_f, real_l) if settings.real_split == "test" else cached_features(
-            extractor, test, settings.batch_size, sub_context(ctx, 0.9, 1.0), "test images", folder)
+            extractor, test, settings.batch_size, sub_context(ctx, 0.9, 1.0), "test images", folder or False,
+            key=keys.get("test"))
     return SampleQualityReference(extractor, settings, real, train, test, real_f, real_l, radii, train_f, test_f,
-                                  tuple(image_shape), notes, train_logits=train_l, test_logits=test_l)
+                                  tuple(image_shape), notes, train_logits=train_l, test_logits=test_l,
+                                  cache_keys=keys, cache_dir=folder)
 
 
 def _scores(ref: SampleQualityReference, feats: np.ndarray, logits: np.ndarray | None, *, real_f=None,
-            radii=None, seed: int = 0) -> dict:
+            radii=None, seed: int = 0, seconds: dict | None = None) -> dict:
     s = ref.settings
+    sums = _kid_real_sums(ref, len(feats), seed) if real_f is None else None
     real_f = ref.real_features if real_f is None else real_f
+    seconds = {} if seconds is None else seconds
+    t = time.perf_counter()
     kid, kid_std = qm.kernel_inception_distance(real_f, feats, subsets=s.kid_subsets, subset_size=s.kid_subset_size,
-                                               seed=seed)
+                                               seed=seed, real_sums=sums)
+    seconds["kid_s"] = time.perf_counter() - t
     is_mean = is_std = None
+    t = time.perf_counter()
     if logits is not None:
         is_mean, is_std = qm.inception_score(logits, splits=s.is_splits, seed=seed)
+    seconds["is_s"] = time.perf_counter() - t
+    t = time.perf_counter()
     prdc = qm.precision_recall_density_coverage(real_f, feats, pr_k=s.pr_k, dc_k=s.dc_k,
                                                real_radii=ref.real_radii if radii is None else radii)
-    return {"fid": qm.frechet_distance(real_f, feats), "kid": kid, "kid_std": kid_std, "is": is_mean, "is_std": is_std,
-            **prdc}
+    seconds["prdc_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    fid = qm.frechet_distance(real_f, feats)
+    seconds["fid_s"] = time.perf_counter() - t
+    return {"fid": fid, "kid": kid, "kid_std": kid_std, "is": is_mean, "is_std": is_std, **prdc}
+
+
+def _kid_real_sums(ref: SampleQualityReference, n_fake: int, seed: int) -> np.ndarray:
+    """KID's real within-subset sums against ``n_fake`` sample rows; kept on ``ref`` and in the cache."""
+    s = ref.settings
+    if (n_fake, seed) not in ref.kid_real_sums:
+        key = derived_key("kid_real_sums", ref.cache_keys["real"], len(ref.real_features), n_fake, s.kid_subsets,
+                          s.kid_subset_size, seed) if "real" in ref.cache_keys else None
+        got = cached_arrays(ref.cache_dir, "kid", key,
+                            lambda: {"sums": qm.kid_real_sums(ref.real_features, n_fake, subsets=s.kid_subsets,
+                                                              subset_size=s.kid_subset_size, seed=seed)},
+                            lambda z: z.get("sums") is not None and z["sums"].shape == (s.kid_subsets,))
+        ref.kid_real_sums[(n_fake, seed)] = np.asarray(got["sums"], np.float64)
+    return ref.kid_real_sums[(n_fake, seed)]
 
 
 def floor_record(ref: SampleQualityReference, n: int, ctx: JobContext | None = None) -> dict | None:
     """The real-vs-real floor at N: N images of the other split (train; test if the real set is train) vs the real set.
 
-    Cached on ``ref`` by N. Returns None without the other split.
+    It depends on the real sets, the extractor and the settings alone, not on the model: kept on
+    ``ref`` by N and in the cache folder (keyed by both sets' `features_key`, N and the metric
+    settings), so it is computed once per real set. Returns None without the other split.
     """
     if n in ref.floors:
         return ref.floors[n]
-    if ref.settings.real_split == "test":
+    other_name = "train" if ref.settings.real_split == "test" else "test"
+    if other_name == "train":
         other, other_f, other_l = ref.train, ref.train_features, ref.train_logits
     else:
         other, other_f, other_l = ref.test, ref.test_features, ref.test_logits
     if other is None or other_f is None:
         return None
     idx = _subset(other, n, ref.settings.seed + 1)
-    logits = None if other_l is None else other_l[idx]
-    rec = {"extractor": ref.extractor.name, "n_samples": len(idx), "real_set": ref.real_name,
-           "compared_set": f"{other.name} {other.split} split ({len(idx):,} of {len(other):,} images, seeded)",
-           **_scores(ref, other_f[idx], logits, seed=ref.settings.seed)}
+    compared = f"{other.name} {other.split} split ({len(idx):,} of {len(other):,} images, seeded)"
+
+    def compute():
+        logits = None if other_l is None else other_l[idx]
+        return {"extractor": ref.extractor.name, "n_samples": len(idx), "real_set": ref.real_name,
+                "compared_set": compared, **_scores(ref, other_f[idx], logits, seed=ref.settings.seed)}
+
+    s = ref.settings
+    keyed = "real" in ref.cache_keys and other_name in ref.cache_keys
+    key = derived_key("floor", ref.cache_keys.get("real"), ref.cache_keys.get(other_name), len(idx), s.seed,
+                      s.kid_subsets, s.kid_subset_size, s.is_splits, s.pr_k, s.dc_k, ref.extractor.name,
+                      ref.real_name, compared) if keyed else None
+    rec = cached_record(ref.cache_dir, "floor", key, compute)
     ref.floors[n] = rec
     return rec
+
+
+def _held_out_nearest(ref: SampleQualityReference, space: str, held_out: np.ndarray, train: np.ndarray,
+                      held_idx: np.ndarray) -> np.ndarray:
+    """Distance of each held-out row to its nearest training row in ``space``; kept on ``ref`` and in the cache."""
+    memo_key = (space, held_idx.tobytes())
+    if memo_key in ref.held_out_nearest:
+        return ref.held_out_nearest[memo_key]
+    keyed = "train" in ref.cache_keys and "test" in ref.cache_keys
+    key = derived_key("held_out_nearest", space, ref.cache_keys.get("train"), ref.cache_keys.get("test"),
+                      held_idx.tobytes().hex()) if keyed else None
+    got = cached_arrays(ref.cache_dir, "heldout", key,
+                        lambda: {"nearest": mem.nearest_training(held_out, train, 1)[0][:, 0]},
+                        lambda z: z.get("nearest") is not None and z["nearest"].shape == (len(held_idx),))
+    ref.held_out_nearest[memo_key] = np.asarray(got["nearest"], np.float64)
+    return ref.held_out_nearest[memo_key]
 
 
 def generate_samples(model, n: int, seed: int, batch_size: int = 500, ctx: JobContext | None = None) -> np.ndarray:
@@ -403,8 +493,10 @@ def sample_quality(model, settings: SampleQualitySettings | None = None, ctx: Jo
     t = time.perf_counter()
     if ctx is not None:
         ctx.progress(0.65, "FID, KID, IS, precision/recall, density/coverage")
-    scores = _scores(ref, feats, logits, seed=s.seed)
+    parts: dict[str, float] = {}
+    scores = _scores(ref, feats, logits, seed=s.seed, seconds=parts)
     seconds["metrics_s"] = time.perf_counter() - t
+    seconds.update({f"metrics_{k}": v for k, v in parts.items()})
     floor = None
     if s.floor:
         t = time.perf_counter()
@@ -422,7 +514,8 @@ def sample_quality(model, settings: SampleQualitySettings | None = None, ctx: Jo
         sub_radii = ref.real_radii if len(idx) == len(ref.real) else {}  # {}: radii of the subset
         recon = {"extractor": ex.name, "n_samples": len(idx), "real_set": ref.real_name,
                  "compared": "decode(encode(x)) vs the originals x",
-                 **_scores(ref, rf, rl, real_f=ref.real_features[idx], radii=sub_radii, seed=s.seed)}
+                 **_scores(ref, rf, rl, real_f=None if len(idx) == len(ref.real) else ref.real_features[idx],
+                          radii=sub_radii, seed=s.seed)}
         seconds["reconstructions_s"] = time.perf_counter() - t
     report = None
     if s.memorisation and ref.train is not None and ref.test is not None and ref.train_features is not None:
@@ -431,9 +524,12 @@ def sample_quality(model, settings: SampleQualitySettings | None = None, ctx: Jo
             ctx.progress(0.9, "memorisation: nearest training images")
         si = _subset(Dataset(samples), s.memorisation_samples, s.seed + 3)
         hi = _subset(ref.test, s.memorisation_held_out, s.seed + 4)
+        flat = lambda a: np.ascontiguousarray(a, np.float32).reshape(len(a), -1)  # noqa: E731
+        held = {"pixel": _held_out_nearest(ref, "pixel", flat(ref.test.images[hi]), flat(ref.train.images), hi),
+                "feature": _held_out_nearest(ref, "feature", ref.test_features[hi], ref.train_features, hi)}
         report = mem.memorisation_report(
             samples[si], feats[si], ref.test.images[hi], ref.test_features[hi], ref.train.images, ref.train_features,
-            k=mem.NEIGHBOURS, quantile=s.memorisation_quantile, sample_indices=si,
+            k=mem.NEIGHBOURS, quantile=s.memorisation_quantile, sample_indices=si, held_out_nearest=held,
             facts={"extractor": ex.name, "training_set": _set_name(ref.train),
                    "held_out_set": _set_name(ref.test), "pixel_space": "L2 over pixel values in [0, 1]",
                    "feature_space": f"L2 in the {ex.num_features}-d features of {ex.short_name}"})
