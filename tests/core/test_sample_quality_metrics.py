@@ -205,16 +205,3 @@ def test_pairwise_distances_and_knn_radii_equal_a_direct_computation():
         np.testing.assert_array_equal(knn_radii(b, k, chunk=16), many[k])
     with pytest.raises(SampleQualityError, match="too few"):
         knn_radii_many(b[:4], (3, 5))
-
-
-def test_kid_with_the_real_sums_computed_once_is_the_same_number():
-    from explorer.core.sample_quality.metrics import kid_real_sums
-
-    rng = np.random.default_rng(8)
-    a, b = rng.normal(size=(500, 6)), rng.normal(size=(300, 6)) + 0.2
-    sums = kid_real_sums(a, len(b), subsets=15, subset_size=120, seed=3)
-    assert sums.shape == (15,)
-    assert kernel_inception_distance(a, b, subsets=15, subset_size=120, seed=3, real_sums=sums) == pytest.approx(
-        kernel_inception_distance(a, b, subsets=15, subset_size=120, seed=3), rel=1e-12)
-    with pytest.raises(SampleQualityError, match="15 entries for 10"):
-        kernel_inception_distance(a, b, subsets=10, subset_size=120, seed=3, real_sums=sums)

@@ -130,9 +130,6 @@ class SampleQualityReference:
         The cache folder (None: caching off).
     held_out_nearest : dict
         Distances of the held-out images to their nearest training image, by space (memorisation).
-    kid_real_sums : dict
-        KID's within-subset kernel sums of the real features by the number of sample rows
-        (`explorer.core.sample_quality.metrics.kid_real_sums`).
     """
 
     extractor: Extractor
@@ -153,7 +150,6 @@ class SampleQualityReference:
     cache_keys: dict = field(default_factory=dict)
     cache_dir: object = None
     held_out_nearest: dict = field(default_factory=dict)
-    kid_real_sums: dict = field(default_factory=dict)
 
     @property
     def real_name(self) -> str:
@@ -316,12 +312,11 @@ def prepare_reference(settings: SampleQualitySettings, image_shape, ctx: JobCont
 def _scores(ref: SampleQualityReference, feats: np.ndarray, logits: np.ndarray | None, *, real_f=None,
             radii=None, seed: int = 0, seconds: dict | None = None) -> dict:
     s = ref.settings
-    sums = _kid_real_sums(ref, len(feats), seed) if real_f is None else None
     real_f = ref.real_features if real_f is None else real_f
     seconds = {} if seconds is None else seconds
     t = time.perf_counter()
     kid, kid_std = qm.kernel_inception_distance(real_f, feats, subsets=s.kid_subsets, subset_size=s.kid_subset_size,
-                                               seed=seed, real_sums=sums)
+                                               seed=seed)
     seconds["kid_s"] = time.perf_counter() - t
     is_mean = is_std = None
     t = time.perf_counter()
@@ -336,20 +331,6 @@ def _scores(ref: SampleQualityReference, feats: np.ndarray, logits: np.ndarray |
     fid = qm.frechet_distance(real_f, feats)
     seconds["fid_s"] = time.perf_counter() - t
     return {"fid": fid, "kid": kid, "kid_std": kid_std, "is": is_mean, "is_std": is_std, **prdc}
-
-
-def _kid_real_sums(ref: SampleQualityReference, n_fake: int, seed: int) -> np.ndarray:
-    """KID's real within-subset sums against ``n_fake`` sample rows; kept on ``ref`` and in the cache."""
-    s = ref.settings
-    if (n_fake, seed) not in ref.kid_real_sums:
-        key = derived_key("kid_real_sums", ref.cache_keys["real"], len(ref.real_features), n_fake, s.kid_subsets,
-                          s.kid_subset_size, seed) if "real" in ref.cache_keys else None
-        got = cached_arrays(ref.cache_dir, "kid", key,
-                            lambda: {"sums": qm.kid_real_sums(ref.real_features, n_fake, subsets=s.kid_subsets,
-                                                              subset_size=s.kid_subset_size, seed=seed)},
-                            lambda z: z.get("sums") is not None and z["sums"].shape == (s.kid_subsets,))
-        ref.kid_real_sums[(n_fake, seed)] = np.asarray(got["sums"], np.float64)
-    return ref.kid_real_sums[(n_fake, seed)]
 
 
 def floor_record(ref: SampleQualityReference, n: int, ctx: JobContext | None = None) -> dict | None:
@@ -514,8 +495,7 @@ def sample_quality(model, settings: SampleQualitySettings | None = None, ctx: Jo
         sub_radii = ref.real_radii if len(idx) == len(ref.real) else {}  # {}: radii of the subset
         recon = {"extractor": ex.name, "n_samples": len(idx), "real_set": ref.real_name,
                  "compared": "decode(encode(x)) vs the originals x",
-                 **_scores(ref, rf, rl, real_f=None if len(idx) == len(ref.real) else ref.real_features[idx],
-                          radii=sub_radii, seed=s.seed)}
+                 **_scores(ref, rf, rl, real_f=ref.real_features[idx], radii=sub_radii, seed=s.seed)}
         seconds["reconstructions_s"] = time.perf_counter() - t
     report = None
     if s.memorisation and ref.train is not None and ref.test is not None and ref.train_features is not None:

@@ -98,81 +98,19 @@ def frechet_distance(real, fake) -> float:
     return float(m.compute())
 
 
-def kid_subsets(n_real: int, n_fake: int, subsets: int, subset_size: int, seed: int) -> list:
-    """The row subsets of KID: for each of ``subsets``, ``subset_size`` real and fake row indices.
-
-    Drawn exactly as torchmetrics' `KernelInceptionDistance.compute` draws them — per subset
-    ``randperm(n_real)[:size]`` then ``randperm(n_fake)[:size]`` from torch's global generator —
-    with that generator seeded with ``seed`` and the caller's random state kept. The real subsets
-    therefore depend on ``n_fake`` too.
-
-    Returns
-    -------
-    list of (torch.Tensor, torch.Tensor)
-        int64 index pairs, each of length ``subset_size``.
-    """
-    import torch
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return [(torch.randperm(n_real)[:subset_size], torch.randperm(n_fake)[:subset_size])
-                for _ in range(int(subsets))]
-
-
-def _cubic_kernel(x, y):
-    """``(x yᵀ / F + 1)³`` (torchmetrics' ``poly_kernel`` with degree 3, gamma 1/F, coef 1)."""
-    return (x @ y.T * (1.0 / x.shape[1]) + 1.0) ** 3
-
-
-def _within_sum(x) -> float:
-    """``Σ_{i ≠ j} k(x_i, x_j)`` of the cubic kernel over one subset."""
-    k = _cubic_kernel(x, x)
-    return float(k.sum() - k.diagonal().sum())
-
-
-def kid_real_sums(real, n_fake: int, *, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE,
-                  seed: int = 0):
-    """The real sets' within-subset kernel sums of KID, which do not depend on the samples (reused across models).
-
-    Parameters
-    ----------
-    real : array_like, shape (N_r, F)
-    n_fake : int
-        Number of sample rows KID will see (it shapes the random draws, `kid_subsets`).
-    subsets, subset_size, seed : int
-        As `kernel_inception_distance`.
-
-    Returns
-    -------
-    numpy.ndarray, shape (subsets,), float64
-        ``Σ_{i ≠ j} k(r_i, r_j)`` over each subset's real rows.
-    """
-    import torch
-
-    r = torch.from_numpy(np.ascontiguousarray(_rows("real features", real), np.float64))
-    size = int(min(r.shape[0], n_fake, subset_size))
-    return np.array([_within_sum(r[ri]) for ri, _ in kid_subsets(r.shape[0], n_fake, subsets, size, seed)])
-
-
 def kernel_inception_distance(real, fake, *, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE,
-                              seed: int = 0, real_sums=None) -> tuple[float, float]:
-    """KID (Bińkowski et al. 2018): unbiased MMD² of the cubic polynomial kernel over random subsets, mean ± std.
+                              seed: int = 0) -> tuple[float, float]:
+    """KID (Bińkowski et al. 2018) via torchmetrics' `KernelInceptionDistance`: unbiased MMD², mean ± std.
 
     Kernel ``k(x, y) = (xᵀy / F + 1)³``; ``subsets`` random subsets of ``min(N_r, N_f,
-    subset_size)`` rows of each set, drawn as torchmetrics' `KernelInceptionDistance` draws
-    them (`kid_subsets`: torch's generator seeded with ``seed``, the caller's random state
-    kept); per subset ``(Σ_{i≠j} k(r_i, r_j) + Σ_{i≠j} k(f_i, f_j)) / (m (m − 1)) − 2 Σ k(r_i, f_j) / m²``,
-    in float64. The same computation as torchmetrics (tested equal to it), written out so that the
-    real rows' within-subset sums — a third of the work, independent of the samples — can be
-    computed once per real set (``real_sums``, `kid_real_sums`). Papers print KID × 10³.
+    subset_size)`` rows of each set (drawn from torch's generator seeded with ``seed``, the
+    caller's random state kept), computed in float64. Papers print KID × 10³.
 
     Parameters
     ----------
     real, fake : array_like, shape (N_r, F) and (N_f, F)
     subsets, subset_size : int
     seed : int
-    real_sums : array_like, shape (subsets,), optional
-        ``kid_real_sums(real, N_f, ...)`` with the same settings, already computed.
 
     Returns
     -------
@@ -183,26 +121,22 @@ def kernel_inception_distance(real, fake, *, subsets: int = KID_SUBSETS, subset_
     Raises
     ------
     SampleQualityError
-        Fewer than 2 rows, different widths, non-finite values, or ``real_sums`` of the wrong length.
+        Fewer than 2 rows, different widths, or non-finite values.
     """
     import torch
+    from torchmetrics.image.kid import KernelInceptionDistance
 
     r, f = _rows("real features", real), _rows("sample features", fake)
     if r.shape[1] != f.shape[1]:
         raise SampleQualityError(f"real and sample features differ in width ({r.shape[1]} vs {f.shape[1]}).")
     size = int(min(r.shape[0], f.shape[0], subset_size))
-    if real_sums is not None and len(real_sums) != int(subsets):
-        raise SampleQualityError(f"real_sums has {len(real_sums)} entries for {subsets} KID subsets.")
-    rt = torch.from_numpy(np.ascontiguousarray(r, np.float64))
-    ft = torch.from_numpy(np.ascontiguousarray(f, np.float64))
-    values = []
-    for n, (ri, fi) in enumerate(kid_subsets(r.shape[0], f.shape[0], subsets, size, seed)):
-        xr, xf = rt[ri], ft[fi]
-        within_r = _within_sum(xr) if real_sums is None else float(real_sums[n])
-        cross = float(_cubic_kernel(xr, xf).sum())
-        values.append((within_r + _within_sum(xf)) / (size * (size - 1)) - 2.0 * cross / (size * size))
-    v = np.asarray(values)
-    return float(v.mean()), float(v.std())
+    m = _metric(KernelInceptionDistance, r.shape[1], subsets=int(subsets), subset_size=size)
+    m.update(torch.from_numpy(np.ascontiguousarray(r, np.float64)), real=True)
+    m.update(torch.from_numpy(np.ascontiguousarray(f, np.float64)), real=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        mean, std = m.compute()
+    return float(mean), float(std)
 
 
 def inception_score(logits, *, splits: int = IS_SPLITS, seed: int = 0) -> tuple[float, float]:
