@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 __all__ = ["MEMORY_ENV_VAR", "MAX_LATENT_DIM", "MAX_IMAGE_VALUES", "available_memory", "format_bytes",
-           "memory_shortfall"]
+           "memory_shortfall", "MAX_FILE_NUMBER", "finite_number"]
 
 #: Environment variable capping the memory (bytes, or with a K/M/G suffix) a single read may take;
 #: lower than the machine's available memory it wins (tests use it; so can a shared server).
@@ -85,3 +86,19 @@ def memory_shortfall(nbytes: int, available: int | None = None) -> str | None:
     if nbytes <= limit:
         return None
     return f"{format_bytes(nbytes)}, more than the {format_bytes(limit)} of memory available"
+
+
+#: Largest magnitude a number read from a session file may have (beyond it float32 overflows).
+MAX_FILE_NUMBER = 1e30
+
+
+def finite_number(v) -> bool:
+    """``v`` is a JSON number (int or float, not bool) of magnitude at most `MAX_FILE_NUMBER`.
+
+    A huge integer (``10**400``) is refused without converting it (which would overflow).
+    """
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    if isinstance(v, int):
+        return -MAX_FILE_NUMBER <= v <= MAX_FILE_NUMBER
+    return math.isfinite(v) and abs(v) <= MAX_FILE_NUMBER

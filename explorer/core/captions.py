@@ -105,7 +105,7 @@ def label_names(labels: np.ndarray, class_names: Sequence[str] | None) -> tuple[
 
 def colouring(mode: str, n: int, *, labels=None, class_names=None, clusters=None, cluster_title: str = "",
               z=None, dim: int = 0, errors=None, values=None, value_title: str = "", factors=None,
-              factor_names=None) -> Colouring:
+              factor_names=None, factor_levels=None) -> Colouring:
     """Build the colouring of ``n`` points in ``mode``.
 
     Parameters
@@ -134,7 +134,9 @@ def colouring(mode: str, n: int, *, labels=None, class_names=None, clusters=None
     factors : numpy.ndarray, optional
         (N, K) ground-truth factor values (factor mode); ``dim`` picks the factor and
         ``factor_names`` names it. A factor with at most 12 distinct values is coloured by
-        category (its values as names), a finer one continuously.
+        category (its values as names), a finer one continuously. ``factor_levels``: the
+        factor's distinct values over the whole dataset, so that views of different subsets
+        give one value one colour (default: those of ``factors``).
 
     Returns
     -------
@@ -199,8 +201,11 @@ def colouring(mode: str, n: int, *, labels=None, class_names=None, clusters=None
         names = list(factor_names or ())
         title = names[int(dim)] if int(dim) < len(names) else f"factor {int(dim)}"
         column = factors[:, int(dim)]
-        levels, codes = np.unique(column, return_inverse=True)
+        levels = np.unique(column) if factor_levels is None else np.asarray(factor_levels, np.float64)
         if len(levels) <= 12:
+            codes = np.searchsorted(levels, column)
+            if (codes >= len(levels)).any() or not np.array_equal(levels[np.minimum(codes, len(levels) - 1)], column):
+                raise ValueError("factor_levels must hold every value of the factor")
             return Colouring("factor", categories=codes.astype(np.int64),
                              names=tuple(f"{title} = {v:.3g}" for v in levels), title=title)
         return Colouring("factor", values=column, **_percentile_range(column), title=title)

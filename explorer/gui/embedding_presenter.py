@@ -171,7 +171,7 @@ class EmbeddingPresenter(QObject):
             return None
         col = self.session.effective_colour(m.key)
         source = {"cluster": m.clustering, "nll": m.evaluations.get("likelihood")}.get(col.mode)
-        return col.mode, col.dim, id(source) if source is not None else None
+        return col.mode, col.dim, _Same(source)  # the object itself: its id() could be reused by a newer one
 
     def clear(self) -> None:
         """No points on the view."""
@@ -344,3 +344,17 @@ class EmbeddingPresenter(QObject):
     def unhover(self) -> None:
         """Take the hover ring off (it is not part of a figure)."""
         self.view.hover_at(QPointF(-1e9, -1e9))
+
+
+class _Same:
+    """Wraps an object so that signatures compare it by identity (a dataclass's == would compare its arrays)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj) -> None:
+        self.obj = obj
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj
+
+    __hash__ = None

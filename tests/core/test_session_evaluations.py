@@ -162,3 +162,64 @@ def test_compared_views_colour_by_each_models_own_likelihood_on_one_range(tmp_pa
     lo, hi = np.percentile(np.r_[np.linspace(1, 2, 90), np.linspace(3, 4, 45)], [1, 99])
     assert (ca.vmin, ca.vmax) == (cb.vmin, cb.vmax) == pytest.approx((lo, hi))
     assert "of each model" in ca.title and "AIS" in ca.title
+
+
+def test_compared_views_never_mix_bits_per_dim_and_nats_and_number_factor_values_alike(tmp_path, files):
+    data, a, b = files
+    s = new_session(tmp_path)
+    open_all(s, data, [a, b])
+    ka, kb = (m.key for m in s.models)
+    nats = np.linspace(100, 200, 90)
+    s.set_evaluation(ka, Evaluation("likelihood", {"estimator": "iwae", "k": 5}, s.dataset_id, np.arange(90),
+                                    {"nll_nats": nats, "bits_per_dim": nats / 784 / np.log(2)}))
+    s.set_evaluation(kb, Evaluation("likelihood", {"estimator": "ais"}, s.dataset_id, np.arange(90),
+                                    {"nll_nats": nats + 50}))  # no bits/dim: e.g. a Bernoulli decoder on grey levels
+    s.set_compare_mode(True)
+    s.set_colour("nll")
+    pa, pb = s.compare_panels()
+    ca, cb = s.compare_colouring(pa), s.compare_colouring(pb)
+    assert "[nats]" in ca.title and "[nats]" in cb.title  # both in nats, on one range
+    np.testing.assert_allclose(ca.values[np.argsort(pa.dataset_indices)], nats)
+    assert (ca.vmin, ca.vmax) == (cb.vmin, cb.vmax)
+    # factor values get one number over the whole dataset, whatever subset a view shows
+    got = colouring("factor", 3, factors=np.array([[2.0], [3.0], [2.0]]), dim=0, factor_names=("shape",),
+                    factor_levels=[1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(got.categories, [1, 2, 1])
+    assert got.names == ("shape = 1", "shape = 2", "shape = 3")
+    with pytest.raises(ValueError, match="every value"):
+        colouring("factor", 1, factors=np.array([[5.0]]), dim=0, factor_levels=[1.0, 2.0])
+
+
+@pytest.mark.parametrize("where, value", [("evaluation", 10 ** 400), ("direction vector", 10 ** 400),
+                                          ("direction info", 5), ("direction scale", -1.0),
+                                          ("direction base", 1e300), ("nothing", None)])
+def test_absurd_numbers_in_a_session_file_are_one_sentence(tmp_path, files, where, value):
+    from explorer.core.latent.directions import Direction
+
+    data, a, _b = files
+    s = new_session(tmp_path)
+    open_all(s, data, [a])
+    path = save_session(s, tmp_path / "n.lxs")
+    doc = json.loads(path.read_text())
+    if where == "evaluation":
+        doc["evaluations"] = [{"model": 0, "family": "likelihood", "record": {}, "indices": [0],
+                               "values": {"v": [value]}}]
+    else:
+        d = Direction("pc1", np.array([1.0, 0.0, 0.0], np.float32), "ganspace", 1.0).to_dict()
+        choice = {"kind": "ganspace", "directions": [d], "base": [0.0, 0.0, 0.0], "offsets": [0.0]}
+        if where == "direction vector":
+            d["vector"] = [value, 0, 0]
+        elif where == "direction info":
+            d["info"] = value
+        elif where == "direction scale":
+            d["scale"] = value
+        elif where == "direction base":
+            choice["base"] = [value, 0.0, 0.0]
+        doc["models"][0]["directions"] = choice
+    path.write_text(json.dumps(doc))
+    if where == "nothing":  # the same entry unchanged reads: the sentences above are about the absurd numbers
+        assert read_session(path).plan.models[0].directions.directions[0].name == "pc1"
+        return
+    with pytest.raises(SessionFileError) as info:
+        read_session(path)
+    assert "n.lxs" in str(info.value) and "\n" not in str(info.value)

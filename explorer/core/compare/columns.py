@@ -108,13 +108,14 @@ def differing(records: Sequence[dict], family: str, keys: Sequence[str]) -> list
     recs = _has(records, family)
     out = []
     for key in keys:
+        path = key.split(".")
         values = []
         for r in recs:
-            v = r.get(key)
+            v = _dig(r, *path)
             if v not in values:
                 values.append(v)
         if len(values) > 1:
-            out.append(key.replace("_", " "))
+            out.append(path[-1].replace("_", " "))
     return out
 
 
@@ -255,8 +256,8 @@ def _likelihood_columns(records: Sequence[dict]) -> list[Column]:
                lambda r: _dig(r, "likelihood", "nll_nats"), "lower", ci, fmt=".2f"),
         Column("likelihood.bits_per_dim", "likelihood", "bits/dim", f"NLL / (D ln 2), {ctx}",
                lambda r: _dig(r, "likelihood", "bits_per_dim"), "lower", fmt=".4f"),
-    ], records, "likelihood", ("estimator", "k", "ais_steps", "n_images", "seed", "data_convention",
-                               "dataset_identity"))
+    ], records, "likelihood", ("estimator", "k", "ais_steps", "n_images", "seed", "observation_model",
+                               "data_convention", "dataset_identity"))
 
 
 # -- sample quality (issue 12) -----------------------------------------------------------------------------
@@ -307,10 +308,11 @@ def _disentanglement_columns(records: Sequence[dict]) -> list[Column]:
     recs = _has(records, "disentanglement")
     if not recs:
         return []
-    settings = common(recs, "settings")
+    settings = common(recs, "settings", "name") or common(recs, "settings")
+    representation = common(recs, "settings", "representation") or "encoder mean"
     n_train = common(recs, "n_train", fmt=_n)
     n_test = common(recs, "n_test", fmt=_n)
-    ctx = ", ".join(x for x in (f"{settings} settings" if settings else None, "encoder mean",
+    ctx = ", ".join(x for x in (f"{settings} settings" if settings else None, representation,
                                 f"N = {n_train} train / {n_test} test" if n_train else None) if x)
     cols = []
     for path, name in _DIS_NAMES:
@@ -318,8 +320,11 @@ def _disentanglement_columns(records: Sequence[dict]) -> list[Column]:
             continue
         cols.append(Column("disentanglement." + ".".join(path), "disentanglement", name, f"0–1, {ctx}",
                            (lambda r, path=path: _dig(r, "disentanglement", *path)), "higher", fmt=".3f"))
-    return _unless_differing(cols, records, "disentanglement", ("settings", "n_train", "n_test", "seed",
-                                                                 "sklearn_version", "dataset_identity"))
+    same = [f"settings.{k}" for k in ("name", "n_train", "n_test", "bins", "batch_size", "beta_vae_train",
+                                      "factor_vae_train", "prune_std", "dci_classifier", "sap_c", "dci_train",
+                                      "seed", "representation")]
+    return _unless_differing(cols, records, "disentanglement", (*same, "n_train", "n_test", "sklearn_version",
+                                                                 "dataset_identity"))
 
 
 # -- human real-vs-fake test (issue 12) ------------------------------------------------------------------
@@ -336,6 +341,7 @@ def _human_columns(records: Sequence[dict]) -> list[Column]:
         v = _dig(r, "human", "ci95")
         return tuple(v) if v is not None and None not in v else None
 
-    return [Column("human.error_rate", "human", "human error",
+    return _unless_differing([Column("human.error_rate", "human", "human error",
                    f"HYPE∞-style real/fake test, fraction of answers wrong, 0.5 = indistinguishable, Wilson 95 % CI, "
-                   f"N = {n} answers", lambda r: _dig(r, "human", "error_rate"), "higher", ci, fmt=".3f")]
+                   f"N = {n} answers", lambda r: _dig(r, "human", "error_rate"), "higher", ci, fmt=".3f")],
+                             records, "human", ("n", "real_set", "dataset_identity"))

@@ -253,6 +253,13 @@ def build_scorecard(records: Sequence[dict], paired: Sequence[dict] | None = Non
     if n_images:
         own.append(f"Every model is measured on the same {n_images:,} dataset images (same N, same seeded sample); "
                    f"a GAN without encoder through the inverted codes of those images.")
+    families = [name for f, name in (("likelihood", "likelihood"), ("sample_quality", "sample quality"),
+                                     ("disentanglement", "disentanglement"), ("human", "human test"))
+                if any(isinstance(r.get(f), dict) for r in records)]
+    if families and n_images:
+        own.append(f"The {', '.join(families)} columns are each model's own evaluation at the N "
+                   "and settings their headers state, not measured on the scorecard's images; a column whose "
+                   "models differ in them marks no best.")
     own.append("Bold: best value per column (higher or lower is better, as the column says).")
     if paired is not None:
         own.append(f"n.s.: the difference from the column's best is not significant — the 95 % percentile interval "

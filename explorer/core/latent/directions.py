@@ -42,15 +42,22 @@ class Direction:
     @classmethod
     def from_dict(cls, data: dict) -> Direction:
         """Inverse of `to_dict`; ValueError for a malformed entry (not unit length, unknown source)."""
+        from explorer.limits import finite_number
+
         try:
-            vector = np.asarray(data["vector"], dtype=np.float32)
-            source, name, scale = str(data["source"]), str(data["name"]), float(data.get("scale", 1.0))
-        except (KeyError, TypeError, ValueError) as exc:
+            raw, info = data["vector"], data.get("info") or {}
+            if not isinstance(raw, list) or not all(finite_number(v) for v in raw) or not isinstance(info, dict):
+                raise ValueError("its vector must be a list of numbers and its info an object")
+            vector = np.asarray(raw, dtype=np.float32)
+            source, name, scale = str(data["source"]), str(data["name"]), data.get("scale", 1.0)
+            if not finite_number(scale) or not scale > 0:
+                raise ValueError(f"its scale must be a positive number, got {scale!r}")
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ValueError(f"a saved direction is malformed ({exc})") from None
         if source not in SOURCES or vector.ndim != 1 or not np.isfinite(vector).all() \
                 or abs(float(np.linalg.norm(vector)) - 1.0) > 1e-4:
             raise ValueError(f"saved direction {name!r} is not a unit vector of a known source")
-        return cls(name, vector, source, scale, dict(data.get("info") or {}))
+        return cls(name, vector, source, float(scale), dict(info))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -323,17 +323,37 @@ class CompareViews:
                                       title=f"z[{dim}] of {source.name}")
         if mode == "factor" and ds is not None and ds.factors is not None and self.colour.dim < ds.factors.shape[1]:
             return captions.colouring("factor", n, factors=ds.factors[idx], dim=self.colour.dim,
-                                      factor_names=ds.factor_names)
-        own = self.per_image_series(panel.key) if mode == "nll" else None
-        if own is not None:  # each model's own −log p(x), on one colour range for all
-            shared = [v for k in self.compared_keys() if (ser := self.per_image_series(k)) is not None
-                      for v in [ser[0][np.isfinite(ser[0])]]]
-            lo, hi = np.percentile(np.concatenate(shared), [1, 99])
-            return captions.Colouring("nll", values=own[0][idx], vmin=float(lo), vmax=float(hi),
-                                      title=f"{own[1]} of each model")
+                                      factor_names=ds.factor_names,
+                                      factor_levels=np.unique(ds.factors[:, self.colour.dim]))
+        series = self._compared_nll_series() if mode == "nll" else None
+        if series is not None and panel.key in series:  # each model's own −log p(x), one unit, one range for all
+            values, title = series[panel.key]
+            every = np.concatenate([v[np.isfinite(v)] for v, _ in series.values()])
+            lo, hi = np.percentile(every, [1, 99])
+            hi = hi if hi > lo else lo + 1.0
+            return captions.Colouring("nll", values=values[idx], vmin=float(lo), vmax=float(hi),
+                                      title=f"{title} of each model")
         if mode in ("label", "cluster", "dimension", "nll", "factor") and ds is not None and ds.labels is not None:
             return captions.colouring("label", n, labels=ds.labels[idx], class_names=ds.class_names)
         return captions.colouring("none", n)
+
+    def _compared_nll_series(self) -> dict | None:
+        """``key -> (values over the dataset, title)`` of the compared models' −log p(x) in ONE unit.
+
+        Bits/dim when every compared model with a likelihood has it, else nats (a colour range
+        never mixes the two); None when no compared model has one.
+        """
+        from explorer.core.session.evaluations import PER_IMAGE_SERIES, series_title
+
+        n = len(self.dataset) if self.dataset is not None else 0
+        evs = {k: ev for k in self.compared_keys() if (ev := self.evaluation(k, "likelihood")) is not None
+               and ev.dataset_id == self.dataset_id}
+        for _family, name, title in PER_IMAGE_SERIES:
+            got = {k: ev.per_image(name, n) for k, ev in evs.items()}
+            got = {k: v for k, v in got.items() if v is not None and np.isfinite(v).any()}
+            if got and len(got) == len(evs):
+                return {k: (v, series_title(evs[k], title, v)) for k, v in got.items()}
+        return None
 
     def compared_points(self, key: str) -> np.ndarray:
         """Point indices of model ``key`` showing the hovered dataset image (empty when none or not shown)."""

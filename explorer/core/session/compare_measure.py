@@ -55,16 +55,23 @@ class CompareMeasures:
         precisions, metrics = tuple(precisions), tuple(metrics)
 
         extra = self.evaluation_records(keys, dataset_id)
+        device_name = self.device  # Settings ▸ Compute device, as for the models it opens
 
         def measure(ctx):
+            from explorer.core.device import resolve_device
+
+            device = None if device_name is None else resolve_device(device_name)
             comparison = compare_models(paths, dataset, metrics, n_images=n, precisions=precisions, seed=seed,
-                                        inversion=inversion, ctx=ctx)
+                                        inversion=inversion, ctx=ctx, device=device)
             return comparison, scorecard_of(comparison, extra=extra)
 
         def apply(result):
             if dataset_id != self.dataset_id:
                 return
             comparison, card = result
+            fresh = self.evaluation_records(keys, dataset_id)
+            if fresh != extra:  # an evaluation was kept while the scorecard was measured
+                card = scorecard_of(comparison, extra=fresh)
             self.scorecard = {"comparison": comparison, "card": card, "keys": keys, "dataset_id": dataset_id}
             self.scorecard_changed.emit()
 

@@ -86,8 +86,9 @@ class DirectionChoice:
 
 
 def _finite_list(v) -> bool:
-    return isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-                                       for x in v)
+    from explorer.limits import MAX_LATENT_DIM, finite_number
+
+    return isinstance(v, list) and len(v) <= MAX_LATENT_DIM and all(finite_number(x) for x in v)
 
 
 def _model_state(session, key):

@@ -20,7 +20,7 @@ import numpy as np
 from explorer.core.jobs import JobContext
 from explorer.core.session.state import Task
 
-__all__ = ["Evaluation", "Evaluations", "FAMILY_PATTERN", "json_ready", "PER_IMAGE_SERIES"]
+__all__ = ["Evaluation", "Evaluations", "FAMILY_PATTERN", "json_ready", "PER_IMAGE_SERIES", "series_title"]
 
 #: What a family name may be: the metric family, optionally ``:``-qualified (``"likelihood:digits"``).
 FAMILY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}(:[A-Za-z0-9_.\-]{1,80})?$")
@@ -52,7 +52,7 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: views tell a new result from the one they drew
 class Evaluation:
     """One evaluation of one model: the record the CLI writes, with what a panel draws from.
 
@@ -167,6 +167,8 @@ class Evaluations:
         m = self.state(key)
         if m is None:
             raise KeyError(f"no open model {key!r}")
+        if evaluation.dataset_id is None:  # computed here and now: on the open dataset
+            evaluation.dataset_id = self.dataset_id
         m.evaluations[evaluation.family] = evaluation
         self.evaluation_changed.emit(key, evaluation.family)
         if self.colour.mode == "nll" and evaluation.values:
@@ -203,7 +205,7 @@ class Evaluations:
         -------
         Task
             Family ``"evaluate"``. Its result is dropped when the dataset changed or the model
-            was closed meanwhile.
+            was closed meanwhile (also when the same file was opened again).
 
         Raises
         ------
@@ -212,7 +214,8 @@ class Evaluations:
         ValueError
             ``family`` is not a family name.
         """
-        if self.state(key) is None:
+        state = self.state(key)
+        if state is None:
             raise KeyError(f"no open model {key!r}")
         if not FAMILY_PATTERN.match(family):
             raise ValueError(f"evaluation family {family!r} is not a lower-case name")
@@ -225,7 +228,7 @@ class Evaluations:
             return result
 
         def apply(result: Evaluation):
-            if self.dataset_id != dataset_id or self.state(key) is None:
+            if self.dataset_id != dataset_id or self.state(key) is not state:  # closed (and perhaps reopened)
                 return
             if result.dataset_id is None:
                 result.dataset_id = dataset_id
@@ -253,9 +256,13 @@ class Evaluations:
             values = ev.per_image(name, len(self.dataset))
             if values is None or not np.isfinite(values).any():
                 continue
-            rec = ev.record
-            how = rec.get("estimator", "")
-            k = rec.get("k") or rec.get("ais_steps")
-            what = f"{how.upper()}{f' k = {k}' if how == 'iwae' and k else ''}"
-            return values, f"{title}, {what}, N = {int(np.isfinite(values).sum()):,}".replace(", ,", ",")
+            return values, series_title(ev, title, values)
         return None
+
+
+def series_title(ev: Evaluation, title: str, values: np.ndarray) -> str:
+    """``"−log p(x) [bits/dim], IWAE k = 5000, N = 1,000"``: a per-image series named with its estimator and N."""
+    how = str(ev.record.get("estimator") or "")
+    k = ev.record.get("k")
+    what = how.upper() + (f" k = {k}" if how == "iwae" and k else "")
+    return ", ".join(x for x in (title, what, f"N = {int(np.isfinite(values).sum()):,}") if x)

@@ -466,8 +466,9 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures, Evaluations):
     def set_device(self, name: str | None, check: bool = True) -> str:
         """Choose where models opened from now on compute: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
 
-        Models already open stay where they are (reopen one to move it). Nothing else
-        changes: codes, embeddings and caches do not depend on the device.
+        Models already open stay where they are (reopen one to move it). Cached codes and
+        embeddings are keyed without the device: a GPU's kernels can differ from the CPU's in
+        the last float bits, so a cache filled on one device is reused on another as it is.
 
         Parameters
         ----------

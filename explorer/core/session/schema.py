@@ -228,7 +228,7 @@ def _model(c: _Check, m: Any, i: int) -> ModelPlan:
 
         try:
             directions = DirectionChoice.from_dict(m["directions"])
-        except ValueError as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             raise c.fail(f"has bad slider directions for {where}: {exc}") from None
         if slider is not None and len(directions.base) != len(slider):
             raise c.fail(f"has slider directions and a slider code of different lengths for {where}")
@@ -314,8 +314,9 @@ MAX_EVALUATION_NUMBERS = 1 << 24
 
 
 def _numbers(value: Any) -> bool:
-    return isinstance(value, list) and all(
-        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)) for v in value)
+    from explorer.limits import finite_number
+
+    return isinstance(value, list) and all(v is None or finite_number(v) for v in value)
 
 
 def _evaluations(c: _Check, doc: dict, n_models: int) -> list:

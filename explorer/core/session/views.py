@@ -103,7 +103,8 @@ class ViewState:
                                       value_title=title)
         if col.mode == "factor":
             f = ds.factors if codes.indices is None else ds.factors[codes.indices]
-            return captions.colouring("factor", n, factors=f, dim=col.dim, factor_names=ds.factor_names)
+            return captions.colouring("factor", n, factors=f, dim=col.dim, factor_names=ds.factor_names,
+                                      factor_levels=np.unique(ds.factors[:, col.dim]))
         return captions.colouring("none", n)
 
     def set_view_range(self, key: str, view_range) -> None:
