@@ -420,6 +420,11 @@ class SampleQualityPanel(QWidget):
         if self._images_for is ev:
             return
         self._images_for = ev
+        if ev.dataset_id is not None and ev.dataset_id != self.session.dataset_id:
+            # its nearest training images are indices into that dataset's train split, not the open one's
+            self.samples_grid.setText("These numbers were computed on another dataset; compute again to see the "
+                                      "samples and their nearest training images here.")
+            return
         model, key = m.model, m.key
         spec = self.session.dataset_spec
         data = None if spec is None else ssq.settings_for(self.session).data  # where the train split is now

@@ -216,3 +216,13 @@ def test_cancel_stops_the_job_and_keeps_nothing(make_window, qtbot, tiny_fashion
     qtbot.waitUntil(lambda: not w.runner.running_kinds(), timeout=30_000)
     assert not panel.progress_bar.isVisible() and w.session.evaluation(w.session.active_key, "sample_quality") is None
     assert task.kind not in w.runner.running_kinds() and panel.compute_button.isEnabled()
+
+
+def test_a_result_of_another_dataset_draws_no_nearest_training_images_from_the_open_one(window_with_result, qtbot):
+    w, panel, key = window_with_result
+    ssq._cache(w.session)["images"].clear()
+    w.session.evaluation(key, ssq.FAMILY).dataset_id = "another dataset"  # as after opening another dataset
+    panel._images_for = None
+    panel.refresh()
+    assert "another dataset" in panel.samples_grid.text() and not w.runner.running_kinds()
+    assert panel.table.cell_text(0, 0) == "FID"  # its numbers are still shown, with their real set named

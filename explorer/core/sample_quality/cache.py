@@ -49,9 +49,15 @@ def features_key(extractor, ds: Dataset) -> str | None:
     return h.hexdigest()
 
 
+#: Version of what the derived results hold and how they are computed: bump it when that changes, so that
+#: no result of older code is served (e.g. a floor record computed with another KID implementation).
+DERIVED_VERSION = 2
+
+
 def derived_key(*parts) -> str:
-    """A cache key (hex) for results derived from cached features: the features' keys plus the settings used."""
-    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    """A cache key (hex) for results derived from cached features: the features' keys, the settings used and
+    :data:`DERIVED_VERSION`."""
+    return hashlib.blake2b(repr((DERIVED_VERSION, *parts)).encode(), digest_size=16).hexdigest()
 
 
 def _write_npz(path: Path, arrays: dict) -> None:
