@@ -31,7 +31,7 @@ class DirectionBox(QWidget):
     """Chooser of the directions the sliders move along, and one slider per chosen direction.
 
     "Axes of z" keeps the per-dimension sliders only. GANSpace (principal directions of the
-    encoded codes or of prior samples), SeFa (eigenvectors of AᵀA for the first layer the
+    encoded or inverted codes), SeFa (eigenvectors of AᵀA for the first layer the
     code meets) and an attribute vector (mean code of one class / factor value / the
     selection minus another) are computed by the controller
     (`explorer.core.session.directions.compute_directions`); each direction then gets a
@@ -63,8 +63,7 @@ class DirectionBox(QWidget):
         self.n_spin.setPrefix("n = ")
         self.n_spin.setToolTip("How many directions (most variance / largest eigenvalue first)")
         self.codes_combo = QComboBox(self)
-        self.codes_combo.addItem("of the encoded codes", "encoded")
-        self.codes_combo.addItem("of prior samples", "prior")
+        self.codes_combo.addItem("of the shown codes (encoded or inverted)", "encoded")
         self.by_combo = QComboBox(self)
         self.by_combo.addItem("class", "class")
         self.by_combo.addItem("factor value", "factor")

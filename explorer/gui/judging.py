@@ -10,9 +10,9 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QMenu, QScrollArea, QWidget
 
 __all__ = ["JudgingPanel", "JudgingAction", "PANELS", "ACTIONS", "JudgingDocks"]
 
@@ -99,6 +99,9 @@ class JudgingDocks:
                 action.setShortcut(p.shortcut)
             menu.addAction(action)
             self.docks[p.name] = dock
+        # Tabbed with the Selection panel (once the window runs: tabifying in the constructor leaves a stray tab
+        # bar), so that opening one adds a tab, not a column the window must widen for.
+        QTimer.singleShot(0, self._tabify)
         self.actions: dict[str, QAction] = {}
         if ACTIONS:
             menu.addSeparator()
@@ -110,6 +113,15 @@ class JudgingDocks:
             menu.addAction(action)
             self.actions[a.title] = action
 
+    def _tabify(self) -> None:
+        w = self.window
+        anchor = getattr(w, "selection_dock", None)
+        if anchor is None or getattr(w, "_layout_restored", False):
+            return
+        for dock in self.docks.values():
+            if w.dockWidgetArea(dock) == w.dockWidgetArea(anchor):
+                w.tabifyDockWidget(anchor, dock)
+
     def panel(self, name: str) -> QWidget:
         """The panel of dock ``name``, built now if it was not yet (KeyError: no such panel)."""
         if name not in self._panels:
@@ -117,7 +129,11 @@ class JudgingDocks:
             module, function = spec.factory.split(":")
             widget = getattr(importlib.import_module(module), function)(self.window)
             self._panels[name] = widget
-            self.docks[name].setWidget(widget)
+            scroll = QScrollArea()  # a wide panel scrolls in its dock instead of widening the window
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            scroll.setWidget(widget)
+            self.docks[name].setWidget(scroll)
         return self._panels[name]
 
     def show(self, name: str) -> QWidget:
@@ -125,5 +141,5 @@ class JudgingDocks:
         panel = self.panel(name)
         dock = self.docks[name]
         dock.show()
-        dock.raise_()
+        dock.raise_()  # its tab comes to the front
         return panel

@@ -230,3 +230,21 @@ def test_a_direction_choice_checks_its_parts():
     c = DirectionChoice("axis", [u], np.array([0.5, 0.5]), [2.0])
     np.testing.assert_array_equal(c.code(), np.array([2.5, 0.5], np.float32))
     assert DirectionChoice.from_dict(c.to_dict()).to_dict() == c.to_dict()
+
+
+def test_ganspace_of_prior_samples_is_refused_with_one_sentence(tmp_path):
+    from types import SimpleNamespace
+
+    from explorer.core.session.directions import compute_directions
+
+    class S:
+        active_key = "k"
+
+        def state(self, key):
+            return SimpleNamespace(name="gan.pt", model=SimpleNamespace(latent_dim=4),
+                                   codes=SimpleNamespace(source="prior", z=np.zeros((10, 4))), key="k")
+
+    for codes in ("prior", "encoded"):  # asked for, or the GAN shows prior samples
+        with pytest.raises(ValueError, match="identity as covariance") as info:
+            compute_directions(S(), None, "ganspace", codes=codes)
+        assert "\n" not in str(info.value)

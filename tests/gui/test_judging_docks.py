@@ -32,9 +32,9 @@ def test_a_panel_is_built_once_when_its_dock_is_first_shown(one_panel, make_wind
     assert action.shortcut().toString() == "Ctrl+Alt+T"
     action.trigger()
     qtbot.waitUntil(lambda: dock.isVisible())
-    assert BUILT == [w] and dock.widget().text() == "panel of 0 models"
+    assert BUILT == [w] and dock.widget().widget().text() == "panel of 0 models"
     dock.hide()
-    assert w.judging.show("TestJudgingDock") is dock.widget() and BUILT == [w]
+    assert w.judging.show("TestJudgingDock") is dock.widget().widget() and BUILT == [w]
 
 
 def test_a_saved_layout_with_the_dock_open_builds_it_at_start(one_panel, make_window, qtbot):
@@ -53,4 +53,21 @@ def test_an_evaluate_action_shows_its_panel_and_calls_its_method(one_panel, monk
     assert BUILT == []
     w.judging.actions["Run it"].trigger()  # QLabel.clear: the panel is built, shown, then cleared
     qtbot.waitUntil(lambda: w.judging.docks["TestJudgingDock"].isVisible())
-    assert BUILT == [w] and w.judging.docks["TestJudgingDock"].widget().text() == ""
+    assert BUILT == [w] and w.judging.docks["TestJudgingDock"].widget().widget().text() == ""
+
+
+def test_a_wide_panel_scrolls_in_its_dock_instead_of_widening_the_window(monkeypatch, make_window, qtbot):
+    monkeypatch.setattr(judging, "PANELS", [judging.JudgingPanel("Wide", "WideDock", f"{__name__}:make_wide")])
+    w = make_window()
+    qtbot.wait(20)  # the docks are tabbed with the Selection panel once the window runs
+    before = w.width()
+    w.judging.show("WideDock")
+    qtbot.wait(50)
+    assert w.width() == before
+
+
+def make_wide(window):
+    """A panel that needs 3,000 px."""
+    label = QLabel("wide")
+    label.setMinimumWidth(3000)
+    return label

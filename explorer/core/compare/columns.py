@@ -280,8 +280,9 @@ def _sample_quality_columns(records: Sequence[dict]) -> list[Column]:
     return _unless_differing([
         Column("sample_quality.fid", "sample_quality", "FID", f"Fréchet distance of features, {ctx}", sq("fid"),
                "lower", fmt=".2f"),
-        Column("sample_quality.kid", "sample_quality", "KID", f"unbiased MMD², cubic kernel, {ctx}", sq("kid"),
-               "lower", fmt=".4f"),
+        Column("sample_quality.kid", "sample_quality", "KID × 10³", f"unbiased MMD² × 1,000, cubic kernel, {ctx}",
+               lambda r: None if (v := _dig(r, "sample_quality", "kid")) is None else 1000.0 * v, "lower",
+               fmt=".2f"),
         Column("sample_quality.is", "sample_quality", "IS", f"Inception score, 10 splits, {ctx}", sq("is"),
                "higher", fmt=".2f"),
         Column("sample_quality.precision", "sample_quality", "precision", f"Kynkäänniemi 2019, k = 3, 0–1, {ctx}",

@@ -155,7 +155,7 @@ def _number(v) -> float | None:
 def _best_rows(values: Sequence[Any], direction: str | None) -> list[int]:
     nums = [_number(v) for v in values]
     finite = [v for v in nums if v is not None]
-    if direction not in ("higher", "lower") or not finite:
+    if direction not in ("higher", "lower") or len(finite) < 2:  # a lone value is not "best" of anything
         return []
     best = max(finite) if direction == "higher" else min(finite)
     return [i for i, v in enumerate(nums) if v is not None and v == best]

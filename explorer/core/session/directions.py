@@ -195,9 +195,10 @@ def compute_directions(session, key, kind: str, n: int | None = None, *, codes: 
         ``"attribute"``: mean code of one group minus another (:func:`attribute_groups`).
     n : int, optional
         At most this many directions (default all d; one for an attribute vector).
-    codes : {"encoded", "prior"}
-        GANSpace: the model's codes of the open dataset (encoder means, or its shown
-        points), or ``n_codes`` samples of the prior ``p(z)`` drawn with ``seed``.
+    codes : {"encoded"}
+        GANSpace: the model's codes of the open dataset (encoder means, or a GAN's inverted
+        codes). Samples of the N(0, I) prior (``"prior"``, or a GAN showing prior samples)
+        are refused with a sentence: their covariance is the identity, so PCA finds noise.
     by, target, reference
         Attribute vector groups (:func:`attribute_groups`).
 
@@ -216,13 +217,12 @@ def compute_directions(session, key, kind: str, n: int | None = None, *, codes: 
     if kind == "axis":
         return [axis_direction(j, d) for j in range(d if n is None else min(int(n), d))]
     if kind == "ganspace":
-        if codes == "prior":
-            from explorer.core.codes import prior_codes
-
-            if m.model is None:
-                raise ValueError(f"{m.name} is not loaded yet")
-            z = prior_codes(m.model, int(n_codes), seed=int(seed))
-        elif codes == "encoded":
+        if codes == "prior" or (codes == "encoded" and m.codes is not None and m.codes.source == "prior"):
+            raise ValueError(f"GANSpace needs codes that carry the data's structure: samples z ~ N(0, I) of "
+                             f"{m.name}'s prior have the identity as covariance, so their principal directions are "
+                             "noise. Use encoded or GAN-inverted codes (Points of a GAN ▸ Dataset images, inverted "
+                             "z), or SeFa for the generator's own directions.")
+        if codes == "encoded":
             if m.codes is None:
                 raise ValueError(f"{m.name} has no codes yet")
             z = m.codes.z
