@@ -42,6 +42,8 @@ class JudgingPanel:
 
 #: The judging panels, in menu order.
 PANELS: list[JudgingPanel] = []
+PANELS.append(JudgingPanel("Likelihood", "LikelihoodDock", "explorer.gui.likelihood_panel:make_likelihood_panel",
+                           "Ctrl+Shift+L"))
 
 
 class JudgingDocks:

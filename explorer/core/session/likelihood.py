@@ -10,8 +10,9 @@ import numpy as np
 from explorer.core.session.evaluations import Evaluation
 from explorer.core.session.state import Task
 
-__all__ = ["FAMILY", "estimator_availability", "likelihood_evaluation", "likelihood_family", "likelihood_task",
-           "second_families"]
+__all__ = ["FAMILY", "CURVE_COLUMNS", "estimator_availability", "least_likely", "likelihood_evaluation",
+           "likelihood_family", "likelihood_task", "per_image_csv", "per_image_unit", "second_families",
+           "summary_lines", "write_per_image_csv"]
 
 #: The evaluations-store family of the likelihood on the session's own dataset (what "nll" colours by).
 FAMILY = "likelihood"
@@ -188,3 +189,105 @@ def likelihood_task(session, key: str, settings=None, dataset=None, family: str 
         return likelihood_evaluation(res, family, ds, ds_id)
 
     return session.evaluation_task(key, family, run, label, detail=f"{s.estimator.upper()}, N = {s.images:,}")
+
+
+def per_image_unit(evaluation: Evaluation) -> tuple[str, str]:
+    """The per-image series a histogram or grid shows: ``("bits_per_dim", "bits/dim")``, else nats."""
+    if "bits_per_dim" in evaluation.values and np.isfinite(evaluation.values["bits_per_dim"]).any():
+        return "bits_per_dim", "bits/dim"
+    return "nll_nats", "nats"
+
+
+def least_likely(evaluation: Evaluation, n: int = 16) -> tuple[np.ndarray, np.ndarray, str]:
+    """The ``n`` images with the highest −log p(x): out-of-distribution and label-noise candidates.
+
+    Returns
+    -------
+    indices : numpy.ndarray, shape (m,), int64
+        Dataset indices, least likely first (m = min(n, finite values)); ties by index.
+    values : numpy.ndarray, shape (m,), float64
+        Their −log p(x) in ``unit``.
+    unit : str
+        ``"bits/dim"`` or ``"nats"`` (`per_image_unit`).
+    """
+    name, unit = per_image_unit(evaluation)
+    v = evaluation.values[name]
+    ok = np.flatnonzero(np.isfinite(v))
+    order = ok[np.lexsort((evaluation.indices[ok], -v[ok]))][: max(0, int(n))]
+    return evaluation.indices[order], v[order], unit
+
+
+def per_image_csv(evaluation: Evaluation) -> str:
+    """The per-image values as CSV text: ``index`` then each series (nats or bits/dim), one row per image.
+
+    The header names the units: ``nll_nats`` and ``elbo_nats`` (−ELBO) are nats per image,
+    ``bits_per_dim`` bits per dimension; lower is better. Empty cells: not computed.
+    """
+    names = [n for n in ("nll_nats", "bits_per_dim", "elbo_nats") if n in evaluation.values]
+    lines = [",".join(["index", *names])]
+    for i, idx in enumerate(evaluation.indices):
+        cells = [str(int(idx))]
+        for n in names:
+            x = float(evaluation.values[n][i])
+            cells.append(repr(x) if np.isfinite(x) else "")
+        lines.append(",".join(cells))
+    return "\n".join(lines) + "\n"
+
+
+def write_per_image_csv(evaluation: Evaluation, path) -> None:
+    """Write `per_image_csv` to ``path`` atomically (OSError when it cannot be written)."""
+    from explorer.core.export import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(per_image_csv(evaluation))
+
+
+def summary_lines(evaluation: Evaluation) -> list[str]:
+    """The result as sentences with units and N (what the panel shows), from the evaluation's record.
+
+    −log p(x) in nats per image and bits/dim with the 95 % interval of the mean, the ELBO and
+    its gap (IWAE), σ and the BDMC gap (AIS), the KDE warning, observation model and data
+    convention, notes.
+    """
+    r = evaluation.record
+    est = str(r.get("estimator", "?"))
+    n = r.get("n_images")
+    what = {"iwae": f"IWAE, k = {r.get('k', 0):,}", "ais": f"AIS, T = {r.get('ais_steps', 0):,}, "
+            f"{r.get('ais_chains', '?')} chains", "kde": "Parzen window (KDE)"}.get(est, est)
+    data = r.get("dataset") or {}
+    where = f" of {data['name']}" + (f" ({data['split']})" if data.get("split") else "") if data else ""
+    lines = []
+    nll, ci = r.get("nll_nats"), r.get("nll_nats_ci95") or [None, None]
+    if nll is not None:
+        text = f"−log p(x) = {nll:.2f} nats per image"
+        if ci[0] is not None:
+            text += f" (95 % interval {ci[0]:.2f} – {ci[1]:.2f})"
+        bpd = r.get("bits_per_dim")
+        if bpd is not None:
+            dims = nll / (bpd * np.log(2)) if bpd else None
+            text += f" = {bpd:.4f} bits/dim"
+            if ci[0] is not None and dims:
+                text += f" ({ci[0] / (dims * np.log(2)):.4f} – {ci[1] / (dims * np.log(2)):.4f})"
+        else:
+            text += "; no bits/dim for this observation model"
+        lines.append(f"{text}; {what}, N = {n:,} images{where}; lower is better.")
+    elbo = r.get("elbo_nats")
+    if elbo is not None and nll is not None:
+        lines.append(f"−ELBO = {elbo:.2f} nats per image; gap −ELBO − (−L_k) = {elbo - nll:.2f} nats "
+                     "(how much tighter the importance-weighted bound is).")
+    if est == "ais":
+        gap = r.get("bdmc_gap_nats")
+        lines.append(f"σ = {r.get('sigma', float('nan')):.4g} (pixel units); BDMC gap = "
+                     + (f"{gap:.2f} nats" if gap is not None else "not measured")
+                     + " (forward vs reverse AIS on images simulated from the model: bounds the estimate's error).")
+    if r.get("warning"):
+        lines.append(f"Warning: {r['warning']}")
+    if r.get("observation_model"):
+        lines.append(f"Observation model: {r['observation_model']}.")
+    if r.get("data_convention"):
+        lines.append(f"Data: {r['data_convention']}.")
+    for note in r.get("notes") or []:
+        lines.append(f"Note: {note}.")
+    if r.get("wall_time_s") is not None:
+        lines.append(f"Seed {r.get('seed', 0)}; {r['wall_time_s']:.1f} s.")
+    return lines
