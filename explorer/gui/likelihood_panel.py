@@ -238,11 +238,11 @@ class LikelihoodPanel(QWidget):
             ok = [k for k, why in avail.items() if why is None]
             if ok:
                 self.estimator.setCurrentIndex(self.estimator.findData(ok[0]))
-        bern = m is not None and getattr(m.entry.model, "likelihood", None) == "bernoulli"
-        self.binarize.setEnabled(bern)
-        self.binarize.setToolTip("A Bernoulli decoder is a likelihood of binary images: evaluate seeded stochastic "
-                                 "binarisations (as papers do for MNIST); without it no bits/dim is given"
-                                 if bern else "Only for a Bernoulli decoder (this model's is not)")
+        bern = self._bernoulli = m is not None and getattr(m.entry.model, "likelihood", None) == "bernoulli"
+        self.binarize.setToolTip("IWAE with a Bernoulli decoder, a likelihood of binary images: evaluate seeded "
+                                 "stochastic binarisations (as papers do for MNIST); without it no bits/dim is given. "
+                                 "AIS and KDE use dequantised 8-bit images instead"
+                                 if bern else "Only for IWAE with a Bernoulli decoder (this model's is not)")
         if bern and not getattr(self, "_binarize_set", False):
             self.binarize.setChecked(True)
             self._binarize_set = True
@@ -260,6 +260,7 @@ class LikelihoodPanel(QWidget):
         self.steps.setEnabled(est == "ais")
         self.chains.setEnabled(est == "ais")
         self.sigma.setEnabled(est in ("ais", "kde"))
+        self.binarize.setEnabled(bool(getattr(self, "_bernoulli", False)) and est == "iwae")
         idle = self.kind is None
         m = self._model()
         ok = m is not None and self.session.dataset is not None and \

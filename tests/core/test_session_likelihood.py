@@ -140,3 +140,33 @@ def test_a_bernoulli_decoder_on_grey_levels_gives_no_bits_per_dim(tmp_path, file
     res = estimate_likelihood(m.entry.model, s.dataset, settings)
     ev = likelihood_evaluation(res)
     assert set(ev.values) == {"nll_nats", "elbo_nats"} and ev.record["bits_per_dim"] is None
+
+
+def test_summary_lines_and_csv_say_units_n_and_caveats(tmp_path, files):
+    from explorer.core.session.likelihood import per_image_csv, summary_lines, write_per_image_csv
+
+    data, a, _b = files
+    s = new_session(tmp_path)
+    open_all(s, data, [a])
+    m = s.models[0]
+    ais = LikelihoodSettings(estimator="ais", ais_steps=5, ais_chains=2, leapfrog_steps=2, sigma=0.3, n_images=3,
+                             bdmc_images=1)
+    res = estimate_likelihood(m.entry.model, s.dataset, ais)
+    lines = summary_lines(likelihood_evaluation(res, dataset=s.dataset))
+    r = res.record
+    lo, hi = r["nll_nats_ci95"]
+    assert lines[0].startswith(f"−log p(x) = {r['nll_nats']:.2f} nats per image (95 % interval {lo:.2f} – {hi:.2f})"
+                               f" = {r['bits_per_dim']:.4f} bits/dim ({lo / (784 * np.log(2)):.4f} – "
+                               f"{hi / (784 * np.log(2)):.4f}); AIS, T = 5, 2 chains, N = 3 images of toy")
+    assert any(f"BDMC gap = {r['bdmc_gap_nats']:.2f} nats" in x and "σ = 0.3" in x for x in lines)
+    kde = LikelihoodSettings(estimator="kde", kde_samples=50, sigma=0.2, n_images=4)
+    kde_lines = summary_lines(likelihood_evaluation(estimate_likelihood(m.entry.model, s.dataset, kde)))
+    assert any(x.startswith("Warning: ") and "unreliable" in x.lower() for x in kde_lines)
+    ev = likelihood_evaluation(res)
+    text = per_image_csv(ev)
+    rows = [line.split(",") for line in text.splitlines()]
+    assert rows[0] == ["index", "nll_nats", "bits_per_dim"]
+    assert [int(r[0]) for r in rows[1:]] == list(res.indices)
+    np.testing.assert_array_equal([float(r[1]) for r in rows[1:]], res.nll_nats)  # repr: exact round trip
+    write_per_image_csv(ev, tmp_path / "v.csv")
+    assert (tmp_path / "v.csv").read_text() == text

@@ -129,3 +129,22 @@ def test_least_likely_orders_by_value_then_index():
     ev = Evaluation("likelihood", {}, indices=[5, 9, 2, 7], values={"nll_nats": [3.0, np.nan, 3.0, 4.0]})
     idx, vals, unit = least_likely(ev, 3)
     assert list(idx) == [7, 2, 5] and list(vals) == [4.0, 3.0, 3.0] and unit == "nats"
+
+
+def test_an_estimate_can_be_cancelled_and_keeps_nothing(make_window, qtbot, data_file, vae_file):
+    w, panel = _open_panel(make_window, qtbot, data_file, [vae_file])
+    s = w.session
+    panel.estimator.setCurrentIndex(panel.estimator.findData("ais"))
+    panel.steps.setValue(100_000)
+    panel.sigma.setValue(0.2)
+    panel.n_images.setValue(8)
+    panel.estimate()
+    cancelled = []
+    w.runner.job_cancelled.connect(lambda kind, _r: cancelled.append(kind))
+    qtbot.wait(300)  # the job is under way (T = 100,000 steps would take minutes)
+    assert panel.kind is not None and w.runner.is_running(panel.kind)
+    kind = panel.kind
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: panel.kind is None, timeout=10_000)
+    assert cancelled == [kind]
+    assert s.evaluation(s.active_key, "likelihood") is None and panel.estimate_button.isEnabled()
