@@ -182,6 +182,8 @@ class LikelihoodPanel(QWidget):
         for w in (settings, results, self.curve, self.histogram, self.grid):
             split.addWidget(w)
         split.setChildrenCollapsible(False)
+        for i, stretch in enumerate((0, 1, 2, 2, 1)):  # more room goes to the plots
+            split.setStretchFactor(i, stretch)
         split.setSizes([250, 420, 330, 330, 340])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
