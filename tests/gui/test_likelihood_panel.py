@@ -148,3 +148,24 @@ def test_an_estimate_can_be_cancelled_and_keeps_nothing(make_window, qtbot, data
     qtbot.waitUntil(lambda: panel.kind is None, timeout=10_000)
     assert cancelled == [kind]
     assert s.evaluation(s.active_key, "likelihood") is None and panel.estimate_button.isEnabled()
+
+
+def test_switching_the_active_model_shows_that_models_result(make_window, qtbot, data_file, vae_file, tmp_path):
+    from tests.gui.windows import save_vae
+
+    other = save_vae(tmp_path / "other_vae.pt", latent_dim=3, seed=1)
+    w, panel = _open_panel(make_window, qtbot, data_file, [vae_file, other])
+    s = w.session
+    first, second = s.models[0].key, s.models[1].key
+    s.set_active(first)
+    panel.k_edit.setText("1, 2")
+    panel.n_images.setValue(10)
+    panel.estimate()
+    qtbot.waitUntil(lambda: panel.kind is None and s.evaluation(first, "likelihood") is not None, timeout=60_000)
+    shown = panel.result.text()
+    assert f"{s.evaluation(first, 'likelihood').record['nll_nats']:.2f} nats" in shown
+    s.set_active(second)
+    assert "No estimate yet" in panel.result.text() and panel.grid.indices.size == 0
+    assert not panel.colour_button.isEnabled()
+    s.set_active(first)
+    assert panel.result.text() == shown and panel.grid.indices.size == 10
