@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QToolButton,
@@ -133,6 +134,7 @@ class LikelihoodPanel(QWidget):
         left.addStretch(1)
         settings = QWidget()
         settings.setLayout(left)
+        settings.setMaximumWidth(330)
 
         self.result = QLabel("No estimate yet: choose the settings and press Estimate.")
         self.result.setWordWrap(True)
@@ -164,30 +166,36 @@ class LikelihoodPanel(QWidget):
         self.export_button.setMenu(exports)
         actions = QHBoxLayout()
         actions.addWidget(self.colour_button)
-        actions.addWidget(self.second_button)
         actions.addWidget(self.export_button)
         actions.addStretch(1)
+        second = QHBoxLayout()
+        second.addWidget(self.second_button)
+        second.addStretch(1)
         middle = QVBoxLayout()
         middle.setContentsMargins(0, 0, 0, 0)
         middle.addWidget(scroll, 1)
         middle.addLayout(actions)
+        middle.addLayout(second)
         results = QWidget()
         results.setLayout(middle)
+        results.setMinimumWidth(400)  # its long lines wrap; the width goes to the plots
+        results.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.curve = CurvePlot()
         self.histogram = HistogramPlot()
         self.grid = LeastLikelyGrid()
+        self.grid.setMinimumWidth(2 * 78 + 30)
         self.grid.picked.connect(self.session.select)
         split = QSplitter(Qt.Orientation.Horizontal)
-        for w in (settings, results, self.curve, self.histogram, self.grid):
+        for w in (results, self.curve, self.histogram, self.grid):
             split.addWidget(w)
         split.setChildrenCollapsible(False)
-        for i, stretch in enumerate((0, 1, 2, 2, 1)):  # more room goes to the plots
+        for i, stretch in enumerate((3, 3, 3, 2)):  # more room goes to the text and the plots
             split.setStretchFactor(i, stretch)
-        split.setSizes([250, 420, 330, 330, 340])
-        lay = QVBoxLayout(self)
+        lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(split)
+        lay.addWidget(settings)
+        lay.addWidget(split, 1)
 
         self.estimator.currentIndexChanged.connect(self._on_estimator)
         self.estimator.currentIndexChanged.connect(self._default_n)
