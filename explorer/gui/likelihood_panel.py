@@ -43,7 +43,7 @@ __all__ = ["LikelihoodPanel", "make_likelihood_panel", "ESTIMATOR_TITLES", "SECO
 ESTIMATOR_TITLES = {"iwae": "IWAE / ELBO (Burda et al. 2016)", "ais": "AIS with BDMC (Wu et al. 2017)",
                     "kde": "Parzen window / KDE (unreliable in high dimensions)"}
 
-#: The named datasets "Compare with a second dataset…" offers (a file or folder is the last entry).
+#: The named datasets "Compare with a second dataset…" offers (a dataset file is the last entry).
 SECOND_DATASETS = ("digits", "fashion-mnist", "dsprites")
 
 
@@ -151,7 +151,7 @@ class LikelihoodPanel(QWidget):
         menu = QMenu(self.second_button)
         for name in SECOND_DATASETS:
             menu.addAction(name, lambda name=name: self.estimate_second(name))
-        menu.addAction("A file or folder…", self._ask_second_file)
+        menu.addAction("A dataset file…", self._ask_second_file)
         self.second_button.setMenu(menu)
         self.export_button = QToolButton()
         self.export_button.setText("Export…")
