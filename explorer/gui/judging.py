@@ -67,11 +67,13 @@ PANELS: list[JudgingPanel] = []
 #: Further Evaluate-menu actions, after the panels.
 ACTIONS: list[JudgingAction] = []
 
+PANELS.append(JudgingPanel("Likelihood", "LikelihoodDock", "explorer.gui.likelihood_panel:make_likelihood_panel",
+                           "Ctrl+Shift+L"))
 PANELS.append(JudgingPanel("Sample quality", "SampleQualityDock",
                           "explorer.gui.sample_quality_panel:make_sample_quality_panel", "Ctrl+Shift+Q"))
-ACTIONS.append(JudgingAction("Human real/fake test…", "SampleQualityDock", "start_human_test", "Ctrl+Shift+H"))
 PANELS.append(JudgingPanel("Disentanglement", "DisentanglementDock",
                            "explorer.gui.disentanglement_panel:make_disentanglement_panel", "Ctrl+Shift+D"))
+ACTIONS.append(JudgingAction("Human real/fake test…", "SampleQualityDock", "start_human_test", "Ctrl+Shift+H"))
 
 
 class JudgingDocks:

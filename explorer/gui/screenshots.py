@@ -28,6 +28,8 @@ It opens the bundled demo (or ``--model``), waits for each job, and writes:
   ``43_compare_scorecard.png``: the scorecard of the compared models on the same 1,000 images;
   ``44_compare_same_images.png``: the same images through every model and the rate–distortion plot.
   ``--only-compare`` makes just these two.
+- ``50_likelihood.png``: the Likelihood dock — IWAE (k up to 100) on 300 images, the digits' histogram
+  overlaid, the least likely images, the embedding coloured by −log p(x) (bits/dim).
 - ``60_sample_quality.png``, ``61_sample_quality_samples.png``, ``62_memorisation.png``: the Sample-quality
   dock (2,000 samples, bundled classifier, test split, with the floor); ``63_human_test.png``: the human test.
 - ``70_disentanglement.png``: the Disentanglement dock (scores, MI heatmap, DCI Hinton diagram, carrier
@@ -166,6 +168,26 @@ def _sample_quality_shots(window, out: Path, app, n_samples: int = 2000) -> None
         test.close()
     dock.setFloating(False)
     dock.hide()  # the later shots show the window as before
+def _likelihood_shots(window, out: Path, app) -> None:
+    """Likelihood dock: IWAE on 300 images, the digits overlaid on the histogram, the embedding coloured by it."""
+    from PySide6.QtCore import QItemSelectionModel, Qt
+
+    panel = window.judging.show("LikelihoodDock")
+    dock = window.judging.docks["LikelihoodDock"]
+    window.tabifyDockWidget(window.selection_dock, dock)  # the bottom's whole width
+    dock.raise_()
+    window.resizeDocks([dock], [340], Qt.Orientation.Vertical)
+    panel.estimator.setCurrentIndex(panel.estimator.findData("iwae"))
+    panel.k_edit.setText("1, 10, 100")
+    panel.n_images.setValue(300)
+    panel.estimate()
+    _wait(app, lambda: _idle(window) and panel.curve.points.size, 900, "the IWAE estimate")
+    panel.estimate_second("digits")
+    _wait(app, lambda: _idle(window) and len(panel.histogram.series) > 1, 900, "the digits' likelihood")
+    panel.colour_button.click()
+    panel.grid.view.selectionModel().select(panel.grid.model.index(0), QItemSelectionModel.SelectionFlag.Select)
+    _save(window, out, "50_likelihood.png", app)
+    dock.hide()
 
 
 def _compare_shots(window, out: Path, app, extra: list[Path]) -> None:
@@ -364,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         window.set_colouring("label")
         _latent_shots(window, args.out, app)
         _reconstruction_shots(window, args.out, app)
+        _likelihood_shots(window, args.out, app)
         _sample_quality_shots(window, args.out, app)
 
         if not args.fast:

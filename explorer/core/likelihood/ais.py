@@ -212,11 +212,10 @@ def run_ais(
             avg_acc = _ACC_DECAY * avg_acc + (1 - _ACC_DECAY) * rate
             eps = torch.where(avg_acc > TARGET_ACCEPTANCE, eps * _STEP_UP, eps * _STEP_DOWN).clamp(
                 _STEP_MIN, _STEP_MAX)
-        if t % every == 0 or t == n_steps:
-            if ctx is not None:
-                ctx.check()
-            if progress is not None:
-                progress(t / n_steps)
+        if ctx is not None:  # every step: Cancel answers at once even with a large T
+            ctx.check()
+        if (t % every == 0 or t == n_steps) and progress is not None:
+            progress(t / n_steps)
     return AISRun(log_w=log_w.view(b, c).numpy(), acceptance=(acc_sum / max(n_trans, 1)).numpy(),
                   step_size=eps.numpy())
 
