@@ -76,6 +76,8 @@ class ModelListBinding:
 
         ds = self.session.dataset
         if ds is None:
+            if not self.session.dataset_loading:
+                self.panel.set_dataset("No dataset open.")
             return
         notes = list(ds.notes)
         m = self.session.active

@@ -33,7 +33,8 @@ def view_message(session: Session, empty_note: str = "", pending: bool = False) 
         else:
             lines.append("No model open: File ▸ Open model… or drop a checkpoint on this window.")
     elif session.dataset is None:
-        lines.append("Loading the dataset…")
+        lines.append("Loading the dataset…" if session.dataset_loading else
+                     "No dataset open: File ▸ Open dataset… (or drop a dataset file on this window).")
     if m is not None and m.codes is not None and m.codes.source == "prior":
         lines.extend(m.codes.notes)
         lines.append("To see real images, choose “Dataset images, inverted z” under Points of a GAN "

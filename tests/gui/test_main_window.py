@@ -506,3 +506,16 @@ def test_window_module_loads_neither_torch_nor_scikit_learn():
             "print(sorted(m for m in ('torch', 'sklearn', 'scipy.spatial', 'umap') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_dataset_that_cannot_be_read_leaves_no_loading_message(make_window, qtbot, tmp_path, vae_file, no_dialogs):
+    window = make_window()
+    window.open_models([vae_file])
+    window.open_dataset(str(tmp_path / "no_such_data"))
+    assert "Loading" in window.model_panel.dataset_text()
+    qtbot.waitUntil(lambda: bool(no_dialogs), timeout=10_000)
+    assert "no_such_data" in no_dialogs[0]
+    qtbot.waitUntil(lambda: not window.session.dataset_loading, timeout=10_000)
+    message = window.view._message_item.textItem.toPlainText()
+    assert "Loading the dataset" not in message and "No dataset open" in message
+    assert window.model_panel.dataset_text().startswith("No dataset open")

@@ -216,6 +216,8 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures, Evaluations):
         """
         if task.family == "dataset" and self._dataset_loading is task:
             self._dataset_loading = None
+            if outcome != "finished" and self.dataset is None:
+                self.dataset_changed.emit()  # views stop saying "Loading the dataset…"
         m = self.state(task.model_key)
         if m is not None and m.busy.get(task.family) is task:
             del m.busy[task.family]
@@ -350,6 +352,11 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures, Evaluations):
         self._dataset_loading = task  # models opened from now on wait for it (to look in the caches first)
         self.requested_dataset = dspec  # what a session file names until a dataset is open
         return task
+
+    @property
+    def dataset_loading(self) -> bool:
+        """A dataset is being opened (its task has not ended)."""
+        return self._dataset_loading is not None
 
     def reset(self) -> None:
         """Close everything: models, dataset, selection (before a session file is opened into this session).
