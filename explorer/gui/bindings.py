@@ -292,9 +292,13 @@ class ClusteringBinding:
         latent, embedding = space_labels(s, s.active_key)
         panel.set_spaces(latent, embedding)
         codes = m.codes if m is not None else None
-        panel.set_has_labels(codes is not None and codes.labels is not None,
-                             "Homogeneity, completeness and V-measure need labels; samples from the prior p(z) "
-                             "have none." if codes is not None and codes.source == "prior" else None)
+        if codes is None:  # nothing to cluster yet: no claim about the dataset's labels
+            why = "k-means clusters a model's codes: open a model (and a dataset) first."
+        elif codes.source == "prior":
+            why = "Homogeneity, completeness and V-measure need labels; samples from the prior p(z) have none."
+        else:
+            why = None
+        panel.set_has_labels(codes is not None and codes.labels is not None, why)
         panel.clear()
         if m is not None and m.clustering is not None:  # the settings say what the result below was made with
             panel.set_k(m.clustering.k)

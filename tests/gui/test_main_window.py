@@ -75,6 +75,8 @@ def test_bad_checkpoint_gives_one_sentence_naming_the_file_and_app_stays_up(make
     assert "\n" not in text and "Traceback" not in text
     assert len(re.findall(r"[.!?](?:\s|$)", text)) == 1, text  # one sentence
     assert window.isVisible() and not window.session.models
+    note = window.clustering_panel.note_text()  # the labelled dataset is not said to have no labels
+    assert "this dataset has none" not in note and "open a model" in note
     # the app is still usable
     window.open_models([vae_file])
     qtbot.waitUntil(lambda: window.shown_embedding is not None, timeout=15_000)
