@@ -367,3 +367,17 @@ def test_nearest_training_rows_are_exact_in_wide_spaces(extra):
     want_d, want_i = NearestNeighbors(n_neighbors=3).fit(train).kneighbors(queries[:30])
     np.testing.assert_array_equal(i[:30], want_i)
     np.testing.assert_allclose(d[:30], want_d, rtol=1e-9)
+
+
+@pytest.mark.parametrize("bad", [{"n_samples": 10 ** 12}, {"batch_size": 0}, {"seed": -1}, {"kid_subsets": 2.5},
+                                 {"floor": "yes"}, {"memorisation_quantile": 1.5}, {"extractor": 3},
+                                 {"n_samples": True}])
+def test_settings_from_a_file_are_checked_before_anything_is_allocated(bad):
+    from explorer.core.sample_quality import SampleQualitySettings
+    from explorer.core.sample_quality.metrics import SampleQualityError
+
+    good = SampleQualitySettings().to_dict()
+    assert SampleQualitySettings.from_dict(good) == SampleQualitySettings()
+    with pytest.raises(SampleQualityError) as info:
+        SampleQualitySettings.from_dict({**good, **bad})
+    assert str(next(iter(bad))) in str(info.value) and "\n" not in str(info.value)

@@ -23,6 +23,9 @@ from explorer.core.sample_quality.extractors import BUNDLED, Extractor, load_ext
 from explorer.core.sample_quality.metrics import SampleQualityError
 from explorer.data import Dataset
 
+#: Most samples (and real images per set) a sample-quality measurement takes: 4× the 50,000 of FID papers.
+MAX_SAMPLES = 200_000
+
 
 @dataclass(frozen=True)
 class SampleQualitySettings:
@@ -73,6 +76,26 @@ class SampleQualitySettings:
     cache: bool = True
 
     def __post_init__(self):
+        # the settings can come from a session file: types and sizes are checked before anything is allocated
+        ints = {"n_samples": (1, MAX_SAMPLES), "seed": (0, 2**63 - 1), "batch_size": (1, 65_536),
+                "memorisation_samples": (1, MAX_SAMPLES), "memorisation_held_out": (1, MAX_SAMPLES),
+                "kid_subsets": (1, 10_000), "kid_subset_size": (2, MAX_SAMPLES), "is_splits": (1, 1_000),
+                "pr_k": (1, 1_000), "dc_k": (1, 1_000)}
+        for name, (lo, hi) in ints.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise SampleQualityError(f"sample-quality setting {name} must be a whole number in {lo:,}–{hi:,}, "
+                                         f"got {v!r}.")
+        for name in ("floor", "reconstructions", "memorisation", "cache"):
+            if not isinstance(getattr(self, name), bool):
+                raise SampleQualityError(f"sample-quality setting {name} must be true or false, "
+                                         f"got {getattr(self, name)!r}.")
+        for name in ("extractor", "data"):
+            if not isinstance(getattr(self, name), str):
+                raise SampleQualityError(f"sample-quality setting {name} must be text, got {getattr(self, name)!r}.")
+        q = self.memorisation_quantile
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
+            raise SampleQualityError(f"sample-quality setting memorisation_quantile must be in (0, 1), got {q!r}.")
         if self.real_split not in ("test", "train"):
             raise SampleQualityError(f"--real-split must be 'test' or 'train', got {self.real_split!r}.")
         need = self.min_samples
