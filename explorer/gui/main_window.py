@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QStackedWidget, QToolBar, QWidget
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QStackedWidget, QWidget
 
 from explorer.core.session import Session
 from explorer.gui.bindings import ClusteringBinding, ModelListBinding, ProjectionBinding, ReconstructionBinding
@@ -236,57 +236,9 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_actions(self) -> None:
-        menu_bar = self.menuBar()
-        self.files.build_file_menu(menu_bar.addMenu("&File"))
-        view_menu = menu_bar.addMenu("&View")
-        self.selection_actions = QActionGroup(self)
-        self.selection_actions.setExclusive(True)
-        toolbar = QToolBar("Selection tools", self)
-        toolbar.setObjectName("SelectionToolBar")
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        toolbar.addWidget(QLabel(" Left drag: ", toolbar))
-        for mode, text, tip in (("click", "Pan", "Left drag pans; click selects the nearest point"),
-                                ("rect", "Rectangle select", "Left drag selects a rectangle of points (Shift adds)"),
-                                ("lasso", "Lasso select", "Left drag draws a lasso around points (Shift adds)")):
-            action = QAction(text, self, checkable=True)
-            action.setData(mode)
-            action.setToolTip(tip)
-            action.setStatusTip(tip)
-            action.triggered.connect(lambda _checked=False, m=mode: self.set_selection_mode(m))
-            self.selection_actions.addAction(action)
-            toolbar.addAction(action)
-            view_menu.addAction(action)
-        self.selection_actions.actions()[0].setChecked(True)
-        toolbar.addSeparator()
-        clear_action = toolbar.addAction("Clear selection")
-        clear_action.setToolTip("Select nothing (Esc in the plot)")
-        clear_action.triggered.connect(lambda: self.session.select([]))
-        fit_action = toolbar.addAction("Fit view")
-        fit_action.setToolTip("Show all points")
-        fit_action.triggered.connect(self.presenter.fit)
-        toolbar.addSeparator()
-        toolbar.addAction(self.files.export_action)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
-        self.toolbar = toolbar
-        view_menu.addSeparator()
-        view_menu.addAction(self.compare_action)
-        toolbar.addSeparator()
-        toolbar.addAction(self.compare_action)
-        view_menu.addSeparator()
-        panels = view_menu.addMenu("&Panels")
-        for dock in (self.model_dock, self.hover_dock, self.projection_dock, self.clustering_dock,
-                     self.selection_dock, self.slider_dock, self.traversal_dock, self.interpolation_dock):
-            panels.addAction(dock.toggleViewAction())
-        self._panels_menu = panels
-        toolbar_action = toolbar.toggleViewAction()
-        toolbar_action.setText("Selection tool bar")
-        view_menu.addAction(toolbar_action)
-        from explorer.gui.judging import JudgingDocks
+        from explorer.gui.window_menus import build_menus
 
-        self.judging = JudgingDocks(self, menu_bar.addMenu("&Evaluate"))  # likelihood, sample quality, …
-        help_menu = menu_bar.addMenu("&Help")
-        help_menu.addAction("Where is the log file?").triggered.connect(self.files.show_log_location)
-        help_menu.addAction("&About Latent Explorer").triggered.connect(self.files.show_about)
+        build_menus(self)
 
     # ================================================================== public API
 

@@ -2,7 +2,8 @@
 
 ``model`` holds :class:`Session` (dataset, models, the tasks it asks to run), ``state`` what it
 holds per model, ``views`` its view-side methods (colouring, selection, sliders, keypoints),
-``analysis`` the tasks that compute (GAN points, projections, k-means), ``files`` the ``.lxs``
+``analysis`` the tasks that compute (GAN points, projections, k-means), ``tasks`` how they are run,
+``device`` where models compute, ``evaluations`` each model's judging results, ``files`` the ``.lxs``
 session files and ``results`` their companion ``.npz``.
 """
 

@@ -10,11 +10,11 @@ import numpy as np
 from psygnal import Signal
 
 from explorer.core import embedding as emb
-from explorer.core.jobs import JobContext
 from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.session.analysis import Analyses
 from explorer.core.session.compare import CompareViews
 from explorer.core.session.compare_measure import CompareMeasures
+from explorer.core.session.device import DeviceChoice
 from explorer.core.session.evaluations import Evaluations
 from explorer.core.session.results import apply_results
 from explorer.core.session.state import (
@@ -29,6 +29,7 @@ from explorer.core.session.state import (
     ModelState,
     Task,
 )
+from explorer.core.session.tasks import TaskRunning
 from explorer.core.session.views import ViewState
 from explorer.core.workspace import LatentCodes, ModelEntry
 
@@ -42,7 +43,7 @@ def _key(path: str | Path) -> str:
     return str(resolved(path))  # a loop of symbolic links gets a key too; opening it then says what is wrong
 
 
-class Session(ViewState, Analyses, CompareViews, CompareMeasures, Evaluations):
+class Session(TaskRunning, DeviceChoice, ViewState, Analyses, CompareViews, CompareMeasures, Evaluations):
     """The one object a window shows: dataset, models, codes, projections, clusterings, colouring, selection.
 
     Views subscribe to the signals and render what they are told; user actions call the
@@ -192,108 +193,6 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures, Evaluations):
         if dirty != self._dirty:
             self._dirty = dirty
             self.dirty_changed.emit(dirty)
-
-    # ------------------------------------------------------------------ running tasks
-
-    def task_started(self, task: Task) -> None:
-        """A runner started ``task``: its model shows it as busy."""
-        if task.family == "dataset":
-            self._dataset_loading = task
-        m = self.state(task.model_key)
-        if m is not None:
-            m.busy[task.family] = task
-            self.busy_changed.emit(m.key, task.family, True)
-
-    def task_ended(self, task: Task, outcome: str = "finished", message: str = "") -> None:
-        """A runner's ``task`` ended: its model is no longer busy with it.
-
-        Parameters
-        ----------
-        task : Task
-        outcome : {"finished", "failed", "cancelled"}
-        message : str
-            For "failed": the sentence the user was shown (``task.on_failed`` gets it too).
-        """
-        if task.family == "dataset" and self._dataset_loading is task:
-            self._dataset_loading = None
-            if outcome != "finished" and self.dataset is None:
-                self.dataset_changed.emit()  # views stop saying "Loading the dataset…"
-        m = self.state(task.model_key)
-        if m is not None and m.busy.get(task.family) is task:
-            del m.busy[task.family]
-            if task.family in ("projection", "invert", "encode") and outcome != "finished":
-                self._set_status(m, "" if outcome == "cancelled" else message)
-            self.busy_changed.emit(m.key, task.family, False)
-        if outcome == "failed" and task.on_failed is not None:
-            task.on_failed(message)
-
-    def run(self, task: Task | None, ctx: JobContext | None = None):
-        """Run ``task`` here and now (CLI, tests): start, ``fn``, ``apply``, end.
-
-        Parameters
-        ----------
-        task : Task or None
-            None does nothing.
-        ctx : JobContext, optional
-            Progress and cancel (default: none).
-
-        Returns
-        -------
-        object
-            The task's result.
-
-        Raises
-        ------
-        Exception
-            Whatever ``task.fn`` raised (the task is ended as failed first).
-        """
-        if task is None:
-            return None
-        m = self.state(task.model_key)
-        if m is None or m.busy.get(task.family) is not task:
-            self.task_started(task)
-        try:
-            result = task.fn(ctx if ctx is not None else JobContext.none())
-        except BaseException as exc:
-            self.task_ended(task, "failed", str(exc))
-            raise
-        task.apply(result)
-        self.task_ended(task, "finished")
-        return result
-
-    def run_all(self, tasks: Iterable[Task | None], context=None) -> None:
-        """Run tasks one after the other, then the tasks their results ask for (:meth:`follow_up`).
-
-        A task of a kind already waiting is not queued twice (as a runner keeps one job per kind).
-
-        Parameters
-        ----------
-        tasks : iterable of Task or None
-        context : callable, optional
-            ``context(task) -> JobContext``: progress and cancel of each task (the CLI's progress line).
-
-        Raises
-        ------
-        Exception
-            The first failing task's error; ``exc.task`` is that task.
-        """
-        queue: list[Task] = []
-
-        def push(more):
-            for t in more:
-                if t is not None and all(q.kind != t.kind for q in queue):
-                    queue.append(t)
-                    self.task_started(t)  # waiting counts as busy, as on a runner
-
-        push(tasks)
-        while queue:
-            task = queue.pop(0)
-            try:
-                self.run(task, context(task) if context is not None else None)
-            except Exception as exc:
-                exc.task = task
-                raise
-            push(self.follow_up())
 
     def set_status(self, key: str, text: str) -> None:
         """Say one sentence about model ``key`` on its view (e.g. that a runner stopped its job)."""
@@ -465,47 +364,6 @@ class Session(ViewState, Analyses, CompareViews, CompareMeasures, Evaluations):
 
         return Task(f"peek:{m.key}", "peek", peek, f"Opening {path.name}", apply, m.key,
                     on_failed=lambda _msg: self._later.append(self._open_task(m)))
-
-    #: Where models opened from now on compute: a ``--device`` name (``"auto"``, ``"cpu"``, ``"cuda:0"``
-    #: ...) resolved when a model opens, or None (the CPU); `set_device`.
-    device: str | None = None
-
-    def set_device(self, name: str | None, check: bool = True) -> str:
-        """Choose where models opened from now on compute: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-
-        Models already open stay where they are (reopen one to move it). Cached codes and
-        embeddings are keyed without the device: a GPU's kernels can differ from the CPU's in
-        the last float bits, so a cache filled on one device is reused on another as it is.
-
-        Parameters
-        ----------
-        name : str or None
-            As ``--device`` (`explorer.core.device.resolve_device`); None is ``cpu``.
-        check : bool
-            Resolve the name now (imports torch) and refuse a missing device; False keeps the
-            name only (a window restoring its preferences before torch is loaded) and it is
-            resolved when a model opens — a missing device then fails that opening with the
-            same sentence.
-
-        Returns
-        -------
-        str
-            With ``check``, the device it resolves to here (``"auto"`` → ``"cpu"`` on a machine
-            without an accelerator); else the name.
-
-        Raises
-        ------
-        explorer.core.device.DeviceError
-            One sentence when the device is not available here (the choice is left as it was).
-        """
-        text = "cpu" if name is None else str(name).strip().lower()
-        resolved = text
-        if check:
-            from explorer.core.device import resolve_device
-
-            resolved = str(resolve_device(text))
-        self.device = text
-        return resolved
 
     def _open_task(self, m: ModelState) -> Task:
         from explorer.core.workspace import open_model
