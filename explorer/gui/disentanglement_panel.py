@@ -30,6 +30,7 @@ from explorer.core.session.disentanglement import (
     factor_names_of,
 )
 from explorer.gui.disentanglement_plots import HintonPlot, MutualInformationPlot, PlotExport
+from explorer.gui.panel_settings import SettingsBinding
 from explorer.gui.score_table import ScoreTable
 
 __all__ = ["DisentanglementPanel", "make_disentanglement_panel"]
@@ -138,6 +139,15 @@ class DisentanglementPanel(QWidget):
         self.export_table_button.clicked.connect(self._on_export_table)
         self.colour_button.clicked.connect(lambda: self.colour_by_factor(self.colour_combo.currentIndex()))
         self.settings_combo.currentIndexChanged.connect(self._on_settings_changed)
+        self.binding = SettingsBinding(session, "disentanglement", {
+            "settings": (self.settings_combo.currentData,
+                         lambda v: self.settings_combo.setCurrentIndex(max(0, self.settings_combo.findData(v))),
+                         (self.settings_combo,)),
+            "n_train": (self.n_spin.value, self.n_spin.setValue, (self.n_spin,)),
+            "seed": (self.seed_spin.value, self.seed_spin.setValue, (self.seed_spin,)),
+        })
+        for sig in (self.settings_combo.currentIndexChanged, self.n_spin.valueChanged, self.seed_spin.valueChanged):
+            sig.connect(self.binding.store)
         session.evaluation_changed.connect(self._on_evaluation_changed)
         for signal in (session.active_changed, session.models_changed, session.dataset_changed):
             signal.connect(lambda *_a: self.refresh())

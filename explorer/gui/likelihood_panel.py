@@ -36,6 +36,7 @@ from explorer.core.session.likelihood import (
 )
 from explorer.gui.dialogs import ask_save_path
 from explorer.gui.likelihood_plots import CurvePlot, HistogramPlot, LeastLikelyGrid, export_plot
+from explorer.gui.panel_settings import LIKELIHOOD_WORDS, SettingsBinding, in_panel_words
 
 __all__ = ["LikelihoodPanel", "make_likelihood_panel", "ESTIMATOR_TITLES", "SECOND_DATASETS"]
 
@@ -199,6 +200,21 @@ class LikelihoodPanel(QWidget):
 
         self.estimator.currentIndexChanged.connect(self._on_estimator)
         self.estimator.currentIndexChanged.connect(self._default_n)
+        self.binding = SettingsBinding(session, "likelihood", {
+            "estimator": (self.estimator.currentData, self._show_estimator, (self.estimator,)),
+            "iwae_k": (lambda: list(self.settings().iwae_k),
+                       lambda ks: self.k_edit.setText(", ".join(str(k) for k in ks)), (self.k_edit,)),
+            "ais_steps": (self.steps.value, self.steps.setValue, (self.steps,)),
+            "ais_chains": (self.chains.value, self.chains.setValue, (self.chains,)),
+            "sigma": (self.sigma.value, self.sigma.setValue, (self.sigma,)),
+            "n_images": (self.n_images.value, self.n_images.setValue, (self.n_images,)),
+            "seed": (self.seed.value, self.seed.setValue, (self.seed,)),
+            "binarize": (self.binarize.isChecked, self.binarize.setChecked, (self.binarize,)),
+        })
+        for sig in (self.estimator.currentIndexChanged, self.k_edit.editingFinished, self.steps.valueChanged,
+                    self.chains.valueChanged, self.sigma.valueChanged, self.n_images.valueChanged,
+                    self.seed.valueChanged, self.binarize.toggled):
+            sig.connect(self.binding.store)
         for sig in (session.active_changed, session.models_changed, session.dataset_changed):
             sig.connect(self.refresh)
         session.evaluation_changed.connect(self._on_evaluation_changed)
@@ -231,8 +247,26 @@ class LikelihoodPanel(QWidget):
                                   n_images=self.n_images.value(), seed=self.seed.value(),
                                   binarize=self.binarize.isEnabled() and self.binarize.isChecked())
 
+    def _show_estimator(self, key: str) -> None:
+        self.estimator.setCurrentIndex(max(0, self.estimator.findData(key)))
+        self._on_estimator()
+
     def refresh(self, *_args) -> None:
-        """Enable what the active model supports and draw its evaluations."""
+        """Enable what the active model supports and draw its evaluations.
+
+        What it changes to fit the model (an estimator the model lacks, binarize on for a
+        Bernoulli decoder) is not stored in the session's settings: those keep the user's choice.
+        """
+        binding = getattr(self, "binding", None)
+        if binding is not None:
+            binding.loading = True
+        try:
+            self._refresh()
+        finally:
+            if binding is not None:
+                binding.loading = False
+
+    def _refresh(self) -> None:
         m = self._model()
         avail = estimator_availability(m.entry.model, m.name) if m is not None else {}
         items = self.estimator.model()
@@ -327,7 +361,7 @@ class LikelihoodPanel(QWidget):
         try:
             task = likelihood_task(self.session, m.key, self.settings(), dataset=dataset)
         except ValueError as exc:  # LikelihoodError is one too
-            self.show_error(str(exc).rstrip(".") + ".")
+            self.show_error(in_panel_words(str(exc), LIKELIHOOD_WORDS).rstrip(".") + ".")
             return
         self.progress.setValue(0)
         self.progress_text.setText(f"{task.label}…")
@@ -356,7 +390,7 @@ class LikelihoodPanel(QWidget):
 
     def _on_job_failed(self, kind: str, _request: int, message: str) -> None:
         if kind.startswith(f"evaluate:{FAMILY}"):
-            self.progress_text.setText(message)
+            self.progress_text.setText(in_panel_words(message, LIKELIHOOD_WORDS))
 
     # ---------------------------------------------------------------- second dataset, exports
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from explorer.core.session import sample_quality as ssq
 from explorer.gui.dialogs import ask_save_path
+from explorer.gui.panel_settings import SAMPLE_QUALITY_WORDS, SettingsBinding, in_panel_words
 from explorer.gui.sample_quality_views import MemorisationGrid, MetricsTable, PlotExport, SamplesGrid, ScorePlot
 
 __all__ = ["SampleQualityPanel", "make_sample_quality_panel", "EXTRACTORS", "HUMAN_ACTION_TEXT"]
@@ -110,6 +111,19 @@ class SampleQualityPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.human_button.clicked.connect(lambda: self.start_human_test())
         self.extractor_combo.activated.connect(self._on_extractor_chosen)
+        self.binding = None
+        self.binding = SettingsBinding(session, "sample_quality", {
+            "extractor": (self.extractor_spec, self.set_extractor, (self.extractor_combo,)),
+            "n_samples": (self.n_spin.value, self.n_spin.setValue, (self.n_spin,)),
+            "real_split": (self.split_combo.currentData,
+                           lambda v: self.split_combo.setCurrentIndex(max(0, self.split_combo.findData(v))),
+                           (self.split_combo,)),
+            "seed": (self.seed_spin.value, self.seed_spin.setValue, (self.seed_spin,)),
+            "trials": (self.trials_spin.value, self.trials_spin.setValue, (self.trials_spin,)),
+        })
+        for sig in (self.n_spin.valueChanged, self.split_combo.currentIndexChanged, self.seed_spin.valueChanged,
+                    self.trials_spin.valueChanged):
+            sig.connect(self.binding.store)
         s = session
         for sig in (s.active_changed, s.models_changed, s.dataset_changed):
             sig.connect(lambda *_: self.refresh())
@@ -239,6 +253,7 @@ class SampleQualityPanel(QWidget):
             self.extractor_path = None
             self.extractor_combo.setCurrentIndex(0)
             self.extractor_note.hide()
+            self._store_settings()
             return
         self.extractor_path = str(spec)
         ts = os.path.isfile(spec) and is_torchscript_file(spec)
@@ -253,6 +268,11 @@ class SampleQualityPanel(QWidget):
         else:
             self.extractor_note.setText(f"Extractor {name}: a classifier checkpoint (weights only, no code run).")
         self.extractor_note.show()
+        self._store_settings()
+
+    def _store_settings(self) -> None:
+        if getattr(self, "binding", None) is not None:
+            self.binding.store()
 
     def extractor_spec(self) -> str:
         """What ``--extractor`` would be: "classifier" or the chosen file."""
@@ -290,7 +310,7 @@ class SampleQualityPanel(QWidget):
         try:
             task = ssq.sample_quality_task(self.session, key, self.settings())
         except (SampleQualityError, ValueError, KeyError) as exc:
-            self.header.setText(f"Sample quality: {str(exc).rstrip('.')}.")
+            self.header.setText(f"Sample quality: {in_panel_words(str(exc), SAMPLE_QUALITY_WORDS).rstrip('.')}.")
             return None
         self._job_kind, self._t0 = task.kind, time.monotonic()
         self.progress_label.setText(f"{task.label}: starting…")
@@ -323,7 +343,7 @@ class SampleQualityPanel(QWidget):
         try:
             trials = ssq.human_test_session(self.session, key, n=n, seed=self.seed_spin.value())
         except (SampleQualityError, ValueError, KeyError) as exc:
-            self.header.setText(f"Human test: {str(exc).rstrip('.')}.")
+            self.header.setText(f"Human test: {in_panel_words(str(exc), SAMPLE_QUALITY_WORDS).rstrip('.')}.")
             return None
         win = HumanTestWindow(trials, self.window())  # a window of its own that closes with the main window
         win.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -359,7 +379,7 @@ class SampleQualityPanel(QWidget):
 
     def _on_job_failed(self, kind: str, _request: int, message: str) -> None:
         if kind == self._job_kind:
-            self.header.setText(message)
+            self.header.setText(in_panel_words(message, SAMPLE_QUALITY_WORDS))
         self._on_job_ended(kind)
 
     # ------------------------------------------------------------------ showing results

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from explorer.core.export import atomic_write
+from explorer.core.session.panel_settings import PANEL_GROUPS
 from explorer.core.session.results import results_arrays, spec_to_dict
 from explorer.core.session.schema import Plan, SessionFileError, parse_document
 from explorer.core.session.state import ModelState
@@ -115,11 +116,20 @@ def session_document(session, path: str | os.PathLike, with_results: bool = Fals
         "interpolation": dict(sorted(session.settings.get("interpolation", {}).items())),
         "traversal": dict(sorted(session.settings.get("traversal", {}).items())),
         "reconstruction": dict(sorted(session.settings.get("reconstruction", {}).items())),
+        **{group: _panel_entry(session.settings.get(group, {}), base) for group in PANEL_GROUPS},
         "compare": _compare_entry(session),
         "evaluations": [{"model": i, **ev.to_dict()} for i, m in enumerate(session.models)
                         for ev in m.evaluations.values()],
         "results": results_path(path).name if with_results else None,
     }
+
+
+def _panel_entry(values: dict, base: Path) -> dict:
+    """A judging panel's settings; a feature-extractor file relative to the session file, like the models."""
+    out = dict(sorted(values.items()))
+    if out.get("extractor", "classifier") != "classifier":
+        out["extractor"] = _rel(Path(out["extractor"]), base)
+    return out
 
 
 def _compare_entry(session) -> dict:
@@ -279,6 +289,9 @@ def restore_session(session, sd: SessionDoc) -> list:
     session.colour = plan.colour
     session.marker = plan.marker
     session.settings = {group: dict(values) for group, values in plan.settings.items()}
+    sq = session.settings.get("sample_quality", {})
+    if sq.get("extractor", "classifier") != "classifier":
+        sq["extractor"] = os.path.normpath(_resolve(sq["extractor"], base))
     results = _read_results(sd, session.notes)
     tasks = []
     ds = plan.dataset

@@ -16,6 +16,7 @@ from explorer.core.session.compare import CompareViews
 from explorer.core.session.compare_measure import CompareMeasures
 from explorer.core.session.device import DeviceChoice
 from explorer.core.session.evaluations import Evaluations
+from explorer.core.session.panel_settings import PANEL_GROUPS
 from explorer.core.session.results import apply_results
 from explorer.core.session.state import (
     COLOUR_MODES,
@@ -115,7 +116,8 @@ class Session(TaskRunning, DeviceChoice, ViewState, Analyses, CompareViews, Comp
         self.pending_selection: np.ndarray | None = None  # selection to apply once the dataset is open
         self.projection = ProjectionSpec("pca")  # the projection the panel asks for
         self.clustering_settings = ClusteringSettings()
-        self.settings: dict[str, dict] = {"interpolation": {}, "traversal": {}, "reconstruction": {}}
+        self.settings: dict[str, dict] = {"interpolation": {}, "traversal": {}, "reconstruction": {},
+                                         **{group: {} for group in PANEL_GROUPS}}
         self.compare_mode = False  # the Compare view instead of the active model's embedding
         self.compare = CompareSettings()
         self.aligned_umap_result: dict | None = None  # AlignedUMAP of the compared codes (not saved)

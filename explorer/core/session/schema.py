@@ -18,6 +18,7 @@ import numpy as np
 from explorer.core.captions import COLOUR_MODES
 from explorer.core.compare.align import ALIGNMENTS
 from explorer.core.projection.spec import ProjectionSpec
+from explorer.core.session.panel_settings import PANEL_GROUPS, check_panel_settings
 from explorer.core.session.state import ClusteringSettings, Colour, GanPoints, Keypoint
 
 __all__ = ["SessionFileError", "Plan", "ModelPlan", "parse_document", "MAX_LATENT_DIM", "MAX_INDEX"]
@@ -177,7 +178,8 @@ def _settings(c: _Check, doc: dict) -> dict[str, dict]:
             else:
                 raise c.bad("GAN-inversion setting", key)
         out_r["inversion"] = out_inv
-    return {"interpolation": out_i, "traversal": traversal, "reconstruction": out_r}
+    panels = {group: check_panel_settings(c, group, doc.get(group)) for group in PANEL_GROUPS}
+    return {"interpolation": out_i, "traversal": traversal, "reconstruction": out_r, **panels}
 
 
 def _model(c: _Check, m: Any, i: int) -> ModelPlan:

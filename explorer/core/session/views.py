@@ -213,7 +213,8 @@ class ViewState:
             self.mark_dirty()
 
     def update_settings(self, group: str, **values) -> None:
-        """Change panel settings of ``group`` ("interpolation", "traversal", "reconstruction")."""
+        """Change panel settings of ``group`` ("interpolation", "traversal", "reconstruction", or a judging panel's:
+        "likelihood", "sample_quality", "disentanglement" — `explorer.core.session.panel_settings`)."""
         if group not in self.settings:
             raise ValueError(f"unknown settings group {group!r}; choose one of {', '.join(self.settings)}")
         new = {**self.settings[group], **values}
