@@ -264,7 +264,8 @@ class SampleQualityPanel(QWidget):
                     "A feature adapter is Python code that is run")
             self.extractor_note.setText(
                 f"Extractor {name}: {what} — choose only a file you trust (Inception-v3: the "
-                "inception-2015-12-05 TorchScript of StyleGAN2-ADA / clean-fid; about 2 images/s on this CPU).")
+                "inception-2015-12-05 TorchScript of StyleGAN2-ADA / clean-fid; expect about 2 images/s on a "
+                "2-core CPU).")
         else:
             self.extractor_note.setText(f"Extractor {name}: a classifier checkpoint (weights only, no code run).")
         self.extractor_note.show()
