@@ -157,6 +157,7 @@ def test_a_human_test_is_seeded_and_its_result_round_trips_through_the_session_f
     trials = ssq.human_test_session(s, key, n=20, seed=4)
     again = ssq.human_test_session(s, key, n=20, seed=4)
     assert trials.test.is_real == again.test.is_real and trials.test.index == again.test.index
+    assert trials.dataset.endswith(f"all split ({len(s.dataset):,} images)")
     assert sum(trials.test.is_real) == 10 and len(trials) == 20
     np.testing.assert_array_equal(trials.image(0), again.image(0))
     first = trials.test.is_real.index(True)
@@ -271,3 +272,11 @@ def test_a_gan_without_encoder_has_no_reconstructions_row(tiny_fashion, tmp_path
     assert np.isfinite(ev.matrices["precision_recall"][:2]).all()
     rows = ssq.table_rows(ev.record)
     assert all(r["reconstructions"] is None for r in rows) and rows[0]["value"] == ev.record["fid"]
+
+
+def test_the_human_tests_real_set_says_when_it_is_the_subsample_open_in_the_explorer(opened):
+    s, key = opened
+    s.run(s.open_dataset(s.dataset_spec.spec, "test", limit=40, seed=1))
+    s.run_all(s.follow_up())
+    trials = ssq.human_test_session(s, key, n=10, seed=0)
+    assert trials.dataset.endswith("test split, the seeded subsample of 40 images open in the explorer")

@@ -441,7 +441,10 @@ def human_test_session(session, key: str, n: int = 100, seed: int = 0) -> HumanT
     fake = generate_samples(m.model, n // 2, int(seed), batch_size=max(n // 2, 1))
     test = HumanTest.new(len(real), len(fake), n, int(seed), model=m.name)
     ds = session.dataset
-    name = f"{ds.name} {ds.split or 'all'} split ({len(ds):,} images)"
+    spec = session.dataset_spec
+    sub = (f", the seeded subsample of {len(ds):,} images open in the explorer" if spec is not None and spec.limit
+           else f" ({len(ds):,} images)")
+    name = f"{ds.name} {ds.split or 'all'} split{sub}"
     return HumanTrials(test, real.images, fake, key, name)
 
 
