@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from explorer.core.batching import run_batched
 from explorer.core.jobs import JobContext
 
 # torch (~1 s to import) is imported by the functions: the window imports this module before
@@ -24,7 +25,8 @@ def encode_images(
     images : numpy.ndarray
         ``(N, C, H, W)`` float32 in [0, 1], already fitted to ``model.image_shape``.
     batch_size : int
-        Images per forward pass.
+        Images per forward pass on the CPU; on a GPU batches start larger and halve after an
+        out-of-memory error (`explorer.core.batching.run_batched`).
     ctx : JobContext, optional
         Progress (fraction of images done) and cancel, checked between batches.
 
@@ -43,6 +45,8 @@ def encode_images(
         ``images`` does not match ``model.image_shape``.
     models.base.NonFiniteError
         The encoder returned NaN or infinite codes (the message names the model).
+    explorer.core.batching.DeviceMemoryError
+        One image does not fit in the GPU's memory.
     """
     import torch
 
@@ -59,12 +63,16 @@ def encode_images(
 
     device = model_device(model)  # batches go to the model's device, codes come back to the CPU
     x_all = torch.from_numpy(images)  # shares memory: no copy
+
+    def step(start: int, stop: int) -> None:
+        out[start:stop] = check_finite(model.encode(x_all[start:stop].to(device)), model, "encode").cpu().numpy()
+
+    def done(stop: int) -> None:
+        if ctx is not None:
+            ctx.progress(stop / n, f"encoded {stop:,} / {n:,} images")
+
     with torch.inference_mode():
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            out[start:stop] = check_finite(model.encode(x_all[start:stop].to(device)), model, "encode").cpu().numpy()
-            if ctx is not None:
-                ctx.progress(stop / n, f"encoded {stop:,} / {n:,} images")
+        run_batched(n, batch_size, step, device, "encode", done)
     return out
 
 
@@ -79,7 +87,7 @@ def decode_codes(
     codes : numpy.ndarray
         ``(N, d)`` (or one ``(d,)``) float32 latent codes.
     batch_size : int
-        Codes per forward pass.
+        Codes per forward pass on the CPU (on a GPU: `explorer.core.batching.run_batched`).
     ctx : JobContext, optional
         Progress and cancel, checked between batches.
 
@@ -110,12 +118,16 @@ def decode_codes(
 
     device = model_device(model)  # batches go to the model's device, images come back to the CPU
     z_all = torch.from_numpy(codes)
+
+    def step(start: int, stop: int) -> None:
+        out[start:stop] = check_finite(model.decode(z_all[start:stop].to(device)), model, "decode").cpu().numpy()
+
+    def done(stop: int) -> None:
+        if ctx is not None:
+            ctx.progress(stop / n, f"decoded {stop:,} / {n:,} codes")
+
     with torch.inference_mode():
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            out[start:stop] = check_finite(model.decode(z_all[start:stop].to(device)), model, "decode").cpu().numpy()
-            if ctx is not None:
-                ctx.progress(stop / n, f"decoded {stop:,} / {n:,} codes")
+        run_batched(n, batch_size, step, device, "decode", done)
     return out
 
 

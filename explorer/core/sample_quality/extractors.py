@@ -109,22 +109,37 @@ class Extractor:
 
         images = np.asarray(images)
         self.check_images(images.shape[1:], what)
-        feats, logits = [], []
+        from explorer.core.batching import run_batched
+
+        parts: dict[int, tuple] = {}  # batch start → (features, logits); a batch redone after an OOM replaces its own
         n = images.shape[0]
         t0 = time.perf_counter()
+
+        def step(start: int, stop: int) -> None:
+            f, lg = self._batch(np.ascontiguousarray(images[start:stop], np.float32))
+            parts[start] = (np.asarray(f, np.float64), None if lg is None else np.asarray(lg, np.float64))
+
+        def done(stop: int) -> None:
+            if ctx is not None:
+                ctx.progress(stop / max(n, 1), f"features of {what}: {stop:,}/{n:,} ({self.short_name})"
+                             + eta_text(time.perf_counter() - t0, stop, n))
+
+        if ctx is not None:
+            ctx.progress(0.0, f"features of {what}: 0/{n:,} ({self.short_name})")
         with torch.no_grad():
-            for i in range(0, n, batch_size):
-                if ctx is not None:
-                    ctx.progress(i / max(n, 1), f"features of {what}: {i:,}/{n:,} ({self.short_name})"
-                                 + eta_text(time.perf_counter() - t0, i, n))
-                f, lg = self._batch(np.ascontiguousarray(images[i:i + batch_size], np.float32))
-                feats.append(np.asarray(f, np.float64))
-                if lg is not None:
-                    logits.append(np.asarray(lg, np.float64))
+            run_batched(n, batch_size, step, self.computes_on(), "features", done)
         if ctx is not None:
             ctx.progress(1.0, f"features of {what}: {n:,}/{n:,}")
-        f = np.concatenate(feats) if feats else np.zeros((0, self.num_features))
+        ordered = [parts[k] for k in sorted(parts)]
+        f = np.concatenate([p[0] for p in ordered]) if ordered else np.zeros((0, self.num_features))
+        logits = [p[1] for p in ordered if p[1] is not None]
         return f, (np.concatenate(logits) if self.has_logits and logits else None)
+
+    def computes_on(self):
+        """The device the network computes on (the CPU unless `place` moved it)."""
+        import torch
+
+        return getattr(self, "_device", None) or torch.device("cpu")
 
     @property
     def short_name(self) -> str:
@@ -159,7 +174,8 @@ class ClassifierExtractor(Extractor):
         """Move the classifier to ``device`` (its methods move their inputs there)."""
         from explorer.core.device import place_model
 
-        return place_model(self.model, device)
+        self._device = place_model(self.model, device)
+        return self._device
 
     def _batch(self, x):
         f, lg = self.model.features_and_logits(x)

@@ -1,0 +1,125 @@
+"""Batches sized to the device's memory: large on a GPU, halved after an out-of-memory error, one sentence at 1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+__all__ = ["GPU_START_BATCH", "DeviceMemoryError", "is_out_of_memory", "run_batched", "start_batch"]
+
+#: The first batch tried on a CUDA or MPS device (items), unless fewer are asked for: GPUs are
+#: fastest with large batches, and an out-of-memory error halves it (`run_batched`).
+GPU_START_BATCH = 4096
+
+#: The batch that last worked, per (device, what) in this process: the next call starts there.
+_WORKED: dict[tuple[str, str], int] = {}
+
+
+class DeviceMemoryError(RuntimeError):
+    """Even a batch of one item does not fit in the device's memory (one sentence naming the device)."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is torch's out-of-memory error on a CUDA or MPS device (never a CPU allocation failure)."""
+    import torch
+
+    if isinstance(exc, getattr(torch.cuda, "OutOfMemoryError", ())):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("CUDA out of memory" in text or "MPS backend out of memory" in text)
+
+
+def start_batch(device, requested: int, n: int, what: str = "") -> int:
+    """The first batch size for ``n`` items on ``device``.
+
+    Parameters
+    ----------
+    device : torch.device or str
+        Where the model computes.
+    requested : int
+        The caller's batch size (≥ 1): kept on the CPU, where memory is not the limit and
+        larger batches are not faster.
+    n : int
+        Items to process (≥ 0).
+    what : str
+        What is batched ("encode", "decode", …): the size that worked is remembered per device and kind.
+
+    Returns
+    -------
+    int
+        On the CPU ``min(requested, n)``; on CUDA/MPS the size that last worked for ``what``
+        there, else ``max(requested, GPU_START_BATCH)``, at most ``n`` (and ≥ 1).
+    """
+    kind = getattr(device, "type", str(device).split(":")[0])
+    if kind == "cpu":
+        size = requested
+    else:
+        size = _WORKED.get((str(device), what), max(requested, GPU_START_BATCH))
+    return max(1, min(int(size), max(int(n), 1)))
+
+
+def run_batched(n: int, batch_size: int, step: Callable[[int, int], None], device="cpu", what: str = "",
+                on_done: Callable[[int], None] | None = None) -> int:
+    """Call ``step(start, stop)`` over ``[0, n)`` in batches that fit the device.
+
+    On a CUDA or MPS out-of-memory error the batch is retried at half the size (torch's
+    cache emptied first), down to one item; the size that worked is remembered for the
+    next call (`start_batch`). Steps must be idempotent for their range (they write
+    ``out[start:stop]``), since a failed batch is done again.
+
+    Parameters
+    ----------
+    n : int
+        Number of items.
+    batch_size : int
+        The caller's batch size (kept on the CPU; see `start_batch`).
+    step : callable
+        ``step(start, stop)`` computes items ``start`` to ``stop - 1``.
+    device : torch.device or str
+        Where ``step`` computes.
+    what : str
+        The kind of work, for `start_batch`'s memory and the error sentence.
+    on_done : callable, optional
+        ``on_done(stop)`` after each batch (progress and cancel).
+
+    Returns
+    -------
+    int
+        The batch size used at the end.
+
+    Raises
+    ------
+    DeviceMemoryError
+        One item does not fit (one sentence naming the device).
+    """
+    size = start_batch(device, batch_size, n, what)
+    start = 0
+    while start < n:
+        stop = min(start + size, n)
+        try:
+            step(start, stop)
+        except Exception as exc:  # noqa: BLE001 - only out-of-memory errors are handled; the rest re-raised
+            if not is_out_of_memory(exc):
+                raise
+            _empty_cache(device)
+            if size == 1:
+                raise DeviceMemoryError(
+                    f"{what or 'the computation'} does not fit in the memory of {device} even one item at a time; "
+                    "choose --device cpu (Settings ▸ Compute device in the window).") from None
+            size = max(1, size // 2)
+            continue
+        if getattr(device, "type", str(device)) != "cpu":
+            _WORKED[(str(device), what)] = size
+        start = stop
+        if on_done is not None:
+            on_done(stop)
+    return size
+
+
+def _empty_cache(device) -> None:
+    import torch
+
+    kind = getattr(device, "type", str(device).split(":")[0])
+    if kind == "cuda" and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    elif kind == "mps" and hasattr(torch, "mps") and hasattr(torch.mps, "empty_cache"):
+        torch.mps.empty_cache()
