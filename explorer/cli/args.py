@@ -249,3 +249,28 @@ def device_from_args(args):
     from explorer.core.device import resolve_device
 
     return resolve_device(getattr(args, "device", "cpu"))
+
+
+def add_umap_backend_argument(p: argparse.ArgumentParser) -> None:
+    """Add ``--umap-backend umap-learn|cuml`` (with ``--projection umap``; checked by `check_umap_backend_args`)."""
+    p.add_argument("--umap-backend", choices=["umap-learn", "cuml"], default="umap-learn",
+                   help="with --projection umap: umap-learn (default) or RAPIDS cuML's GPU UMAP, where it is installed")
+
+
+def check_umap_backend_args(args) -> None:
+    """Refuse, before any work, ``--umap-backend`` without ``--projection umap`` or cuML where it is not installed.
+
+    Raises
+    ------
+    UserError
+        One sentence (`explorer.core.projection.cuml_umap.UMAPBackendError` is one).
+    """
+    from explorer.core.projection.cuml_umap import check_umap_backend
+    from explorer.errors import UserError
+
+    backend = getattr(args, "umap_backend", "umap-learn")
+    if backend != "umap-learn" and getattr(args, "projection", None) != "umap":
+        raise UserError(f"--umap-backend {backend} applies to --projection umap, not {args.projection}.")
+    if backend != "umap-learn" and getattr(args, "align", None) == "aligned-umap":
+        raise UserError(f"--umap-backend {backend} has no AlignedUMAP (umap-learn's alone); use --align procrustes.")
+    check_umap_backend(backend)

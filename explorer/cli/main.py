@@ -9,7 +9,15 @@ import sys
 import time
 from pathlib import Path
 
-from explorer.cli.args import Parser, add_device_argument, check_output_path, finite_float, int_in, positive_int
+from explorer.cli.args import (
+    Parser,
+    add_device_argument,
+    add_umap_backend_argument,
+    check_output_path,
+    finite_float,
+    int_in,
+    positive_int,
+)
 from explorer.cli.args import add_data_args as _add_data_args
 from explorer.errors import UserError
 from explorer.logs import log, setup_logging
@@ -104,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cluster the full latent codes or their 2-D embedding (default: latent)")
     p.add_argument("--projection", choices=["pca", "umap", "tsne"], default="pca",
                    help="the 2-D embedding used with --space embedding (default: pca)")
+    add_umap_backend_argument(p)
     _add_likelihood_args(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, metavar="OUT", help="write the results here (atomically)")
@@ -296,11 +305,12 @@ def cmd_info(args) -> int:
 
 def cmd_evaluate(args) -> int:
     """Evaluate each model on the dataset; print a table and write the JSON record."""
-    from explorer.cli.args import device_from_args
+    from explorer.cli.args import check_umap_backend_args, device_from_args
     from explorer.core.evaluate import evaluate_models
     from explorer.data import load_dataset
 
     device = device_from_args(args)  # a missing device: DeviceError, one sentence (a UserError), at once
+    check_umap_backend_args(args)
 
     ds = load_dataset(args.data, split=args.split, limit=args.limit, seed=args.seed, resize=args.resize)
     for note in ds.notes:
@@ -330,7 +340,7 @@ def cmd_evaluate(args) -> int:
                             "none (use --data dsprites or an .npz with 'factors').")
         dis_settings = DisentanglementSettings.named(args.settings)
     result = evaluate_models(args.checkpoints, ds, metrics=args.metrics, k=args.k, space=args.space,
-                             projection=args.projection, seed=args.seed,
+                             projection=args.projection, umap_backend=args.umap_backend, seed=args.seed,
                              on_note=lambda s: print(s, file=sys.stderr),
                              precisions=args.precision, n_images=args.n_images, sample=args.sample,
                              inversion=inversion, gan_codes=args.gan_codes, cache=not args.no_cache,

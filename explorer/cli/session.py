@@ -37,7 +37,7 @@ def parse_colour(text: str) -> tuple[str, int]:
 
 def add_session_parser(sub) -> None:
     """The ``session`` subcommand (``session create``)."""
-    from explorer.cli.args import add_data_args, non_negative_int, positive_int
+    from explorer.cli.args import add_data_args, add_umap_backend_argument, non_negative_int, positive_int
 
     p = sub.add_parser("session", help="make session files headless (compute on a server, look on a laptop)")
     session_sub = p.add_subparsers(dest="session_command", required=True, metavar="{create}")
@@ -46,8 +46,7 @@ def add_session_parser(sub) -> None:
     add_data_args(c, split_default="test", resize=True)
     c.add_argument("--projection", choices=["pca", "umap", "tsne"], default="pca",
                    help="the embedding of every model (default: pca)")
-    c.add_argument("--umap-backend", choices=["umap-learn", "cuml"], default="umap-learn",
-                   help="with --projection umap: umap-learn (default) or RAPIDS cuML's GPU UMAP, where it is installed")
+    add_umap_backend_argument(c)
     c.add_argument("--seed", type=non_negative_int, default=0,
                    help="projection, k-means and subsample seed (default 0)")
     c.add_argument("--colour", "--color", type=parse_colour, default=("label", 0), metavar="label|cluster|dim:J",

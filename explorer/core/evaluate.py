@@ -9,7 +9,8 @@ import numpy as np
 
 from explorer.core.clustering import evaluate_clustering
 from explorer.core.jobs import JobContext
-from explorer.core.projection import ProjectionSpec, compute_projection
+from explorer.core.projection import compute_projection
+from explorer.core.projection.spec import named_spec
 from explorer.core.reconstruction.jobs import DEFAULT_INVERSION_IMAGES, reconstruction_records
 from explorer.core.workspace import compute_codes, open_model
 from explorer.data import Dataset, subsample_indices
@@ -56,6 +57,7 @@ def evaluate_models(
     ctx: JobContext | None = None,
     on_note: Callable[[str], None] | None = None,
     *,
+    umap_backend: str = "umap-learn",
     precisions: Sequence[str] = ("float32",),
     n_images: int | None = None,
     sample: str = "mean",
@@ -83,6 +85,9 @@ def evaluate_models(
         Cluster the full codes ``z`` (N, d) or their 2-D ``projection``.
     projection : {"pca", "umap", "tsne"}
         The embedding used when ``space == "embedding"`` (default parameters, ``seed``).
+    umap_backend : {"umap-learn", "cuml"}
+        UMAP's implementation (`explorer.core.projection.spec.named_spec`); recorded as
+        ``clustering.umap_backend`` when a UMAP embedding is clustered.
     seed : int
         Seed of k-means, the projection and prior samples.
     ctx : JobContext, optional
@@ -185,9 +190,11 @@ def evaluate_models(
         if "clustering" in metrics:
             embedding = None
             if space == "embedding":
-                embedding = compute_projection(codes.z, ProjectionSpec(projection, {}, seed), ctx).embedding
+                embedding = compute_projection(codes.z, named_spec(projection, seed, umap_backend), ctx).embedding
             rec["clustering"] = evaluate_clustering(codes.z, embedding, codes.labels, k, space=space, seed=seed)
             rec["clustering"]["projection"] = projection if space == "embedding" else None
+            if space == "embedding" and projection == "umap":
+                rec["clustering"]["umap_backend"] = umap_backend
             if codes.source == "inverted":
                 rec["inversion"] = inversion.to_dict()
         if "sample-quality" in metrics:

@@ -51,3 +51,44 @@ def test_session_create_with_cuml_says_it_is_not_installed(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "applies to --projection umap" in err[0]
     assert not out.exists()
+
+
+@no_cuml
+@pytest.mark.parametrize("command", ["evaluate", "compare"])
+def test_evaluate_and_compare_take_the_umap_backend_and_refuse_it_in_one_sentence(tmp_path, capsys, command):
+    import resources
+
+    vae = str(resources.path("checkpoints", "vae_fashion.pt"))
+    out = tmp_path / ("e.json" if command == "evaluate" else "report")
+    common = [command, vae, "--data", "fashion-mnist", "--limit", "30",
+              *(["--json", str(out)] if command == "evaluate" else ["--out", str(out)])]
+    assert main([*common, "--space", "embedding", "--projection", "umap", "--umap-backend", "cuml"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--umap-backend cuml" in err[0] and "not installed" in err[0]
+    assert main([*common, "--umap-backend", "cuml"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "applies to --projection umap" in err[0]
+    assert not out.exists()
+
+
+def test_a_umap_embedding_clustered_by_evaluate_records_its_backend(tmp_path):
+    import json
+
+    import resources
+
+    vae = str(resources.path("checkpoints", "vae_fashion.pt"))
+    out = tmp_path / "e.json"
+    assert main(["evaluate", vae, "--data", "fashion-mnist", "--limit", "200", "--space", "embedding",
+                 "--projection", "umap", "--umap-backend", "umap-learn", "--json", str(out)]) == 0
+    c = json.loads(out.read_text())["models"][0]["clustering"]
+    assert c["projection"] == "umap" and c["umap_backend"] == "umap-learn"
+
+
+def test_the_named_spec_carries_the_backend_only_for_umap():
+    from explorer.core.projection.spec import ProjectionSpec, named_spec
+
+    assert named_spec("umap", 3) == ProjectionSpec("umap", seed=3)
+    assert named_spec("umap", 3, "cuml").params["backend"] == "cuml"
+    assert named_spec("pca", 1) == ProjectionSpec("pca", seed=1)
+    with pytest.raises(ValueError, match="applies to --projection umap"):
+        named_spec("tsne", 0, "cuml")

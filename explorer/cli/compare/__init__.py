@@ -12,7 +12,7 @@ __all__ = ["add_compare_parser", "cmd_compare", "write_report"]
 
 def add_compare_parser(sub) -> None:
     """The ``compare`` subcommand of ``latent-explorer``."""
-    from explorer.cli.args import add_data_args, non_negative_int, positive_int
+    from explorer.cli.args import add_data_args, add_umap_backend_argument, non_negative_int, positive_int
 
     p = sub.add_parser(
         "compare", help="compare models on the same images: scorecard and report folder (figures, index.html)",
@@ -35,6 +35,7 @@ def add_compare_parser(sub) -> None:
                         "(default: float32 8bit)")
     p.add_argument("--projection", choices=["pca", "umap", "tsne"], default="pca",
                    help="the 2-D embedding of each model in embeddings.pdf (default: pca)")
+    add_umap_backend_argument(p)
     p.add_argument("--align", choices=["procrustes", "aligned-umap"], default="procrustes",
                    help="align the embeddings onto the first model by orthogonal Procrustes (rotation, reflection "
                         "and shift only), or fit umap-learn's AlignedUMAP on all models (default: procrustes)")
@@ -149,7 +150,7 @@ def write_report(comparison, card, out: Path, projection: str = "pca", align: st
 
 def cmd_compare(args) -> int:
     """``latent-explorer compare``: check the arguments and --out, measure, write the report folder."""
-    from explorer.cli.args import check_precisions, device_from_args, inversion_from_args
+    from explorer.cli.args import check_precisions, check_umap_backend_args, device_from_args, inversion_from_args
     from explorer.cli.compare.figures import headless
     from explorer.cli.compare.folder import check_out_folder
     from explorer.core.compare.run import compare_models
@@ -157,6 +158,7 @@ def cmd_compare(args) -> int:
     from explorer.data import load_dataset
 
     device = device_from_args(args)  # a missing device: one sentence before any work
+    check_umap_backend_args(args)
     headless()
     check_out_folder(args.out)
     from explorer.core.evaluate import METRICS
@@ -183,8 +185,9 @@ def cmd_compare(args) -> int:
 
     try:
         comparison = compare_models(args.checkpoints, ds, args.metrics, n_images=args.n_images, k=args.k,
-                                    space=args.space, projection=args.projection, seed=args.seed,
-                                    precisions=args.precision, sample=args.sample, inversion=inversion,
+                                    space=args.space, projection=args.projection,
+                                    umap_backend=args.umap_backend, seed=args.seed, precisions=args.precision,
+                                    sample=args.sample, inversion=inversion,
                                     cache=not args.no_cache, ctx=progress("measuring"), device=device)
         print(file=sys.stderr)
         for note in comparison.notes:

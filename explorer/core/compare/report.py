@@ -72,7 +72,8 @@ def aligned_embeddings(comparison, projection: str = "pca", align: str = "procru
         Unknown projection or alignment; AlignedUMAP with one model.
     """
     from explorer.core.captions import axis_labels
-    from explorer.core.projection import ProjectionSpec, compute_projection
+    from explorer.core.projection import compute_projection
+    from explorer.core.projection.spec import named_spec
 
     if projection not in PROJECTION_NAMES:
         raise ValueError(f"projection must be one of {sorted(PROJECTION_NAMES)}, got {projection!r}")
@@ -89,7 +90,8 @@ def aligned_embeddings(comparison, projection: str = "pca", align: str = "procru
         proj_name = "UMAP"
     else:
         embs, labels = [], []
-        spec = ProjectionSpec(projection, {}, seed)
+        backend = comparison.settings.get("umap_backend", "umap-learn") if projection == "umap" else "umap-learn"
+        spec = named_spec(projection, seed, backend)
         reuse = comparison.settings.get("space") == "embedding" and comparison.settings.get("projection") == projection
         for i, r in enumerate(runs):
             if reuse and r.embedding is not None:

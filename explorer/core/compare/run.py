@@ -205,6 +205,7 @@ def compare_models(
     k: int | None = None,
     space: str = "latent",
     projection: str = "pca",
+    umap_backend: str = "umap-learn",
     seed: int = 0,
     precisions: Sequence[str] = ("float32",),
     sample: str = "mean",
@@ -235,6 +236,8 @@ def compare_models(
         Cluster the codes z (N, d) or their 2-D ``projection``.
     projection : {"pca", "umap", "tsne"}
         The embedding clustered with ``space="embedding"``.
+    umap_backend : {"umap-learn", "cuml"}
+        UMAP's implementation (`explorer.core.projection.spec.named_spec`), kept in the settings.
     seed : int
         Seeds the sample of images, k-means, the silhouette sample, projections and prior draws.
     precisions : sequence of str
@@ -351,9 +354,10 @@ def compare_models(
         if "clustering" in metrics:
             points = codes
             if space == "embedding":
-                from explorer.core.projection import ProjectionSpec, compute_projection
+                from explorer.core.projection import compute_projection
+                from explorer.core.projection.spec import named_spec
 
-                run.embedding = compute_projection(codes, ProjectionSpec(projection, {}, seed),
+                run.embedding = compute_projection(codes, named_spec(projection, seed, umap_backend),
                                                    sub_context(mctx, 0.9, 0.95)).embedding
                 points = run.embedding
             result = cluster(points, int(k), seed, space, labels, with_silhouette=False)
@@ -368,6 +372,7 @@ def compare_models(
         runs.append(run)
     comparison = Comparison(runs, idx, labels, dataset,
                             {"metrics": list(metrics), "k": int(k), "space": space, "projection": projection,
+                             "umap_backend": umap_backend,
                              "seed": int(seed), "precisions": list(precisions), "sample": sample,
                              "n_images": n}, notes)
     others = [m for m in metrics if m not in BASE_METRICS]

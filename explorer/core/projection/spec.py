@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["METHODS", "ProjectionSpec", "check_codes"]
+__all__ = ["METHODS", "ProjectionSpec", "check_codes", "named_spec"]
 
 #: Projection methods and their parameters: ``name -> (type, default)``.
 #: ``int | None`` parameters accept ``None`` (the library's automatic choice).
@@ -234,3 +234,23 @@ def check_codes(x: Any, name: str = "codes", min_rows: int = 1) -> np.ndarray:
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contain NaN or infinite values")
     return arr
+
+
+def named_spec(method: str, seed: int = 0, umap_backend: str = "umap-learn") -> ProjectionSpec:
+    """The spec of ``--projection METHOD [--umap-backend B]``: the method's defaults, the seed, UMAP's backend.
+
+    Parameters
+    ----------
+    method : {"pca", "umap", "tsne", "identity"}
+    seed : int
+    umap_backend : {"umap-learn", "cuml"}
+        Only for ``"umap"``.
+
+    Raises
+    ------
+    ValueError
+        A backend other than umap-learn for a method that is not UMAP, or an unknown method (one sentence).
+    """
+    if umap_backend != "umap-learn" and method.lower() != "umap":
+        raise ValueError(f"--umap-backend {umap_backend} applies to --projection umap, not {method}")
+    return ProjectionSpec(method, {"backend": umap_backend} if method.lower() == "umap" else {}, seed=seed)
