@@ -67,6 +67,7 @@ def run_bench(only: list[str] | None = None, out: Path | None = None, device=Non
 SECTION_MODULES = ("encode", "embedding", "reconstruction", "sliders", "compare_view", "compare", "sample_quality",
                    "likelihood", "disentanglement", "inversion", "umap_first")
 SECTION_MODULES += ("device",)  # explorer.bench.device: bench --device
+SECTION_MODULES += ("info",)  # explorer.bench.info: `latent-explorer info CKPT` in fresh processes
 
 
 def _load_optional_sections() -> None:

@@ -285,11 +285,16 @@ def cmd_info(args) -> int:
         from explorer.cli.session import print_session_info
 
         return print_session_info(args.checkpoint, args.json)
-    # The full loader, not a torch-free header reader: only it checks what `info` must refuse with a
-    # sentence — NaN/inf or missing weights, configs that do not build, absurd sizes (issue 14).
-    from models.loading import describe  # imports torch (1.5–2 s)
+    # A checkpoint is first checked without torch (models.checkpoint_reader: the same checks as the
+    # loader — NaN/inf, meta, missing or mis-shaped weights, configs, sizes; issue 14); anything that
+    # reader cannot vouch for, every refusal included, goes to the full loader, which words it.
+    from models.checkpoint_reader import describe_checkpoint
 
-    info = describe(args.checkpoint)
+    info = describe_checkpoint(args.checkpoint)
+    if info is None:
+        from models.loading import describe  # imports torch (about 2 s)
+
+        info = describe(args.checkpoint)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
