@@ -223,8 +223,13 @@ def _activation(name: str) -> nn.Module:
 def dcgan_init(module: nn.Module) -> None:
     """Initialise as in DCGAN: conv weights ~ N(0, 0.02), batch-norm scale ~ N(1, 0.02), biases 0.
 
-    Use with ``module.apply(dcgan_init)``; draws from torch's global generator.
+    Use with ``module.apply(dcgan_init)``; draws from torch's global generator. Weights on the
+    meta device (a shell built only for its shapes, as `models.checkpoint.load_checkpoint`
+    does) are left alone: ``normal_`` there would import torch._dynamo, 1.5 s of CPU once per process.
     """
+    weight = getattr(module, "weight", None)
+    if isinstance(weight, torch.Tensor) and weight.is_meta:
+        return
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:

@@ -228,3 +228,34 @@ def test_malicious_pickle_is_refused_and_never_executed(tmp_path, payload):
     message = _error(path)
     assert "refused" in message and "nothing in it was executed" in message
     assert not target.exists()
+
+
+def test_opening_a_gan_checks_its_shapes_without_drawing_weights_on_the_meta_device():
+    """The shape-only shell skips DCGAN's N(0, 0.02) draws: on the meta device they import torch._dynamo (~1.5 s)."""
+    import subprocess
+    import sys
+
+    import resources
+
+    code = ("import sys, torch\n"
+            "from models.checkpoint import load_checkpoint\n"
+            f"ck = load_checkpoint({str(resources.path('checkpoints', 'dcgan_fashion.pt'))!r})\n"
+            "print('torch._dynamo' in sys.modules, sum(p.abs().sum().item() > 0 for p in ck.model.parameters()))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    dynamo, nonzero = out.stdout.split()
+    assert dynamo == "False" and int(nonzero) > 0
+
+
+def test_the_dcgan_initialisation_is_unchanged_off_the_meta_device():
+    import torch
+
+    from models.dcgan import DCGAN
+
+    torch.manual_seed(3)
+    a = DCGAN(8, (1, 28, 28))
+    conv = next(m for m in a.modules() if isinstance(m, torch.nn.ConvTranspose2d))
+    w = conv.weight.detach()
+    assert abs(float(w.std()) - 0.02) < 0.004 and abs(float(w.mean())) < 0.002
+    torch.manual_seed(3)
+    b = DCGAN(8, (1, 28, 28))
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
