@@ -140,6 +140,13 @@ def _inside(shape: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return (u2 + w * w - 1) ** 3 - u2 * w**3 <= 0
 
 
+def _value_names() -> tuple:
+    """Names of the grid's values: shape square/ellipse/heart, the others their values (orientation in rad)."""
+    from explorer.data.factor_values import dsprites_value_names
+
+    return dsprites_value_names(list(FACTOR_VALUES.values()))
+
+
 def generate(n: int = 10_000, seed: int = 0) -> Dataset:
     """Generate a dSprites-like dataset of random factor combinations.
 
@@ -172,7 +179,8 @@ def generate(n: int = 10_000, seed: int = 0) -> Dataset:
     Dataset
         ``images`` ``(n, 1, 64, 64)`` float32 in {0, 1}; ``factors`` ``(n, 5)`` float64
         values (`FACTOR_NAMES`); ``labels`` ``(n,)`` int64 shape index 0..2
-        (`CLASS_NAMES`); ``source`` "generated"; ``split`` None.
+        (`CLASS_NAMES`); ``factor_value_names`` square/ellipse/heart for the shape and the
+        values themselves for the others; ``source`` "generated"; ``split`` None.
 
     Raises
     ------
@@ -191,6 +199,7 @@ def generate(n: int = 10_000, seed: int = 0) -> Dataset:
         class_names=CLASS_NAMES,
         factors=factors,
         factor_names=FACTOR_NAMES,
+        factor_value_names=_value_names(),
         name="dsprites",
         source="generated",
         split=None,

@@ -116,9 +116,10 @@ def attribute_groups(session, key, by: str, target, reference=None) -> tuple[np.
     key : str or None
         An open model whose codes are of the dataset (default: active).
     by : {"class", "factor", "selection"}
-        ``"class"``: labels ``target`` minus ``reference``; ``"factor"``: ``target`` and
-        ``reference`` are ``(factor index, value class)`` pairs (value classes as
-        `explorer.data.factors.factor_classes` numbers them); ``"selection"``: the selected
+        ``"class"``: labels ``target`` minus ``reference`` (None: minus every other class);
+        ``"factor"``: ``target`` and ``reference`` are ``(factor index, value class)`` pairs
+        (value classes as `explorer.data.factors.factor_classes` numbers them; ``reference``
+        None: minus every other value of the target's factor); ``"selection"``: the selected
         images minus the rest (``target``/``reference`` ignored) or minus the dataset indices
         ``reference`` when given.
     target, reference
@@ -129,7 +130,7 @@ def attribute_groups(session, key, by: str, target, reference=None) -> tuple[np.
     target_points, reference_points : numpy.ndarray of int64
         Indices into ``codes.z``.
     name : str
-        E.g. "ellipse − square", "shape = 1 − shape = 0", "selection − rest".
+        E.g. "Sneaker − Sandal", "ellipse − square", "scale 1 − scale 0.5", "selection − rest".
 
     Raises
     ------
@@ -150,20 +151,34 @@ def attribute_groups(session, key, by: str, target, reference=None) -> tuple[np.
         def word(c):
             return names[c] if int(c) < len(names) else str(int(c))
 
-        t, r, name = lab == int(target), lab == int(reference), f"{word(int(target))} − {word(int(reference))}"
+        t = lab == int(target)
+        if reference is None:  # one class against all the others
+            r, name = ~t, f"{word(int(target))} − rest"
+        else:
+            r, name = lab == int(reference), f"{word(int(target))} − {word(int(reference))}"
     elif by == "factor":
+        from explorer.data.factor_values import class_labels
         from explorer.data.factors import factor_classes
 
         if ds.factors is None:
             raise ValueError(f"dataset '{ds.name}' has no ground-truth factors")
         classes = factor_classes(ds.factors)[0][idx]
-        (ft, vt), (fr, vr) = target, reference
+        ft, vt = (int(x) for x in target)
+        if not 0 <= ft < classes.shape[1]:
+            raise ValueError(f"dataset '{ds.name}' has factors 0..{classes.shape[1] - 1}, not {ft}")
 
-        def fn(f):
-            return ds.factor_names[f] if ds.factor_names and f < len(ds.factor_names) else f"factor {f}"
+        def word(f, v):  # "ellipse", "scale 0.5" (`explorer.data.factor_values`)
+            labels = class_labels(ds, f, with_name=True)
+            return labels[v] if 0 <= v < len(labels) else f"factor {f} = {v}"
 
-        t, r = classes[:, int(ft)] == int(vt), classes[:, int(fr)] == int(vr)
-        name = f"{fn(int(ft))} = {int(vt)} − {fn(int(fr))} = {int(vr)}"
+        t = classes[:, ft] == vt
+        if reference is None:  # one value against the factor's other values
+            r, name = classes[:, ft] != vt, f"{word(ft, vt)} − rest"
+        else:
+            fr, vr = (int(x) for x in reference)
+            if not 0 <= fr < classes.shape[1]:
+                raise ValueError(f"dataset '{ds.name}' has factors 0..{classes.shape[1] - 1}, not {fr}")
+            r, name = classes[:, fr] == vr, f"{word(ft, vt)} − {word(fr, vr)}"
     elif by == "selection":
         sel = np.isin(idx, np.asarray(session.selection, np.int64))
         if reference is None:
