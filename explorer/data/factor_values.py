@@ -7,7 +7,7 @@ import numpy as np
 from explorer.errors import DatasetError
 
 __all__ = ["MAX_VALUE_NAMES", "MAX_NAME_LENGTH", "dsprites_value_names", "npz_value_names", "value_label",
-           "value_labels", "class_labels", "resolve_value"]
+           "value_labels", "class_labels", "resolve_value", "value_summary"]
 
 #: At most this many named values per factor in an .npz's ``factor_value_names``.
 MAX_VALUE_NAMES = 4096
@@ -146,6 +146,13 @@ def class_labels(dataset, k: int, with_name: bool = False) -> tuple[str, ...]:
         return value_labels(dataset, k, values, with_name)
     n = factor_classes(column[:, None])[1][0]
     return tuple(f"bin {i}" for i in range(n))
+
+
+def value_summary(dataset, k: int, listed: int = 4) -> str:
+    """Factor ``k``'s values in a few words: all of them up to ``listed`` ("square, ellipse, heart"), else the
+    first and last ("0.5 … 1", "0.00 rad … 6.13 rad")."""
+    labels = class_labels(dataset, k)
+    return ", ".join(labels) if len(labels) <= listed else f"{labels[0]} … {labels[-1]}"
 
 
 def resolve_value(dataset, k: int, text: str) -> int:

@@ -73,7 +73,7 @@ class DirectionBox(QWidget):
         self.by_combo.addItem("class", "class")
         self.by_combo.addItem("factor value", "factor")
         self.by_combo.addItem("selection − rest", "selection")
-        self.by_combo.addItem("selection A − selection B", "sets")
+        self.by_combo.addItem("selection A − B", "sets")
         self.store_a_button = QPushButton("Selection → A", self)
         self.store_a_button.setToolTip("Store the images selected now as group A")
         self.store_b_button = QPushButton("Selection → B", self)
@@ -102,6 +102,7 @@ class DirectionBox(QWidget):
         self._updating = False
         self._classes: list[str] = []
         self._factors: list[tuple[str, int]] = []
+        self._factor_values: list[list[str]] = []
 
         row = QHBoxLayout()
         row.addWidget(QLabel("Directions", self))
@@ -147,10 +148,15 @@ class DirectionBox(QWidget):
         self.kind_combo.blockSignals(False)
         self._show_parameters()
 
-    def set_groups(self, class_names, factor_names, factor_sizes) -> None:
-        """What an attribute vector can contrast: class names, and factor names with their number of values."""
+    def set_groups(self, class_names, factor_names, factor_sizes, factor_values=None) -> None:
+        """What an attribute vector can contrast: class names, factor names with their number of values.
+
+        ``factor_values``: per factor, the names of its value classes ("square", "scale 0.5";
+        `explorer.data.factor_values.class_labels`); default "value 0", "value 1", ….
+        """
         self._classes = list(class_names or [])
         self._factors = list(zip(factor_names or [], factor_sizes or [], strict=False))
+        self._factor_values = [list(v) for v in (factor_values or [])]
         self.factor_combo.blockSignals(True)
         self.factor_combo.clear()
         self.factor_combo.addItems([n for n, _ in self._factors])
@@ -298,12 +304,16 @@ class DirectionBox(QWidget):
         if by == "class":
             items = self._classes
         elif by == "factor" and self._factors:
-            n = self._factors[max(self.factor_combo.currentIndex(), 0)][1]
-            items = [f"value {v}" for v in range(int(n))]
+            f = max(self.factor_combo.currentIndex(), 0)
+            n = self._factors[f][1]
+            named = self._factor_values[f] if f < len(self._factor_values) else []
+            items = list(named) if len(named) == int(n) else [f"value {v}" for v in range(int(n))]
         else:
             items = []
         for combo, default in ((self.target_combo, 1), (self.reference_combo, 0)):
             combo.clear()
             combo.addItems(items)
             combo.setCurrentIndex(min(default, len(items) - 1))
+            widest = max((combo.fontMetrics().horizontalAdvance(t) for t in items), default=0)
+            combo.setMinimumWidth(min(widest + 40, 240))  # the whole word ("0.16 rad") beside the arrow
         self._show_parameters()

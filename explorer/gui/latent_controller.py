@@ -180,14 +180,16 @@ class LatentController:
         classes = list(ds.class_names or []) if ds is not None and ds.labels is not None else []
         if ds is not None and ds.labels is not None and not classes:
             classes = [str(c) for c in range(int(np.max(ds.labels)) + 1)]
-        factors, sizes = [], []
+        factors, sizes, values = [], [], []
         if ds is not None and ds.factors is not None:
+            from explorer.data.factor_values import class_labels
             from explorer.data.factors import factor_classes
 
             _, sizes, _ = factor_classes(ds.factors)
             factors = list(ds.factor_names or [f"factor {k}" for k in range(ds.factors.shape[1])])
+            values = [class_labels(ds, k) for k in range(ds.factors.shape[1])]  # "square", "0.5", "0.16 rad"
         box = self.sliders.directions
-        box.set_groups(classes, factors, [int(s) for s in sizes])
+        box.set_groups(classes, factors, [int(s) for s in sizes], values)
         choice = directions_of(self.session, self._key) if self._key is not None else None
         if choice is not None and self._model is not None and len(choice.base) != int(self._model.latent_dim):
             from explorer.core.session.directions import clear_directions

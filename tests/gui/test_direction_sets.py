@@ -53,3 +53,27 @@ def test_store_a_and_b_then_compute_a_minus_b(make_window, qtbot, files, tmp_pat
     np.testing.assert_array_equal(sets.a, [0, 3, 6, 9, 12])
     np.testing.assert_array_equal(sets.b, [2, 5])
     assert w2.slider_panel.directions.sets_label.text() == "A: 5 images · B: 2 images"
+
+
+def test_factor_value_choices_are_named_on_dsprites(make_window, qtbot):
+    import resources
+
+    w = make_window()
+    w.open_dataset("dsprites", None, 200, 0)
+    w.open_models([resources.path("checkpoints", "betavae_dsprites.pt")])
+    qtbot.waitUntil(lambda: w.shown_embedding is not None and not w.runner.running_kinds(), timeout=20_000)
+    box = w.slider_panel.directions
+    box.kind_combo.setCurrentIndex(box.kind_combo.findData("attribute"))
+    box.by_combo.setCurrentIndex(box.by_combo.findData("factor"))
+    box.factor_combo.setCurrentIndex(0)
+    assert [box.target_combo.itemText(i) for i in range(box.target_combo.count())] == ["square", "ellipse", "heart"]
+    box.factor_combo.setCurrentIndex(1)
+    assert box.target_combo.itemText(0) == "0.5" and box.target_combo.itemText(5) == "1"  # beside "scale"
+    box.factor_combo.setCurrentIndex(2)
+    assert box.target_combo.itemText(1) == "0.16 rad"
+    box.factor_combo.setCurrentIndex(0)
+    box.target_combo.setCurrentIndex(2)
+    box.reference_combo.setCurrentIndex(0)
+    box.compute_button.click()
+    (d,) = directions_of(w.session, None).directions
+    assert d.name == "heart − square" and "heart − square" in box.status.text()
