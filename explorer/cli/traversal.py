@@ -165,7 +165,7 @@ def _render_along_directions(args, ext: str) -> int:
     from explorer.cli.traversal_directions import DIRECTION_KINDS, cli_directions, describe_directions
     from explorer.core.latent import sliders
 
-    model, z, directions = cli_directions(args, DIRECTION_KINDS[args.directions])
+    model, z, directions = cli_directions(args, DIRECTION_KINDS[args.directions], _load_model)
     c, h, w = model.image_shape
     cells = args.frames if ext in MOVIE_EXTS else args.cols
     check_render_size(len(directions) * cells * c * h * w * (1 + args.scale**2),

@@ -163,13 +163,21 @@ def describe_directions(directions) -> str:
     return f"{len(directions)} axes of z"
 
 
-def cli_directions(args, kind: str):
+def cli_directions(args, kind: str, load_model):
     """The model, base code and directions of ``render traversal --directions KIND`` (not "axes").
 
     With ``--data`` the model is opened in a headless `explorer.core.session.Session` on that
     dataset (what the window does) and the directions come from
     `explorer.core.session.directions.compute_directions`, so the rows are the sliders
     panel's for the same settings; without it only SeFa can run (it needs no codes).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Of ``render traversal``.
+    kind : {"ganspace", "sefa", "attribute"}
+    load_model : callable
+        ``load_model(path, args)`` → the model on ``--device`` (SeFa without ``--data``).
 
     Returns
     -------
@@ -204,9 +212,7 @@ def cli_directions(args, kind: str):
             raise UserError(f"--directions {args.directions} needs --data: the codes of a dataset's images.")
         if args.index is not None:
             raise UserError("--index and --range fitted need --data (the dataset to encode).")
-        from explorer.cli.traversal import _load_model
-
-        model = _load_model(args.checkpoint, args)
+        model = load_model(args.checkpoint, args)
         return model, np.zeros(int(model.latent_dim), np.float32), sefa_directions(model, n)
 
     from explorer.cli.session import create_session

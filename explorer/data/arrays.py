@@ -305,7 +305,7 @@ def _load_dsprites(archive, path: Path, limit: int | None, seed: int, name: str 
         labels = check_labels(classes[:, 1], n, path)
     else:
         labels = check_labels(values[:, 1] - 1, n, path)
-    from explorer.data.factor_values import dsprites_value_names
+    from explorer.data.dsprites import value_names as dsprites_value_names
 
     value_names = dsprites_value_names([values[:, j] for j in range(1, 6)])  # of the whole archive
     keep = kept_indices(n, limit, seed)

@@ -6,7 +6,7 @@ import numpy as np
 
 from explorer.errors import DatasetError
 
-__all__ = ["MAX_VALUE_NAMES", "MAX_NAME_LENGTH", "dsprites_value_names", "npz_value_names", "value_label",
+__all__ = ["MAX_VALUE_NAMES", "MAX_NAME_LENGTH", "number_text", "npz_value_names", "value_label",
            "value_labels", "class_labels", "resolve_value", "value_summary"]
 
 #: At most this many named values per factor in an .npz's ``factor_value_names``.
@@ -15,39 +15,9 @@ MAX_VALUE_NAMES = 4096
 MAX_NAME_LENGTH = 64
 
 
-def _number(v: float) -> str:
-    """A factor value as a short number: 3 significant digits, a true minus sign."""
+def number_text(v: float) -> str:
+    """A factor value as a short number: 3 significant digits, a true minus sign ("0.5", "−0.0323")."""
     return f"{float(v):.3g}".replace("-", "−")
-
-
-def dsprites_value_names(values_per_factor) -> tuple[dict[float, str], ...]:
-    """Value names of the five dSprites factors (shape, scale, orientation, pos_x, pos_y).
-
-    Shape values 1, 2, 3 are "square", "ellipse", "heart" (Matthey et al. 2017's
-    documented order, as the real archive's ``latents_values`` stores them); scale and
-    the positions show their value ("0.5", "0.0323"); orientation its value in radians
-    ("0.16 rad").
-
-    Parameters
-    ----------
-    values_per_factor : sequence of 5 array_like of float
-        The distinct values of each factor (the generator's grid, or the archive's
-        ``latents_values`` columns).
-
-    Returns
-    -------
-    tuple of 5 dict
-        ``{value: name}`` per factor, keyed by the float64 value.
-    """
-    from explorer.data.dsprites import CLASS_NAMES
-
-    shape, scale, orientation, pos_x, pos_y = (np.unique(np.asarray(v, np.float64)) for v in values_per_factor)
-    out = [{float(v): CLASS_NAMES[int(v) - 1] if float(v) in (1.0, 2.0, 3.0) else _number(v) for v in shape},
-           {float(v): _number(v) for v in scale},
-           {float(v): f"{float(v):.2f} rad" for v in orientation},
-           {float(v): _number(v) for v in pos_x},
-           {float(v): _number(v) for v in pos_y}]
-    return tuple(out)
 
 
 def npz_value_names(raw: np.ndarray, factors: np.ndarray, where: str) -> tuple[dict[float, str] | None, ...]:
@@ -109,7 +79,7 @@ def value_label(dataset, k: int, value: float, with_name: bool = False) -> str:
     names = getattr(dataset, "factor_value_names", None)
     table = names[int(k)] if names is not None and int(k) < len(names) else None
     named = table.get(float(value)) if table else None
-    text = named if named is not None else _number(value)
+    text = named if named is not None else number_text(value)
     if not with_name or (named is not None and not _numeric(named)):
         return text
     fn = dataset.factor_names

@@ -25,6 +25,8 @@ KINDS = ("axis", "ganspace", "sefa", "attribute")
 KIND_TITLES = {"axis": "Axes of z", "ganspace": "GANSpace", "sefa": "SeFa", "attribute": "Attribute vector"}
 #: At most this many directions are chosen at once (sliders shown).
 MAX_DIRECTIONS = 64
+#: Dataset indices of stored selections are below this (as the session file's other indices).
+MAX_INDEX = 1 << 40
 
 
 @dataclass
@@ -112,8 +114,6 @@ class AttributeSets:
     @classmethod
     def from_dict(cls, data) -> AttributeSets:
         """Inverse of `to_dict`; ValueError (one sentence) unless A and B are lists of dataset indices or null."""
-        from explorer.core.session.schema import MAX_INDEX
-
         if not isinstance(data, dict) or not isinstance(data.get("dataset", ""), str) \
                 or len(data.get("dataset", "")) > 1000 or set(data) - {"A", "B", "dataset"}:
             raise ValueError("the stored selections must be an object with \"A\", \"B\" and \"dataset\"")
