@@ -44,6 +44,9 @@ def add_render_parsers(render_sub) -> None:
     p.add_argument("--fps", type=frame_rate, default=10.0)
     p.add_argument("--seed", type=int, default=0)
     add_device_argument(p, "the model encodes and decodes")
+    from explorer.cli.traversal_directions import add_direction_arguments
+
+    add_direction_arguments(p)  # --directions axes|ganspace|sefa|attribute, --n-directions, --attribute
     p.set_defaults(render_handler=cmd_render_traversal)
 
     p = render_sub.add_parser("interpolation", help="interpolation movie between two codes (GIF/MP4)")
@@ -118,6 +121,8 @@ def cmd_render_traversal(args) -> int:
         raise UserError(f"cannot write traversal '{args.out}': the extension must be .png, .svg, .pdf, .gif or .mp4.")
     import numpy as np  # here, not at the top: `latent-explorer info` builds the parser without numpy
 
+    if getattr(args, "directions", "axes") != "axes" or getattr(args, "attribute", None) is not None:
+        return _render_along_directions(args, ext)
     model = _load_model(args.checkpoint, args)
     d = int(model.latent_dim)
     codes = images = None
@@ -152,6 +157,24 @@ def cmd_render_traversal(args) -> int:
                                  scores=scores if images is not None else None, scale=args.scale,
                                  upscale=args.upscale, fps=args.fps, n_frames=args.frames)
     print(f"wrote {out} ({len(dims)} dimensions: {', '.join(f'z{k}' for k in dims)}; decoded on {_where(model)})")
+    return 0
+
+
+def _render_along_directions(args, ext: str) -> int:
+    """``--directions ganspace|sefa|attribute``: rows along the sliders panel's directions (same pixels)."""
+    from explorer.cli.traversal_directions import DIRECTION_KINDS, cli_directions, describe_directions
+    from explorer.core.latent import sliders
+
+    model, z, directions = cli_directions(args, DIRECTION_KINDS[args.directions], _load_model)
+    c, h, w = model.image_shape
+    cells = args.frames if ext in MOVIE_EXTS else args.cols
+    check_render_size(len(directions) * cells * c * h * w * (1 + args.scale**2),
+                      "--frames/--scale" if ext in MOVIE_EXTS else "--cols/--scale")
+    out = sliders.save_traversal(args.out, model, z, [], None, n_cols=args.cols, scale=args.scale,
+                                 upscale=args.upscale, fps=args.fps, n_frames=args.frames, directions=directions)
+    rows = f"{len(directions)} direction" + ("s" if len(directions) != 1 else "")
+    print(f"wrote {out} ({rows}: {', '.join(d.name for d in directions)}; "
+          f"{describe_directions(directions)}; decoded on {_where(model)})")
     return 0
 
 

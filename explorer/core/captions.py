@@ -105,7 +105,7 @@ def label_names(labels: np.ndarray, class_names: Sequence[str] | None) -> tuple[
 
 def colouring(mode: str, n: int, *, labels=None, class_names=None, clusters=None, cluster_title: str = "",
               z=None, dim: int = 0, errors=None, values=None, value_title: str = "", factors=None,
-              factor_names=None, factor_levels=None) -> Colouring:
+              factor_names=None, factor_levels=None, value_names=None) -> Colouring:
     """Build the colouring of ``n`` points in ``mode``.
 
     Parameters
@@ -136,7 +136,9 @@ def colouring(mode: str, n: int, *, labels=None, class_names=None, clusters=None
         ``factor_names`` names it. A factor with at most 12 distinct values is coloured by
         category (its values as names), a finer one continuously. ``factor_levels``: the
         factor's distinct values over the whole dataset, so that views of different subsets
-        give one value one colour (default: those of ``factors``).
+        give one value one colour (default: those of ``factors``). ``value_names``: one legend
+        entry per level ("square", "scale 0.5"; `explorer.data.factor_values.value_labels`),
+        default "NAME = value".
 
     Returns
     -------
@@ -206,8 +208,9 @@ def colouring(mode: str, n: int, *, labels=None, class_names=None, clusters=None
             codes = np.searchsorted(levels, column)
             if (codes >= len(levels)).any() or not np.array_equal(levels[np.minimum(codes, len(levels) - 1)], column):
                 raise ValueError("factor_levels must hold every value of the factor")
-            return Colouring("factor", categories=codes.astype(np.int64),
-                             names=tuple(f"{title} = {v:.3g}" for v in levels), title=title)
+            names = (tuple(str(v) for v in value_names) if value_names is not None and len(value_names) == len(levels)
+                     else tuple(f"{title} = {v:.3g}" for v in levels))
+            return Colouring("factor", categories=codes.astype(np.int64), names=names, title=title)
         return Colouring("factor", values=column, **_percentile_range(column), title=title)
     return Colouring("none")
 

@@ -175,7 +175,9 @@ def load_npz(path: str | os.PathLike, limit: int | None = None, seed: int = 0, n
     - ``labels`` (or ``y``): ``(N,)`` non-negative whole numbers.
     - ``class_names``: ``(n_classes,)`` strings; default "0", "1", ….
     - ``factors``: ``(N, K)`` ground-truth factor values; ``factor_names``: ``(K,)``
-      strings, default "factor_0", ….
+      strings, default "factor_0", …; optional ``factor_value_names``: ``(K, M)`` strings,
+      row ``k`` naming factor ``k``'s sorted distinct values, padded with "" (an empty row:
+      no names; `explorer.data.factor_values.npz_value_names`).
 
     The dSprites archive (``imgs`` ``(N, 64, 64)`` uint8 in {0, 1}, ``latents_values``
     and ``latents_classes`` ``(N, 6)`` with columns color, shape, scale, orientation,
@@ -226,7 +228,7 @@ def load_npz(path: str | os.PathLike, limit: int | None = None, seed: int = 0, n
         keep = kept_indices(n, limit, seed)
         images, notes = _images(pixels, path, keep)
 
-        labels = class_names = factors = factor_names = None
+        labels = class_names = factors = factor_names = value_names = None
         label_key = next((k for k in LABEL_KEYS if k in keys), None)
         if label_key is not None:
             labels = check_labels(_get(archive, path, label_key), n, path)
@@ -240,6 +242,10 @@ def load_npz(path: str | os.PathLike, limit: int | None = None, seed: int = 0, n
         if "factors" in keys:
             factors = _factors(_get(archive, path, "factors"), n, path)
             factor_names = _factor_names(archive, path, factors.shape[1], keys)
+            if "factor_value_names" in keys:
+                from explorer.data.factor_values import npz_value_names
+
+                value_names = npz_value_names(_get(archive, path, "factor_value_names"), factors, quote(path))
             if keep is not None:
                 factors = factors[keep]
     if keep is not None:
@@ -250,6 +256,7 @@ def load_npz(path: str | os.PathLike, limit: int | None = None, seed: int = 0, n
         class_names=class_names,
         factors=factors,
         factor_names=factor_names,
+        factor_value_names=value_names,
         name=name or path.stem,
         source=str(path),
         indices=keep,
@@ -298,6 +305,9 @@ def _load_dsprites(archive, path: Path, limit: int | None, seed: int, name: str 
         labels = check_labels(classes[:, 1], n, path)
     else:
         labels = check_labels(values[:, 1] - 1, n, path)
+    from explorer.data.dsprites import value_names as dsprites_value_names
+
+    value_names = dsprites_value_names([values[:, j] for j in range(1, 6)])  # of the whole archive
     keep = kept_indices(n, limit, seed)
     stack, notes = to_nchw(read_rows(path, "imgs", keep), path)
     if keep is not None:
@@ -317,6 +327,7 @@ def _load_dsprites(archive, path: Path, limit: int | None, seed: int, name: str 
         class_names=check_class_names(DSPRITES_CLASS_NAMES, labels, path),
         factors=values[:, 1:].astype(np.float64),
         factor_names=DSPRITES_FACTOR_NAMES,
+        factor_value_names=value_names,
         name=name or path.stem,
         source=str(path),
         indices=keep,

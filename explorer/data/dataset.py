@@ -29,6 +29,9 @@ class Dataset:
         ``(N, K)`` ground-truth generative factors (float64 values, e.g. dSprites).
     factor_names : tuple of str or None
         Name of each of the ``K`` factors.
+    factor_value_names : tuple of (dict or None) or None
+        Per factor, ``{value: name}`` for its values ("square", "0.16 rad";
+        `explorer.data.factor_values`), or None where a factor's values are just numbers.
     name : str
         Short name shown in the UI (``"fashion-mnist"``, a folder name, ...).
     source : str
@@ -55,6 +58,7 @@ class Dataset:
     indices: np.ndarray | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
     resize: str = DEFAULT_RESIZE
+    factor_value_names: tuple | None = None
 
     def __len__(self) -> int:
         return int(self.images.shape[0])

@@ -140,6 +140,36 @@ def _inside(shape: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return (u2 + w * w - 1) ** 3 - u2 * w**3 <= 0
 
 
+def value_names(values_per_factor) -> tuple[dict[float, str], ...]:
+    """Value names of the five dSprites factors (shape, scale, orientation, pos_x, pos_y).
+
+    Shape values 1, 2, 3 are "square", "ellipse", "heart" (Matthey et al. 2017's
+    documented order, as the real archive's ``latents_values`` stores them); scale and
+    the positions show their value ("0.5", "0.0323"); orientation its value in radians
+    ("0.16 rad"). For `Dataset.factor_value_names` (`explorer.data.factor_values`).
+
+    Parameters
+    ----------
+    values_per_factor : sequence of 5 array_like of float
+        The values of each factor (the generator's grid, or the archive's ``latents_values``
+        columns; repeats are fine).
+
+    Returns
+    -------
+    tuple of 5 dict
+        ``{value: name}`` per factor, keyed by the float64 value.
+    """
+    def number(v) -> str:
+        return f"{float(v):.3g}".replace("-", "−")
+
+    shape, scale, orientation, pos_x, pos_y = (np.unique(np.asarray(v, np.float64)) for v in values_per_factor)
+    return ({float(v): CLASS_NAMES[int(v) - 1] if float(v) in (1.0, 2.0, 3.0) else number(v) for v in shape},
+            {float(v): number(v) for v in scale},
+            {float(v): f"{float(v):.2f} rad" for v in orientation},
+            {float(v): number(v) for v in pos_x},
+            {float(v): number(v) for v in pos_y})
+
+
 def generate(n: int = 10_000, seed: int = 0) -> Dataset:
     """Generate a dSprites-like dataset of random factor combinations.
 
@@ -172,7 +202,8 @@ def generate(n: int = 10_000, seed: int = 0) -> Dataset:
     Dataset
         ``images`` ``(n, 1, 64, 64)`` float32 in {0, 1}; ``factors`` ``(n, 5)`` float64
         values (`FACTOR_NAMES`); ``labels`` ``(n,)`` int64 shape index 0..2
-        (`CLASS_NAMES`); ``source`` "generated"; ``split`` None.
+        (`CLASS_NAMES`); ``factor_value_names`` square/ellipse/heart for the shape and the
+        values themselves for the others; ``source`` "generated"; ``split`` None.
 
     Raises
     ------
@@ -191,6 +222,7 @@ def generate(n: int = 10_000, seed: int = 0) -> Dataset:
         class_names=CLASS_NAMES,
         factors=factors,
         factor_names=FACTOR_NAMES,
+        factor_value_names=value_names(list(FACTOR_VALUES.values())),
         name="dsprites",
         source="generated",
         split=None,

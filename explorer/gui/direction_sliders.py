@@ -33,7 +33,8 @@ class DirectionBox(QWidget):
     "Axes of z" keeps the per-dimension sliders only. GANSpace (principal directions of the
     encoded or inverted codes), SeFa (eigenvectors of AᵀA for the first layer the
     code meets) and an attribute vector (mean code of one class / factor value / the
-    selection minus another) are computed by the controller
+    selection minus another, or of a selection stored as A minus one stored as B or the rest)
+    are computed by the controller
     (`explorer.core.session.directions.compute_directions`); each direction then gets a
     slider over ``±3 · scale`` that moves the code by ``t · u`` (u unit length).
 
@@ -45,11 +46,15 @@ class DirectionBox(QWidget):
         Back to the axes of z.
     offset_changed(int, float)
         Slider ``i`` moved to offset ``t`` (latent units).
+    store_requested(str)
+        Store the current selection as "A" or "B", or make B "rest"
+        (`explorer.core.session.directions.store_attribute_set`).
     """
 
     compute_requested = Signal(dict)
     cleared = Signal()
     offset_changed = Signal(int, float)
+    store_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,6 +73,17 @@ class DirectionBox(QWidget):
         self.by_combo.addItem("class", "class")
         self.by_combo.addItem("factor value", "factor")
         self.by_combo.addItem("selection − rest", "selection")
+        self.by_combo.addItem("selection A − B", "sets")
+        self.store_a_button = QPushButton("Selection → A", self)
+        self.store_a_button.setToolTip("Store the images selected now as group A")
+        self.store_b_button = QPushButton("Selection → B", self)
+        self.store_b_button.setToolTip("Store the images selected now as group B")
+        self.rest_button = QPushButton("B = rest", self)
+        self.rest_button.setToolTip("Group B: every image not in A")
+        self.sets_label = QLabel("A: not stored · B: the rest", self)
+        self.sets_label.setStyleSheet("color: #555")
+        for button, which in ((self.store_a_button, "A"), (self.store_b_button, "B"), (self.rest_button, "rest")):
+            button.clicked.connect(lambda _c=False, w=which: self.store_requested.emit(w))
         self.factor_combo = QComboBox(self)
         self.target_combo = QComboBox(self)
         self.reference_combo = QComboBox(self)
@@ -86,6 +102,7 @@ class DirectionBox(QWidget):
         self._updating = False
         self._classes: list[str] = []
         self._factors: list[tuple[str, int]] = []
+        self._factor_values: list[list[str]] = []
 
         row = QHBoxLayout()
         row.addWidget(QLabel("Directions", self))
@@ -93,15 +110,22 @@ class DirectionBox(QWidget):
         row.addWidget(self.n_spin)
         row.addWidget(self.codes_combo)
         row2 = QHBoxLayout()
-        for w in (self.by_combo, self.factor_combo, self.target_combo, QLabel("−", self), self.reference_combo):
+        self._minus = QLabel("−", self)
+        for w in (self.by_combo, self.factor_combo, self.target_combo, self._minus, self.reference_combo):
             row2.addWidget(w)
         self._attribute_widgets = [row2.itemAt(i).widget() for i in range(row2.count())]
         row2.addStretch(1)
         row2.addWidget(self.compute_button)
+        row3 = QHBoxLayout()  # "selection A − selection B": store the selection as A, as B, or B = the rest
+        self._set_widgets = [self.store_a_button, self.store_b_button, self.rest_button, self.sets_label]
+        for w in self._set_widgets:
+            row3.addWidget(w)
+        row3.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(row)
         lay.addLayout(row2)
+        lay.addLayout(row3)
         lay.addWidget(self.status)
         lay.addLayout(self._grid)
 
@@ -124,10 +148,15 @@ class DirectionBox(QWidget):
         self.kind_combo.blockSignals(False)
         self._show_parameters()
 
-    def set_groups(self, class_names, factor_names, factor_sizes) -> None:
-        """What an attribute vector can contrast: class names, and factor names with their number of values."""
+    def set_groups(self, class_names, factor_names, factor_sizes, factor_values=None) -> None:
+        """What an attribute vector can contrast: class names, factor names with their number of values.
+
+        ``factor_values``: per factor, the names of its value classes ("square", "scale 0.5";
+        `explorer.data.factor_values.class_labels`); default "value 0", "value 1", ….
+        """
         self._classes = list(class_names or [])
         self._factors = list(zip(factor_names or [], factor_sizes or [], strict=False))
+        self._factor_values = [list(v) for v in (factor_values or [])]
         self.factor_combo.blockSignals(True)
         self.factor_combo.clear()
         self.factor_combo.addItems([n for n, _ in self._factors])
@@ -150,6 +179,19 @@ class DirectionBox(QWidget):
             self.cleared.emit()
         else:
             self.compute_requested.emit(self.params())
+
+    def set_attribute_sets(self, sets) -> None:
+        """Show the stored selections A and B (an `AttributeSets` or None)."""
+        a = None if sets is None else sets.a
+        b = None if sets is None else sets.b
+        self.sets_label.setText(f"A: {'not stored' if a is None else f'{len(a):,} images'} · "
+                                f"B: {'the rest' if b is None else f'{len(b):,} images'}")
+
+    def set_selection_size(self, n: int) -> None:
+        """How many images are selected now: the store buttons say it, and need at least one."""
+        for button, which in ((self.store_a_button, "A"), (self.store_b_button, "B")):
+            button.setText(f"Selection ({n:,}) → {which}" if n else f"Selection → {which}")
+            button.setEnabled(n > 0)
 
     def directions(self) -> list:
         """The directions that have sliders now."""
@@ -249,7 +291,12 @@ class DirectionBox(QWidget):
         self.codes_combo.setVisible(kind == "ganspace")
         for w in self._attribute_widgets:
             w.setVisible(kind == "attribute")
-        self.factor_combo.setVisible(kind == "attribute" and self.by_combo.currentData() == "factor")
+        by = self.by_combo.currentData()
+        self.factor_combo.setVisible(kind == "attribute" and by == "factor")
+        for w in (self.target_combo, self._minus, self.reference_combo):
+            w.setVisible(kind == "attribute" and by in ("class", "factor"))
+        for w in self._set_widgets:
+            w.setVisible(kind == "attribute" and by == "sets")
         self.compute_button.setVisible(kind != "axis")
 
     def _fill_groups(self) -> None:
@@ -257,14 +304,16 @@ class DirectionBox(QWidget):
         if by == "class":
             items = self._classes
         elif by == "factor" and self._factors:
-            n = self._factors[max(self.factor_combo.currentIndex(), 0)][1]
-            items = [f"value {v}" for v in range(int(n))]
+            f = max(self.factor_combo.currentIndex(), 0)
+            n = self._factors[f][1]
+            named = self._factor_values[f] if f < len(self._factor_values) else []
+            items = list(named) if len(named) == int(n) else [f"value {v}" for v in range(int(n))]
         else:
             items = []
         for combo, default in ((self.target_combo, 1), (self.reference_combo, 0)):
             combo.clear()
             combo.addItems(items)
             combo.setCurrentIndex(min(default, len(items) - 1))
+            widest = max((combo.fontMetrics().horizontalAdvance(t) for t in items), default=0)
+            combo.setMinimumWidth(min(widest + 40, 240))  # the whole word ("0.16 rad") beside the arrow
         self._show_parameters()
-        for w in (self.target_combo, self.reference_combo):
-            w.setVisible(self.kind() == "attribute" and by != "selection")

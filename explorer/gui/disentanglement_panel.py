@@ -297,8 +297,8 @@ class DisentanglementPanel(QWidget):
         k, cols = codes.shape[:2]
         images = decode_codes(m.model, codes.reshape(k * cols, d))
         self.traversal_images = images.reshape(k, cols, *images.shape[1:])
-        self.traversal_labels = [f"{n} → z{c} (I = {mi[i, c]:.2f} nats)" for i, (n, c) in enumerate(
-            zip(names, carriers, strict=True))]
+        self.traversal_labels = [f"{n}{self._values_of(i, n)} → z{c} (I = {mi[i, c]:.2f} nats)"
+                                 for i, (n, c) in enumerate(zip(names, carriers, strict=True))]
         values = np.linspace(-TRAVERSAL_SPAN, TRAVERSAL_SPAN, cols)
         fig, _, _ = render_grid_figure(self.traversal_images, self.traversal_labels, [f"{v:+.1f}" for v in values],
                                        f"carrier z_j of each factor, −3σ … +3σ of p(z), from {base}",
@@ -306,6 +306,16 @@ class DisentanglementPanel(QWidget):
         arr = np.asarray(fig.convert("RGB"), np.float32).transpose(2, 0, 1) / 255.0
         self.carrier_label.setText("")
         self.carrier_label.setPixmap(QPixmap.fromImage(to_qimage(arr)))
+
+    def _values_of(self, k: int, name: str) -> str:
+        """" (square, ellipse, heart)" / " (0.5 … 1)": factor ``k``'s values when the open dataset has that factor."""
+        from explorer.data.factor_values import value_summary
+
+        ds = self.session.dataset
+        if ds is None or ds.factors is None or k >= ds.factors.shape[1] or \
+                (ds.factor_names and (k >= len(ds.factor_names) or ds.factor_names[k] != name)):
+            return ""
+        return f" ({value_summary(ds, k)})"
 
     @staticmethod
     def _base_code(m, d: int):

@@ -92,6 +92,7 @@ class LatentController:
         box.compute_requested.connect(self._on_directions_requested)
         box.cleared.connect(self._on_directions_cleared)
         box.offset_changed.connect(self._on_direction_offset)
+        box.store_requested.connect(self._on_store_attribute_set)  # "selection A − selection B"
         session.directions_changed.connect(self._on_directions_changed)
         session.slider_code_changed.connect(self._on_session_slider_code)  # set by a core function, a restore …
         session.dataset_changed.connect(self._fill_direction_groups)
@@ -179,14 +180,16 @@ class LatentController:
         classes = list(ds.class_names or []) if ds is not None and ds.labels is not None else []
         if ds is not None and ds.labels is not None and not classes:
             classes = [str(c) for c in range(int(np.max(ds.labels)) + 1)]
-        factors, sizes = [], []
+        factors, sizes, values = [], [], []
         if ds is not None and ds.factors is not None:
+            from explorer.data.factor_values import class_labels
             from explorer.data.factors import factor_classes
 
             _, sizes, _ = factor_classes(ds.factors)
             factors = list(ds.factor_names or [f"factor {k}" for k in range(ds.factors.shape[1])])
+            values = [class_labels(ds, k) for k in range(ds.factors.shape[1])]  # "square", "0.5", "0.16 rad"
         box = self.sliders.directions
-        box.set_groups(classes, factors, [int(s) for s in sizes])
+        box.set_groups(classes, factors, [int(s) for s in sizes], values)
         choice = directions_of(self.session, self._key) if self._key is not None else None
         if choice is not None and self._model is not None and len(choice.base) != int(self._model.latent_dim):
             from explorer.core.session.directions import clear_directions
@@ -194,6 +197,26 @@ class LatentController:
             clear_directions(self.session, self._key)  # saved for a model file of another latent dimension
             choice = None
         box.set_directions(choice)
+        from explorer.core.session.directions import attribute_sets_of
+
+        box.set_attribute_sets(attribute_sets_of(self.session, self._key) if self._key is not None else None)
+        box.set_selection_size(len(self.session.selection))
+
+    def _on_store_attribute_set(self, which: str) -> None:
+        from explorer.core.session.directions import store_attribute_set
+
+        box = self.sliders.directions
+        if self._key is None:
+            box.status.setText("Open a model first.")
+            return
+        try:
+            sets = store_attribute_set(self.session, self._key, which)
+        except ValueError as exc:
+            box.status.setText(f"{exc}.".replace("..", "."))
+            return
+        stored = "B is every image not in A" if which == "rest" else \
+            f"Stored {len(sets.a if which == 'A' else sets.b):,} selected images as {which}"
+        box.status.setText(f"{stored}; press Compute directions for A − {'B' if sets.b is not None else 'rest'}.")
 
     def _on_directions_requested(self, params: dict) -> None:
         from explorer.core.session.directions import compute_directions, set_directions
@@ -243,6 +266,9 @@ class LatentController:
         from explorer.core.session.directions import directions_of
 
         if key == self._key:
+            from explorer.core.session.directions import attribute_sets_of
+
+            self.sliders.directions.set_attribute_sets(attribute_sets_of(self.session, key))
             self.sliders.directions.set_directions(directions_of(self.session, key))
             self._update_traversal_source()
 
@@ -275,6 +301,7 @@ class LatentController:
 
     def _on_selection_changed(self) -> None:
         self.sliders.set_selection_available(len(self.session.selected_points(self.presenter.shown_key)) > 0)
+        self.sliders.directions.set_selection_size(len(self.session.selection))
 
     def _on_from_selection(self) -> None:
         z, sel = self._selected()

@@ -168,7 +168,7 @@ def test_sefa_axes_and_attribute_directions_of_the_session(tmp_path, factor_file
     level = s.dataset.factors[:, 1]
     diff = z[level == 3].mean(0) - z[level == 0].mean(0)
     np.testing.assert_allclose(fac.vector, diff / np.linalg.norm(diff), atol=1e-6)
-    assert fac.name == "level = 3 − level = 0"
+    assert fac.name == "level 3 − level 0"  # factor values by name (explorer.data.factor_values)
     s.select(np.array([1, 4, 7]))
     (sel,) = compute_directions(s, key, "attribute", by="selection")
     mask = np.isin(np.arange(90), [1, 4, 7])

@@ -75,7 +75,8 @@ def test_compute_shows_the_stored_evaluation_and_exports_it(make_window, qtbot, 
     codes = traversal_codes(z, carriers, prior_range(4, 3.0), 9).reshape(-1, 4)
     expected = decode_codes(w.session.active.model, codes).reshape(2, 9, 1, 28, 28)
     np.testing.assert_allclose(panel.traversal_images, expected, atol=1e-6)
-    assert panel.traversal_labels[0].startswith(f"kind → z{carriers[0]}")
+    assert panel.traversal_labels[0].startswith(f"kind (0, 1, 2) → z{carriers[0]}")  # the factor's values
+    assert panel.traversal_labels[1].startswith(f"level (0, 1, 2, 3) → z{carriers[1]}")
     assert not panel.carrier_label.pixmap().isNull()
     w.session.set_slider_code(key, np.full(4, 0.5, np.float32))  # the rows follow the sliders' code
     codes = traversal_codes(np.full(4, 0.5, np.float32), carriers, prior_range(4, 3.0), 9).reshape(-1, 4)

@@ -322,9 +322,12 @@ class CompareViews:
             return captions.Colouring("dimension", values=values, vmin=float(lo), vmax=float(hi),
                                       title=f"z[{dim}] of {source.name}")
         if mode == "factor" and ds is not None and ds.factors is not None and self.colour.dim < ds.factors.shape[1]:
+            from explorer.data.factor_values import value_labels
+
+            levels = np.unique(ds.factors[:, self.colour.dim])
             return captions.colouring("factor", n, factors=ds.factors[idx], dim=self.colour.dim,
-                                      factor_names=ds.factor_names,
-                                      factor_levels=np.unique(ds.factors[:, self.colour.dim]))
+                                      factor_names=ds.factor_names, factor_levels=levels,
+                                      value_names=value_labels(ds, self.colour.dim, levels, True))
         series = self._compared_nll_series() if mode == "nll" else None
         if series is not None and panel.key in series:  # each model's own −log p(x), one unit, one range for all
             values, title = series[panel.key]

@@ -16,7 +16,8 @@ from explorer.core.latent.directions import (
 )
 
 __all__ = ["KINDS", "KIND_TITLES", "DirectionChoice", "compute_directions", "attribute_groups", "set_directions",
-           "clear_directions", "set_direction_offset", "directions_of", "follow_slider_code", "MAX_DIRECTIONS"]
+           "clear_directions", "set_direction_offset", "directions_of", "follow_slider_code", "MAX_DIRECTIONS",
+           "AttributeSets", "store_attribute_set", "attribute_sets_of", "clear_attribute_sets"]
 
 #: The direction kinds of the sliders panel's chooser, in its order.
 KINDS = ("axis", "ganspace", "sefa", "attribute")
@@ -24,6 +25,8 @@ KINDS = ("axis", "ganspace", "sefa", "attribute")
 KIND_TITLES = {"axis": "Axes of z", "ganspace": "GANSpace", "sefa": "SeFa", "attribute": "Attribute vector"}
 #: At most this many directions are chosen at once (sliders shown).
 MAX_DIRECTIONS = 64
+#: Dataset indices of stored selections are below this (as the session file's other indices).
+MAX_INDEX = 1 << 40
 
 
 @dataclass
@@ -85,6 +88,97 @@ class DirectionChoice:
         return cls(str(data.get("kind")), [Direction.from_dict(d) for d in data["directions"]], base, offsets)
 
 
+@dataclass
+class AttributeSets:
+    """Two stored selections of one model, for the attribute vector "selection A − selection B".
+
+    Attributes
+    ----------
+    a, b : numpy.ndarray of int64 or None
+        Sorted distinct dataset indices; ``a`` None: not stored yet; ``b`` None: "the rest"
+        (every image of the codes not in A).
+    dataset_id : str
+        `explorer.core.workspace.dataset_identity` of the dataset the indices are of: a set
+        stored on another dataset is refused, not silently reused.
+    """
+
+    a: np.ndarray | None = None
+    b: np.ndarray | None = None
+    dataset_id: str = ""
+
+    def to_dict(self) -> dict:
+        """The ``"attribute_sets"`` entry of a model in the ``.lxs``."""
+        return {"A": None if self.a is None else [int(i) for i in self.a],
+                "B": None if self.b is None else [int(i) for i in self.b], "dataset": self.dataset_id}
+
+    @classmethod
+    def from_dict(cls, data) -> AttributeSets:
+        """Inverse of `to_dict`; ValueError (one sentence) unless A and B are lists of dataset indices or null."""
+        if not isinstance(data, dict) or not isinstance(data.get("dataset", ""), str) \
+                or len(data.get("dataset", "")) > 1000 or set(data) - {"A", "B", "dataset"}:
+            raise ValueError("the stored selections must be an object with \"A\", \"B\" and \"dataset\"")
+        out = []
+        for which in ("A", "B"):
+            v = data.get(which)
+            if v is not None and not (isinstance(v, list) and len(v) <= MAX_INDEX and all(
+                    isinstance(i, int) and not isinstance(i, bool) and 0 <= i < MAX_INDEX for i in v)):
+                raise ValueError(f"stored selection {which} must be a list of dataset indices or null")
+            out.append(None if v is None else np.unique(np.asarray(v, np.int64)))
+        return cls(out[0], out[1], data.get("dataset", ""))
+
+
+def attribute_sets_of(session, key=None) -> AttributeSets | None:
+    """Model ``key``'s stored selections A and B (default: active model), or None."""
+    m = session.state(session.active_key if key is None else key)
+    return None if m is None else getattr(m, "attribute_sets", None)
+
+
+def store_attribute_set(session, key, which: str, indices=None) -> AttributeSets:
+    """Store the current selection (or ``indices``) as group A or B of model ``key``'s attribute vector.
+
+    ``which`` "A" or "B" stores the selection (dataset indices); "rest" makes B every image
+    not in A. Storing A on another dataset than the stored B forgets B. Announced by
+    ``directions_changed(key)``, saved in the session file (``attribute_sets``).
+
+    Raises
+    ------
+    ValueError
+        No dataset, an empty selection, or ``which`` not "A", "B" or "rest".
+    """
+    m = _model_state(session, key)
+    if session.dataset is None:
+        raise ValueError("open a dataset first: A and B are selections of its images")
+    if which not in ("A", "B", "rest"):
+        raise ValueError(f"store the selection as 'A', 'B' or 'rest', not {which!r}")
+    old = getattr(m, "attribute_sets", None)
+    sets = AttributeSets(dataset_id=session.dataset_id or "") if old is None or old.dataset_id != (
+        session.dataset_id or "") else AttributeSets(old.a, old.b, old.dataset_id)
+    if which == "rest":
+        sets.b = None
+    else:
+        idx = np.unique(np.asarray(session.selection if indices is None else indices, np.int64).ravel())
+        idx = idx[(idx >= 0) & (idx < len(session.dataset))]
+        if len(idx) == 0:
+            raise ValueError(f"select some images first, then store them as {which}")
+        if which == "A":
+            sets.a = idx
+        else:
+            sets.b = idx
+    m.attribute_sets = sets
+    session.directions_changed.emit(m.key)
+    session.mark_dirty()
+    return sets
+
+
+def clear_attribute_sets(session, key=None) -> None:
+    """Forget model ``key``'s stored selections A and B."""
+    m = session.state(session.active_key if key is None else key)
+    if m is not None and getattr(m, "attribute_sets", None) is not None:
+        m.attribute_sets = None
+        session.directions_changed.emit(m.key)
+        session.mark_dirty()
+
+
 def _finite_list(v) -> bool:
     from explorer.limits import MAX_LATENT_DIM, finite_number
 
@@ -115,12 +209,14 @@ def attribute_groups(session, key, by: str, target, reference=None) -> tuple[np.
     session : Session
     key : str or None
         An open model whose codes are of the dataset (default: active).
-    by : {"class", "factor", "selection"}
-        ``"class"``: labels ``target`` minus ``reference``; ``"factor"``: ``target`` and
-        ``reference`` are ``(factor index, value class)`` pairs (value classes as
-        `explorer.data.factors.factor_classes` numbers them); ``"selection"``: the selected
+    by : {"class", "factor", "selection", "sets"}
+        ``"class"``: labels ``target`` minus ``reference`` (None: minus every other class);
+        ``"factor"``: ``target`` and ``reference`` are ``(factor index, value class)`` pairs
+        (value classes as `explorer.data.factors.factor_classes` numbers them; ``reference``
+        None: minus every other value of the target's factor); ``"selection"``: the selected
         images minus the rest (``target``/``reference`` ignored) or minus the dataset indices
-        ``reference`` when given.
+        ``reference`` when given; ``"sets"``: the stored selection A minus the stored B (or
+        minus the rest when B is "the rest"; :func:`store_attribute_set`).
     target, reference
         See ``by``.
 
@@ -129,7 +225,7 @@ def attribute_groups(session, key, by: str, target, reference=None) -> tuple[np.
     target_points, reference_points : numpy.ndarray of int64
         Indices into ``codes.z``.
     name : str
-        E.g. "ellipse − square", "shape = 1 − shape = 0", "selection − rest".
+        E.g. "Sneaker − Sandal", "ellipse − square", "scale 1 − scale 0.5", "selection − rest".
 
     Raises
     ------
@@ -150,28 +246,53 @@ def attribute_groups(session, key, by: str, target, reference=None) -> tuple[np.
         def word(c):
             return names[c] if int(c) < len(names) else str(int(c))
 
-        t, r, name = lab == int(target), lab == int(reference), f"{word(int(target))} − {word(int(reference))}"
+        t = lab == int(target)
+        if reference is None:  # one class against all the others
+            r, name = ~t, f"{word(int(target))} − rest"
+        else:
+            r, name = lab == int(reference), f"{word(int(target))} − {word(int(reference))}"
     elif by == "factor":
+        from explorer.data.factor_values import class_labels
         from explorer.data.factors import factor_classes
 
         if ds.factors is None:
             raise ValueError(f"dataset '{ds.name}' has no ground-truth factors")
         classes = factor_classes(ds.factors)[0][idx]
-        (ft, vt), (fr, vr) = target, reference
+        ft, vt = (int(x) for x in target)
+        if not 0 <= ft < classes.shape[1]:
+            raise ValueError(f"dataset '{ds.name}' has factors 0..{classes.shape[1] - 1}, not {ft}")
 
-        def fn(f):
-            return ds.factor_names[f] if ds.factor_names and f < len(ds.factor_names) else f"factor {f}"
+        def word(f, v):  # "ellipse", "scale 0.5" (`explorer.data.factor_values`)
+            labels = class_labels(ds, f, with_name=True)
+            return labels[v] if 0 <= v < len(labels) else f"factor {f} = {v}"
 
-        t, r = classes[:, int(ft)] == int(vt), classes[:, int(fr)] == int(vr)
-        name = f"{fn(int(ft))} = {int(vt)} − {fn(int(fr))} = {int(vr)}"
+        t = classes[:, ft] == vt
+        if reference is None:  # one value against the factor's other values
+            r, name = classes[:, ft] != vt, f"{word(ft, vt)} − rest"
+        else:
+            fr, vr = (int(x) for x in reference)
+            if not 0 <= fr < classes.shape[1]:
+                raise ValueError(f"dataset '{ds.name}' has factors 0..{classes.shape[1] - 1}, not {fr}")
+            r, name = classes[:, fr] == vr, f"{word(ft, vt)} − {word(fr, vr)}"
     elif by == "selection":
         sel = np.isin(idx, np.asarray(session.selection, np.int64))
         if reference is None:
             t, r, name = sel, ~sel, "selection − rest"
         else:
             t, r, name = sel, np.isin(idx, np.asarray(reference, np.int64)), "selection − reference"
+    elif by == "sets":
+        sets = getattr(m, "attribute_sets", None)
+        if sets is None or sets.a is None:
+            raise ValueError("store a selection as A first (then one as B, or B = the rest)")
+        if sets.dataset_id != (session.dataset_id or ""):
+            raise ValueError("the stored selections A and B are of another dataset; store them again")
+        t = np.isin(idx, sets.a)
+        if sets.b is None:
+            r, name = ~t, "A − rest"
+        else:
+            r, name = np.isin(idx, sets.b), "A − B"
     else:
-        raise ValueError(f"attribute groups are by 'class', 'factor' or 'selection', got {by!r}")
+        raise ValueError(f"attribute groups are by 'class', 'factor', 'selection' or 'sets', got {by!r}")
     if not t.any() or not r.any():
         raise ValueError(f"the attribute vector {name} needs two non-empty groups")
     return np.flatnonzero(t), np.flatnonzero(r), name

@@ -78,6 +78,7 @@ def _model_entry(m: ModelState, base: Path) -> dict:
         "keypoints": [{"label": k.label, "z": [float(v) for v in k.z], "dataset_index": k.dataset_index}
                       for k in m.keypoints],
         "directions": None if m.directions is None else m.directions.to_dict(),
+        "attribute_sets": None if m.attribute_sets is None else m.attribute_sets.to_dict(),
     }
 
 
@@ -325,6 +326,7 @@ def restore_session(session, sd: SessionDoc) -> list:
         state.want_spec, state.want_view_range, state.want_clustering = m.projection, m.view_range, m.clustering
         state.gan_points, state.slider_code, state.keypoints = m.gan_points, m.slider_code, list(m.keypoints)
         state.directions = m.directions
+        state.attribute_sets = m.attribute_sets
         if results is not None and saved:
             state.results = {"file": results, "index": i, "sha256": saved}
         tasks.extend(session.open_model_tasks(state))  # a cache look-up first: painted before torch loads

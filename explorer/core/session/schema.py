@@ -47,6 +47,7 @@ class ModelPlan:
     slider_code: np.ndarray | None
     keypoints: list[Keypoint]
     directions: Any = None  # DirectionChoice of the latent sliders, or None
+    attribute_sets: Any = None  # AttributeSets (stored selections A, B), or None
 
 
 @dataclass
@@ -234,8 +235,16 @@ def _model(c: _Check, m: Any, i: int) -> ModelPlan:
             raise c.fail(f"has bad slider directions for {where}: {exc}") from None
         if slider is not None and len(directions.base) != len(slider):
             raise c.fail(f"has slider directions and a slider code of different lengths for {where}")
+    sets = None
+    if m.get("attribute_sets") is not None:
+        from explorer.core.session.directions import AttributeSets
+
+        try:
+            sets = AttributeSets.from_dict(m["attribute_sets"])
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise c.fail(f"has bad stored selections (attribute_sets) for {where}: {exc}") from None
     return ModelPlan(m["path"], sha, c.spec(m.get("projection"), f"projection for {where}"), view_range,
-                     clustering, gan, slider, keypoints, directions)
+                     clustering, gan, slider, keypoints, directions, sets)
 
 
 def parse_document(doc: Any, path: Path, version: int) -> Plan:

@@ -154,6 +154,9 @@ class ModelState:
     directions : DirectionChoice or None
         The directions the latent sliders move along (GANSpace, SeFa, attribute vectors;
         `explorer.core.session.directions`); None: the axes of z.
+    attribute_sets : AttributeSets or None
+        Selections stored as A and B for the attribute vector "A − B"
+        (`explorer.core.session.directions.store_attribute_set`).
     """
 
     key: str
@@ -182,6 +185,7 @@ class ModelState:
     results: dict | None = None
     evaluations: dict = field(default_factory=dict)
     directions: Any = None  # DirectionChoice of the latent sliders (explorer.core.session.directions), or None
+    attribute_sets: Any = None  # AttributeSets: stored selections A and B for an attribute vector, or None
 
     @property
     def name(self) -> str:

@@ -102,9 +102,12 @@ class ViewState:
             return captions.colouring("nll", n, values=values[codes.indices] if codes.indices is not None else values,
                                       value_title=title)
         if col.mode == "factor":
+            from explorer.data.factor_values import value_labels
+
             f = ds.factors if codes.indices is None else ds.factors[codes.indices]
+            levels = np.unique(ds.factors[:, col.dim])
             return captions.colouring("factor", n, factors=f, dim=col.dim, factor_names=ds.factor_names,
-                                      factor_levels=np.unique(ds.factors[:, col.dim]))
+                                      factor_levels=levels, value_names=value_labels(ds, col.dim, levels, True))
         return captions.colouring("none", n)
 
     def set_view_range(self, key: str, view_range) -> None:
