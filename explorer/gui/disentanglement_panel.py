@@ -70,8 +70,9 @@ class DisentanglementPanel(QWidget):
         self.settings_combo = QComboBox(self)
         self.settings_combo.addItem("fast", "fast")
         self.settings_combo.addItem("reference (disentanglement_lib, minutes)", "reference")
-        self.settings_combo.setToolTip("fast: histogram-boosted DCI on 3,000 / 1,500 points, 300 / 150 votes for the "
-                                       "β-VAE and FactorVAE scores; reference: disentanglement_lib's settings")
+        self.settings_combo.setToolTip("fast: histogram-boosted DCI on the same 10,000 / 5,000 points, 300 / 150 votes "
+                                       "for the β-VAE and FactorVAE scores; reference: disentanglement_lib's settings. "
+                                       "Another N than 10,000 makes them \"custom\"")
         self.n_spin = QSpinBox(self)
         self.n_spin.setRange(20, 100_000)
         self.n_spin.setSingleStep(1000)
@@ -242,7 +243,11 @@ class DisentanglementPanel(QWidget):
                 s = rec.get("settings") or {}
                 notes = " ".join(s.get("notes") or [])
                 stale = "" if ev.dataset_id == self.session.dataset_id else " Computed on another dataset."
-                self.status.setText(f"{m.name}: {s.get('name')} settings, N = {rec.get('n_train', 0):,} training / "
+                name = s.get("name")
+                if name == "custom":  # the named settings at another N (disentanglement_settings)
+                    base = "reference" if s.get("dci_classifier") == "gbt" else "fast"
+                    name = f"custom ({base} at another N; fast and reference use 10,000 / 5,000 points)"
+                self.status.setText(f"{m.name}: {name} settings, N = {rec.get('n_train', 0):,} training / "
                                     f"{rec.get('n_test', 0):,} test points, seed {s.get('seed')}, representation: "
                                     f"{s.get('representation')}, scikit-learn {rec.get('sklearn_version')}."
                                     f"{stale} {notes}".strip())

@@ -57,6 +57,8 @@ def test_compute_shows_the_stored_evaluation_and_exports_it(make_window, qtbot, 
                     timeout=60_000)
     ev = w.session.evaluation(key, "disentanglement")
     assert ev.record["n_train"] == 40 and ev.record["settings"]["seed"] == 2
+    assert "custom (reference at another N; fast and reference use 10,000 / 5,000 points) settings, N = 40 " \
+        "training / 20 test points" in panel.status.text()
     rows = disentanglement_table(ev)
     assert panel.table.rowCount() == len(rows) == 9
     for i, r in enumerate(rows):
