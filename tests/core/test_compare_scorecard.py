@@ -287,3 +287,13 @@ def test_other_families_become_columns_when_their_records_are_present():
     assert card.cell(0, "disentanglement.dci.informativeness").value == 0.9
     assert "N = 10,000 train / 5,000 test" in card.columns[card.column("disentanglement.mig")].header
     assert "— " in scorecard_markdown(card) or "—" in scorecard_markdown(card)
+
+
+def test_the_compression_ratio_is_a_rate_never_marked_best():
+    from explorer.core.compare.columns import _reconstruction_columns
+
+    records = [{"reconstruction": {"precision": "float32", "compression_ratio": r, "psnr_db": p, "n_images": 10}}
+               for r, p in ((24.5, 20.0), (49.0, 18.0))]
+    cols = {c.key: c for c in _reconstruction_columns(records)}
+    assert cols["reconstruction.float32.compression_ratio"].direction is None
+    assert cols["reconstruction.float32.psnr_db"].direction == "higher"

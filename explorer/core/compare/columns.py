@@ -213,7 +213,7 @@ def _reconstruction_columns(records: Sequence[dict]) -> list[Column]:
         cols += [
             Column(f"reconstruction.{p}.compression_ratio", "reconstruction", f"ratio {p}",
                    "×, original image bits H·W·C·8 / code bits d·b", lambda r, g=get: g(r, "compression_ratio"),
-                   "higher", fmt=".3g"),
+                   None, fmt=".3g"),  # a rate, not a score: judged only with PSNR (rate–distortion), never "best"
             Column(f"reconstruction.{p}.psnr_db", "reconstruction", f"PSNR {p}",
                    f"dB, data range 1, decode(code at {p}), mean and 95 % CI, N = {n}",
                    lambda r, g=get: g(r, "psnr_db"), "higher", lambda r, c=ci: c(r, "psnr_db_ci95"),
