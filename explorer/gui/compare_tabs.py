@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import textwrap
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -246,7 +247,8 @@ class ScorecardView(QWidget):
         self.table = QTableWidget(0, 0, self)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().setMaximumWidth(460)
+        self.table.verticalHeader().setMaximumWidth(480)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setWordWrap(True)
         outer.addWidget(self.table, 1)
         self.notes = QLabel("Compute the scorecard: clustering and reconstruction of every compared model on the "
@@ -282,7 +284,9 @@ class ScorecardView(QWidget):
         self.table.setColumnCount(len(card.names))
         self.table.setHorizontalHeaderLabels(card.names)
         for i, c in enumerate(cols):
-            item = QTableWidgetItem(c.name + (f" ({c.detail})" if c.detail else ""))
+            # the units and N wrapped under the name (one line was cut off at the header's width)
+            units = textwrap.fill(f"({c.detail})", 64, break_on_hyphens=False, break_long_words=False)
+            item = QTableWidgetItem(c.name + ("\n" + units if c.detail else ""))
             item.setToolTip(c.header + ("" if c.direction is None else f" — {c.direction} is better"))
             self.table.setVerticalHeaderItem(i, item)
         for j, row in enumerate(card.cells):

@@ -134,6 +134,14 @@ def test_scorecard_tab_shows_the_table_marks_the_best_and_exports(three_models, 
         assert item.text().startswith(f"{cell.value:.4f}") and item.font().bold() == cell.best
     assert "120" in sv.notes.text()
     assert any("4bit" in sv.table.verticalHeaderItem(k).text() for k in range(sv.table.rowCount()))
+    header = sv.table.verticalHeader()  # the whole name and units show, wrapped, not cut at the header's width
+    for k, c in enumerate(card.columns):
+        text = sv.table.verticalHeaderItem(k).text()
+        assert text.replace("\n", " ") == c.name + (f" ({c.detail})" if c.detail else "")
+        lines = text.split("\n")
+        assert max(header.fontMetrics().horizontalAdvance(line) for line in lines) <= header.width()
+        assert header.sectionSize(k) >= len(lines) * header.fontMetrics().height()
+    window.grab().save(str(tmp_path / "scorecard.png"))
     window.compare_presenter.export_scorecard(str(tmp_path / "t.tex"))
     tex = (tmp_path / "t.tex").read_text()
     assert "\\toprule" in tex and sv.notes.text() == f"Wrote {tmp_path / 't.tex'}."
