@@ -242,7 +242,7 @@ def _unzipped_size(path: Path) -> int:
     try:
         with zipfile.ZipFile(path) as zf:
             return sum(info.file_size for info in zf.infolist())
-    except (OSError, zipfile.BadZipFile):
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile):  # ValueError: a damaged name (UnicodeDecodeError)
         return 0
 
 
@@ -257,7 +257,7 @@ def _numpy_kind(path: Path, head: bytes) -> str | None:
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-    except (OSError, zipfile.BadZipFile):
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile):  # ValueError: a damaged name (UnicodeDecodeError)
         return None
     if names and all(n.endswith(".npy") for n in names):
         return "NumPy archive (.npz)"

@@ -367,6 +367,7 @@ def read_archive(path) -> tuple[object, dict[str, bytes], dict[str, StorageRecor
             raise NotChecked("not a zip archive")
     with zipfile.ZipFile(path) as zf:
         infos = zf.infolist()
+        _check_layout(path, infos, zf.start_dir)
         names = [i.filename for i in infos]
         prefix = names[0].split("/", 1)[0] + "/" if names and "/" in names[0] else None
         if prefix is None or len(set(names)) != len(names):
@@ -399,17 +400,80 @@ def read_archive(path) -> tuple[object, dict[str, bytes], dict[str, StorageRecor
     return obj, blobs, storages
 
 
-def _plain(value, depth: int = 0) -> bool:
-    """Whether ``value`` is made only of dicts, lists, tuples, str, int, float, bool and None (no tensors)."""
+#: Flag bits of a record torch.save writes (data descriptor 0x08, UTF-8 names 0x800); nothing else.
+_ALLOWED_FLAGS = (0x0, 0x8, 0x800, 0x808)
+_LOCAL = struct.Struct("<IHHHHHIIIHH")  # the 30-byte local file header
+_DESCRIPTOR = struct.Struct("<IIII")  # signature, CRC-32, compressed and plain size
+
+
+def _check_layout(path: Path, infos, start_dir: int) -> None:
+    """Refuse an archive whose records are not laid out back to back from byte 0, as torch.save writes them.
+
+    Python's `zipfile` is more lenient than torch's reader: it shifts every offset past bytes
+    prepended to the archive, and reads a stored record up to its plain size whatever its
+    compressed size says. torch refuses both; so does this check: every record starts where
+    the previous one ended (the first at 0), its local header names it and agrees with the
+    central directory (stored, sizes equal, the same flags and CRC, in the header or in the
+    16-byte data descriptor after the data), and the central directory follows the last one.
+
+    Raises
+    ------
+    NotChecked
+        Any difference (the file then goes to the torch loader, which says what is wrong).
+    """
+    pos = 0
+    with open(path, "rb") as f:
+        for info in sorted(infos, key=lambda i: i.header_offset):
+            name = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
+            if (info.header_offset != pos or info.compress_size != info.file_size
+                    or info.flag_bits not in _ALLOWED_FLAGS):
+                raise NotChecked("the archive's records are not laid out as torch.save writes them")
+            f.seek(pos)
+            head = f.read(_LOCAL.size)
+            if len(head) != _LOCAL.size:
+                raise NotChecked("the archive is truncated")
+            sig, _ver, flags, method, _t, _d, crc, csize, usize, nlen, elen = _LOCAL.unpack(head)
+            if sig != 0x04034B50 or flags != info.flag_bits or method != 0 or f.read(nlen) != name:
+                raise NotChecked(f"the local header of {info.filename!r} differs from the central directory")
+            end = pos + _LOCAL.size + nlen + elen + info.file_size
+            if flags & 0x8:
+                f.seek(end)
+                desc = f.read(_DESCRIPTOR.size)
+                if len(desc) != _DESCRIPTOR.size:
+                    raise NotChecked("the archive is truncated")
+                dsig, crc, csize, usize = _DESCRIPTOR.unpack(desc)
+                if dsig != 0x08074B50:
+                    raise NotChecked(f"the data descriptor of {info.filename!r} is not torch.save's")
+                end += _DESCRIPTOR.size
+            if crc != info.CRC or csize != info.file_size or usize != info.file_size:
+                raise NotChecked(f"the sizes or CRC of {info.filename!r} differ between its headers")
+            pos = end
+    if pos != start_dir:
+        raise NotChecked("the archive has bytes between its records and its central directory")
+
+
+def _plain(value, depth: int = 0, seen: set | None = None) -> bool:
+    """Whether ``value`` is made only of dicts, lists, tuples, str, int, float, bool and None (no tensors).
+
+    A container met again (a pickle may share one many times over) is not walked again, so
+    the time is linear in the number of distinct objects, not in the paths to them.
+    """
     if depth > 100:
         return False
     if value is None or type(value) in (str, int, float, bool):
         return True
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return True
     if type(value) in (list, tuple):
-        return all(_plain(v, depth + 1) for v in value)
-    if type(value) in (dict, OrderedDict):
-        return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in value.items())
-    return False
+        ok = all(_plain(v, depth + 1, seen) for v in value)
+    elif type(value) in (dict, OrderedDict):
+        ok = all(_plain(k, depth + 1, seen) and _plain(v, depth + 1, seen) for k, v in value.items())
+    else:
+        return False
+    if ok:
+        seen.add(id(value))  # the objects live as long as the pickle's result: ids are not reused meanwhile
+    return ok
 
 
 def _as_int(v):

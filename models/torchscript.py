@@ -25,7 +25,7 @@ def is_torchscript_file(path) -> bool:
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-    except (OSError, zipfile.BadZipFile):
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile):  # ValueError: a damaged name (UnicodeDecodeError)
         return False
     return any("/code/" in n for n in names) and any(n.endswith("constants.pkl") for n in names)
 

@@ -94,7 +94,7 @@ def _load(path: Path, max_bytes: int | None = None):
         return np.load(path, allow_pickle=False)
     except DatasetError:  # already one sentence (a DatasetError is a ValueError too)
         raise
-    except (zipfile.BadZipFile, EOFError) as error:
+    except (zipfile.BadZipFile, EOFError, UnicodeDecodeError) as error:  # a damaged member name: UnicodeDecodeError
         raise DatasetError(f"{quote(path)} is damaged or truncated ({error}); save or copy it again.") from None
     except OSError as error:
         raise DatasetError(f"{quote(path)} could not be read ({error.strerror or error}).") from None

@@ -126,6 +126,6 @@ def read_rows(path: Path, key: str, keep: np.ndarray | None) -> np.ndarray:
                     block = np.frombuffer(buf, dtype=dtype).reshape(stop - start, *shape[1:])
                     out[done:done + hi - lo] = block[keep[lo:hi] - start]
                     done += hi - lo
-    except (zipfile.BadZipFile, EOFError, OSError) as error:
+    except (zipfile.BadZipFile, EOFError, OSError, UnicodeDecodeError) as error:
         raise DatasetError(f"{quote(path)} is damaged: {key!r} cannot be read ({error}).") from None
     return out

@@ -259,3 +259,26 @@ def test_the_dcgan_initialisation_is_unchanged_off_the_meta_device():
     torch.manual_seed(3)
     b = DCGAN(8, (1, 28, 28))
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+
+def test_a_zip_whose_member_name_is_not_utf8_is_one_sentence(tmp_path):
+    """A damaged central directory (the UTF-8 flag on a name that is not UTF-8) once escaped as UnicodeDecodeError."""
+    import zipfile
+
+    from models.base import ModelFileError
+    from models.loading import load_any
+
+    path = tmp_path / "bad.pt"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("archive/data.pkl", b"x")
+    raw = bytearray(path.read_bytes())
+    central = raw.find(b"PK\x01\x02")
+    raw[central + 9] |= 0x08  # general-purpose flags (little-endian), bit 11 = UTF-8 names
+    name = raw.find(b"archive/data.pkl", central)
+    raw[name] = 0xAB  # not UTF-8
+    path.write_bytes(bytes(raw))
+    with pytest.raises(UnicodeDecodeError):
+        zipfile.ZipFile(path)  # what the loader met before
+    with pytest.raises(ModelFileError) as info:
+        load_any(path)
+    assert "bad.pt" in str(info.value) and "\n" not in str(info.value)

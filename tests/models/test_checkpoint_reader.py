@@ -289,3 +289,66 @@ def test_mutated_pickles_are_never_accepted_where_the_loader_refuses(tmp_path):
         refused_by_both += fast is None and isinstance(_torch_describe(path), Exception)
         path.unlink()
     assert accepted > 0 and refused_by_both > 0  # both sides of the comparison were exercised
+
+
+def _header_positions(path: pathlib.Path) -> list[int]:
+    """Byte positions of every local header, data descriptor and central-directory entry of a torch.save file."""
+    raw = path.read_bytes()
+    out = []
+    for sig, size in ((b"PK\x03\x04", 30), (b"PK\x07\x08", 16), (b"PK\x01\x02", 46), (b"PK\x05\x06", 22)):
+        start = raw.find(sig)
+        while start >= 0:
+            out.extend(range(start, min(start + size, len(raw))))
+            start = raw.find(sig, start + 1)
+    return sorted(set(out))
+
+
+def test_a_misstated_record_size_or_bytes_before_the_archive_go_to_the_loader(tmp_path):
+    """Python's zipfile reads both; torch's reader refuses both — so must the torch-free reader."""
+    good = pathlib.Path(resources.path("checkpoints", "vae_fashion.pt"))
+    raw = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as zf:
+        info = zf.getinfo("archive/data/0")
+        central = zf.start_dir + raw[zf.start_dir:].find(b"archive/data/0") - 46
+    size_at = central + 20  # the central directory's compressed size of archive/data/0
+    raw[size_at:size_at + 4] = (info.compress_size + 7).to_bytes(4, "little")
+    misstated = tmp_path / "size.pt"
+    misstated.write_bytes(bytes(raw))
+    prefixed = tmp_path / "prefixed.pt"
+    prefixed.write_bytes(b"PK\x03\x04" + bytes(60) + good.read_bytes())
+    for path in (misstated, prefixed):
+        with zipfile.ZipFile(path) as zf:
+            zf.read("archive/data.pkl")  # Python's zipfile opens it …
+        assert isinstance(_torch_describe(path), Exception)  # … the loader refuses it …
+        assert describe_checkpoint(path) is None  # … and the reader does not vouch for it
+
+
+def test_mutated_zip_headers_are_never_accepted_where_the_loader_refuses(tmp_path):
+    """Random byte changes in every local header, data descriptor and central-directory entry."""
+    good = _save_tiny(tmp_path, "vae", shape=(1, 8, 8))
+    positions = _header_positions(good)
+    raw = good.read_bytes()
+    rng = random.Random(1)
+    accepted = refused = 0
+    for i in range(150):
+        data = bytearray(raw)
+        at = rng.choice(positions)
+        data[at] = (data[at] + rng.choice([1, 7, 128, 255])) % 256
+        path = tmp_path / f"z{i}.pt"
+        path.write_bytes(bytes(data))
+        fast = _agree(path)
+        accepted += fast is not None
+        refused += fast is None
+        path.unlink()
+    assert accepted > 0 and refused > 0
+
+
+def test_a_pickle_sharing_one_list_many_times_is_walked_once_per_object():
+    """2**60 paths to the same few lists: walked per object, this returns at once (per path it never would)."""
+    from models.checkpoint_reader import _plain
+
+    x: list = [1.0]
+    for _ in range(60):
+        x = [x, x]
+    assert _plain({"extra": x}) is True
+    assert _plain({"extra": [x, object()]}) is False
