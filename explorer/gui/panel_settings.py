@@ -59,10 +59,12 @@ class SettingsBinding:
         """Store what the widgets say (connected to their change signals; no-op while loading)."""
         if self.loading:
             return
+        from explorer.core.session.panel_settings import check_panel_value
+
         values = {}
         for key, (get, _put, _widgets) in self.fields.items():
-            try:
-                values[key] = get()
+            try:  # a value the widget cannot give, or one a session file would refuse: that key stays as it was
+                values[key] = check_panel_value(self.group, key, get())
             except ValueError:
                 continue
         self.session.update_settings(self.group, **values)

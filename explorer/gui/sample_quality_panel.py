@@ -148,7 +148,7 @@ class SampleQualityPanel(QWidget):
         bar.addWidget(self.extractor_combo)
         bar.addWidget(QLabel("N samples:", self))
         self.n_spin = QSpinBox(self)
-        self.n_spin.setRange(10, 1_000_000)
+        self.n_spin.setRange(10, 200_000)  # explorer.core.sample_quality's MAX_SAMPLES
         self.n_spin.setSingleStep(1000)
         self.n_spin.setValue(10_000)
         self.n_spin.setGroupSeparatorShown(True)

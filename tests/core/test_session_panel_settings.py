@@ -89,3 +89,28 @@ def test_a_bad_panel_setting_is_one_sentence(tmp_path, files, group, entry, word
     with pytest.raises(SessionFileError, match=words) as info:
         read_session(path)
     assert "bad.lxs" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("group, values", [
+    ("sample_quality", {"n_samples": 500_000}),
+    ("likelihood", {"iwae_k": [5_000_000]}),
+    ("likelihood", {"iwae_k": list(range(1, 40))}),
+    ("disentanglement", {"settings": "custom"}),
+    ("sample_quality", {"colour": "red"}),
+])
+def test_a_value_a_session_file_would_refuse_is_refused_when_set(group, values):
+    """Otherwise the window could save a session it cannot open again (review finding)."""
+    from explorer.core.session import Session
+
+    s = Session(use_workers=False)
+    before = dict(s.settings[group])
+    with pytest.raises(ValueError):
+        s.update_settings(group, **values)
+    assert s.settings[group] == before and not s.dirty
+
+
+def test_the_limits_are_the_sample_quality_cores():
+    from explorer.core.sample_quality.jobs import MAX_SAMPLES
+    from explorer.core.session.panel_settings import PANEL_SETTINGS
+
+    assert PANEL_SETTINGS["sample_quality"]["n_samples"][2] == MAX_SAMPLES

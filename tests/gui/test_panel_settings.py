@@ -59,3 +59,17 @@ def test_the_cores_sentences_name_the_panels_controls_not_command_line_options()
                           LIKELIHOOD_WORDS) == "all 9 images of the dataset are measured; set σ or a smaller N images."
     assert "--" not in in_panel_words("use AIS (--estimator ais), which needs only the generator; --binarize "
                                       "applies to IWAE", LIKELIHOOD_WORDS)
+
+
+def test_widget_values_a_session_file_would_refuse_are_not_stored(make_window):
+    from explorer.core.sample_quality.jobs import MAX_SAMPLES
+
+    w = make_window()
+    sq = w.judging.show("SampleQualityDock")
+    assert sq.n_spin.maximum() == MAX_SAMPLES
+    lik = w.judging.show("LikelihoodDock")
+    lik.k_edit.setText("1, 100")
+    lik.k_edit.editingFinished.emit()
+    lik.k_edit.setText("1, 5000000")
+    lik.k_edit.editingFinished.emit()
+    assert w.session.settings["likelihood"]["iwae_k"] == [1, 100]

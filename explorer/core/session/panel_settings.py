@@ -9,9 +9,10 @@ group read from a session file (one sentence per bad value, the same as every ot
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-__all__ = ["PANEL_SETTINGS", "PANEL_GROUPS", "MAX_PATH_CHARS", "check_panel_settings"]
+__all__ = ["PANEL_SETTINGS", "PANEL_GROUPS", "MAX_PATH_CHARS", "check_panel_settings", "check_panel_value"]
 
 #: Longest extractor path kept (characters); longer is a bad value.
 MAX_PATH_CHARS = 4096
@@ -100,3 +101,58 @@ def check_panel_settings(c, group: str, entry: Any) -> dict[str, Any]:
                 raise c.bad(f"{what} (\"classifier\" or a file path)", value)
             out[key] = value
     return out
+
+
+class _ValueCheck:
+    """`check_panel_settings`'s checker for values set in the running app: ValueError, one sentence."""
+
+    def bad(self, what: str, value: Any) -> ValueError:
+        text = repr(value)
+        return ValueError(f"bad {what} ({text[:60] + '…' if len(text) > 60 else text})")
+
+    def obj(self, value: Any, what: str, default: dict | None = None) -> dict:
+        if value is None and default is not None:
+            return default
+        if not isinstance(value, dict):
+            raise self.bad(what, value)
+        return value
+
+    def int(self, value: Any, what: str, lo: int, hi: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise self.bad(f"{what} (an integer from {lo} to {hi})", value)
+        return value
+
+    def num(self, value: Any, what: str, lo: float, hi: float) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or not lo <= value <= hi:
+            raise self.bad(f"{what} (a number in [{lo}, {hi}])", value)
+        return float(value)
+
+    def choice(self, value: Any, what: str, options: tuple) -> Any:
+        if value not in options:
+            raise self.bad(f"{what} (one of {', '.join(map(str, options))})", value)
+        return value
+
+
+def check_panel_value(group: str, key: str, value: Any) -> Any:
+    """Check one value a judging panel stores (`Session.update_settings` does, so no saved file is refused later).
+
+    Parameters
+    ----------
+    group : str
+        A key of :data:`PANEL_SETTINGS`.
+    key : str
+    value
+        As the panel gives it (an int, a float, a str, a bool or a list of ints).
+
+    Returns
+    -------
+    The value as it is stored.
+
+    Raises
+    ------
+    ValueError
+        An unknown key, or a value the session file would not accept (one sentence, the same
+        limits as reading it).
+    """
+    return check_panel_settings(_ValueCheck(), group, {key: value})[key]

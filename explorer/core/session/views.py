@@ -9,6 +9,7 @@ import numpy as np
 
 from explorer.core import captions
 from explorer.core.projection.spec import ProjectionSpec
+from explorer.core.session.panel_settings import PANEL_SETTINGS, check_panel_value
 from explorer.core.session.state import COLOUR_MODES, Colour, Keypoint
 
 __all__ = ["ViewState"]
@@ -217,9 +218,18 @@ class ViewState:
 
     def update_settings(self, group: str, **values) -> None:
         """Change panel settings of ``group`` ("interpolation", "traversal", "reconstruction", or a judging panel's:
-        "likelihood", "sample_quality", "disentanglement" — `explorer.core.session.panel_settings`)."""
+        "likelihood", "sample_quality", "disentanglement" — `explorer.core.session.panel_settings`).
+
+        Raises
+        ------
+        ValueError
+            An unknown group, or a judging panel's value out of what a session file accepts
+            (`explorer.core.session.panel_settings.check_panel_value`; nothing is changed).
+        """
         if group not in self.settings:
             raise ValueError(f"unknown settings group {group!r}; choose one of {', '.join(self.settings)}")
+        if group in PANEL_SETTINGS:  # what the session file would refuse is refused here, before it is kept
+            values = {key: check_panel_value(group, key, value) for key, value in values.items()}
         new = {**self.settings[group], **values}
         if new != self.settings[group]:
             self.settings[group] = new
