@@ -211,7 +211,7 @@ def cli_directions(args, kind: str, load_model):
         if kind != "sefa":
             raise UserError(f"--directions {args.directions} needs --data: the codes of a dataset's images.")
         if args.index is not None:
-            raise UserError("--index and --range fitted need --data (the dataset to encode).")
+            raise UserError("--index needs --data (the dataset whose image it encodes).")
         model = load_model(args.checkpoint, args)
         return model, np.zeros(int(model.latent_dim), np.float32), sefa_directions(model, n)
 

@@ -10,7 +10,7 @@ __all__ = ["GPU_START_BATCH", "DeviceMemoryError", "is_out_of_memory", "run_batc
 #: fastest with large batches, and an out-of-memory error halves it (`run_batched`).
 GPU_START_BATCH = 4096
 
-#: The batch that last worked, per (device, what) in this process: the next call starts there.
+#: The batch that last worked, per (device, what, memo) in this process: the next call starts there.
 _WORKED: dict[tuple[str, str], int] = {}
 
 
@@ -28,7 +28,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and ("CUDA out of memory" in text or "MPS backend out of memory" in text)
 
 
-def start_batch(device, requested: int, n: int, what: str = "") -> int:
+def start_batch(device, requested: int, n: int, what: str = "", memo=None) -> int:
     """The first batch size for ``n`` items on ``device``.
 
     Parameters
@@ -41,7 +41,11 @@ def start_batch(device, requested: int, n: int, what: str = "") -> int:
     n : int
         Items to process (≥ 0).
     what : str
-        What is batched ("encode", "decode", …): the size that worked is remembered per device and kind.
+        What is batched ("encode", "decode", …): the size that worked is remembered per device,
+        kind and ``memo``.
+    memo : hashable, optional
+        What else the memory per item depends on (e.g. the model's class and image shape), so
+        a small size learnt on a large model does not slow a small one.
 
     Returns
     -------
@@ -53,12 +57,12 @@ def start_batch(device, requested: int, n: int, what: str = "") -> int:
     if kind == "cpu":
         size = requested
     else:
-        size = _WORKED.get((str(device), what), max(requested, GPU_START_BATCH))
+        size = _WORKED.get((str(device), what, memo), max(requested, GPU_START_BATCH))
     return max(1, min(int(size), max(int(n), 1)))
 
 
 def run_batched(n: int, batch_size: int, step: Callable[[int, int], None], device="cpu", what: str = "",
-                on_done: Callable[[int], None] | None = None) -> int:
+                on_done: Callable[[int], None] | None = None, memo=None) -> int:
     """Call ``step(start, stop)`` over ``[0, n)`` in batches that fit the device.
 
     On a CUDA or MPS out-of-memory error the batch is retried at half the size (torch's
@@ -80,6 +84,8 @@ def run_batched(n: int, batch_size: int, step: Callable[[int, int], None], devic
         The kind of work, for `start_batch`'s memory and the error sentence.
     on_done : callable, optional
         ``on_done(stop)`` after each batch (progress and cancel).
+    memo : hashable, optional
+        See `start_batch`.
 
     Returns
     -------
@@ -91,7 +97,7 @@ def run_batched(n: int, batch_size: int, step: Callable[[int, int], None], devic
     DeviceMemoryError
         One item does not fit (one sentence naming the device).
     """
-    size = start_batch(device, batch_size, n, what)
+    size = start_batch(device, batch_size, n, what, memo)
     start = 0
     while start < n:
         stop = min(start + size, n)
@@ -108,7 +114,7 @@ def run_batched(n: int, batch_size: int, step: Callable[[int, int], None], devic
             size = max(1, size // 2)
             continue
         if getattr(device, "type", str(device)) != "cpu":
-            _WORKED[(str(device), what)] = size
+            _WORKED[(str(device), what, memo)] = size
         start = stop
         if on_done is not None:
             on_done(stop)

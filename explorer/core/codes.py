@@ -72,7 +72,7 @@ def encode_images(
             ctx.progress(stop / n, f"encoded {stop:,} / {n:,} images")
 
     with torch.inference_mode():
-        run_batched(n, batch_size, step, device, "encode", done)
+        run_batched(n, batch_size, step, device, "encode", done, memo=(type(model).__name__, tuple(model.image_shape)))
     return out
 
 
@@ -127,7 +127,7 @@ def decode_codes(
             ctx.progress(stop / n, f"decoded {stop:,} / {n:,} codes")
 
     with torch.inference_mode():
-        run_batched(n, batch_size, step, device, "decode", done)
+        run_batched(n, batch_size, step, device, "decode", done, memo=(type(model).__name__, tuple(model.image_shape)))
     return out
 
 

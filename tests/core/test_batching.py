@@ -46,6 +46,7 @@ def test_a_gpu_starts_large_halves_after_out_of_memory_and_remembers_what_worked
         covered[start:stop] += 1
     assert covered.tolist() == [1] * n and all(stop - start <= 256 for start, stop in calls)
     assert start_batch("cuda:3", 500, n, "decode") == 256  # the next call starts there
+    assert start_batch("cuda:3", 500, n, "decode", memo=("VAE", (1, 28, 28))) == batching.GPU_START_BATCH
     assert start_batch("cuda:3", 500, n, "encode") == batching.GPU_START_BATCH  # another kind of work
     assert start_batch("cuda:0", 500, 100, "decode") == 100  # never more than asked for
 

@@ -127,7 +127,7 @@ class Extractor:
         if ctx is not None:
             ctx.progress(0.0, f"features of {what}: 0/{n:,} ({self.short_name})")
         with torch.no_grad():
-            run_batched(n, batch_size, step, self.computes_on(), "features", done)
+            run_batched(n, batch_size, step, self.computes_on(), "features", done, memo=(self.name, images.shape[1:]))
         if ctx is not None:
             ctx.progress(1.0, f"features of {what}: {n:,}/{n:,}")
         ordered = [parts[k] for k in sorted(parts)]
