@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from explorer.cli.progress import end_progress_line
 from explorer.errors import UserError
 
 __all__ = ["add_session_parser", "add_render_parsers", "cmd_session", "cmd_render_embedding", "print_session_info",
@@ -83,12 +84,9 @@ def add_render_parsers(render_sub) -> None:
 
 
 def _progress(label: str):
-    from explorer.core.jobs import JobContext
+    from explorer.cli.progress import progress_context
 
-    def report(fraction: float, message: str) -> None:
-        print(f"\r{label}: {100 * fraction:5.1f} % {message[:60]:<60}", end="", file=sys.stderr, flush=True)
-
-    return JobContext(report)
+    return progress_context(label)
 
 
 def _run_all(session, tasks) -> None:
@@ -105,7 +103,7 @@ def _run_all(session, tasks) -> None:
 
     def context(task):  # one progress line per task
         if lines:
-            print(file=sys.stderr)
+            end_progress_line()
         lines.append(task.label)
         return _progress(task.label)
 
@@ -116,7 +114,7 @@ def _run_all(session, tasks) -> None:
     except (ValueError, OSError) as exc:
         raise UserError(f"{exc.task.label} failed: {exc}") from None
     finally:
-        print(file=sys.stderr)  # end the last progress line, also before an error
+        end_progress_line()  # end the last progress line, also before an error
 
 
 def create_session(paths, data, split, limit, seed: int, projection: str, colour: tuple[str, int],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from explorer.cli.progress import end_progress_line
 from explorer.errors import UserError
 
 __all__ = ["add_compare_parser", "cmd_compare", "write_report"]
@@ -65,12 +66,9 @@ def add_compare_parser(sub) -> None:
 
 
 def _progress(label: str):
-    from explorer.core.jobs import JobContext
+    from explorer.cli.progress import progress_context
 
-    def report(fraction: float, message: str) -> None:
-        print(f"\r{label}: {100 * fraction:5.1f} % {message[:60]:<60}", end="", file=sys.stderr, flush=True)
-
-    return JobContext(report)
+    return progress_context(label)
 
 
 def write_report(comparison, card, out: Path, projection: str = "pca", align: str = "procrustes",
@@ -179,7 +177,7 @@ def cmd_compare(args) -> int:
 
     def progress(label):
         if lines:
-            print(file=sys.stderr)
+            end_progress_line()
         lines.append(label)
         return _progress(label)
 
@@ -189,7 +187,7 @@ def cmd_compare(args) -> int:
                                     umap_backend=args.umap_backend, seed=args.seed, precisions=args.precision,
                                     sample=args.sample, inversion=inversion,
                                     cache=not args.no_cache, ctx=progress("measuring"), device=device)
-        print(file=sys.stderr)
+        end_progress_line()
         for note in comparison.notes:
             print(f"latent-explorer: note: {note}", file=sys.stderr)
         card = scorecard_of(comparison, n_resamples=args.resamples)
@@ -201,7 +199,7 @@ def cmd_compare(args) -> int:
         raise UserError(f"could not write the report folder '{args.out}': {exc.strerror or exc}") from None
     finally:
         if lines:
-            print(file=sys.stderr)
+            end_progress_line()
     from explorer.core.compare.tables import scorecard_markdown
 
     print(scorecard_markdown(card))
