@@ -304,8 +304,17 @@ def cmd_info(args) -> int:
     for k, v in info.items():
         if isinstance(v, dict):
             v = ", ".join(f"{a}={b:.4g}" if isinstance(b, float) else f"{a}={b}" for a, b in v.items())
+            if k == "history_final" and v:
+                v += f" ({_HISTORY_UNITS.get(info.get('kind'), 'mean of the last epoch')})"
         print(f"{k:<{width}}  {v}")
     return 0
+
+
+#: What the numbers of ``history_final`` are, by model kind (models.train's per-epoch means).
+_HISTORY_UNITS = {"vae": "nats per image, mean of the last epoch",
+                  "gan": "losses in nats per image, d_real/d_fake mean discriminator probabilities; last epoch",
+                  "ali": "losses in nats per image, d_real/d_fake mean discriminator probabilities; last epoch",
+                  "classifier": "cross-entropy in nats per image, accuracy in [0, 1]; last epoch"}
 
 
 def cmd_evaluate(args) -> int:
