@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSpinBox,
     QSplitter,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -77,6 +78,8 @@ class LikelihoodPanel(QWidget):
         self.setObjectName("LikelihoodPanel")
 
         self.estimator = QComboBox()
+        self.estimator.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.estimator.setMinimumContentsLength(18)  # the long names elide rather than widen the dock
         for key, title in ESTIMATOR_TITLES.items():
             self.estimator.addItem(title, key)
         self.k_edit = QLineEdit("1, 10, 100, 1000")
@@ -135,7 +138,7 @@ class LikelihoodPanel(QWidget):
         left.addStretch(1)
         settings = QWidget()
         settings.setLayout(left)
-        settings.setMaximumWidth(330)
+        settings.setMaximumWidth(300)
 
         self.result = QLabel("No estimate yet: choose the settings and press Estimate.")
         self.result.setWordWrap(True)
@@ -144,7 +147,8 @@ class LikelihoodPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.result)
-        self.colour_button = QPushButton("Colour the embedding by −log p(x)")
+        self.colour_button = QPushButton("Colour by −log p(x)")
+        self.colour_button.setToolTip("Colour the embedding's points by this model's −log p(x) per image")
         self.colour_button.clicked.connect(lambda: self.session.set_colour("nll"))
         self.second_button = QToolButton()
         self.second_button.setText("Compare with a second dataset…")
@@ -179,7 +183,7 @@ class LikelihoodPanel(QWidget):
         middle.addLayout(second)
         results = QWidget()
         results.setLayout(middle)
-        results.setMinimumWidth(400)  # its long lines wrap; the width goes to the plots
+        results.setMinimumWidth(260)  # its long lines wrap; the width goes to the plots
         results.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.curve = CurvePlot()
@@ -187,11 +191,18 @@ class LikelihoodPanel(QWidget):
         self.grid = LeastLikelyGrid()
         self.grid.setMinimumWidth(2 * 78 + 30)
         self.grid.picked.connect(self.session.select)
+        # the figures are tabs beside the numbers: side by side they were wider than the dock under the
+        # embedding (1,000+ px), which then scrolled sideways and hid them
+        self.figures = QTabWidget()
+        self.figures.addTab(self.curve, "IWAE curve")
+        self.figures.addTab(self.histogram, "Histogram")
+        self.figures.addTab(self.grid, "Least likely")
+        self.figures.setMinimumWidth(240)
         split = QSplitter(Qt.Orientation.Horizontal)
-        for w in (results, self.curve, self.histogram, self.grid):
+        for w in (results, self.figures):
             split.addWidget(w)
         split.setChildrenCollapsible(False)
-        for i, stretch in enumerate((3, 3, 3, 2)):  # more room goes to the text and the plots
+        for i, stretch in enumerate((4, 5)):
             split.setStretchFactor(i, stretch)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)

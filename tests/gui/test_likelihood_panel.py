@@ -169,3 +169,12 @@ def test_switching_the_active_model_shows_that_models_result(make_window, qtbot,
     assert not panel.colour_button.isEnabled()
     s.set_active(first)
     assert panel.result.text() == shown and panel.grid.indices.size == 10
+
+
+def test_the_panel_fits_under_the_embedding_of_a_1600_px_window(make_window):
+    """Side by side, its figures needed 1,000+ px and the dock scrolled sideways; as tabs it fits in the ~900 px."""
+    w = make_window()
+    panel = w.judging.show("LikelihoodDock")
+    assert [panel.figures.tabText(i) for i in range(panel.figures.count())] == \
+        ["IWAE curve", "Histogram", "Least likely"]
+    assert panel.minimumSizeHint().width() <= 860
