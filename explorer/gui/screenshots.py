@@ -29,7 +29,8 @@ It opens the bundled demo (or ``--model``), waits for each job, and writes:
   ``44_compare_same_images.png``: the same images through every model and the rate–distortion plot.
   ``--only-compare`` makes just these two.
 - ``50_likelihood.png``: the Likelihood dock — IWAE (k up to 100) on 300 images, the digits' histogram
-  overlaid, the least likely images, the embedding coloured by −log p(x) (bits/dim).
+  overlaid (the Histogram tab; the IWAE curve and the least likely images are the other tabs), the
+  embedding coloured by −log p(x) (bits/dim).
 - ``60_sample_quality.png``, ``61_sample_quality_samples.png``, ``62_memorisation.png``: the Sample-quality
   dock (2,000 samples, bundled classifier, test split, with the floor); ``63_human_test.png``: the human test.
 - ``70_disentanglement.png``: the Disentanglement dock (scores, MI heatmap, DCI Hinton diagram, carrier
@@ -186,6 +187,7 @@ def _likelihood_shots(window, out: Path, app) -> None:
     _wait(app, lambda: _idle(window) and len(panel.histogram.series) > 1, 900, "the digits' likelihood")
     panel.colour_button.click()
     panel.grid.view.selectionModel().select(panel.grid.model.index(0), QItemSelectionModel.SelectionFlag.Select)
+    panel.figures.setCurrentWidget(panel.histogram)  # the figures are tabs: show the two datasets' histograms
     _save(window, out, "50_likelihood.png", app)
     dock.hide()
 
