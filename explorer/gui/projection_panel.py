@@ -87,6 +87,16 @@ class ProjectionPanel(QWidget):
         self.metric_combo = QComboBox(self)
         self.metric_combo.addItems(METRICS)
         self.metric_combo.setToolTip("Distance between latent codes")
+        self.backend_combo = QComboBox(self)
+        self.backend_combo.addItem("umap-learn (CPU)", "umap-learn")
+        self.backend_combo.addItem("RAPIDS cuML (GPU)", "cuml")
+        from explorer.core.projection.cuml_umap import cuml_available
+
+        if not cuml_available():  # looked up without importing it
+            item = self.backend_combo.model().item(1)
+            item.setEnabled(False)
+            item.setToolTip("RAPIDS cuML is not installed here (it needs an NVIDIA GPU)")
+        self.backend_combo.setToolTip("UMAP's implementation: umap-learn, or cuML's GPU UMAP where it is installed")
         self.seed_spin = QSpinBox(self)
         self.seed_spin.setRange(0, 2**31 - 1)
         self.seed_spin.setToolTip("random_state: the same codes, parameters and seed give the same embedding")
@@ -104,6 +114,7 @@ class ProjectionPanel(QWidget):
         form.addRow("min_dist", self.min_dist_spin)
         form.addRow("perplexity", self.perplexity_spin)
         form.addRow("metric", self.metric_combo)
+        form.addRow("backend", self.backend_combo)
         form.addRow("seed", self.seed_spin)
         row = QHBoxLayout()
         row.addWidget(self.compute_button)
@@ -170,6 +181,7 @@ class ProjectionPanel(QWidget):
         for spin in (self.min_dist_spin, self.perplexity_spin):
             spin.valueChanged.connect(self._on_params_changed)
         self.metric_combo.currentIndexChanged.connect(self._on_params_changed)
+        self.backend_combo.currentIndexChanged.connect(self._on_params_changed)
         self.compute_button.clicked.connect(self._on_compute_clicked)
         self.colour_combo.currentIndexChanged.connect(self._on_colouring_changed)
         self.factor_combo.currentIndexChanged.connect(self._on_colouring_changed)
@@ -195,7 +207,7 @@ class ProjectionPanel(QWidget):
         method = self.method()
         if method == "umap":
             params = {"n_neighbors": self.neighbors_spin.value(), "min_dist": round(self.min_dist_spin.value(), 4),
-                      "metric": self.metric_combo.currentText()}
+                      "metric": self.metric_combo.currentText(), "backend": self.backend_combo.currentData()}
             return ProjectionSpec("umap", params, self.seed_spin.value())
         if method == "tsne":
             params = {"perplexity": round(self.perplexity_spin.value(), 3), "metric": self.metric_combo.currentText()}
@@ -244,7 +256,8 @@ class ProjectionPanel(QWidget):
     def set_spec(self, spec, emit: bool = False) -> None:
         """Show ``spec`` in the controls (emits :attr:`spec_changed` only with ``emit``)."""
         blockers = [QSignalBlocker(w) for w in (self.method_combo, self.neighbors_spin, self.min_dist_spin,
-                                                 self.perplexity_spin, self.metric_combo, self.seed_spin)]
+                                                 self.perplexity_spin, self.metric_combo, self.seed_spin,
+                                                 self.backend_combo)]
         try:
             self.method_combo.setCurrentIndex(max(self.method_combo.findData(spec.method), 0))
             p = spec.params
@@ -260,6 +273,8 @@ class ProjectionPanel(QWidget):
                     self.metric_combo.addItem(str(p["metric"]))
                     i = self.metric_combo.count() - 1
                 self.metric_combo.setCurrentIndex(i)
+            if "backend" in p:
+                self.backend_combo.setCurrentIndex(max(self.backend_combo.findData(p["backend"]), 0))
             if spec.method in ("umap", "tsne"):
                 self.seed_spin.setValue(spec.seed)
         finally:
@@ -358,6 +373,7 @@ class ProjectionPanel(QWidget):
         self._form.setRowVisible(self.min_dist_spin, umap)
         self._form.setRowVisible(self.perplexity_spin, tsne)
         self._form.setRowVisible(self.metric_combo, umap or tsne)
+        self._form.setRowVisible(self.backend_combo, umap)
         self._form.setRowVisible(self.seed_spin, umap or tsne)
         self.compute_button.setVisible(umap or tsne)
         self._pform.setRowVisible(self.dim_spin, self.colour_mode() == "dimension")
