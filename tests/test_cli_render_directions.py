@@ -110,6 +110,8 @@ def test_one_value_against_the_rest_and_values_by_number(tmp_path, capsys):
     ([str(VAE_FASHION), "--directions", "sefa", "--attribute", "class:1-2"], "applies to --directions attribute"),
     ([str(VAE_FASHION), "--directions", "sefa", "--dims", "1"], "--dims picks axes"),
     ([str(VAE_FASHION), "--directions", "attribute", "--attribute", "shape=1"], "--attribute must be"),
+    ([str(VAE_FASHION), "--n-directions", "3"], "--n-directions applies to --directions ganspace"),
+    ([str(VAE_FASHION), "--directions", "sefa", "--index", "3"], "--index needs --data"),
 ])
 def test_bad_direction_input_is_one_sentence(tmp_path, monkeypatch, capsys, argv, words):
     monkeypatch.chdir(tmp_path)

@@ -123,6 +123,9 @@ def cmd_render_traversal(args) -> int:
 
     if getattr(args, "directions", "axes") != "axes" or getattr(args, "attribute", None) is not None:
         return _render_along_directions(args, ext)
+    if getattr(args, "n_directions", None) is not None:
+        raise UserError("--n-directions applies to --directions ganspace, sefa or attribute; the axes of z are "
+                        "picked with --dims.")
     model = _load_model(args.checkpoint, args)
     d = int(model.latent_dim)
     codes = images = None

@@ -66,7 +66,7 @@ def add_direction_arguments(p) -> None:
                         "of the decoder's first layer, Shen & Zhou 2021) or 'attribute' (mean code of one group "
                         "minus another, see --attribute) — the sliders panel's directions; rows span "
                         "±3 × each direction's scale")
-    p.add_argument("--n-directions", type=int_in(1, MAX_DIRECTIONS), default=5, metavar="K",
+    p.add_argument("--n-directions", type=int_in(1, MAX_DIRECTIONS), default=None, metavar="K",
                    help="with --directions ganspace|sefa: the first K directions, one row each (default 5, "
                         "as the panel)")
     p.add_argument("--attribute", type=parse_attribute, default=None, metavar="class:A-B|factor:NAME=V-W",
@@ -206,7 +206,7 @@ def cli_directions(args, kind: str, load_model):
         raise UserError("--directions attribute needs --attribute (e.g. class:A-B or factor:NAME=V-W)"
                         if kind == "attribute" else f"--attribute applies to --directions attribute, not "
                                                     f"{args.directions}.")
-    n = int(args.n_directions)
+    n = 5 if args.n_directions is None else int(args.n_directions)  # the panel's default
     if args.data is None:
         if kind != "sefa":
             raise UserError(f"--directions {args.directions} needs --data: the codes of a dataset's images.")
