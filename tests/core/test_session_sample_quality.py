@@ -280,3 +280,11 @@ def test_the_human_tests_real_set_says_when_it_is_the_subsample_open_in_the_expl
     s.run_all(s.follow_up())
     trials = ssq.human_test_session(s, key, n=10, seed=0)
     assert trials.dataset.endswith("test split, the seeded subsample of 40 images open in the explorer")
+
+
+def test_a_limit_above_the_splits_size_is_the_whole_split(opened):
+    s, key = opened
+    s.run(s.open_dataset(s.dataset_spec.spec, "test", limit=100_000, seed=1))
+    s.run_all(s.follow_up())
+    trials = ssq.human_test_session(s, key, n=10, seed=0)
+    assert trials.dataset.endswith(f"({len(s.dataset):,} images)") and "subsample" not in trials.dataset

@@ -442,7 +442,8 @@ def human_test_session(session, key: str, n: int = 100, seed: int = 0) -> HumanT
     test = HumanTest.new(len(real), len(fake), n, int(seed), model=m.name)
     ds = session.dataset
     spec = session.dataset_spec
-    sub = (f", the seeded subsample of {len(ds):,} images open in the explorer" if spec is not None and spec.limit
+    subsample = spec is not None and spec.limit is not None and len(ds) >= spec.limit  # a limit above N: all of it
+    sub = (f", the seeded subsample of {len(ds):,} images open in the explorer" if subsample
            else f" ({len(ds):,} images)")
     name = f"{ds.name} {ds.split or 'all'} split{sub}"
     return HumanTrials(test, real.images, fake, key, name)
