@@ -262,7 +262,7 @@ def test_settings_by_name():
     assert (ref.n_train, ref.n_test, ref.bins, ref.batch_size, ref.prune_std, ref.dci_classifier, ref.sap_c) == (
         10_000, 5_000, 20, 64, 0.05, "gbt", 0.01)
     fast = DisentanglementSettings.named("fast")
-    assert fast.dci_classifier == "hist_gain" and (fast.n_train, fast.n_test) == (ref.n_train, ref.n_test)
+    assert fast.dci_classifier == "gbt_binned" and (fast.n_train, fast.n_test) == (ref.n_train, ref.n_test)
     assert (fast.dci_train, fast.dci_test) == (None, None) and (ref.dci_train, ref.dci_test) == (None, None)
     with pytest.raises(ValueError, match="reference"):
         DisentanglementSettings.named("slow")

@@ -57,7 +57,7 @@ def test_the_evaluation_equals_the_orchestration_at_the_same_seed(tmp_path, fact
     s.evaluation_changed.connect(lambda k, f: seen.append((k, f)))
     fast = disentanglement_settings("fast", n=40)
     assert (fast.name, fast.n_train, fast.n_test, fast.dci_train, fast.dci_test, fast.dci_classifier) == \
-        ("custom", 40, 20, 40, 20, "hist_gain")
+        ("custom", 40, 20, 40, 20, "gbt_binned")
     settings = disentanglement_settings("reference", n=40)  # scikit-learn's GBT: quick on 40 points
     assert (settings.n_train, settings.dci_train, settings.dci_test, settings.dci_classifier) == (40, 40, 20, "gbt")
     s.run(disentanglement_task(s, key, settings, seed=3))
