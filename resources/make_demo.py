@@ -6,11 +6,16 @@ Usage (from the repository root, after installing the package)::
     python resources/make_demo.py --only vae_fashion ali_fashion
     python resources/make_demo.py --provenance-only
     python resources/make_demo.py --likelihood-only --only vae_fashion   # only the test NLL
+    python resources/make_demo.py --provenance-only --only vae_dsprites --disentanglement reference
+    python resources/make_demo.py --reference-dci-only --only vae_dsprites   # only the reference DCI
 
 Needs Fashion-MNIST's train split (``apt-get install dataset-fashion-mnist`` or
 ``$LATENT_EXPLORER_DATA``). Each checkpoint gets ``NAME.provenance.json`` (command, seed,
 epochs, wall time, final losses, test reconstruction PSNR where the model has an encoder,
-every disentanglement score for the dSprites demos (``--disentanglement reference|fast``),
+every disentanglement score for the dSprites demos (``--disentanglement reference|fast``: the
+fast record under ``"disentanglement"``, the reference one under ``"disentanglement_reference"``;
+a run at one settings keeps the other's record while the checkpoint's command is unchanged;
+``--reference-dci-only`` adds ``"disentanglement_reference_dci"``, the reference DCI alone),
 and what samples and reconstructions look like, from ``appearance.json``, written by a
 person who looked at the preview PNGs) and previews ``NAME.samples.png`` /
 ``NAME.reconstructions.png``. The demos named in `LIKELIHOOD` also get ``"test_likelihood"``
