@@ -261,10 +261,61 @@ class Trainer:
         raise NotImplementedError
 
 
+def kl_warmup_beta(step, beta: float, warmup_steps: int):
+    """β of optimisation step ``step`` under a linear KL warm-up (Bowman et al. 2016; Sønderby et al. 2016).
+
+    ``β_s = β · min(1, s / S)`` for the 0-based step ``s`` and ``S`` warm-up steps: 0 at the
+    first step, rising linearly by ``β / S`` per step, ``β`` from step ``S`` on.
+
+    Parameters
+    ----------
+    step : int or numpy.ndarray of int
+        0-based optimisation step(s), counted over all epochs.
+    beta : float
+        The β the schedule reaches (≥ 0).
+    warmup_steps : int
+        ``S`` ≥ 0; 0 means no warm-up (``β`` at every step).
+
+    Returns
+    -------
+    float or numpy.ndarray of float64
+        β of each step, in ``[0, beta]``.
+    """
+    if warmup_steps <= 0:
+        return beta * np.ones_like(step, dtype=np.float64) if isinstance(step, np.ndarray) else float(beta)
+    w = np.minimum(1.0, np.asarray(step, dtype=np.float64) / warmup_steps)
+    return beta * w if isinstance(step, np.ndarray) else float(beta * w)
+
+
 class VAETrainer(Trainer):
-    """Trains a `VAE` on its `loss` with Adam (defaults lr 1e-3, betas (0.9, 0.999)); β-TCVAE gets N = len(images)."""
+    """Trains a `VAE` on its `loss` with Adam (defaults lr 1e-3, betas (0.9, 0.999)); β-TCVAE gets N = len(images).
+
+    KL warm-up (``kl_warmup_epochs`` > 0, "beta_vae" objective only): step ``s`` minimises
+    ``recon + β_s · kl`` with ``β_s = β · min(1, s / S)``, ``S = kl_warmup_epochs · steps_per_epoch``
+    (`kl_warmup_beta`; Bowman et al. 2016, Sønderby et al. 2016); each step then also reports
+    ``"beta"`` (so `history` holds its per-epoch mean). The model keeps its β. With 0 (the
+    default) training is exactly as without the option.
+
+    Raises
+    ------
+    ValueError
+        A negative ``kl_warmup_epochs``, or a warm-up with the "beta_tcvae" objective.
+    """
 
     kind = "vae"
+
+    def __init__(self, model: nn.Module, images, *, kl_warmup_epochs: int = 0, **kwargs):
+        if int(kl_warmup_epochs) != kl_warmup_epochs or kl_warmup_epochs < 0:
+            raise ValueError(f"kl_warmup_epochs must be a whole number of epochs ≥ 0, got {kl_warmup_epochs}")
+        if kl_warmup_epochs and getattr(model, "objective", "beta_vae") != "beta_vae":
+            raise ValueError(f"KL warm-up applies to the beta_vae objective only, not to {model.objective}")
+        self.kl_warmup_epochs = int(kl_warmup_epochs)
+        super().__init__(model, images, **kwargs)
+
+    @property
+    def kl_warmup_steps(self) -> int:
+        """Optimisation steps of the KL warm-up: ``kl_warmup_epochs · steps_per_epoch`` (0: none)."""
+        return self.kl_warmup_epochs * self.steps_per_epoch
 
     def _make_optimisers(self) -> None:
         self.optimiser = torch.optim.Adam(self.model.parameters(), lr=self.lr, betas=self.betas)
@@ -275,6 +326,10 @@ class VAETrainer(Trainer):
             out = self.model.loss(x, dataset_size=self.images.shape[0])
         else:
             out = self.model.loss(x)
+        if self.kl_warmup_epochs:
+            beta_s = kl_warmup_beta(self.step, self.model.beta, self.kl_warmup_steps)
+            out["loss"] = out["recon"] + beta_s * out["kl"]
+            out["beta"] = torch.tensor(beta_s, dtype=torch.float64)
         out["loss"].backward()
         self.optimiser.step()
         return {k: float(v.detach()) for k, v in out.items()}
@@ -378,6 +433,7 @@ def make_trainer(
     latent_dim: int,
     *,
     beta: float = 1.0,
+    kl_warmup_epochs: int = 0,
     likelihood: str = "bernoulli",
     batch_size: int = 128,
     lr: float | None = None,
@@ -396,6 +452,8 @@ def make_trainer(
         Dimension ``d`` of ``z``.
     beta : float
         β of the β-VAE loss (VAE only).
+    kl_warmup_epochs : int
+        VAE only: β rises linearly from 0 over this many epochs (`VAETrainer`); 0 (default) none.
     likelihood : {"bernoulli", "gaussian"}
         ``p(x|z)`` of the VAE (VAE only).
     batch_size : int
@@ -432,8 +490,11 @@ def make_trainer(
         lr, betas = (1e-3 if lr is None else lr), (0.9, 0.999)
     else:
         lr, betas = (2e-4 if lr is None else lr), (0.5, 0.999)
+    if kl_warmup_epochs and kind != "vae":
+        raise ValueError(f"KL warm-up applies to the VAE only, not to {kind}")
+    warmup = {"kl_warmup_epochs": kl_warmup_epochs} if kind == "vae" else {}
     return TRAINER_CLASSES[kind](model, images, batch_size=batch_size, lr=lr, betas=betas, seed=seed,
-                                 device=device)
+                                 device=device, **warmup)
 
 
 class ClassifierTrainer(Trainer):

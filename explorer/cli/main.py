@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--objective", choices=["beta_vae", "beta_tcvae"], default="beta_vae",
                    help="VAE only: beta_vae weighs the KL by --beta (Higgins 2017); beta_tcvae weighs the "
                         "total correlation by --beta, estimated by minibatch-weighted sampling (Chen 2018)")
+    p.add_argument("--kl-warmup", type=int_in(0, 100_000), default=0, metavar="EPOCHS",
+                   help="VAE only (beta_vae objective): β rises linearly from 0 to --beta over the first EPOCHS "
+                        "epochs, per optimisation step (KL warm-up, Bowman 2016; Sønderby 2016); default 0: none")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help="passes over the data (required for vae, dcgan and ali; classifier default 15)")
     p.add_argument("--batch-size", type=positive_int, default=None)
@@ -233,6 +236,14 @@ def cmd_train(args) -> int:
         raise UserError(f"--beta applies to the VAE only, not to {args.model}.")
     elif args.objective != "beta_vae":
         raise UserError(f"--objective applies to the VAE only, not to {args.model}.")
+    if args.kl_warmup:  # KL warm-up: β from 0 to --beta over the first --kl-warmup epochs (models.train.VAETrainer)
+        if kind != "vae" or args.objective != "beta_vae":
+            raise UserError(f"--kl-warmup applies to the VAE with the beta_vae objective only, not to "
+                            f"{args.model if kind != 'vae' else 'the ' + args.objective + ' objective'}.")
+        if args.kl_warmup > args.epochs:
+            raise UserError(f"--kl-warmup {args.kl_warmup} is more than --epochs {args.epochs}: β would never reach "
+                            f"--beta {args.beta:g}; use at most {args.epochs} warm-up epochs.")
+        kwargs["kl_warmup_epochs"] = args.kl_warmup
     try:
         need = training_memory(kind, ds.image_shape, args.latent_dim, min(args.batch_size or 128, len(ds)))
         short = memory_shortfall(need)
@@ -271,7 +282,9 @@ def cmd_train(args) -> int:
         raise UserError(f"training ended with NaN or infinite weights; nothing was written to '{args.out}'.")
     save_checkpoint(args.out, trainer.model, dataset=ds.name, seed=args.seed, history=trainer.history,
                     command=command, extra={"wall_time_s": wall, "n_train": len(ds), "split": ds.split or "all",
-                                            "device": str(device)})
+                                            "device": str(device),
+                                            **({"kl_warmup_epochs": args.kl_warmup,
+                                                "kl_warmup_steps": trainer.kl_warmup_steps} if args.kl_warmup else {})})
     finals = {k: v[-1] for k, v in trainer.history.items() if v}
     print(f"saved {args.out} after {wall:.1f} s on {device}; final " +
           ", ".join(f"{k} {v:.4g}" for k, v in finals.items()))
