@@ -324,7 +324,7 @@ def cmd_info(args) -> int:
 
 
 #: What the numbers of ``history_final`` are, by model kind (models.train's per-epoch means).
-_HISTORY_UNITS = {"vae": "nats per image, mean of the last epoch",
+_HISTORY_UNITS = {"vae": "nats per image (beta: the KL weight, under a KL warm-up), mean of the last epoch",
                   "gan": "losses in nats per image, d_real/d_fake mean discriminator probabilities; last epoch",
                   "ali": "losses in nats per image, d_real/d_fake mean discriminator probabilities; last epoch",
                   "classifier": "cross-entropy in nats per image, accuracy in [0, 1]; last epoch"}
