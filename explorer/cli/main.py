@@ -318,13 +318,16 @@ def cmd_info(args) -> int:
         if isinstance(v, dict):
             v = ", ".join(f"{a}={b:.4g}" if isinstance(b, float) else f"{a}={b}" for a, b in v.items())
             if k == "history_final" and v:
-                v += f" ({_HISTORY_UNITS.get(info.get('kind'), 'mean of the last epoch')})"
+                units = _HISTORY_UNITS.get(info.get("kind"), "mean of the last epoch")
+                if "beta" in info[k]:
+                    units += "; beta: the KL weight of the KL warm-up"
+                v += f" ({units})"
         print(f"{k:<{width}}  {v}")
     return 0
 
 
 #: What the numbers of ``history_final`` are, by model kind (models.train's per-epoch means).
-_HISTORY_UNITS = {"vae": "nats per image (beta: the KL weight, under a KL warm-up), mean of the last epoch",
+_HISTORY_UNITS = {"vae": "nats per image, mean of the last epoch",
                   "gan": "losses in nats per image, d_real/d_fake mean discriminator probabilities; last epoch",
                   "ali": "losses in nats per image, d_real/d_fake mean discriminator probabilities; last epoch",
                   "classifier": "cross-entropy in nats per image, accuracy in [0, 1]; last epoch"}
