@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["PANEL_SETTINGS", "PANEL_GROUPS", "MAX_PATH_CHARS", "check_panel_settings", "check_panel_value"]
+__all__ = ["PANEL_SETTINGS", "PANEL_GROUPS", "MAX_PATH_CHARS", "check_panel_settings", "check_panel_value",
+           "ValueChecks", "value_check_text"]
 
 #: Longest extractor path kept (characters); longer is a bad value.
 MAX_PATH_CHARS = 4096
@@ -103,12 +104,22 @@ def check_panel_settings(c, group: str, entry: Any) -> dict[str, Any]:
     return out
 
 
-class _ValueCheck:
-    """`check_panel_settings`'s checker for values set in the running app: ValueError, one sentence."""
+def value_check_text(what: str, value: Any) -> str:
+    """``"bad <what> (<value>)"``, the value's repr cut at 60 characters (the words of every check)."""
+    text = repr(value)
+    return f"bad {what} ({text[:60] + '…' if len(text) > 60 else text})"
 
-    def bad(self, what: str, value: Any) -> ValueError:
-        text = repr(value)
-        return ValueError(f"bad {what} ({text[:60] + '…' if len(text) > 60 else text})")
+
+class ValueChecks:
+    """Type and range checks of values read from a file or set in the app, each one sentence.
+
+    ``bad(what, value)`` makes the exception (here a ValueError; the session reader's
+    ``schema._Check`` makes a `SessionFileError` naming the file); ``obj``, ``int``, ``num``
+    and ``choice`` raise it or return the value.
+    """
+
+    def bad(self, what: str, value: Any) -> Exception:
+        return ValueError(value_check_text(what, value))
 
     def obj(self, value: Any, what: str, default: dict | None = None) -> dict:
         if value is None and default is not None:
@@ -122,10 +133,11 @@ class _ValueCheck:
             raise self.bad(f"{what} (an integer from {lo} to {hi})", value)
         return value
 
-    def num(self, value: Any, what: str, lo: float, hi: float) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or not lo <= value <= hi:
-            raise self.bad(f"{what} (a number in [{lo}, {hi}])", value)
+    def num(self, value: Any, what: str, lo: float, hi: float, lo_open: bool = False) -> float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+            and (lo < value if lo_open else lo <= value) and value <= hi
+        if not ok:
+            raise self.bad(f"{what} (a number in {'(' if lo_open else '['}{lo}, {hi}])", value)
         return float(value)
 
     def choice(self, value: Any, what: str, options: tuple) -> Any:
@@ -155,4 +167,4 @@ def check_panel_value(group: str, key: str, value: Any) -> Any:
         An unknown key, or a value the session file would not accept (one sentence, the same
         limits as reading it).
     """
-    return check_panel_settings(_ValueCheck(), group, {key: value})[key]
+    return check_panel_settings(ValueChecks(), group, {key: value})[key]

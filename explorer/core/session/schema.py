@@ -18,7 +18,7 @@ import numpy as np
 from explorer.core.captions import COLOUR_MODES
 from explorer.core.compare.align import ALIGNMENTS
 from explorer.core.projection.spec import ProjectionSpec
-from explorer.core.session.panel_settings import PANEL_GROUPS, check_panel_settings
+from explorer.core.session.panel_settings import PANEL_GROUPS, ValueChecks, check_panel_settings, value_check_text
 from explorer.core.session.state import ClusteringSettings, Colour, GanPoints, Keypoint
 
 __all__ = ["SessionFileError", "Plan", "ModelPlan", "parse_document", "MAX_LATENT_DIM", "MAX_INDEX"]
@@ -70,7 +70,7 @@ class Plan:
     evaluations: list = field(default_factory=list)  # (model position, Evaluation)
 
 
-class _Check:
+class _Check(ValueChecks):
     """Checks of one file: each raises SessionFileError("session file '<path>' has a bad <what> (<value>)")."""
 
     def __init__(self, path: Path) -> None:
@@ -80,32 +80,7 @@ class _Check:
         return SessionFileError(f"session file '{self.path}' {what}")
 
     def bad(self, what: str, value: Any) -> SessionFileError:
-        text = repr(value)
-        return self.fail(f"has a bad {what} ({text[:60] + '…' if len(text) > 60 else text})")
-
-    def obj(self, value: Any, what: str, default: dict | None = None) -> dict:
-        if value is None and default is not None:
-            return default
-        if not isinstance(value, dict):
-            raise self.bad(what, value)
-        return value
-
-    def int(self, value: Any, what: str, lo: int, hi: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise self.bad(f"{what} (an integer from {lo} to {hi})", value)
-        return value
-
-    def num(self, value: Any, what: str, lo: float, hi: float, lo_open: bool = False) -> float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
-            and (lo < value if lo_open else lo <= value) and value <= hi
-        if not ok:
-            raise self.bad(f"{what} (a number in {'(' if lo_open else '['}{lo}, {hi}])", value)
-        return float(value)
-
-    def choice(self, value: Any, what: str, options: tuple) -> Any:
-        if value not in options:
-            raise self.bad(f"{what} (one of {', '.join(map(str, options))})", value)
-        return value
+        return self.fail(f"has a {value_check_text(what, value)}")
 
     def vector(self, value: Any, what: str) -> np.ndarray:
         if not isinstance(value, list) or not 1 <= len(value) <= MAX_LATENT_DIM or not all(
