@@ -192,3 +192,71 @@ def test_the_estimators_on_a_small_gpu_give_the_cpus_numbers(estimator, monkeypa
     np.testing.assert_allclose(gpu.nll_nats, cpu.nll_nats, rtol=1e-6)
     if estimator == "ais":
         np.testing.assert_allclose(gpu.bdmc_upper_nats, cpu.bdmc_upper_nats, rtol=1e-6)
+
+
+class _SmallGpuGenerator:
+    """Mix-in: ``decode`` raises CUDA's out-of-memory error above ``mem.limit`` codes."""
+
+    def decode(self, z):
+        self.mem(len(z))
+        return super().decode(z)
+
+
+def _on_a_gpu(monkeypatch, what="GAN inversion"):
+    """Batches of ``what`` sized as on cuda:0 (the tensors stay on the CPU)."""
+    real = batching.run_batched
+
+    def run_batched(n, batch_size, step, device="cpu", kind="", *args, **kwargs):
+        return real(n, batch_size, step, "cuda:0" if kind == what else device, kind, *args, **kwargs)
+
+    monkeypatch.setattr(batching, "run_batched", run_batched)
+
+
+@pytest.mark.parametrize("method", ["adam", "bank-halving"])
+def test_inversion_halved_mid_run_on_a_gpu_gives_the_cpus_codes(method, monkeypatch):
+    from explorer.core.reconstruction.inversion import invert
+    from tests.core.generators import TinyGenerator
+
+    class Generator(_SmallGpuGenerator, TinyGenerator):
+        pass
+
+    x = np.random.default_rng(2).random((7, 1, 12, 12)).astype(np.float32)
+    kw = dict(steps=10, restarts=2, seed=3, method=method, bank_size=16)
+    cpu_gen = Generator()
+    cpu_gen.mem = _Memory(10**9)
+    cpu = invert(cpu_gen, x, batch_size=5, **kw)
+    _on_a_gpu(monkeypatch)
+    gen = Generator()
+    # 7 images × 2 restarts = 14 codes: too many; 3 images (6 codes) fit, then the memory shrinks to 2 codes
+    gen.mem = _Memory(limit=6)
+    batches = []
+
+    def on_batch(start, stop, part):
+        batches.append((start, stop))
+        gen.mem.limit = 2  # after the first batch
+
+    gpu = invert(gen, x, batch_size=5, on_batch=on_batch, **kw)
+    assert batches == [(0, 3), (3, 4), (4, 5), (5, 6), (6, 7)]  # each image once
+    assert max(gen.mem.ok[-11:]) == 2 and gen.mem.failed >= 2
+    # per-image starts and a per-code objective: the same codes as the CPU's batch of 5 (float32 decoder rounding)
+    np.testing.assert_allclose(gpu.codes, cpu.codes, atol=1e-5)
+    np.testing.assert_allclose(gpu.losses, cpu.losses, rtol=1e-5)
+    np.testing.assert_allclose(gpu.history, cpu.history, rtol=1e-5)
+    assert gen.lin.weight.requires_grad  # the model restored
+
+
+def test_an_image_that_does_not_fit_for_inversion_is_one_sentence(monkeypatch):
+    from explorer.core.reconstruction.inversion import invert
+    from tests.core.generators import TinyGenerator
+
+    class Generator(_SmallGpuGenerator, TinyGenerator):
+        pass
+
+    _on_a_gpu(monkeypatch)
+    gen = Generator()
+    gen.mem = _Memory(limit=1)  # the bank's decoding fits (one code at a time); 2 restarts of one image do not
+    with pytest.raises(DeviceMemoryError) as info:
+        invert(gen, np.zeros((3, 1, 12, 12), np.float32), steps=2, restarts=2, bank_size=4)
+    text = str(info.value)
+    assert "GAN inversion" in text and "cuda:0" in text and "--device cpu" in text and "\n" not in text
+    assert gen.lin.weight.requires_grad

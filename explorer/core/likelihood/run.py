@@ -572,8 +572,7 @@ def _kde(model, ds, indices, s: LikelihoodSettings, ctx, notes, name) -> Likelih
 
     # the prior draws in blocks of 1,024 from one generator, as always; decoded in batches of 1,024 on the CPU,
     # on a GPU from 4,096 halving after an out-of-memory error (explorer.core.batching)
-    z = torch.cat([torch.as_tensor(model.sample_prior(min(1024, s.kde_samples - i), g))
-                   for i in range(0, s.kde_samples, 1024)])
+    z = torch.cat([model.sample_prior(min(1024, s.kde_samples - i), g) for i in range(0, s.kde_samples, 1024)])
     samples = torch.empty(s.kde_samples, dims, dtype=torch.float32, device="cpu")
 
     def decode_step(start: int, stop: int) -> None:
