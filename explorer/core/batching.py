@@ -20,13 +20,13 @@ class DeviceMemoryError(RuntimeError):
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is torch's out-of-memory error on a CUDA or MPS device (never a CPU allocation failure)."""
-    import torch
+    """Whether ``exc`` is torch's out-of-memory error on a CUDA or MPS device (never a CPU allocation failure).
 
-    if isinstance(exc, getattr(torch.cuda, "OutOfMemoryError", ())):
-        return True
-    text = str(exc)
-    return isinstance(exc, RuntimeError) and ("CUDA out of memory" in text or "MPS backend out of memory" in text)
+    The one test, `models.base.is_out_of_memory` (training uses it too).
+    """
+    from models.base import is_out_of_memory as out_of_memory  # imports torch: not at start-up
+
+    return out_of_memory(exc)
 
 
 def start_batch(device, requested: int, n: int, what: str = "", memo=None) -> int:
