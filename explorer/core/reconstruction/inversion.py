@@ -64,7 +64,10 @@ class InversionSettings:
     prior_weight : float
         λ of the prior term ``λ·‖z‖²/d`` (≥ 0); 0 is the plain pixel loss.
     batch_size : int
-        Images optimised together (each with all its restarts), ≥ 1.
+        Images optimised together (each with all its restarts), ≥ 1, on the CPU. On a CUDA or
+        MPS device batches start at 4,096 images (or the size that last fitted) and halve after
+        an out-of-memory error, the failed batch done again (`explorer.core.batching.run_batched`);
+        the codes do not depend on the batch.
     seed : int
         Seed of the initial codes: image ``i`` uses a ``torch.Generator`` seeded with
         ``seed·1000003 + i``, so results do not depend on ``batch_size``.
@@ -343,6 +346,9 @@ def invert(
         Images of the wrong shape, bad settings, or a ``decode`` that gives no gradient.
     explorer.core.jobs.Cancelled
         The job was cancelled (the model is restored first).
+    explorer.core.batching.DeviceMemoryError
+        One image with its restarts does not fit in the GPU's memory (one sentence; the model
+        is restored first).
     """
     t_start = time.monotonic()
     s = replace(settings or InversionSettings(), **overrides)
