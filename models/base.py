@@ -178,3 +178,16 @@ def as_images(x, image_shape: tuple[int, int, int], device: torch.device | None 
             f"images must have shape (N, {', '.join(map(str, image_shape))}), got {tuple(t.shape)}"
         )
     return t
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is torch's out-of-memory error on a CUDA or MPS device (never a CPU allocation failure).
+
+    ``torch.cuda.OutOfMemoryError``, or a ``RuntimeError`` with CUDA's or MPS's out-of-memory
+    text (older torch, MPS). `explorer.core.batching` halves its batches on it; training stops
+    with one sentence (`models.train`).
+    """
+    if isinstance(exc, getattr(torch.cuda, "OutOfMemoryError", ())):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("CUDA out of memory" in text or "MPS backend out of memory" in text)

@@ -10,12 +10,45 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.base import is_out_of_memory
 from models.checkpoint import MODEL_CLASSES
 from models.classifier import LeNetClassifier
 
 
 class TrainingDiverged(ValueError):
     """Training produced a NaN or infinite loss; the message says at which step and which metric."""
+
+
+class TrainingOutOfMemory(ValueError):
+    """A training step does not fit in the device's memory at the user's batch size (one sentence naming both).
+
+    The batch size is a hyperparameter of the training (it changes the result), so it is never
+    lowered silently, as the batches of inference are (`explorer.core.batching`).
+
+    Attributes
+    ----------
+    device : torch.device
+    batch_size : int
+    step : int
+        The 1-based step that ran out of memory.
+    """
+
+    def __init__(self, device, batch_size: int, step: int):
+        self.device, self.batch_size, self.step = device, int(batch_size), int(step)
+        if step == 0:
+            text = f"the model's weights do not fit in the memory of {device}; choose a smaller model or --device cpu"
+        else:
+            text = (f"training step {step} with --batch-size {batch_size} does not fit in the memory of {device}; "
+                    "choose a smaller --batch-size (it is a setting of the training, so it is not changed for you), "
+                    "a smaller model, or --device cpu")
+        super().__init__(text)
+
+
+def _empty_device_cache(device: torch.device) -> None:
+    if device.type == "cuda" and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    elif device.type == "mps" and hasattr(torch, "mps") and hasattr(torch.mps, "empty_cache"):
+        torch.mps.empty_cache()
 
 
 def training_memory(kind: str, image_shape, latent_dim: int, batch_size: int, **model_kwargs) -> int:
@@ -137,7 +170,8 @@ class Trainer:
         Training images in [0, 1] (see `as_training_images`).
     batch_size : int
         Mini-batch size; the last incomplete batch of each epoch is dropped (unless
-        ``N < batch_size``, when the one batch is all the data).
+        ``N < batch_size``, when the one batch is all the data). Kept on every device: a step
+        that does not fit raises `TrainingOutOfMemory` rather than changing it.
     lr : float
         Adam learning rate.
     betas : (float, float)
@@ -146,6 +180,11 @@ class Trainer:
         Non-negative seed for shuffling and for every step's randomness.
     device : torch.device or str, optional
         Where the model trains (`explorer.core.device.resolve_device`); default the CPU.
+
+    Raises
+    ------
+    TrainingOutOfMemory
+        The model's weights do not fit in the device's memory.
 
     Attributes
     ----------
@@ -166,7 +205,13 @@ class Trainer:
         if model.kind != self.kind:
             raise ValueError(f"{type(self).__name__} trains '{self.kind}' models, got a '{model.kind}' model")
         self.device = torch.device("cpu" if device is None else device)
-        self.model = model.to(self.device)
+        try:
+            self.model = model.to(self.device)
+        except Exception as exc:  # noqa: BLE001 - only a device's out-of-memory error is worded; the rest re-raised
+            if not is_out_of_memory(exc):
+                raise
+            _empty_device_cache(self.device)
+            raise TrainingOutOfMemory(self.device, batch_size, 0) from None
         self.images = as_training_images(images)
         if tuple(self.images.shape[1:]) != tuple(model.image_shape):
             raise ValueError(
@@ -212,6 +257,14 @@ class Trainer:
             infinite one raises `TrainingDiverged` instead, with the weights of that step): VAE ``loss``,
             ``recon``, ``kl`` (nats per image); DCGAN/ALI ``loss_d``, ``loss_g``,
             ``d_real``, ``d_fake`` (mean discriminator probabilities).
+
+        Raises
+        ------
+        TrainingDiverged
+            A metric is NaN or infinite.
+        TrainingOutOfMemory
+            A step does not fit in the device's memory at ``batch_size`` (one sentence; the
+            batch size is the user's and is not lowered).
         """
         spe = self.steps_per_epoch
         total = self.step + epochs * spe
@@ -223,10 +276,17 @@ class Trainer:
                 for b in range(spe):
                     if should_stop is not None and should_stop():
                         return
-                    batch = self._batch(perm[b * self.batch_size : (b + 1) * self.batch_size])
-                    self.model.train()
-                    with _seeded_step((self.seed * 1_000_003 + self.step) % 2**63, self.device):
-                        metrics = self._step(batch)
+                    try:
+                        batch = self._batch(perm[b * self.batch_size : (b + 1) * self.batch_size])
+                        self.model.train()
+                        with _seeded_step((self.seed * 1_000_003 + self.step) % 2**63, self.device):
+                            metrics = self._step(batch)
+                    except Exception as exc:  # noqa: BLE001 - only out-of-memory errors are worded; the rest re-raised
+                        if not is_out_of_memory(exc):
+                            raise
+                        batch = None
+                        _empty_device_cache(self.device)
+                        raise TrainingOutOfMemory(self.device, self.batch_size, self.step + 1) from None
                     bad = [k for k, v in metrics.items() if not np.isfinite(v)]
                     if bad:
                         raise TrainingDiverged(

@@ -208,7 +208,7 @@ def cmd_train(args) -> int:
 
     from explorer.limits import memory_shortfall
     from models.checkpoint import save_checkpoint
-    from models.train import TrainingDiverged, make_trainer, training_memory
+    from models.train import TrainingDiverged, TrainingOutOfMemory, make_trainer, training_memory
 
     if args.model == "classifier":
         from explorer.cli.sample_quality import cmd_train_classifier
@@ -274,6 +274,8 @@ def cmd_train(args) -> int:
     except TrainingDiverged as exc:
         raise UserError(f"{exc}; nothing was written to '{args.out}' (a file there is kept as it was) — "
                         "try a smaller --beta, another --seed or fewer --epochs.") from None
+    except TrainingOutOfMemory as exc:  # the batch size is the user's: one sentence, never a smaller batch
+        raise UserError(f"{exc}; nothing was written to '{args.out}'.") from None
     finally:
         if bar is not None:
             bar.close()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["GPU_START_BATCH", "DeviceMemoryError", "is_out_of_memory", "run_batched", "start_batch"]
+__all__ = ["GPU_START_BATCH", "DeviceMemoryError", "halve_batch", "is_out_of_memory", "remember_batch", "run_batched",
+           "start_batch"]
 
 #: The first batch tried on a CUDA or MPS device (items), unless fewer are asked for: GPUs are
 #: fastest with large batches, and an out-of-memory error halves it (`run_batched`).
@@ -19,13 +20,13 @@ class DeviceMemoryError(RuntimeError):
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is torch's out-of-memory error on a CUDA or MPS device (never a CPU allocation failure)."""
-    import torch
+    """Whether ``exc`` is torch's out-of-memory error on a CUDA or MPS device (never a CPU allocation failure).
 
-    if isinstance(exc, getattr(torch.cuda, "OutOfMemoryError", ())):
-        return True
-    text = str(exc)
-    return isinstance(exc, RuntimeError) and ("CUDA out of memory" in text or "MPS backend out of memory" in text)
+    The one test, `models.base.is_out_of_memory` (training uses it too).
+    """
+    from models.base import is_out_of_memory as out_of_memory  # imports torch: not at start-up
+
+    return out_of_memory(exc)
 
 
 def start_batch(device, requested: int, n: int, what: str = "", memo=None) -> int:
@@ -106,19 +107,51 @@ def run_batched(n: int, batch_size: int, step: Callable[[int, int], None], devic
         except Exception as exc:  # noqa: BLE001 - only out-of-memory errors are handled; the rest re-raised
             if not is_out_of_memory(exc):
                 raise
-            _empty_cache(device)
-            if size == 1:
-                raise DeviceMemoryError(
-                    f"{what or 'the computation'} does not fit in the memory of {device} even one item at a time; "
-                    "choose --device cpu (Settings ▸ Compute device in the window).") from None
-            size = max(1, size // 2)
+            size = halve_batch(size, device, what)
             continue
-        if getattr(device, "type", str(device)) != "cpu":
-            _WORKED[(str(device), what, memo)] = size
+        remember_batch(device, what, memo, size)
         start = stop
         if on_done is not None:
             on_done(stop)
     return size
+
+
+def halve_batch(size: int, device, what: str = "") -> int:
+    """The batch to retry with after an out-of-memory error at ``size``: half of it, torch's cache emptied first.
+
+    For loops that cannot be written as `run_batched` (their batches are not ranges of
+    items): call it from ``except`` when `is_out_of_memory` holds, then redo the batch.
+
+    Parameters
+    ----------
+    size : int
+        The batch that did not fit (≥ 1).
+    device : torch.device or str
+    what : str
+        The kind of work, for the error sentence.
+
+    Returns
+    -------
+    int
+        ``size // 2`` (≥ 1).
+
+    Raises
+    ------
+    DeviceMemoryError
+        ``size`` was 1 (one sentence naming the device).
+    """
+    _empty_cache(device)
+    if size <= 1:
+        raise DeviceMemoryError(
+            f"{what or 'the computation'} does not fit in the memory of {device} even one item at a time; "
+            "choose --device cpu (Settings ▸ Compute device in the window).") from None
+    return max(1, int(size) // 2)
+
+
+def remember_batch(device, what: str, memo, size: int) -> None:
+    """Record that a batch of ``size`` worked for ``what`` on ``device`` (CUDA/MPS only): `start_batch` starts there."""
+    if getattr(device, "type", str(device)) != "cpu":
+        _WORKED[(str(device), what, memo)] = int(size)
 
 
 def _empty_cache(device) -> None:

@@ -49,9 +49,14 @@ def sigmoid_schedule(n_steps: int, delta: float = 4.0) -> np.ndarray:
 
 
 def gaussian_log_likelihood(
-    decode: Callable[[torch.Tensor], torch.Tensor], sigma: float
+    decode: Callable[[torch.Tensor], torch.Tensor], sigma: float, device=None, memo=None,
 ) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """``log N(y; G(z), σ² I)`` and its gradient in ``z``, for HMC.
+
+    Each row's terms depend on that row only, so on a CUDA or MPS ``device`` the ``M`` codes
+    are decoded in batches that halve after an out-of-memory error
+    (`explorer.core.batching.run_batched`) with the same result; on the CPU all ``M`` go in
+    one call, as before. The random draws of AIS are made outside, so they do not change.
 
     Parameters
     ----------
@@ -59,6 +64,10 @@ def gaussian_log_likelihood(
         ``G``: codes ``(M, d)`` float32 → means of the same shape as ``y`` (differentiable).
     sigma : float
         Observation noise ``σ > 0`` in pixel units.
+    device : torch.device or str, optional
+        Where ``decode`` computes (`explorer.core.device.model_device`); None is the CPU.
+    memo : hashable, optional
+        See `explorer.core.batching.start_batch`.
 
     Returns
     -------
@@ -74,8 +83,9 @@ def gaussian_log_likelihood(
     if not sigma > 0:
         raise ValueError(f"sigma must be > 0, got {sigma}")
     inv2 = 1.0 / (sigma * sigma)
+    on_cpu = device is None or getattr(device, "type", str(device).split(":")[0]) == "cpu"
 
-    def f(y: torch.Tensor, z: torch.Tensor):
+    def whole(y: torch.Tensor, z: torch.Tensor):
         dims = y[0].numel()
         const = -dims * (math.log(sigma) + 0.5 * _LOG_2PI)
         with torch.enable_grad():
@@ -89,7 +99,24 @@ def gaussian_log_likelihood(
         d64 = diff.detach().double()
         return -0.5 * inv2 * d64.pow(2).sum(dim=1) + const, grad.detach(), g.detach()
 
-    return f
+    if on_cpu:
+        return whole
+
+    def batched(y: torch.Tensor, z: torch.Tensor):
+        from explorer.core.batching import run_batched
+
+        m = z.shape[0]
+        ll = torch.empty(m, dtype=torch.float64, device="cpu")
+        grad = torch.empty(z.shape, dtype=torch.float32, device=z.device)
+        mean = torch.empty(y.shape, dtype=torch.float32, device=y.device)
+
+        def step(start: int, stop: int) -> None:
+            ll[start:stop], grad[start:stop], mean[start:stop] = whole(y[start:stop], z[start:stop])
+
+        run_batched(m, m, step, device, "AIS", memo=memo)
+        return ll, grad, mean
+
+    return batched
 
 
 @dataclass
@@ -231,6 +258,8 @@ def ais_log_likelihood(
     leapfrog_steps: int = 10,
     ctx: JobContext | None = None,
     progress: Callable[[float], None] | None = None,
+    device=None,
+    memo=None,
 ) -> AISRun:
     """Forward AIS estimate of ``log p(y)`` under ``p(z) = N(0, I)``, ``p(y|z) = N(G(z), σ² I)``.
 
@@ -248,13 +277,15 @@ def ais_log_likelihood(
     generator : torch.Generator
     ctx : JobContext, optional
     progress : callable, optional
+    device, memo : optional
+        Where ``decode`` computes, for its batches (`gaussian_log_likelihood`).
 
     Returns
     -------
     AISRun
     """
     z0 = torch.randn(y.shape[0] * int(n_chains), int(latent_dim), generator=generator, device="cpu")
-    return run_ais(gaussian_log_likelihood(decode, sigma), y, z0, sigmoid_schedule(n_steps), n_chains,
+    return run_ais(gaussian_log_likelihood(decode, sigma, device, memo), y, z0, sigmoid_schedule(n_steps), n_chains,
                generator, leapfrog_steps, ctx=ctx, progress=progress)
 
 
@@ -289,6 +320,8 @@ def bdmc(
     leapfrog_steps: int = 10,
     ctx: JobContext | None = None,
     progress: Callable[[float], None] | None = None,
+    device=None,
+    memo=None,
 ) -> BDMCResult:
     """BDMC gap: forward and reverse AIS on ``(z*, y)`` drawn from the model, ``z* ~ p(z)``, ``y ~ N(G(z*), σ² I)``.
 
@@ -298,7 +331,7 @@ def bdmc(
 
     Parameters
     ----------
-    decode, latent_dim, sigma, n_steps, n_chains, generator, leapfrog_steps, ctx, progress
+    decode, latent_dim, sigma, n_steps, n_chains, generator, leapfrog_steps, ctx, progress, device, memo
         As in `ais_log_likelihood`.
     n_images : int
         ``S`` simulated images.
@@ -314,7 +347,7 @@ def bdmc(
     if not torch.isfinite(g).all():
         raise NonFiniteError("decode returned non-finite values")
     y = g + float(sigma) * torch.randn(g.shape, generator=generator, device="cpu")
-    f = gaussian_log_likelihood(decode, sigma)
+    f = gaussian_log_likelihood(decode, sigma, device, memo)
     betas = sigmoid_schedule(n_steps)
     half = (lambda a: (lambda fr: progress(a + 0.5 * fr))) if progress else (lambda a: None)
     z0 = torch.randn(int(n_images) * c, int(latent_dim), generator=generator, device="cpu")

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from explorer.core.batching import halve_batch, is_out_of_memory, remember_batch, start_batch
 from explorer.core.jobs import JobContext
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -33,6 +34,8 @@ def log_importance_weights(
     eps: torch.Tensor,
     batch_codes: int = DEFAULT_BATCH_CODES,
     ctx: JobContext | None = None,
+    device=None,
+    memo=None,
 ) -> torch.Tensor:
     """Log importance weights ``log w_ij = log p(x_i|z_ij) + log p(z_ij) − log q(z_ij|x_i)``, batched.
 
@@ -54,9 +57,17 @@ def log_importance_weights(
     eps : torch.Tensor, shape (N, k, d)
         Standard normal draws.
     batch_codes : int
-        Most codes per decoder call.
+        Most codes per decoder call on the CPU. On a CUDA or MPS ``device`` the first call
+        takes up to `explorer.core.batching.start_batch` codes (4,096, or the size that last
+        worked) and the batch halves after an out-of-memory error (the failed block is done
+        again; the weights do not depend on the batch).
     ctx : JobContext, optional
         ``check()`` is called between batches (cancel).
+    device : torch.device or str, optional
+        Where the model computes (`explorer.core.device.model_device`); None is the CPU.
+    memo : hashable, optional
+        What the memory per code depends on besides the device (e.g. the model's class and
+        image shape), for the batch remembered (`explorer.core.batching.start_batch`).
 
     Returns
     -------
@@ -67,23 +78,33 @@ def log_importance_weights(
     ------
     NonFiniteError
         If ``posterior`` or ``log_px_given_z`` return NaN or infinite values.
+    explorer.core.batching.DeviceMemoryError
+        One code does not fit in the device's memory (one sentence).
     """
     n, k, d = eps.shape
     out = torch.empty(n, k, dtype=torch.float64, device="cpu")
-    img_batch = max(1, batch_codes // k)
-    s_batch = min(k, max(1, batch_codes))
-    for i0 in range(0, n, img_batch):
-        xb = x[i0:i0 + img_batch]
-        b = xb.shape[0]
-        with torch.no_grad():
-            mu, logvar = posterior(xb)
-        mu, logvar = mu.detach().float(), logvar.detach().float()
-        if not (torch.isfinite(mu).all() and torch.isfinite(logvar).all()):
-            raise NonFiniteError("posterior returned non-finite mu or logvar")
-        dev = mu.device
-        std = (0.5 * logvar).exp()
-        lv64 = logvar.cpu().double()
-        for j0 in range(0, k, s_batch):
+    device = "cpu" if device is None else device
+    size = start_batch(device, batch_codes, n * k, "IWAE", memo)  # the CPU: batch_codes (capped at n·k)
+    i0 = j0 = 0
+    post = None  # (i0, b, mu, logvar, std, lv64) of the image block in progress
+    while i0 < n:
+        # Blocks of whole images (k ≤ size), or one image in blocks of samples (k > size): so the block in
+        # progress can always go on at (i0, j0) after a halving.
+        img_batch = max(1, size // k)
+        s_batch = min(k, max(1, size))
+        try:
+            if post is None or post[0] != i0 or (j0 == 0 and post[1] != min(img_batch, n - i0)):
+                post = None
+                xb = x[i0:i0 + img_batch]
+                with torch.no_grad():
+                    mu, logvar = posterior(xb)
+                mu, logvar = mu.detach().float(), logvar.detach().float()
+                if not (torch.isfinite(mu).all() and torch.isfinite(logvar).all()):
+                    raise NonFiniteError("posterior returned non-finite mu or logvar")
+                post = (i0, xb.shape[0], mu, logvar, (0.5 * logvar).exp(), logvar.cpu().double())
+            _, b, mu, logvar, std, lv64 = post
+            xb = x[i0:i0 + b]
+            dev = mu.device
             if ctx is not None:
                 ctx.check()
             e = eps[i0:i0 + b, j0:j0 + s_batch].float()
@@ -94,11 +115,21 @@ def log_importance_weights(
             xr = xd[:, None].expand(b, kc, *xd.shape[1:]).reshape(b * kc, *xd.shape[1:])
             with torch.no_grad():
                 lpx = torch.as_tensor(log_px_given_z(xr, zf), device="cpu").double().reshape(b, kc)
-            if not torch.isfinite(lpx).all():
-                raise NonFiniteError("log_px_given_z returned non-finite values")
-            e64 = e.double()
-            log_q = -0.5 * (e64.pow(2) + lv64[:, None, :] + _LOG_2PI).sum(dim=-1)
-            out[i0:i0 + b, j0:j0 + kc] = lpx + standard_normal_log_prob(z.cpu()) - log_q
+        except Exception as exc:  # noqa: BLE001 - only out-of-memory errors are handled; the rest re-raised
+            if not is_out_of_memory(exc):
+                raise
+            post = None if j0 == 0 else post  # mid-image (one image a block): its posterior is kept
+            size = halve_batch(size, device, "IWAE")
+            continue
+        remember_batch(device, "IWAE", memo, size)
+        if not torch.isfinite(lpx).all():
+            raise NonFiniteError("log_px_given_z returned non-finite values")
+        e64 = e.double()
+        log_q = -0.5 * (e64.pow(2) + lv64[:, None, :] + _LOG_2PI).sum(dim=-1)
+        out[i0:i0 + b, j0:j0 + kc] = lpx + standard_normal_log_prob(z.cpu()) - log_q
+        j0 += kc
+        if j0 >= k:
+            i0, j0, post = i0 + b, 0, None
     return out
 
 

@@ -38,7 +38,8 @@ ESTIMATORS = ("iwae", "ais", "kde")
 #: gradients per image).
 DEFAULT_N_IMAGES = {"iwae": 1000, "ais": 100, "kde": 1000}
 
-#: Images per AIS batch (all their chains run together); part of the seeding, so fixed.
+#: Images per AIS batch (all their chains run together); part of the seeding, so fixed — also on a GPU,
+#: where only the decoder's calls within a batch are split after an out-of-memory error.
 AIS_BATCH_IMAGES = 8
 
 _STREAM_EPS, _STREAM_DATA = 1, 2
@@ -87,7 +88,8 @@ class LikelihoodSettings:
         Bernoulli decoders: evaluate on seeded stochastic binarisations of the images.
     seed : int
     batch_codes : int
-        Most codes per decoder call in IWAE.
+        Most codes per decoder call in IWAE on the CPU; on a GPU the batch starts larger and
+        halves after an out-of-memory error (`bounds.log_importance_weights`).
 
     Raises
     ------
@@ -444,7 +446,14 @@ def _iwae(model, ds, indices, s: LikelihoodSettings, ctx, notes, name) -> Likeli
     big_k = max(s.iwae_k)
     d = int(model.latent_dim)
     n = len(indices)
-    chunk = max(1, min(64, 65536 // big_k))
+    chunk = max(1, min(64, 65536 // big_k))  # images whose draws (chunk, k, d) are held on the CPU at once
+    from explorer.core.batching import start_batch
+    from explorer.core.device import model_device
+
+    device = model_device(model)
+    memo = (type(model).__name__, tuple(model.image_shape))
+    if device.type != "cpu":  # a chunk holds at least one of the device's (larger) batches of codes
+        chunk = max(chunk, -(-start_batch(device, s.batch_codes, n * big_k, "IWAE", memo) // big_k))
     curve = np.zeros((len(s.iwae_k), n))
     elbo = np.zeros(n)
     eta = _Eta(ctx, f"IWAE k = {big_k:,}: ")
@@ -452,7 +461,7 @@ def _iwae(model, ds, indices, s: LikelihoodSettings, ctx, notes, name) -> Likeli
         idx = indices[i0:i0 + chunk]
         eps = draw_eps([image_generator(s.seed, int(j), _STREAM_EPS) for j in idx], big_k, d)
         log_w = log_importance_weights(model.posterior, model.log_px_given_z, x[i0:i0 + chunk], eps,
-                                       s.batch_codes, ctx)
+                                       s.batch_codes, ctx, device=device, memo=memo)
         lk = iwae_from_log_weights(log_w, s.iwae_k)
         for r, k in enumerate(s.iwae_k):
             curve[r, i0:i0 + len(idx)] = -lk[k] + offset
@@ -481,6 +490,11 @@ def _ais(model, ds, indices, s: LikelihoodSettings, ctx, notes, name) -> Likelih
     dims = int(np.prod(model.image_shape))
     d = int(model.latent_dim)
     decode = model.decode
+    from explorer.core.device import model_device
+
+    # the decoder's calls (images × chains codes) halve after a GPU out-of-memory error; the images per AIS
+    # batch (AIS_BATCH_IMAGES) do not change, since their chains share one generator
+    on = {"device": model_device(model), "memo": (type(model).__name__, tuple(model.image_shape))}
     n = len(indices)
     # shares of the progress bar: σ selection, evaluation, BDMC (by decoder gradients)
     w_sel = 0.0 if s.sigma is not None else len(s.sigma_grid) * s.sigma_images * s.sigma_steps
@@ -500,7 +514,8 @@ def _ais(model, ds, indices, s: LikelihoodSettings, ctx, notes, name) -> Likelih
         for i, sig in enumerate(s.sigma_grid):
             g = torch.Generator().manual_seed(int(np.random.SeedSequence([s.seed, 11, i]).generate_state(1)[0]))
             run = ais_log_likelihood(decode, yh, d, sig, s.sigma_steps, s.ais_chains, g, s.leapfrog_steps, ctx,
-                                     progress=lambda f, i=i, sig=sig: eta((i + f) / len(s.sigma_grid), f"σ = {sig:g}"))
+                                     progress=lambda f, i=i, sig=sig: eta((i + f) / len(s.sigma_grid), f"σ = {sig:g}"),
+                                     **on)
             sigma_scores[sig] = float(run.log_mean_w.mean())
         sigma = max(sigma_scores, key=sigma_scores.get)
         how = (f"chosen on {held.size} held-out images (not measured) from {list(s.sigma_grid)} by the highest mean "
@@ -519,7 +534,8 @@ def _ais(model, ds, indices, s: LikelihoodSettings, ctx, notes, name) -> Likelih
         m = len(yb)
         run = ais_log_likelihood(decode, yb, d, sigma, s.ais_steps, s.ais_chains, g, s.leapfrog_steps, ctx,
                                  progress=lambda f, done=i0, m=m: eta((done + f * m) / n,
-                                                                      f"{done + int(f * m):,} / {n:,} images"))
+                                                                      f"{done + int(f * m):,} / {n:,} images"),
+                                 **on)
         log_p[i0:i0 + len(yb)] = run.log_mean_w
     nll = -log_p + dims * LOG_256
     gap = None
@@ -529,7 +545,7 @@ def _ais(model, ds, indices, s: LikelihoodSettings, ctx, notes, name) -> Likelih
         eta = _Eta(bd_ctx, "BDMC on simulated images: ")
         g = torch.Generator().manual_seed(int(np.random.SeedSequence([s.seed, 17]).generate_state(1)[0]))
         res_b = bdmc(decode, d, sigma, s.bdmc_images, s.ais_steps, s.ais_chains, g, s.leapfrog_steps, ctx,
-                     progress=lambda f: eta(f, "forward and reverse AIS"))
+                     progress=lambda f: eta(f, "forward and reverse AIS"), **on)
         gap, lower, upper = res_b.gap_nats, res_b.lower_nats, res_b.upper_nats
     observation = (f"Gaussian p(x|z) = N(decode(z), σ²I) with σ = {sigma:.4g} (pixel units; {how}); prior N(0, I); "
                    f"AIS: sigmoid schedule, T = {s.ais_steps:,}, {s.ais_chains} chains (log-mean-exp), HMC with "
@@ -551,16 +567,29 @@ def _kde(model, ds, indices, s: LikelihoodSettings, ctx, notes, name) -> Likelih
                               "density, evaluated on dequantised 8-bit images.")
     dims = int(np.prod(model.image_shape))
     g = torch.Generator().manual_seed(int(np.random.SeedSequence([s.seed, 19]).generate_state(1)[0]))
-    chunks = []
+    from explorer.core.batching import run_batched
+    from explorer.core.device import model_device
+
+    # the prior draws in blocks of 1,024 from one generator, as always; decoded in batches of 1,024 on the CPU,
+    # on a GPU from 4,096 halving after an out-of-memory error (explorer.core.batching)
+    z = torch.cat([model.sample_prior(min(1024, s.kde_samples - i), g) for i in range(0, s.kde_samples, 1024)])
+    samples = torch.empty(s.kde_samples, dims, dtype=torch.float32, device="cpu")
+
+    def decode_step(start: int, stop: int) -> None:
+        out = model.decode(z[start:stop]).detach().float().cpu()
+        if not torch.isfinite(out).all():
+            raise NonFiniteError("decode returned non-finite values")
+        samples[start:stop] = out.flatten(1)
+
+    def decoded(stop: int) -> None:
+        if ctx is not None:
+            ctx.progress(0.5 * stop / s.kde_samples, f"KDE: {stop:,} / {s.kde_samples:,} model samples")
+
+    if ctx is not None:
+        ctx.progress(0.0, f"KDE: 0 / {s.kde_samples:,} model samples")
     with torch.no_grad():
-        for i in range(0, s.kde_samples, 1024):
-            if ctx is not None:
-                ctx.progress(0.5 * i / s.kde_samples, f"KDE: {i:,} / {s.kde_samples:,} model samples")
-            out = model.decode(model.sample_prior(min(1024, s.kde_samples - i), g)).detach().float().cpu()
-            if not torch.isfinite(out).all():
-                raise NonFiniteError("decode returned non-finite values")
-            chunks.append(out.flatten(1))
-    samples = torch.cat(chunks)
+        run_batched(s.kde_samples, 1024, decode_step, model_device(model), "decode", decoded,
+                    memo=(type(model).__name__, tuple(model.image_shape)))
     y = _dequantised(ds.images, indices, s.seed, notes)
     if s.sigma is None:
         held = _held_out(len(ds), indices, s.kde_validation, s.seed)

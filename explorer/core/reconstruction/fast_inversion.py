@@ -194,8 +194,8 @@ def invert_bank_halving(
     from explorer.core.device import model_device
 
     dev = model_device(model)  # codes, moments and images on the model's device; float64 bookkeeping on the CPU
-    for start in range(0, n, int(s.batch_size)):
-        stop = min(start + int(s.batch_size), n)
+
+    def invert_batch(start: int, stop: int) -> None:  # idempotent: redone at half the size after an OOM
         b = stop - start
         xb = x_all[start:stop]
         pick = bank_restarts(xb.reshape(b, -1), bank_z, bank_x, r, lam)  # (b, r)
@@ -211,6 +211,7 @@ def invert_bank_halving(
         best_z = z0.clone()
         alive = torch.ones(r, b, dtype=torch.bool, device="cpu")
         active = torch.arange(r * b, device="cpu")
+        batch_history = np.zeros(steps + 1)
         for step in range(steps + 1):
             act = active.to(dev)
             za = z[act].clone().requires_grad_(True)
@@ -222,7 +223,7 @@ def invert_bank_halving(
                 best_loss[rows] = ld[better]
                 best_mse[rows] = mse.detach().cpu().double()[better]
                 best_z[rows] = za.detach().cpu()[better]
-                history[step] += float(best_loss.reshape(r, b).min(dim=0).values.sum())
+                batch_history[step] += float(best_loss.reshape(r, b).min(dim=0).values.sum())
                 if step == 0:
                     k0 = best_loss.reshape(r, b).argmin(dim=0)
                     cols = torch.arange(b, device="cpu")
@@ -248,9 +249,17 @@ def invert_bank_halving(
                 frac = (start * work_per_image + b * sum(alive_at[: step + 1])) / (n * work_per_image)
                 ctx.progress(min(frac, 1.0), f"inverting images {start + 1:,}–{stop:,} of {n:,}: "
                                              f"step {step + 1} / {steps}, {int(alive[:, 0].sum())} restart(s) left")
+        history[:] += batch_history
         keep_best_restarts(slice(start, stop), r, best_z, best_loss, best_mse,
                            (codes, losses, mse_out, restart, init_l, init_m), InversionResult, s, on_batch)
         if ctx is not None and steps == 0:
             ctx.progress(stop / n, f"inverted {stop:,} / {n:,} images")
+
+    from explorer.core.batching import run_batched
+
+    # batch_size images (with all their restarts) at a time on the CPU; on a GPU from 4,096, halved after an
+    # out-of-memory error (explorer.core.batching): the bank does not depend on the batch, so neither do the codes
+    run_batched(n, int(s.batch_size), invert_batch, dev, "GAN inversion",
+                memo=(type(model).__name__, tuple(model.image_shape), r, s.method))
     return InversionResult(codes=codes, losses=losses, mse=mse_out, initial_losses=init_l,
                            initial_mse=init_m, restart=restart, history=history / max(n, 1), settings=s)

@@ -64,7 +64,10 @@ class InversionSettings:
     prior_weight : float
         λ of the prior term ``λ·‖z‖²/d`` (≥ 0); 0 is the plain pixel loss.
     batch_size : int
-        Images optimised together (each with all its restarts), ≥ 1.
+        Images optimised together (each with all its restarts), ≥ 1, on the CPU. On a CUDA or
+        MPS device batches start at 4,096 images (or the size that last fitted) and halve after
+        an out-of-memory error, the failed batch done again (`explorer.core.batching.run_batched`);
+        the codes do not depend on the batch.
     seed : int
         Seed of the initial codes: image ``i`` uses a ``torch.Generator`` seeded with
         ``seed·1000003 + i``, so results do not depend on ``batch_size``.
@@ -343,6 +346,9 @@ def invert(
         Images of the wrong shape, bad settings, or a ``decode`` that gives no gradient.
     explorer.core.jobs.Cancelled
         The job was cancelled (the model is restored first).
+    explorer.core.batching.DeviceMemoryError
+        One image with its restarts does not fit in the GPU's memory (one sentence; the model
+        is restored first).
     """
     t_start = time.monotonic()
     s = replace(settings or InversionSettings(), **overrides)
@@ -366,55 +372,59 @@ def invert(
     losses, mse_out, init_l, init_m = (np.empty(n) for _ in range(4))
     restart = np.empty(n, np.int64)
     history = np.zeros(steps + 1)
-    total = max(1, math.ceil(n / s.batch_size) * max(steps, 1))
-    done = 0
+    from explorer.core.batching import run_batched
     from explorer.core.device import model_device
+    from explorer.core.reconstruction.fast_inversion import keep_best_restarts
 
     dev = model_device(model)  # codes and images on the model's device; float64 bookkeeping on the CPU
-    with _frozen(model):
-        for start in range(0, n, int(s.batch_size)):
-            stop = min(start + int(s.batch_size), n)
-            b = stop - start
-            x = torch.from_numpy(x_all[start:stop]).repeat(r, 1, 1, 1).to(dev)  # restart-major: row k·b + i
-            z0 = _initial_codes(model, ids[start:stop], r, s.seed)
-            if init_codes is not None:
-                z0[0] = torch.from_numpy(init_codes[start:stop])
-            z = z0.reshape(r * b, d).clone().to(dev).requires_grad_(True)
-            # Adam is elementwise, so one optimiser over all codes = an independent Adam per code
-            opt = torch.optim.Adam([z], lr=float(s.lr))
-            best_loss = torch.full((r * b,), math.inf, dtype=torch.float64, device="cpu")
-            best_mse = torch.full((r * b,), math.inf, dtype=torch.float64, device="cpu")
-            best_z = z.detach().cpu().clone()
-            for step in range(steps + 1):
-                loss, mse = inversion_objective(model, z, x, s.prior_weight)
-                with torch.no_grad():
-                    ld = loss.detach().cpu().double()
-                    mse = mse.detach().cpu()
-                    better = ld < best_loss
-                    best_loss = torch.where(better, ld, best_loss)
-                    best_mse = torch.where(better, mse.double(), best_mse)
-                    best_z[better] = z.detach().cpu()[better]
-                    per_image = best_loss.reshape(r, b).min(dim=0).values
-                    history[step] += float(per_image.sum())
-                    if step == 0:
-                        k0 = ld.reshape(r, b).argmin(dim=0)
-                        cols = torch.arange(b, device="cpu")
-                        init_l[start:stop] = ld.reshape(r, b)[k0, cols].numpy()
-                        init_m[start:stop] = mse.detach().double().reshape(r, b)[k0, cols].numpy()
-                if step == steps:
-                    break
-                (z.grad,) = torch.autograd.grad(loss.sum(), z)
-                opt.step()
-                done += 1
-                if ctx is not None:
-                    ctx.progress(done / total, f"inverting images {start + 1:,}–{stop:,} of {n:,}: "
-                                               f"step {step + 1} / {steps}")
-            from explorer.core.reconstruction.fast_inversion import keep_best_restarts
 
-            keep_best_restarts(slice(start, stop), r, best_z, best_loss, best_mse,
-                               (codes, losses, mse_out, restart, init_l, init_m), InversionResult, s, on_batch)
-            if ctx is not None and steps == 0:
-                ctx.progress(stop / n, f"inverted {stop:,} / {n:,} images")
+    def invert_batch(start: int, stop: int) -> None:  # idempotent: redone at half the size after an OOM
+        b = stop - start
+        x = torch.from_numpy(x_all[start:stop]).repeat(r, 1, 1, 1).to(dev)  # restart-major: row k·b + i
+        z0 = _initial_codes(model, ids[start:stop], r, s.seed)
+        if init_codes is not None:
+            z0[0] = torch.from_numpy(init_codes[start:stop])
+        z = z0.reshape(r * b, d).clone().to(dev).requires_grad_(True)
+        # Adam is elementwise, so one optimiser over all codes = an independent Adam per code
+        opt = torch.optim.Adam([z], lr=float(s.lr))
+        best_loss = torch.full((r * b,), math.inf, dtype=torch.float64, device="cpu")
+        best_mse = torch.full((r * b,), math.inf, dtype=torch.float64, device="cpu")
+        best_z = z.detach().cpu().clone()
+        batch_history = np.zeros(steps + 1)
+        for step in range(steps + 1):
+            loss, mse = inversion_objective(model, z, x, s.prior_weight)
+            with torch.no_grad():
+                ld = loss.detach().cpu().double()
+                mse = mse.detach().cpu()
+                better = ld < best_loss
+                best_loss = torch.where(better, ld, best_loss)
+                best_mse = torch.where(better, mse.double(), best_mse)
+                best_z[better] = z.detach().cpu()[better]
+                per_image = best_loss.reshape(r, b).min(dim=0).values
+                batch_history[step] += float(per_image.sum())
+                if step == 0:
+                    k0 = ld.reshape(r, b).argmin(dim=0)
+                    cols = torch.arange(b, device="cpu")
+                    init_l[start:stop] = ld.reshape(r, b)[k0, cols].numpy()
+                    init_m[start:stop] = mse.detach().double().reshape(r, b)[k0, cols].numpy()
+            if step == steps:
+                break
+            (z.grad,) = torch.autograd.grad(loss.sum(), z)
+            opt.step()
+            if ctx is not None:
+                ctx.progress((start * steps + b * (step + 1)) / (n * steps),
+                             f"inverting images {start + 1:,}–{stop:,} of {n:,}: step {step + 1} / {steps}")
+        history[:] += batch_history
+        keep_best_restarts(slice(start, stop), r, best_z, best_loss, best_mse,
+                           (codes, losses, mse_out, restart, init_l, init_m), InversionResult, s, on_batch)
+        if ctx is not None and steps == 0:
+            ctx.progress(stop / n, f"inverted {stop:,} / {n:,} images")
+
+    with _frozen(model):
+        # batch_size images (with all their restarts) at a time on the CPU; on a GPU from 4,096, halved after an
+        # out-of-memory error (explorer.core.batching): the starts are per image, so the codes do not change
+        run_batched(n, int(s.batch_size), invert_batch, dev, "GAN inversion",
+                    memo=(type(model).__name__, tuple(model.image_shape), r, s.method))
     return _timed(model, s, t_start, InversionResult(
         codes=codes, losses=losses, mse=mse_out, initial_losses=init_l, initial_mse=init_m, restart=restart,
         history=history / max(n, 1), settings=s))
