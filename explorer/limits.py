@@ -6,7 +6,7 @@ import math
 import os
 
 __all__ = ["MEMORY_ENV_VAR", "MAX_LATENT_DIM", "MAX_IMAGE_VALUES", "available_memory", "format_bytes",
-           "memory_shortfall", "MAX_FILE_NUMBER", "finite_number"]
+           "memory_shortfall", "MAX_FILE_NUMBER", "finite_number", "MAX_DIRECTIONS"]
 
 #: Environment variable capping the memory (bytes, or with a K/M/G suffix) a single read may take;
 #: lower than the machine's available memory it wins (tests use it; so can a shared server).
@@ -15,6 +15,9 @@ MEMORY_ENV_VAR = "LATENT_EXPLORER_MEMORY_LIMIT"
 MAX_LATENT_DIM = 2**20
 #: Largest number of values C·H·W of one image a model may declare (2**26 float32 values is 256 MiB).
 MAX_IMAGE_VALUES = 2**26
+
+#: Most latent directions (GANSpace, SeFa, attribute vectors) one slider panel or traversal shows.
+MAX_DIRECTIONS = 64
 
 _SUFFIXES = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 

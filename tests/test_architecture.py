@@ -31,13 +31,19 @@ def _lint(*contracts: str) -> subprocess.CompletedProcess:
     return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
 
 
-@pytest.mark.parametrize("contract", ["layers", "qt-free", "acyclic"])
+@pytest.mark.parametrize("contract", ["layers", "cli-layers", "qt-free", "acyclic"])
 def test_contract_is_kept(contract):
     ids = [c["id"] for c in _config()["contracts"]]
     assert contract in ids, f"pyproject.toml has no import-linter contract {contract!r} (has {ids})"
     out = _lint(contract)
     assert out.returncode == 0, f"import-linter contract {contract!r} is broken:\n{out.stdout}\n{out.stderr}"
     assert "1 kept, 0 broken" in out.stdout
+
+
+def test_every_contract_of_pyproject_is_checked_here():
+    """A contract added to pyproject.toml without an id in the list above would never be run (cli-layers was not)."""
+    ids = {c.get("id") for c in _config()["contracts"]}
+    assert ids == {"layers", "cli-layers", "qt-free", "acyclic"}
 
 
 def test_every_top_level_module_of_explorer_has_a_layer():

@@ -58,7 +58,7 @@ def parse_attribute(text: str) -> AttributeSpec:
 def add_direction_arguments(p) -> None:
     """Add ``--directions``, ``--n-directions`` and ``--attribute`` to ``render traversal``."""
     from explorer.cli.args import int_in
-    from explorer.core.session.directions import MAX_DIRECTIONS
+    from explorer.limits import MAX_DIRECTIONS  # not explorer.core.session: every command would import it
 
     p.add_argument("--directions", choices=list(DIRECTION_KINDS), default="axes",
                    help="what each row moves along: 'axes' of z (default; --dims), 'ganspace' (principal "

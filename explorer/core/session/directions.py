@@ -14,6 +14,7 @@ from explorer.core.latent.directions import (
     ganspace_directions,
     sefa_directions,
 )
+from explorer.limits import MAX_DIRECTIONS as _MAX_DIRECTIONS
 
 __all__ = ["KINDS", "KIND_TITLES", "DirectionChoice", "compute_directions", "attribute_groups", "set_directions",
            "clear_directions", "set_direction_offset", "directions_of", "follow_slider_code", "MAX_DIRECTIONS",
@@ -23,8 +24,8 @@ __all__ = ["KINDS", "KIND_TITLES", "DirectionChoice", "compute_directions", "att
 KINDS = ("axis", "ganspace", "sefa", "attribute")
 #: Their words in the chooser.
 KIND_TITLES = {"axis": "Axes of z", "ganspace": "GANSpace", "sefa": "SeFa", "attribute": "Attribute vector"}
-#: At most this many directions are chosen at once (sliders shown).
-MAX_DIRECTIONS = 64
+#: At most this many directions are chosen at once (sliders shown); defined in explorer.limits.
+MAX_DIRECTIONS = _MAX_DIRECTIONS
 #: Dataset indices of stored selections are below this (as the session file's other indices).
 MAX_INDEX = 1 << 40
 
