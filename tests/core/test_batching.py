@@ -92,3 +92,20 @@ def test_feature_extraction_over_retried_batches_keeps_the_order(monkeypatch):
     f, lg = Doubling().run(x, batch_size=500)
     np.testing.assert_array_equal(f, x.reshape(10, -1).astype(np.float64) * 2)
     assert lg is None
+
+
+def test_the_cpu_encoder_batch_is_about_one_mebibyte_of_input_and_does_not_change_the_codes():
+    import numpy as np
+    import torch
+
+    from explorer.core.codes import ENCODE_BATCH_BYTES, encode_batch, encode_images
+    from models.vae import VAE
+
+    # the largest power of two of images within 1 MiB of float32, between 16 and 256
+    assert ENCODE_BATCH_BYTES == 2**20
+    assert [encode_batch(s) for s in ((1, 28, 28), (1, 64, 64), (3, 32, 32), (3, 128, 128), (1, 8, 8))] == [
+        256, 64, 64, 16, 256]
+    torch.manual_seed(0)
+    model = VAE(4, (1, 28, 28), hidden=16).eval()
+    x = np.random.default_rng(0).random((300, 1, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(encode_images(model, x), encode_images(model, x, batch_size=7), rtol=0, atol=1e-5)
