@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: The bundled demo checkpoint, relative to ``resources/`` (the window opens it when given no model).
+DEMO_CHECKPOINT = ("checkpoints", "vae_fashion.pt")
+
 
 def cache_dir() -> Path:
     """Folder for caches (projections, encoded codes): ``$LATENT_EXPLORER_CACHE`` or

@@ -41,14 +41,18 @@ def _display_env(env: dict) -> dict:
 
 
 def _one_startup(cache: Path, config: Path, checkpoint: Path, timeout_s: float = 240.0,
-                 expect: str | None = None, cpu: list | None = None) -> float:
+                 expect: str | None = None, cpu: list | None = None, prefetch: bool = True,
+                 answers: list | None = None) -> float:
     """Launch ``python -m explorer open FILE`` (a checkpoint or a session) and return the seconds it reports
     to its first painted embedding (whose method must be ``expect`` when given); ``cpu`` receives the
-    process's CPU seconds (all threads) to that moment."""
+    process's CPU seconds (all threads) to that moment, ``answers`` what its prefetch child did
+    (`explorer.core.prefetch`; "none" without one). ``prefetch=False`` starts the app without the child."""
+    from explorer.core.prefetch import PREFETCH_ENV
     from explorer.gui.app import BENCH_ENV
 
     env = _display_env(dict(os.environ))
     env.update({"LATENT_EXPLORER_CACHE": str(cache), "LATENT_EXPLORER_CONFIG": str(config)})
+    env[PREFETCH_ENV] = "1" if prefetch else "0"
     cmd = [sys.executable, "-m", "explorer", "open", str(checkpoint)]
     env[BENCH_ENV] = repr(time.time())  # launch time, read back by the child
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s)
@@ -58,32 +62,45 @@ def _one_startup(cache: Path, config: Path, checkpoint: Path, timeout_s: float =
             raise RuntimeError(f"the first embedding shown was {lines.get('startup_embedding')}, not {expect}")
         if cpu is not None and "startup_to_embedding_cpu_s" in lines:
             cpu.append(float(lines["startup_to_embedding_cpu_s"]))
+        if answers is not None:
+            answers.append(lines.get("startup_prefetch", "none"))
         return float(lines["startup_to_embedding_s"])
     raise RuntimeError(f"the app did not report its start-up time (exit {proc.returncode}): "
                        f"{(proc.stdout + proc.stderr).strip()[-400:]}")
 
 
-def startup_to_embedding_s(warm_runs: int = 3) -> dict:
+def startup_to_embedding_s(warm_runs: int = 3, cold_runs: int = 5) -> dict:
     """Process start to the demo embedding painted, in fresh processes (seconds).
 
     The first run starts with empty caches (it encodes the 10,000 test images and fits
-    PCA: ``startup_to_embedding_cold_s``); the next ``warm_runs`` find the codes and the
-    embedding on disk, as every start after the first does (``startup_to_embedding_s``,
-    median). Each run has fresh settings. "Cold" is the application's caches: the operating
-    system's file cache is warm (the runs follow each other). ``*_cpu_s``: the CPU seconds
-    the process spent to the paint (all threads; steadier than wall time on a busy machine).
+    PCA: ``startup_to_embedding_cold_s``, the median of ``cold_runs`` runs, each with
+    its own empty caches); the next ``warm_runs`` find the codes and the embedding on disk,
+    as every start after the first does (``startup_to_embedding_s``, median). Each run has
+    fresh settings. "Cold" is the application's caches: the operating system's file cache is
+    warm (the runs follow each other). ``*_cpu_s``: the CPU seconds the window's process spent
+    to the paint (all threads; steadier than wall time on a busy machine; the prefetch child's
+    are not in it). A cold start encodes in a child process (`explorer.core.prefetch`;
+    ``startup_prefetch_cold`` says what it did); ``startup_to_embedding_cold_no_prefetch_s``
+    is the same start without it (one process, as before the child existed), in the same run.
     """
     checkpoint = _checkpoint()
-    cold_cpu, warm_cpu = [], []
+    cold_cpu, warm_cpu, cold, plain, answers = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="latent-explorer-bench-") as tmp:
-        cache = Path(tmp) / "cache"
-        cold = _one_startup(cache, Path(tmp) / "config-cold", checkpoint, cpu=cold_cpu)
+        for i in range(cold_runs):  # interleaved, so that both see the same machine
+            cold.append(_one_startup(Path(tmp) / f"cache-cold-{i}", Path(tmp) / f"config-cold-{i}", checkpoint,
+                                     cpu=cold_cpu, answers=answers))
+            plain.append(_one_startup(Path(tmp) / f"cache-plain-{i}", Path(tmp) / f"config-plain-{i}", checkpoint,
+                                      prefetch=False))
+        cache = Path(tmp) / "cache-cold-0"
         warm = [_one_startup(cache, Path(tmp) / f"config-{i}", checkpoint, cpu=warm_cpu) for i in range(warm_runs)]
     out = {"startup_to_embedding_s": round(statistics.median(warm), 3),
-           "startup_to_embedding_cold_s": round(cold, 3),
+           "startup_to_embedding_cold_s": round(statistics.median(cold), 3),
+           "startup_to_embedding_cold_runs_s": [round(t, 3) for t in cold],
+           "startup_to_embedding_cold_no_prefetch_s": round(statistics.median(plain), 3),
+           "startup_prefetch_cold": sorted(set(answers)),
            "startup_to_embedding_runs_s": [round(t, 3) for t in warm]}
     if cold_cpu and warm_cpu:
-        out["startup_to_embedding_cold_cpu_s"] = round(cold_cpu[0], 3)
+        out["startup_to_embedding_cold_cpu_s"] = round(statistics.median(cold_cpu), 3)
         out["startup_to_embedding_cpu_s"] = round(statistics.median(warm_cpu), 3)
     out["startup_load_average_1min"] = round(os.getloadavg()[0], 2)
     return out

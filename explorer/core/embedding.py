@@ -349,15 +349,16 @@ class Preview:
         :func:`explorer.core.workspace.dataset_identity` of the dataset.
     codes : explorer.core.workspace.LatentCodes
         Encoder codes read from the :class:`CodesCache`.
-    result : EmbeddingResult
-        Their embedding read from the projection cache.
+    result : EmbeddingResult or None
+        Their embedding read from the projection cache; None when only the codes are cached
+        (their first embedding is then computed from them while the model loads).
     """
 
     path: Path
     file_hash: str
     dataset_id: str
     codes: Any
-    result: EmbeddingResult
+    result: EmbeddingResult | None
 
 
 def peek_cached(path: str | os.PathLike, dataset, dataset_id: str, spec: ProjectionSpec,
@@ -387,9 +388,9 @@ def peek_cached(path: str | os.PathLike, dataset, dataset_id: str, spec: Project
     Returns
     -------
     Preview or None
-        None when the codes or an embedding of them are not cached, for a Python adapter
-        (its cache key needs the weights it loads), or when the file cannot be read
-        (opening it will say why).
+        None when the codes are not cached, for a Python adapter (its cache key needs the
+        weights it loads), or when the file cannot be read (opening it will say why). Its
+        ``result`` is None when the codes are cached but no embedding of them is.
     """
     from explorer.core.projection.cache import ProjectionCache, file_sha256
     from explorer.core.workspace import LatentCodes
@@ -417,7 +418,7 @@ def peek_cached(path: str | os.PathLike, dataset, dataset_id: str, spec: Project
         result = cached_embedding(key, candidate, len(z), projection_cache)
         if result is not None:
             return Preview(path=path, file_hash=file_hash, dataset_id=dataset_id, codes=codes, result=result)
-    return None
+    return Preview(path=path, file_hash=file_hash, dataset_id=dataset_id, codes=codes, result=None)
 
 
 def default_spec(latent_dim: int) -> ProjectionSpec:

@@ -27,12 +27,11 @@ from explorer.gui.projection_panel import ProjectionPanel
 from explorer.gui.session_runner import SessionRunner
 from explorer.gui.window_files import DATASET_SUFFIXES, MODEL_FILTER, WindowFiles
 from explorer.logs import log
+from explorer.paths import DEMO_CHECKPOINT  # re-exported: the bundled demo (relative to resources/)
 
 __all__ = ["MainWindow", "settings_path", "open_settings", "DEMO_CHECKPOINT", "demo_checkpoint",
            "MODEL_FILTER", "DATASET_SUFFIXES"]
 
-#: The bundled demo checkpoint (relative to ``resources/``).
-DEMO_CHECKPOINT = ("checkpoints", "vae_fashion.pt")
 
 #: Milliseconds after the first embedding before the UMAP worker starts compiling numba.
 WARM_UP_DELAY_MS = 1500
@@ -333,7 +332,7 @@ class MainWindow(QMainWindow):
         return self.files.save_session(path, with_results)
 
     def _preload_projection(self) -> None:
-        """Import scikit-learn (for PCA, ~0.7 s) in a job thread while torch loads in another."""
+        """Import scikit-learn (for PCA, ~0.9 s) in a job thread while torch loads in another."""
         if not self._projection_preloaded:
             self._projection_preloaded = True
             from explorer.core.heavy import load_sklearn

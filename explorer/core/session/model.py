@@ -132,6 +132,7 @@ class Session(TaskRunning, DeviceChoice, ViewState, Analyses, CompareViews, Comp
         self._later: list[Task] = []  # tasks a result asked for, handed out by follow_up()
         self._dataset_loading: Task | None = None
         self._awaiting: list[str] = []  # models whose opening waits for the dataset (cache look-up first)
+        self._prefetches: dict[Path, Any] = {}  # model file -> PrefetchProcess encoding it into the codes cache
         self._dirty = False
         #: What a session file or the command line asked for is being opened: results arriving are not
         #: changes. Cleared once nothing is loading, waiting or running any more.
@@ -163,10 +164,11 @@ class Session(TaskRunning, DeviceChoice, ViewState, Analyses, CompareViews, Comp
         return dict(self._workers)
 
     def close(self) -> None:
-        """Stop the projection workers."""
+        """Stop the projection workers and any prefetch child still running."""
         for worker in self._workers.values():
             worker.close()
         self._workers.clear()
+        self.stop_prefetches()
 
     def state(self, key: str | None) -> ModelState | None:
         """The state of model ``key`` (a resolved path), or None."""
@@ -347,12 +349,32 @@ class Session(TaskRunning, DeviceChoice, ViewState, Analyses, CompareViews, Comp
             return [self._peek_task(state)]
         return [self._open_task(state)]
 
+    def expect_prefetch(self, process) -> None:
+        """Let the cache look-up of ``process.request.model`` wait for a child encoding it into the codes cache.
+
+        Parameters
+        ----------
+        process : explorer.core.prefetch.PrefetchProcess
+            Started before the window (`explorer.core.prefetch.start_prefetch`); its request
+            should name the dataset this session opens (otherwise the look-up just misses).
+        """
+        self._prefetches[Path(process.request.model).resolve()] = process
+
+    def stop_prefetches(self) -> None:
+        """Stop the children no cache look-up has waited for yet (the session closes)."""
+        prefetches, self._prefetches = self._prefetches, {}
+        for process in prefetches.values():
+            process.stop()
+
     def _peek_task(self, m: ModelState) -> Task:
         path, dataset, dataset_id = m.path, self.dataset, self.dataset_id
         spec = m.want_spec or m.shown or self.projection
         codes_cache, projection_cache = self.codes_cache, self.projection_cache
+        prefetch = self._prefetches.pop(Path(path).resolve(), None)
 
         def peek(ctx):
+            if prefetch is not None:  # the child is encoding this model: its codes will be in the cache
+                prefetch.wait(ctx.check if ctx is not None else None)
             return emb.peek_cached(path, dataset, dataset_id, spec, codes_cache, projection_cache, ctx=ctx)
 
         def apply(preview):
@@ -361,6 +383,9 @@ class Session(TaskRunning, DeviceChoice, ViewState, Analyses, CompareViews, Comp
             if preview is not None and preview.dataset_id == self.dataset_id and m.codes is None:
                 m.file_hash, m.codes, m.preview = preview.file_hash, preview.codes, True
                 self.codes_changed.emit(m.key)
+                if preview.result is None:  # codes only: follow_up projects them; the model loads after
+                    m.open_after_show = True
+                    return
                 self._show(m, preview.result)
             self._later.append(self._open_task(m))
 
@@ -442,6 +467,13 @@ class Session(TaskRunning, DeviceChoice, ViewState, Analyses, CompareViews, Comp
                                                     or m.want_spec is None):
                 m.want_clustering = None
                 out.append(self.kmeans(m.key, want["space"], want["k"], want["seed"]))
+        for m in self.models:  # cached codes shown (or their projection failed): now load the model itself
+            if m.open_after_show and (m.shown is not None or m.projection_failed or (
+                    "projection" not in m.busy and not any(t.model_key == m.key and t.family == "projection"
+                                                           for t in out))):
+                m.open_after_show = False
+                if m.entry is None and "open" not in m.busy:
+                    out.append(self._open_task(m))
         if self.restoring and not out and self._dataset_loading is None and not self._awaiting \
                 and all(not m.busy for m in self.models):
             self.restoring = False  # everything the file (or the command line) asked for has come back

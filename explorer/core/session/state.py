@@ -133,6 +133,10 @@ class ModelState:
         The status stays until this projection is shown (e.g. "UMAP … PCA shown meanwhile").
     preview : bool
         ``codes`` and ``embeddings`` were read from the caches before the model loaded.
+    open_after_show : bool
+        Its codes came from the cache but no embedding of them: the model is loaded (torch
+        imported) only once their first embedding is shown, so the import does not hold the
+        GIL while the first PCA is computed and painted.
     gan_points : GanPoints
     slider_code : numpy.ndarray or None
         ``(d,)`` float32, the code of the latent sliders.
@@ -173,6 +177,7 @@ class ModelState:
     status: str = ""
     status_until: ProjectionSpec | None = None
     preview: bool = False
+    open_after_show: bool = False
     gan_points: GanPoints = GanPoints()
     slider_code: np.ndarray | None = None
     keypoints: list = field(default_factory=list)
