@@ -24,10 +24,11 @@ def view_message(session: Session, empty_note: str = "", pending: bool = False) 
     """The sentences the embedding shows over its points for the session's active model."""
     m, lines = session.active, []
     if m is not None and m.preview:
-        lines.append(f"Loading {m.name}: its cached embedding is shown meanwhile.")
+        lines.append(f"Loading {m.name}: the embedding of its cached codes is shown meanwhile.")
     elif m is None or (m.entry is None and m.codes is None):
         if m is not None or pending:
-            lines.append("Opening the model…")
+            task = (m.busy.get("peek") or m.busy.get("open")) if m is not None else None
+            lines.append(f"{task.label}…" if task is not None else "Opening the model…")
         elif empty_note:
             lines.append(empty_note)
         else:

@@ -57,3 +57,19 @@ def test_a_cold_start_encodes_in_the_child_and_the_next_finds_the_codes(tmp_path
     second = _open(model, data, cache, tmp_path / "config-2")
     assert second["startup_embedding"] == "pca" and second["startup_prefetch"] == "cached"
     assert float(second["startup_to_embedding_s"]) > 0
+
+
+def test_the_view_says_what_the_model_waits_for(tmp_path):
+    from explorer.core.session import Session
+    from explorer.core.session.state import Task
+    from explorer.gui.embedding_presenter import view_message
+
+    s = Session()
+    (m,) = s.add_models([tmp_path / "vae.pt"])
+    assert view_message(s) == "Opening the model…"
+    m.busy["peek"] = Task("peek:x", "peek", lambda ctx: None,
+                          "Opening vae.pt: encoding the dataset in a second process", lambda r: None, m.key)
+    assert view_message(s) == "Opening vae.pt: encoding the dataset in a second process…"
+    m.busy.clear()
+    m.preview = True
+    assert view_message(s) == "Loading vae.pt: the embedding of its cached codes is shown meanwhile."

@@ -389,7 +389,8 @@ class Session(TaskRunning, DeviceChoice, ViewState, Analyses, CompareViews, Comp
                 self._show(m, preview.result)
             self._later.append(self._open_task(m))
 
-        return Task(f"peek:{m.key}", "peek", peek, f"Opening {path.name}", apply, m.key,
+        label = f"Opening {path.name}" + (": encoding the dataset in a second process" if prefetch else "")
+        return Task(f"peek:{m.key}", "peek", peek, label, apply, m.key,
                     on_failed=lambda _msg: self._later.append(self._open_task(m)))
 
     def _open_task(self, m: ModelState) -> Task:
