@@ -180,3 +180,21 @@ def test_the_child_s_command_line_round_trips(files):
     assert out.returncode == 0
     for option in ("--data", "--split", "--limit", "--seed", "--resize", "--device"):
         assert option in out.stdout and option in argv
+
+
+def test_a_subsample_is_the_one_the_window_opens(files, tmp_path, one_torch_thread):
+    """--limit and --seed reach the child: the window's look-up finds its codes of the same 20 images."""
+    data, vae, _gan = files
+    cache = emb.CodesCache(tmp_path / "codes")
+    assert prefetch_codes(PrefetchRequest(vae, str(data), None, 20, 3), cache) == "encoded"
+    s = Session(codes_cache=cache, projection_cache=ProjectionCache(tmp_path / "projections"))
+    s.run(s.open_dataset(str(data), limit=20, seed=3))
+    (m,) = s.add_models([vae])
+    (peek,) = s.open_model_tasks(m)
+    s.run(peek)
+    assert m.preview and m.codes is not None and m.codes.z.shape == (20, 3)
+    other = Session(codes_cache=cache, projection_cache=ProjectionCache(tmp_path / "projections"))
+    other.run(other.open_dataset(str(data), limit=20, seed=4))  # another subsample: not these codes
+    (m2,) = other.add_models([vae])
+    other.run(other.open_model_tasks(m2)[0])
+    assert m2.codes is None and not m2.preview
