@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["load_sklearn", "load_sklearn_in_background", "load_umap"]
+__all__ = ["load_sklearn", "load_umap"]
 
 _LOCK = threading.RLock()
 
@@ -22,18 +22,6 @@ def load_sklearn() -> None:
         import sklearn.metrics  # noqa: F401
 
         import explorer.core.projection.estimators  # noqa: F401
-
-
-def load_sklearn_in_background():
-    """Start :func:`load_sklearn` in a daemon thread now; returns the thread.
-
-    For a start whose first PCA waits on codes another process computes
-    (`explorer.core.prefetch`): scikit-learn (~0.9 CPU s) is then imported before the
-    codes arrive instead of after. Jobs calling `load_sklearn` meanwhile wait on its lock.
-    """
-    thread = threading.Thread(target=load_sklearn, name="preload-sklearn", daemon=True)
-    thread.start()
-    return thread
 
 
 def load_umap():

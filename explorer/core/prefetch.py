@@ -26,6 +26,11 @@ which a start with cached codes and embedding does not need before its paint):
     The child encoded the dataset and wrote the codes to the cache.
 ``failed``
     Anything else went wrong (e.g. a read-only cache); the window encodes as usual.
+
+The child encodes with one core fewer than the machine has, leaving one to the window; once
+the window has nothing left to do but wait for the codes (`PrefetchProcess.window_busy` /
+`window_done`, then `wait`), it writes ``idle`` to the child's standard input and the child
+takes every core from its next batch on.
 """
 
 from __future__ import annotations
@@ -95,7 +100,7 @@ class PrefetchRequest:
         return out
 
 
-def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None) -> str:
+def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, window_idle=None) -> str:
     """Encode ``request``'s dataset with its model into the codes cache, unless there is nothing to do.
 
     The cheap checks come first (the torch-free reading of the checkpoint, the dataset and
@@ -110,6 +115,9 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None) -> st
         Default: the user's codes cache (``LATENT_EXPLORER_CACHE`` moves it).
     on_encoding : callable, optional
         Called (no arguments) once the codes were not found and encoding starts.
+    window_idle : threading.Event, optional
+        Set once the window only waits: the encoding then uses every core (``os.cpu_count()``
+        torch threads) from its next batch on, instead of one fewer.
 
     Returns
     -------
@@ -143,11 +151,14 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None) -> st
         on_encoding()
     import torch  # imported here, after the cheap checks: ~1.4 s
 
-    # One core stays the window's (Qt, scikit-learn, the dataset). On 2 cores, cold starts (5 each, interleaved)
-    # took 3.74 s (median) with one encoding thread and 4.20 s with two, which wait for each other beside the window.
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+    # One core stays the window's (Qt, scikit-learn, the dataset) until it says it is idle. On 2 cores, cold starts
+    # (interleaved runs) took 3.74 s (median of 5) with one encoding thread against 4.20 s with two, which wait for
+    # each other beside the window; and 3.34 s against 3.59 s (median of 6) with the switch to two once it is idle.
+    cores = os.cpu_count() or 2
+    torch.set_num_threads(max(1, cores - 1))
     from explorer.core.device import DeviceError, resolve_device
     from explorer.core.embedding import encode_cached
+    from explorer.core.jobs import JobContext
     from explorer.core.workspace import open_model
     from models.base import ModelFileError
 
@@ -155,7 +166,12 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None) -> st
         entry = open_model(path, resolve_device(request.device))
     except (DeviceError, ModelFileError):
         return "skip"
-    encode_cached(entry, dataset, dataset_id, cache=cache)
+
+    def between_batches(_fraction, _message):
+        if window_idle is not None and window_idle.is_set() and torch.get_num_threads() < cores:
+            torch.set_num_threads(cores)
+
+    encode_cached(entry, dataset, dataset_id, cache=cache, ctx=JobContext(between_batches))
     if cache.get(codes_cache_key(entry.file_hash, dataset_id, "encoder", 0), n=len(dataset)) is None:
         return "failed"  # not written (read-only cache): the window must encode itself
     return "encoded"
@@ -179,6 +195,8 @@ class PrefetchProcess:
         self._on_encoding: list = []
         self._encoding = False
         self._lock = threading.Lock()
+        self._window_busy: set[str] = set()
+        self._waiting = self._told_idle = False
         # a thread reads the pipe (portable: no select() on pipes on Windows)
         threading.Thread(target=self._read, name="prefetch-pipe", daemon=True).start()
 
@@ -201,6 +219,9 @@ class PrefetchProcess:
             self.process.kill()
             self.process.wait()
         self.process.stdout.close()
+        with self._lock:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
 
     def when_encoding(self, fn) -> None:
         """Call ``fn()`` when the child says it starts encoding (at once if it has said so already).
@@ -215,8 +236,30 @@ class PrefetchProcess:
         if now:
             fn()
 
+    def window_busy(self, what: str) -> None:
+        """The window still does ``what`` (e.g. importing scikit-learn): the child keeps one core free for it."""
+        with self._lock:
+            self._window_busy.add(what)
+
+    def window_done(self, what: str) -> None:
+        """The window has done ``what``; once nothing is left and it waits, the child may use every core."""
+        with self._lock:
+            self._window_busy.discard(what)
+        self._tell_idle()
+
+    def _tell_idle(self) -> None:
+        with self._lock:
+            if not self._waiting or self._window_busy or self._told_idle or self.process.stdin is None:
+                return
+            self._told_idle = True
+            try:
+                self.process.stdin.write("idle\n")
+                self.process.stdin.flush()
+            except (OSError, ValueError):  # the child has ended (or its pipe is closed): nothing to tell
+                pass
+
     def wait(self, check=None, timeout_s: float = 600.0) -> str:
-        """The child's answer, waiting for it (cancellable).
+        """The child's answer, waiting for it (cancellable); tells the child the window is idle (`window_busy`).
 
         Parameters
         ----------
@@ -231,6 +274,9 @@ class PrefetchProcess:
         {"skip", "cached", "encoded", "failed"}
             "failed" also when the child ended without an answer (it crashed or was killed).
         """
+        with self._lock:
+            self._waiting = True
+        self._tell_idle()
         while self._answer is None:
             try:
                 line = self._lines.get(timeout=0.02)
@@ -292,7 +338,7 @@ def start_prefetch(request: PrefetchRequest) -> PrefetchProcess | None:
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
         process = subprocess.Popen(request.argv(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                   stdin=subprocess.DEVNULL, text=True, env=env)
+                                   stdin=subprocess.PIPE, text=True, env=env)
     except OSError:
         return None
     return PrefetchProcess(request, process)
@@ -320,8 +366,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     request = PrefetchRequest(Path(args.model), args.data, args.split, args.limit, args.seed, args.resize,
                               args.device)
+    idle = threading.Event()
+
+    def listen() -> None:  # the window writes "idle" when it only waits for the codes
+        for line in sys.stdin:
+            if line.strip() == "idle":
+                idle.set()
+
+    threading.Thread(target=listen, name="prefetch-stdin", daemon=True).start()
     try:
-        answer = prefetch_codes(request, on_encoding=lambda: print("encoding", flush=True))
+        answer = prefetch_codes(request, on_encoding=lambda: print("encoding", flush=True), window_idle=idle)
     except Exception:  # noqa: BLE001 - the window encodes itself and reports any real problem in one sentence
         answer = "failed"
     print(answer, flush=True)

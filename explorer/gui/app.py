@@ -118,6 +118,26 @@ def start_prefetch(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-
                                  None, saved_device()))
 
 
+def _preload_sklearn_beside(prefetch) -> None:
+    """Once the child says it encodes, import scikit-learn (for the first PCA) in a thread; the child keeps
+    one core free for the window until then (`PrefetchProcess.window_busy`)."""
+    import threading
+
+    from explorer.core.heavy import load_sklearn
+
+    def preload():
+        try:
+            load_sklearn()
+        finally:
+            prefetch.window_done("scikit-learn")
+
+    def start():
+        threading.Thread(target=preload, name="preload-sklearn", daemon=True).start()
+
+    prefetch.window_busy("scikit-learn")
+    prefetch.when_encoding(start)
+
+
 def make_window(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-mnist", split: str | None = "test",
                 limit: int | None = None, seed: int = 0, *, warm_up_umap: bool = True, settings=None,
                 show: bool = True, ask_to_save: bool = False, prefetch=None):
@@ -249,9 +269,7 @@ def run_app(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-mnist",
             t0 = time.time() - (age or 0.0)
     prefetch = start_prefetch(checkpoints, data, split, limit, seed)  # before Qt: the child starts at once
     if prefetch is not None:  # codes not cached: the first PCA will need scikit-learn once the child's are in
-        from explorer.core.heavy import load_sklearn_in_background
-
-        prefetch.when_encoding(load_sklearn_in_background)
+        _preload_sklearn_beside(prefetch)
     app = get_application(argv)
     window = make_window(checkpoints, data, split, limit, seed, warm_up_umap=t0 is None, ask_to_save=t0 is None,
                          prefetch=prefetch)

@@ -88,7 +88,7 @@ def test_switched_off_by_the_environment(files, monkeypatch):
 
 def _fake(code: str) -> PrefetchProcess:
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               stdin=subprocess.DEVNULL, text=True)
+                               stdin=subprocess.PIPE, text=True)
     return PrefetchProcess(_request("x.pt", "d"), process)
 
 
@@ -198,3 +198,44 @@ def test_a_subsample_is_the_one_the_window_opens(files, tmp_path, one_torch_thre
     (m2,) = other.add_models([vae])
     other.run(other.open_model_tasks(m2)[0])
     assert m2.codes is None and not m2.preview
+
+
+_ECHO_IDLE = ("import sys; print('encoding', flush=True); line = sys.stdin.readline(); "
+              "print('encoded' if line.strip() == 'idle' else 'failed', flush=True)")
+
+
+def test_the_child_hears_idle_only_once_the_window_waits_and_has_nothing_left_to_do():
+    p = _fake(_ECHO_IDLE)
+    p.window_busy("scikit-learn")
+    p.window_busy("other")
+    p.window_done("other")  # not waiting yet, and scikit-learn still loads: nothing said
+    assert not p._told_idle
+    p.window_done("scikit-learn")
+    assert not p._told_idle  # still not waiting
+    assert p.wait(timeout_s=60) == "encoded"  # waiting with nothing left: "idle" written, the child answered
+    busy = _fake(_ECHO_IDLE)
+    busy.window_busy("scikit-learn")
+    assert busy.wait(timeout_s=1.0) == "failed"  # never told: it still waits on its stdin when the time is up
+    late = _fake(_ECHO_IDLE)
+    late.window_busy("scikit-learn")
+    import threading
+
+    threading.Timer(0.3, late.window_done, ("scikit-learn",)).start()  # done while the window already waits
+    assert late.wait(timeout_s=60) == "encoded"
+
+
+def test_an_idle_window_gives_the_encoding_every_core(files, tmp_path, one_torch_thread):
+    import threading
+
+    data, vae, _gan = files
+    idle = threading.Event()
+    idle.set()
+    before = torch.get_num_threads()
+    try:
+        assert prefetch_codes(_request(vae, data), emb.CodesCache(tmp_path / "codes"), window_idle=idle) == "encoded"
+        assert torch.get_num_threads() == (os.cpu_count() or 2)
+        torch.set_num_threads(1)
+        assert prefetch_codes(_request(vae, data), emb.CodesCache(tmp_path / "codes2")) == "encoded"
+        assert torch.get_num_threads() == max(1, (os.cpu_count() or 2) - 1)  # never told: one core left free
+    finally:
+        torch.set_num_threads(before)
