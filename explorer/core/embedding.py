@@ -152,7 +152,7 @@ def encode_cached(entry, dataset, dataset_id: str, seed: int = 0, cache: CodesCa
     cache : CodesCache, optional
         Default: a :class:`CodesCache` in the user's cache folder.
     ctx : JobContext, optional
-        Progress and cancel of the encoding (between batches of 500 images).
+        Progress and cancel of the encoding (between batches; `explorer.core.codes.encode_batch`).
 
     Returns
     -------

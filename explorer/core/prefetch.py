@@ -4,11 +4,18 @@ A cold start (no cached codes) needs ``import torch`` (~1.4 CPU s), the model an
 encoding (~1 CPU s for 10,000 images) before its first embedding can be painted, and the
 window needs Qt, its own modules and scikit-learn (~2 CPU s). In one process these all hold
 the one GIL, one after the other. `start_prefetch` runs the first half in a child process
-(``python -m explorer.core.prefetch``) on the other core instead: the child reads the
+(``python -P -m explorer.core.prefetch``) on the other core instead: the child reads the
 dataset, encodes it with the model and puts the codes in the codes cache (the same
 :func:`explorer.core.embedding.encode_cached` the window runs); the window's cache
 look-up (:meth:`explorer.core.session.Session.open_model_tasks`) waits for the child and
-finds them there, exactly as it finds the codes of a model it showed before.
+finds them there, as it finds the codes of a model it showed before.
+
+The child encodes with one core fewer than the machine has (at least one), leaving one to the
+window; the window encoding in its own process uses torch's default (every core). Codes
+computed with different numbers of threads agree to float32 rounding, not bit for bit
+(measured on the demo VAE's 10,000 test codes, |z| ≤ 4.7: one against two threads at most
+1.4e-6 apart; batches of 256 against 500 equal); whichever was computed first is cached and
+used from then on, so the numbers of a machine's later starts do not change.
 
 The child says what it does in one line on its standard output (`PrefetchProcess.wait`),
 after an ``encoding`` line when it found no codes and starts encoding
@@ -27,10 +34,9 @@ which a start with cached codes and embedding does not need before its paint):
 ``failed``
     Anything else went wrong (e.g. a read-only cache); the window encodes as usual.
 
-The child encodes with one core fewer than the machine has, leaving one to the window; once
-the window has nothing left to do but wait for the codes (`PrefetchProcess.window_busy` /
-`window_done`, then `wait`), it writes ``idle`` to the child's standard input and the child
-takes every core from its next batch on.
+While it encodes it writes ``progress F`` lines (F the fraction done, in [0, 1]), which the
+window's job line shows. It ends when its standard input closes: a window that crashed or was
+killed leaves no child encoding on.
 """
 
 from __future__ import annotations
@@ -44,10 +50,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PREFETCH_ENV", "PrefetchProcess", "PrefetchRequest", "prefetch_codes", "start_prefetch", "main"]
+__all__ = ["PREFETCH_ENV", "PrefetchProcess", "PrefetchRequest", "prefetch_codes", "start_prefetch", "main", "parser",
+           "request_from_args", "WINDOW_ENDED"]
 
 #: Set to "0" to never start the child (the window then encodes in its own process, as before).
 PREFETCH_ENV = "LATENT_EXPLORER_PREFETCH"
+
+#: The child's exit status when its window ended (its standard input closed) before it did.
+WINDOW_ENDED = 2
 
 #: What the child may answer.
 _STATES = ("skip", "cached", "encoded", "failed")
@@ -88,8 +98,13 @@ class PrefetchRequest:
     device: str = "cpu"
 
     def argv(self) -> list[str]:
-        """The child's command line (``python -m explorer.core.prefetch …``)."""
-        out = [sys.executable, "-m", "explorer.core.prefetch", str(self.model), "--data", self.data,
+        """The child's command line (``python -P -m explorer.core.prefetch …``).
+
+        ``-P``: the current folder is not put on the child's module path (a researcher's own
+        ``models/`` package there must not be imported, nor run); `start_prefetch` gives it the
+        window's module path instead.
+        """
+        out = [sys.executable, "-P", "-m", "explorer.core.prefetch", "--data", self.data,
                "--seed", str(int(self.seed)), "--device", self.device]
         if self.resize is not None:
             out += ["--resize", self.resize]
@@ -97,10 +112,18 @@ class PrefetchRequest:
             out += ["--split", self.split]
         if self.limit is not None:
             out += ["--limit", str(int(self.limit))]
-        return out
+        return out + ["--", str(self.model)]  # a file name starting with "-" is not an option
+
+    def same_dataset(self, spec) -> bool:
+        """Whether ``spec`` (the session's `DatasetSpec`) is the dataset this request encodes."""
+        from explorer.data import DEFAULT_RESIZE
+
+        return spec is not None and (spec.spec, spec.split, spec.limit, int(spec.seed), spec.resize) == (
+            self.data, self.split, self.limit, int(self.seed), self.resize or DEFAULT_RESIZE)
 
 
-def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, window_idle=None) -> str:
+def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_progress=None,
+                   threads: int | None = None) -> str:
     """Encode ``request``'s dataset with its model into the codes cache, unless there is nothing to do.
 
     The cheap checks come first (the torch-free reading of the checkpoint, the dataset and
@@ -115,15 +138,25 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, windo
         Default: the user's codes cache (``LATENT_EXPLORER_CACHE`` moves it).
     on_encoding : callable, optional
         Called (no arguments) once the codes were not found and encoding starts.
-    window_idle : threading.Event, optional
-        Set once the window only waits: the encoding then uses every core (``os.cpu_count()``
-        torch threads) from its next batch on, instead of one fewer.
+    on_progress : callable, optional
+        ``on_progress(fraction)`` after each batch encoded, ``fraction`` in [0, 1].
+    threads : int, optional
+        torch's intra-op threads for the encoding (``torch.set_num_threads``, which is
+        process-wide: the child sets it; None leaves the caller's).
 
     Returns
     -------
-    {"skip", "cached", "encoded"}
-        See the module's docstring. Never raises for a file or dataset it cannot use
-        ("skip"): the window opens them itself and says why.
+    {"skip", "cached", "encoded", "failed"}
+        See the module's docstring: "skip" for a file, dataset or device it cannot use (the
+        window opens them itself and says why), or when the machine could not hold the
+        window's copy of the dataset beside its own; "failed" when the codes could not be
+        written to the cache.
+
+    Raises
+    ------
+    Exception
+        What the encoding raised otherwise (e.g. the dataset's images do not fit the model;
+        `main` answers "failed" and the window's own encoding gives the sentence).
     """
     from explorer.core.embedding import CodesCache, codes_cache_key
     from explorer.core.projection.cache import file_sha256
@@ -142,6 +175,10 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, windo
                                resize=request.resize or DEFAULT_RESIZE)
     except (OSError, ValueError):  # the window reads it again and gives its sentence
         return "skip"
+    from explorer.limits import memory_shortfall
+
+    if memory_shortfall(int(dataset.images.nbytes)):  # the window reads its own copy: leave it the room
+        return "skip"
     dataset_id = dataset_identity(dataset)
     cache = cache if cache is not None else CodesCache()
     hit = cache.get(codes_cache_key(file_sha256(path), dataset_id, "encoder", 0), n=len(dataset))
@@ -151,11 +188,9 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, windo
         on_encoding()
     import torch  # imported here, after the cheap checks: ~1.4 s
 
-    # One core stays the window's (Qt, scikit-learn, the dataset) until it says it is idle. On 2 cores, cold starts
-    # (interleaved runs) took 3.74 s (median of 5) with one encoding thread against 4.20 s with two, which wait for
-    # each other beside the window; and 3.34 s against 3.59 s (median of 6) with the switch to two once it is idle.
-    cores = os.cpu_count() or 2
-    torch.set_num_threads(max(1, cores - 1))
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+
     from explorer.core.device import DeviceError, resolve_device
     from explorer.core.embedding import encode_cached
     from explorer.core.jobs import JobContext
@@ -166,12 +201,8 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, windo
         entry = open_model(path, resolve_device(request.device))
     except (DeviceError, ModelFileError):
         return "skip"
-
-    def between_batches(_fraction, _message):
-        if window_idle is not None and window_idle.is_set() and torch.get_num_threads() < cores:
-            torch.set_num_threads(cores)
-
-    encode_cached(entry, dataset, dataset_id, cache=cache, ctx=JobContext(between_batches))
+    ctx = JobContext((lambda fraction, _message: on_progress(fraction)) if on_progress is not None else None)
+    encode_cached(entry, dataset, dataset_id, cache=cache, ctx=ctx)
     if cache.get(codes_cache_key(entry.file_hash, dataset_id, "encoder", 0), n=len(dataset)) is None:
         return "failed"  # not written (read-only cache): the window must encode itself
     return "encoded"
@@ -195,14 +226,21 @@ class PrefetchProcess:
         self._on_encoding: list = []
         self._encoding = False
         self._lock = threading.Lock()
-        self._window_busy: set[str] = set()
-        self._waiting = self._told_idle = False
+        self._progress: float | None = None
+        self._last_heard = time.monotonic()
         # a thread reads the pipe (portable: no select() on pipes on Windows)
         threading.Thread(target=self._read, name="prefetch-pipe", daemon=True).start()
 
     def _read(self) -> None:
         try:
             for line in self.process.stdout:
+                self._last_heard = time.monotonic()
+                if line.startswith("progress "):
+                    try:
+                        self._progress = min(1.0, max(0.0, float(line.split()[1])))
+                    except (IndexError, ValueError):
+                        pass
+                    continue
                 if line.strip() == "encoding":
                     with self._lock:
                         self._encoding, callbacks = True, list(self._on_encoding)
@@ -219,15 +257,20 @@ class PrefetchProcess:
             self.process.kill()
             self.process.wait()
         self.process.stdout.close()
-        with self._lock:
-            if self.process.stdin is not None:
+        if self.process.stdin is not None:
+            try:
                 self.process.stdin.close()
+            except OSError:
+                pass
 
     def when_encoding(self, fn) -> None:
         """Call ``fn()`` when the child says it starts encoding (at once if it has said so already).
 
-        ``fn`` runs in the thread reading the child's output (or the caller's): keep it short,
-        e.g. start a thread.
+        Parameters
+        ----------
+        fn : callable
+            No arguments; it runs in the thread reading the child's output (or the caller's):
+            keep it short, e.g. start a thread.
         """
         with self._lock:
             now = self._encoding
@@ -236,30 +279,8 @@ class PrefetchProcess:
         if now:
             fn()
 
-    def window_busy(self, what: str) -> None:
-        """The window still does ``what`` (e.g. importing scikit-learn): the child keeps one core free for it."""
-        with self._lock:
-            self._window_busy.add(what)
-
-    def window_done(self, what: str) -> None:
-        """The window has done ``what``; once nothing is left and it waits, the child may use every core."""
-        with self._lock:
-            self._window_busy.discard(what)
-        self._tell_idle()
-
-    def _tell_idle(self) -> None:
-        with self._lock:
-            if not self._waiting or self._window_busy or self._told_idle or self.process.stdin is None:
-                return
-            self._told_idle = True
-            try:
-                self.process.stdin.write("idle\n")
-                self.process.stdin.flush()
-            except (OSError, ValueError):  # the child has ended (or its pipe is closed): nothing to tell
-                pass
-
-    def wait(self, check=None, timeout_s: float = 600.0) -> str:
-        """The child's answer, waiting for it (cancellable); tells the child the window is idle (`window_busy`).
+    def wait(self, check=None, timeout_s: float = 120.0, progress=None) -> str:
+        """The child's answer, waiting for it (cancellable).
 
         Parameters
         ----------
@@ -267,27 +288,31 @@ class PrefetchProcess:
             Called every 20 ms (e.g. ``JobContext.check``, which raises to cancel; the child
             is then stopped).
         timeout_s : float
-            Seconds after which the child is stopped and "failed" returned.
+            Seconds without a line from the child (its progress lines come after every
+            batch) after which it is stopped and "failed" returned.
+        progress : callable, optional
+            ``progress(fraction)`` when the child reports the fraction of images encoded.
 
         Returns
         -------
         {"skip", "cached", "encoded", "failed"}
             "failed" also when the child ended without an answer (it crashed or was killed).
         """
-        with self._lock:
-            self._waiting = True
-        self._tell_idle()
+        shown = None
         while self._answer is None:
             try:
                 line = self._lines.get(timeout=0.02)
             except queue.Empty:
+                if progress is not None and self._progress is not None and self._progress != shown:
+                    shown = self._progress
+                    progress(shown)
                 if check is not None:
                     try:
                         check()
                     except BaseException:
                         self.stop()
                         raise
-                if time.monotonic() - self.started > timeout_s:
+                if time.monotonic() - self._last_heard > timeout_s:
                     self.stop()
                     self._answer = "failed"
                 continue
@@ -317,8 +342,8 @@ def start_prefetch(request: PrefetchRequest) -> PrefetchProcess | None:
 
     Not started for files whose loading or identity needs the file to run (adapters,
     TorchScript, session files), for a missing file, or when ``LATENT_EXPLORER_PREFETCH=0``.
-    The child inherits the environment (so the same cache folder) and runs at the same
-    priority.
+    The child inherits the environment (so the same cache folder) and the window's module
+    path, and runs at the same priority.
 
     Parameters
     ----------
@@ -334,8 +359,8 @@ def start_prefetch(request: PrefetchRequest) -> PrefetchProcess | None:
     if path.suffix.lower() in _NOT_PREFETCHED or not path.is_file():
         return None
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])  # the checkout this code runs from, before any other install
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # the window's own module path, so the child imports exactly the code the window runs (and -P: nothing else)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     try:
         process = subprocess.Popen(request.argv(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                    stdin=subprocess.PIPE, text=True, env=env)
@@ -344,38 +369,53 @@ def start_prefetch(request: PrefetchRequest) -> PrefetchProcess | None:
     return PrefetchProcess(request, process)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser():
+    """The child's command-line parser (`PrefetchRequest.argv` writes what it reads)."""
+    import argparse
+
+    out = argparse.ArgumentParser(prog="python -m explorer.core.prefetch")
+    out.add_argument("model")
+    out.add_argument("--data", required=True)
+    out.add_argument("--split", default=None)
+    out.add_argument("--limit", type=int, default=None)
+    out.add_argument("--seed", type=int, default=0)
+    out.add_argument("--resize", default=None)
+    out.add_argument("--device", default="cpu")
+    return out
+
+
+def request_from_args(args) -> PrefetchRequest:
+    """The `PrefetchRequest` a parsed command line (`parser`) asks for."""
+    return PrefetchRequest(Path(args.model), args.data, args.split, args.limit, args.seed, args.resize, args.device)
+
+
+def main(argv: list[str] | None = None, watch_stdin: bool = False) -> int:
     """``python -m explorer.core.prefetch MODEL --data D [--split S] [--limit N] --seed K --resize F --device X``.
 
-    Prints one of "skip", "cached", "encoded", "failed" (after "encoding" when it encodes) and
-    exits 0 ("failed": 1). Errors are
-    never printed as a traceback: the window that started it opens the file itself.
+    Prints one of "skip", "cached", "encoded", "failed" (after "encoding" and "progress F"
+    lines when it encodes) and exits 0 ("failed": 1). Errors are never printed as a traceback:
+    the window that started it opens the file itself. Encodes with one core fewer than the
+    machine has (at least one), leaving one to the window: on 2 cores, cold starts took 3.74 s
+    (median of 5, interleaved) with one encoding thread against 4.20 s with two. Exits at once
+    when its standard input closes (the window has ended) if ``watch_stdin``.
     """
-    import argparse
     import gc
 
     gc.disable()  # a short-lived process: importing torch would otherwise spend ~0.2 s in collections
-    parser = argparse.ArgumentParser(prog="python -m explorer.core.prefetch")
-    parser.add_argument("model")
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--split", default=None)
-    parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resize", default=None)
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args(argv)
-    request = PrefetchRequest(Path(args.model), args.data, args.split, args.limit, args.seed, args.resize,
-                              args.device)
-    idle = threading.Event()
+    request = request_from_args(parser().parse_args(argv))
 
-    def listen() -> None:  # the window writes "idle" when it only waits for the codes
-        for line in sys.stdin:
-            if line.strip() == "idle":
-                idle.set()
+    def listen() -> None:  # the window never writes: end of input means it has ended, so must this child
+        for _line in sys.stdin:
+            pass
+        os._exit(WINDOW_ENDED)
 
-    threading.Thread(target=listen, name="prefetch-stdin", daemon=True).start()
+    if watch_stdin:
+        threading.Thread(target=listen, name="prefetch-stdin", daemon=True).start()
+
     try:
-        answer = prefetch_codes(request, on_encoding=lambda: print("encoding", flush=True), window_idle=idle)
+        answer = prefetch_codes(request, on_encoding=lambda: print("encoding", flush=True),
+                                on_progress=lambda fraction: print(f"progress {fraction:.4f}", flush=True),
+                                threads=max(1, (os.cpu_count() or 2) - 1))
     except Exception:  # noqa: BLE001 - the window encodes itself and reports any real problem in one sentence
         answer = "failed"
     print(answer, flush=True)
@@ -383,6 +423,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    status = main()
+    status = main(watch_stdin=True)
     sys.stdout.flush()
     os._exit(status)  # not the interpreter's teardown of torch (~0.3 CPU s) beside the window's first paint

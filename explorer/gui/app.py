@@ -73,8 +73,13 @@ def saved_device() -> str:
     """The compute device saved in the window's settings (``compute/device``), read without Qt; "cpu" if none.
 
     The ini file is the one `explorer.gui.main_window.open_settings` opens; read with
-    :mod:`configparser` so that a child can be started before Qt is imported. A value that is
-    not a device name (or a file that cannot be read) gives "cpu".
+    :mod:`configparser` so that a child can be started before Qt is imported.
+
+    Returns
+    -------
+    str
+        ``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N`` (lower case); "cpu" for a value that is
+        not a device name, no value, or a file that cannot be read.
     """
     import configparser
     import re
@@ -119,23 +124,15 @@ def start_prefetch(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-
 
 
 def _preload_sklearn_beside(prefetch) -> None:
-    """Once the child says it encodes, import scikit-learn (for the first PCA) in a thread; the child keeps
-    one core free for the window until then (`PrefetchProcess.window_busy`)."""
+    """Once the child says it encodes, import scikit-learn (for the first PCA, ~1 CPU s) in a thread.
+
+    A start whose codes (and embedding) are cached does not need it before its first paint.
+    """
     import threading
 
     from explorer.core.heavy import load_sklearn
 
-    def preload():
-        try:
-            load_sklearn()
-        finally:
-            prefetch.window_done("scikit-learn")
-
-    def start():
-        threading.Thread(target=preload, name="preload-sklearn", daemon=True).start()
-
-    prefetch.window_busy("scikit-learn")
-    prefetch.when_encoding(start)
+    prefetch.when_encoding(lambda: threading.Thread(target=load_sklearn, name="preload-sklearn", daemon=True).start())
 
 
 def make_window(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-mnist", split: str | None = "test",
@@ -270,9 +267,14 @@ def run_app(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-mnist",
     prefetch = start_prefetch(checkpoints, data, split, limit, seed)  # before Qt: the child starts at once
     if prefetch is not None:  # codes not cached: the first PCA will need scikit-learn once the child's are in
         _preload_sklearn_beside(prefetch)
-    app = get_application(argv)
-    window = make_window(checkpoints, data, split, limit, seed, warm_up_umap=t0 is None, ask_to_save=t0 is None,
-                         prefetch=prefetch)
+    try:
+        app = get_application(argv)
+        window = make_window(checkpoints, data, split, limit, seed, warm_up_umap=t0 is None,
+                             ask_to_save=t0 is None, prefetch=prefetch)
+    except BaseException:
+        if prefetch is not None:  # no window to wait for it
+            prefetch.stop()
+        raise
     if t0 is not None:
         _install_bench_hook(window, app, t0, prefetch)
 

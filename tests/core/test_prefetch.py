@@ -171,15 +171,30 @@ def test_a_start_after_the_first_finds_everything_cached(files, tmp_path, monkey
     assert again.wait(timeout_s=120) == "cached"
 
 
-def test_the_child_s_command_line_round_trips(files):
+def test_the_child_s_command_line_round_trips(files, tmp_path):
+    from explorer.core.prefetch import parser, request_from_args
+
     data, vae, _gan = files
-    r = PrefetchRequest(vae, str(data), "test", 25, 3, "nearest", "auto")
-    argv = r.argv()
-    assert argv[:3] == [sys.executable, "-m", "explorer.core.prefetch"]
-    out = subprocess.run([*argv[:3], "--help"], capture_output=True, text=True, env=dict(os.environ))
-    assert out.returncode == 0
-    for option in ("--data", "--split", "--limit", "--seed", "--resize", "--device"):
-        assert option in out.stdout and option in argv
+    odd = tmp_path / "-v.pt"  # a file name that looks like an option
+    for r in (PrefetchRequest(vae, str(data), "test", 25, 3, "nearest", "auto"),
+              PrefetchRequest(odd, "digits", None, None, 0, None, "cuda:1")):
+        argv = r.argv()
+        assert argv[:4] == [sys.executable, "-P", "-m", "explorer.core.prefetch"]
+        assert request_from_args(parser().parse_args(argv[4:])) == r
+
+
+def test_the_child_imports_the_window_s_code_not_the_current_folder_s(files, tmp_path, monkeypatch):
+    """A researcher's own models/ package in the current folder is neither run nor imported by the child."""
+    data, vae, _gan = files
+    work = tmp_path / "work"
+    (work / "models").mkdir(parents=True)
+    marker = tmp_path / "ran.txt"
+    (work / "models" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "user-cache"))
+    child = start_prefetch(_request(vae, data))
+    assert child.wait(timeout_s=120) == "encoded"
+    assert not marker.exists()
 
 
 def test_a_subsample_is_the_one_the_window_opens(files, tmp_path, one_torch_thread):
@@ -200,42 +215,98 @@ def test_a_subsample_is_the_one_the_window_opens(files, tmp_path, one_torch_thre
     assert m2.codes is None and not m2.preview
 
 
-_ECHO_IDLE = ("import sys; print('encoding', flush=True); line = sys.stdin.readline(); "
-              "print('encoded' if line.strip() == 'idle' else 'failed', flush=True)")
+def test_progress_is_passed_on_and_silence_is_a_timeout():
+    seen = []
+    p = _fake("import time\nfor f in (0.25, 0.5, 1.0):\n    print(f'progress {f}', flush=True); time.sleep(0.1)\n"
+              "print('encoded', flush=True)")
+    assert p.wait(timeout_s=60, progress=seen.append) == "encoded"
+    assert seen and seen == sorted(seen) and all(0 < f <= 1 for f in seen)
+    talking = _fake("import time\nfor i in range(8):\n    print('progress 0.1', flush=True); time.sleep(0.2)\n"
+                    "print('encoded', flush=True)")
+    assert talking.wait(timeout_s=1.0) == "encoded"  # 1.6 s in all, but never 1 s silent
+    silent = _fake("import time; time.sleep(60)")
+    assert silent.wait(timeout_s=0.5) == "failed" and silent.process.poll() is not None
 
 
-def test_the_child_hears_idle_only_once_the_window_waits_and_has_nothing_left_to_do():
-    p = _fake(_ECHO_IDLE)
-    p.window_busy("scikit-learn")
-    p.window_busy("other")
-    p.window_done("other")  # not waiting yet, and scikit-learn still loads: nothing said
-    assert not p._told_idle
-    p.window_done("scikit-learn")
-    assert not p._told_idle  # still not waiting
-    assert p.wait(timeout_s=60) == "encoded"  # waiting with nothing left: "idle" written, the child answered
-    busy = _fake(_ECHO_IDLE)
-    busy.window_busy("scikit-learn")
-    assert busy.wait(timeout_s=1.0) == "failed"  # never told: it still waits on its stdin when the time is up
-    late = _fake(_ECHO_IDLE)
-    late.window_busy("scikit-learn")
-    import threading
+def test_the_child_ends_when_the_window_does(files, tmp_path):
+    """Its stdin is the window's pipe: closed (the window ended, even killed), the child exits at once."""
+    data, vae, _gan = files
+    slow = subprocess.Popen(PrefetchRequest(vae, str(data), None, None, 0).argv(), stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, LATENT_EXPLORER_CACHE=str(tmp_path / "c"),
+                                     PYTHONPATH=os.pathsep.join(p for p in sys.path if p)))
+    slow.stdin.close()
+    from explorer.core.prefetch import WINDOW_ENDED
 
-    threading.Timer(0.3, late.window_done, ("scikit-learn",)).start()  # done while the window already waits
-    assert late.wait(timeout_s=60) == "encoded"
+    assert slow.wait(timeout=60) == WINDOW_ENDED
 
 
-def test_an_idle_window_gives_the_encoding_every_core(files, tmp_path, one_torch_thread):
-    import threading
+def _session(tmp_path, data, child=None) -> tuple[Session, object]:
+    s = Session(codes_cache=emb.CodesCache(tmp_path / "codes"), projection_cache=ProjectionCache(tmp_path / "proj"))
+    if child is not None:
+        s.expect_prefetch(child)
+    s.run(s.open_dataset(str(data)))
+    return s
+
+
+def _fake_for(model, data, code: str, **kw) -> PrefetchProcess:
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               stdin=subprocess.PIPE, text=True)
+    return PrefetchProcess(_request(model, data, **kw), process)
+
+
+def test_a_cancelled_look_up_still_opens_the_model(files, tmp_path):
+    from explorer.core.jobs import Cancelled, JobContext
 
     data, vae, _gan = files
-    idle = threading.Event()
-    idle.set()
-    before = torch.get_num_threads()
-    try:
-        assert prefetch_codes(_request(vae, data), emb.CodesCache(tmp_path / "codes"), window_idle=idle) == "encoded"
-        assert torch.get_num_threads() == (os.cpu_count() or 2)
-        torch.set_num_threads(1)
-        assert prefetch_codes(_request(vae, data), emb.CodesCache(tmp_path / "codes2")) == "encoded"
-        assert torch.get_num_threads() == max(1, (os.cpu_count() or 2) - 1)  # never told: one core left free
-    finally:
-        torch.set_num_threads(before)
+    child = _fake_for(vae, data, "import time; time.sleep(60)")
+    s = _session(tmp_path, data, child)
+    (m,) = s.add_models([vae])
+    (peek,) = s.open_model_tasks(m)
+    assert "second process" in peek.label
+    ctx = JobContext()
+    s.task_started(peek)
+    ctx.cancel()
+    with pytest.raises(Cancelled):
+        peek.fn(ctx)
+    assert child.process.poll() is not None  # the child was stopped
+    s.task_ended(peek, "cancelled")
+    assert [t.family for t in s.follow_up()] == ["open"]
+
+
+def test_a_failed_child_leaves_the_encoding_to_the_window(files, tmp_path, one_torch_thread):
+    data, vae, _gan = files
+    s = _session(tmp_path, data, _fake_for(vae, data, "print('failed')"))
+    (m,) = s.add_models([vae])
+    s.run_all(s.open_model_tasks(m))
+    assert m.entry is not None and m.codes is not None and m.shown is not None and not m.preview
+    np.testing.assert_allclose(m.codes.z, compute_codes(m.entry.model, s.dataset).z, rtol=0, atol=1e-5)
+
+
+def test_a_child_for_another_dataset_is_not_waited_for(files, tmp_path):
+    data, vae, _gan = files
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, stdin=subprocess.PIPE, text=True)
+    other = PrefetchProcess(PrefetchRequest(vae, str(data), None, 10, 0), process)  # it encodes --limit 10
+    s = _session(tmp_path, data, other)
+    (m,) = s.add_models([vae])
+    (peek,) = s.open_model_tasks(m)
+    assert "second process" not in peek.label
+    assert process.wait(timeout=10) is not None  # stopped at once, not waited for
+    s.close()
+
+
+def test_a_restored_umap_does_not_hold_back_the_model(files, tmp_path, one_torch_thread):
+    """Cached codes without their embedding: a restored session's UMAP is computed while the model loads."""
+    from explorer.core.projection.spec import ProjectionSpec
+
+    data, vae, _gan = files
+    assert prefetch_codes(_request(vae, data), emb.CodesCache(tmp_path / "codes")) == "encoded"
+    s = _session(tmp_path, data)
+    (m,) = s.add_models([vae])
+    m.want_spec = ProjectionSpec("umap")
+    (peek,) = s.open_model_tasks(m)
+    s.run(peek)
+    assert m.preview and not m.open_after_show
+    families = sorted(t.family for t in s.follow_up())
+    assert "open" in families and "projection" in families

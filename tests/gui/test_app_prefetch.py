@@ -56,7 +56,6 @@ def test_a_cold_start_encodes_in_the_child_and_the_next_finds_the_codes(tmp_path
     assert len(list(Path(cache).rglob("*.npy"))) >= 1  # the child's codes (and the window's PCA)
     second = _open(model, data, cache, tmp_path / "config-2")
     assert second["startup_embedding"] == "pca" and second["startup_prefetch"] == "cached"
-    assert float(second["startup_to_embedding_s"]) > 0
 
 
 def test_the_view_says_what_the_model_waits_for(tmp_path):

@@ -268,6 +268,7 @@ class Session(TaskRunning, DeviceChoice, ViewState, Analyses, CompareViews, Comp
         """
         while self.models:
             self.remove_model(self.models[0].key)
+        self.stop_prefetches()
         self.dataset_spec = self.dataset = self.dataset_id = self.requested_dataset = None
         self._dataset_loading, self._awaiting, self._later = None, [], []
         self.selection, self.pending_selection = np.empty(0, np.int64), None
@@ -371,10 +372,16 @@ class Session(TaskRunning, DeviceChoice, ViewState, Analyses, CompareViews, Comp
         spec = m.want_spec or m.shown or self.projection
         codes_cache, projection_cache = self.codes_cache, self.projection_cache
         prefetch = self._prefetches.pop(Path(path).resolve(), None)
+        if prefetch is not None and not prefetch.request.same_dataset(self.dataset_spec):
+            prefetch.stop()  # it encodes another dataset than the one open now
+            prefetch = None
 
         def peek(ctx):
             if prefetch is not None:  # the child is encoding this model: its codes will be in the cache
-                prefetch.wait(ctx.check if ctx is not None else None)
+                def progress(fraction):
+                    ctx.progress(fraction, f"encoded {fraction:.0%} of the images in a second process")
+
+                prefetch.wait(ctx.check if ctx is not None else None, progress=progress if ctx is not None else None)
             return emb.peek_cached(path, dataset, dataset_id, spec, codes_cache, projection_cache, ctx=ctx)
 
         def apply(preview):
@@ -383,10 +390,11 @@ class Session(TaskRunning, DeviceChoice, ViewState, Analyses, CompareViews, Comp
             if preview is not None and preview.dataset_id == self.dataset_id and m.codes is None:
                 m.file_hash, m.codes, m.preview = preview.file_hash, preview.codes, True
                 self.codes_changed.emit(m.key)
-                if preview.result is None:  # codes only: follow_up projects them; the model loads after
-                    m.open_after_show = True
+                if preview.result is None and (m.want_spec is None or m.want_spec.method in ("pca", "identity")):
+                    m.open_after_show = True  # codes only: follow_up computes their PCA; the model loads after
                     return
-                self._show(m, preview.result)
+                if preview.result is not None:  # (codes only, a restored UMAP/t-SNE to compute: load alongside)
+                    self._show(m, preview.result)
             self._later.append(self._open_task(m))
 
         label = f"Opening {path.name}" + (": encoding the dataset in a second process" if prefetch else "")

@@ -48,6 +48,8 @@ class TaskRunning:
             self.busy_changed.emit(m.key, task.family, False)
         if outcome == "failed" and task.on_failed is not None:
             task.on_failed(message)
+        if outcome == "cancelled" and task.family == "peek" and m is not None and m.entry is None:
+            self._later.append(self._open_task(m))  # the cache look-up was given up, not the model: open it
 
     def run(self, task: Task | None, ctx: JobContext | None = None):
         """Run ``task`` here and now (CLI, tests): start, ``fn``, ``apply``, end.
