@@ -379,7 +379,7 @@ class Session(TaskRunning, DeviceChoice, ViewState, Analyses, CompareViews, Comp
         def peek(ctx):
             if prefetch is not None:  # the child is encoding this model: its codes will be in the cache
                 def progress(fraction):
-                    ctx.progress(fraction, f"encoded {fraction:.0%} of the images in a second process")
+                    ctx.progress(fraction, f"encoded {fraction:.0%} of the images")
 
                 prefetch.wait(ctx.check if ctx is not None else None, progress=progress if ctx is not None else None)
             return emb.peek_cached(path, dataset, dataset_id, spec, codes_cache, projection_cache, ctx=ctx)
