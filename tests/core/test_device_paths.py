@@ -137,7 +137,8 @@ def test_sample_quality_images_and_features(vae):
 
 def test_training_moves_model_and_batches_to_the_device_and_saves_cpu_tensors(tmp_path):
     from models.checkpoint import load_checkpoint, save_checkpoint
-    from models.train import make_classifier_trainer, make_trainer
+    from models.train import make_trainer
+    from models.train_classifier import make_classifier_trainer
 
     x = _images(16, (1, 8, 8))
     for kind in ("vae", "gan", "ali"):

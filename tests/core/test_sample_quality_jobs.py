@@ -23,7 +23,7 @@ from explorer.core.sample_quality import (
 from explorer.core.sample_quality.extractors import InceptionExtractor
 from explorer.data import Dataset, load_dataset
 from models.checkpoint import save_checkpoint
-from models.train import make_classifier_trainer
+from models.train_classifier import make_classifier_trainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -13,7 +13,7 @@ from models.base import ModelFileError
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.classifier import LeNetClassifier, accuracy
 from models.loading import describe, load_any
-from models.train import make_classifier_trainer
+from models.train_classifier import make_classifier_trainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

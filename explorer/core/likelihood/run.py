@@ -20,6 +20,7 @@ from explorer.core.likelihood.bounds import (
     log_importance_weights,
 )
 from explorer.core.likelihood.kde import KDE_WARNING, parzen_log_density, select_sigma, squared_distances
+from explorer.core.likelihood.progress import StageProgress, with_eta
 from explorer.core.likelihood.units import (
     LOG_256,
     UNITS,
@@ -272,35 +273,6 @@ def _dequantised(images: np.ndarray, indices: np.ndarray, seed: int, notes: list
     return out
 
 
-def _fmt_eta(seconds: float) -> str:
-    return f"~{seconds:.0f} s left" if seconds < 90 else f"~{seconds / 60:.0f} min left"
-
-
-def _with_eta(ctx: JobContext | None) -> JobContext | None:
-    """``ctx`` whose messages end with an estimate of the time left for the whole job (from its fraction)."""
-    if ctx is None:
-        return None
-    t0 = time.perf_counter()
-
-    def report(fraction: float, message: str) -> None:
-        el = time.perf_counter() - t0
-        eta = f", {_fmt_eta(el * (1 - fraction) / fraction)}" if fraction > 0.01 else ""
-        ctx.progress(fraction, f"{message}{eta}")
-
-    return JobContext(report, ctx.cancel_event)
-
-
-class _Eta:
-    """A stage's progress lines: a label and what is done."""
-
-    def __init__(self, ctx: JobContext | None, label: str):
-        self.ctx, self.label = ctx, label
-
-    def __call__(self, fraction: float, what: str = "") -> None:
-        if self.ctx is not None:
-            self.ctx.progress(fraction, f"{self.label}{what}")
-
-
 def estimate_likelihood(
     model,
     dataset: Dataset,
@@ -360,7 +332,7 @@ def estimate_likelihood(
     """
     s = settings or LikelihoodSettings()
     t0 = time.perf_counter()
-    ctx = _with_eta(ctx)
+    ctx = with_eta(ctx)
     notes: list[str] = []
     ds = fit_to_model(dataset, tuple(model.image_shape))
     if ds is not dataset:
@@ -456,7 +428,7 @@ def _iwae(model, ds, indices, s: LikelihoodSettings, ctx, notes, name) -> Likeli
         chunk = max(chunk, -(-start_batch(device, s.batch_codes, n * big_k, "IWAE", memo) // big_k))
     curve = np.zeros((len(s.iwae_k), n))
     elbo = np.zeros(n)
-    eta = _Eta(ctx, f"IWAE k = {big_k:,}: ")
+    eta = StageProgress(ctx, f"IWAE k = {big_k:,}: ")
     for i0 in range(0, n, chunk):
         idx = indices[i0:i0 + chunk]
         eps = draw_eps([image_generator(s.seed, int(j), _STREAM_EPS) for j in idx], big_k, d)
@@ -510,7 +482,7 @@ def _ais(model, ds, indices, s: LikelihoodSettings, ctx, notes, name) -> Likelih
                                   "dataset are measured; give --sigma or a smaller --n-images.")
         yh = _dequantised(ds.images, held, s.seed, [])
         sel_ctx = sub_context(ctx, 0.0, a)
-        eta = _Eta(sel_ctx, "AIS: choosing σ on held-out images, ")
+        eta = StageProgress(sel_ctx, "AIS: choosing σ on held-out images, ")
         for i, sig in enumerate(s.sigma_grid):
             g = torch.Generator().manual_seed(int(np.random.SeedSequence([s.seed, 11, i]).generate_state(1)[0]))
             run = ais_log_likelihood(decode, yh, d, sig, s.sigma_steps, s.ais_chains, g, s.leapfrog_steps, ctx,
@@ -525,7 +497,7 @@ def _ais(model, ds, indices, s: LikelihoodSettings, ctx, notes, name) -> Likelih
         sigma, how = float(s.sigma), "given"
     y = _dequantised(ds.images, indices, s.seed, notes)
     ev_ctx = sub_context(ctx, a, b)
-    eta = _Eta(ev_ctx, f"AIS T = {s.ais_steps:,}, {s.ais_chains} chains: ")
+    eta = StageProgress(ev_ctx, f"AIS T = {s.ais_steps:,}, {s.ais_chains} chains: ")
     log_p = np.zeros(n)
     for i0 in range(0, n, AIS_BATCH_IMAGES):
         g = torch.Generator().manual_seed(int(np.random.SeedSequence([s.seed, 13, int(indices[i0])])
@@ -542,7 +514,7 @@ def _ais(model, ds, indices, s: LikelihoodSettings, ctx, notes, name) -> Likelih
     lower = upper = None
     if s.bdmc_images:
         bd_ctx = sub_context(ctx, b, 1.0)
-        eta = _Eta(bd_ctx, "BDMC on simulated images: ")
+        eta = StageProgress(bd_ctx, "BDMC on simulated images: ")
         g = torch.Generator().manual_seed(int(np.random.SeedSequence([s.seed, 17]).generate_state(1)[0]))
         res_b = bdmc(decode, d, sigma, s.bdmc_images, s.ais_steps, s.ais_chains, g, s.leapfrog_steps, ctx,
                      progress=lambda f: eta(f, "forward and reverse AIS"), **on)

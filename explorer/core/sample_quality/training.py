@@ -37,7 +37,7 @@ def train_classifier(
     """Train a `models.classifier.LeNetClassifier` on a labelled dataset; write it and its provenance atomically.
 
     Deterministic: the same data, seed and torch thread count give bit-identical weights
-    (`models.train.ClassifierTrainer`). The checkpoint (``out``, `models.checkpoint`
+    (`models.train_classifier.ClassifierTrainer`). The checkpoint (``out``, `models.checkpoint`
     format, kind "classifier") and ``<stem>.provenance.json`` beside it are each written to
     a temporary file and renamed; nothing is written when the job is cancelled.
 
@@ -82,7 +82,7 @@ def train_classifier(
     from models.checkpoint import save_checkpoint
     from models.classifier import accuracy
     from models.layers import count_parameters
-    from models.train import make_classifier_trainer
+    from models.train_classifier import make_classifier_trainer
 
     if train.labels is None:
         raise ValueError(f"dataset '{train.name}' has no labels; a classifier is trained on labelled images.")
