@@ -265,7 +265,7 @@ def run_app(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-mnist",
             age = process_age_s()
             t0 = time.time() - (age or 0.0)
     prefetch = start_prefetch(checkpoints, data, split, limit, seed)  # before Qt: the child starts at once
-    if prefetch is not None:  # codes not cached: the first PCA will need scikit-learn once the child's are in
+    if prefetch is not None:  # should the child encode, the first PCA needs scikit-learn once its codes are in
         _preload_sklearn_beside(prefetch)
     try:
         app = get_application(argv)
