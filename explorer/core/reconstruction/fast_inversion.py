@@ -55,6 +55,46 @@ def keep_best_restarts(sl: slice, r: int, best_z, best_loss, best_mse, out, resu
             history=np.empty(0), settings=settings))
 
 
+def run_inversion_batches(invert_batch, n: int, settings, device, model, r: int, out, history, result_type):
+    """Run ``invert_batch(start, stop)`` over the ``n`` images in batches that fit ``device``; the result.
+
+    ``settings.batch_size`` images (with all their ``r`` restarts) at a time on the CPU; on a
+    GPU from 4,096, halved after an out-of-memory error (`explorer.core.batching.run_batched`,
+    remembered per model class, image shape, restarts and method). Both methods draw their
+    starts per image or from the seed's bank, so the codes do not depend on the batch.
+
+    Parameters
+    ----------
+    invert_batch : callable
+        ``invert_batch(start, stop)`` fills ``out`` at ``start:stop`` and adds to ``history``.
+    n : int
+        Images.
+    settings : InversionSettings
+    device : torch.device
+        Where the model computes.
+    model : GenerativeModel
+    r : int
+        Restarts per image.
+    out : tuple of numpy.ndarray
+        ``(codes, losses, mse, restart, initial_losses, initial_mse)``, as `keep_best_restarts`.
+    history : numpy.ndarray
+        Summed objective per step over the images (divided by ``n`` here).
+    result_type : type
+        `explorer.core.reconstruction.inversion.InversionResult` (handed in: no import cycle).
+
+    Returns
+    -------
+    InversionResult
+    """
+    from explorer.core.batching import run_batched
+
+    run_batched(n, int(settings.batch_size), invert_batch, device, "GAN inversion",
+                memo=(type(model).__name__, tuple(model.image_shape), r, settings.method))
+    codes, losses, mse_out, restart, init_l, init_m = out
+    return result_type(codes=codes, losses=losses, mse=mse_out, initial_losses=init_l, initial_mse=init_m,
+                       restart=restart, history=history / max(n, 1), settings=settings)
+
+
 def prior_bank(model, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``size`` prior draws z ~ p(z) and their images G(z), made once per inversion.
 
@@ -255,11 +295,6 @@ def invert_bank_halving(
         if ctx is not None and steps == 0:
             ctx.progress(stop / n, f"inverted {stop:,} / {n:,} images")
 
-    from explorer.core.batching import run_batched
-
-    # batch_size images (with all their restarts) at a time on the CPU; on a GPU from 4,096, halved after an
-    # out-of-memory error (explorer.core.batching): the bank does not depend on the batch, so neither do the codes
-    run_batched(n, int(s.batch_size), invert_batch, dev, "GAN inversion",
-                memo=(type(model).__name__, tuple(model.image_shape), r, s.method))
-    return InversionResult(codes=codes, losses=losses, mse=mse_out, initial_losses=init_l,
-                           initial_mse=init_m, restart=restart, history=history / max(n, 1), settings=s)
+    # the bank does not depend on the batch, so neither do the codes
+    return run_inversion_batches(invert_batch, n, s, dev, model, r, (codes, losses, mse_out, restart, init_l, init_m),
+                                 history, InversionResult)

@@ -372,9 +372,8 @@ def invert(
     losses, mse_out, init_l, init_m = (np.empty(n) for _ in range(4))
     restart = np.empty(n, np.int64)
     history = np.zeros(steps + 1)
-    from explorer.core.batching import run_batched
     from explorer.core.device import model_device
-    from explorer.core.reconstruction.fast_inversion import keep_best_restarts
+    from explorer.core.reconstruction.fast_inversion import keep_best_restarts, run_inversion_batches
 
     dev = model_device(model)  # codes and images on the model's device; float64 bookkeeping on the CPU
 
@@ -420,14 +419,10 @@ def invert(
         if ctx is not None and steps == 0:
             ctx.progress(stop / n, f"inverted {stop:,} / {n:,} images")
 
-    with _frozen(model):
-        # batch_size images (with all their restarts) at a time on the CPU; on a GPU from 4,096, halved after an
-        # out-of-memory error (explorer.core.batching): the starts are per image, so the codes do not change
-        run_batched(n, int(s.batch_size), invert_batch, dev, "GAN inversion",
-                    memo=(type(model).__name__, tuple(model.image_shape), r, s.method))
-    return _timed(model, s, t_start, InversionResult(
-        codes=codes, losses=losses, mse=mse_out, initial_losses=init_l, initial_mse=init_m, restart=restart,
-        history=history / max(n, 1), settings=s))
+    with _frozen(model):  # the starts are per image, so the codes do not depend on the batch
+        result = run_inversion_batches(invert_batch, n, s, dev, model, r,
+                                       (codes, losses, mse_out, restart, init_l, init_m), history, InversionResult)
+    return _timed(model, s, t_start, result)
 
 
 def _timed(model, s: InversionSettings, t_start: float, res: InversionResult) -> InversionResult:
