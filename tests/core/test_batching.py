@@ -94,17 +94,19 @@ def test_feature_extraction_over_retried_batches_keeps_the_order(monkeypatch):
     assert lg is None
 
 
-def test_the_cpu_encoder_batch_is_about_one_mebibyte_of_input_and_does_not_change_the_codes():
+def test_the_cpu_encoder_batch_is_about_half_a_mebibyte_of_input_a_thread_and_does_not_change_the_codes():
     import numpy as np
     import torch
 
     from explorer.core.codes import ENCODE_BATCH_BYTES, encode_batch, encode_images
     from models.vae import VAE
 
-    # the largest power of two of images within 1 MiB of float32, between 16 and 256
-    assert ENCODE_BATCH_BYTES == 2**20
-    assert [encode_batch(s) for s in ((1, 28, 28), (1, 64, 64), (3, 32, 32), (3, 128, 128), (1, 8, 8))] == [
-        256, 64, 64, 16, 256]
+    # the largest power of two of images within threads × 512 KiB of float32, between 16 and 512
+    assert ENCODE_BATCH_BYTES == 2**19
+    shapes = ((1, 28, 28), (1, 64, 64), (3, 32, 32), (3, 128, 128), (1, 8, 8))
+    assert [encode_batch(s) for s in shapes] == [128, 32, 32, 16, 512]
+    assert [encode_batch(s, threads=2) for s in shapes] == [256, 64, 64, 16, 512]
+    assert encode_batch((1, 28, 28), threads=0) == 128  # at least one thread
     torch.manual_seed(0)
     model = VAE(4, (1, 28, 28), hidden=16).eval()
     x = np.random.default_rng(0).random((300, 1, 28, 28)).astype(np.float32)
