@@ -157,3 +157,18 @@ def test_dsprites_layout(tmp_path):
     assert dataset.class_names == DSPRITES_CLASS_NAMES
     subset = load_npz(path, limit=3, seed=2)
     np.testing.assert_array_equal(subset.factors, values[subset.indices, 1:])
+
+
+def test_8_bit_pixels_become_the_float32_of_value_over_255_exactly():
+    """Every 0..255 value of any integer type: the float32 nearest to v / 255 (the numbers codes were cached for)."""
+    import numpy as np
+
+    from explorer.data._common import to_unit_float
+
+    values = np.arange(256)
+    expected = np.array([np.float32(v) / np.float32(255) for v in values], dtype=np.float32)
+    for dtype in (np.uint8, np.int16, np.int64, np.uint16):
+        got, notes = to_unit_float(values.astype(dtype).reshape(16, 16), "x.npy")
+        assert got.dtype == np.float32 and notes == ()
+        np.testing.assert_array_equal(got.ravel(), expected)
+    assert abs(float(expected[255]) - 1.0) == 0.0 and float(expected[0]) == 0.0
