@@ -150,6 +150,9 @@ class EmbeddingView(PointerInteraction, QtWidgets.QWidget):
         self._hover_item = ScatterItem(pxMode=True, symbol="o", brush=None,
                                         pen=pg.mkPen(_INK, width=1.5))
         self._hover_item.setZValue(7)
+        self._glyph_item.setOpacity(self._opacity)  # the default marker, as `set_marker` would set it
+        self._glyph_item.setSize(self._point_px)
+        self._hover_item.setSize(self._point_px + 6)
         for item in (self._raster_item, self._glyph_item, self._selected_item, self._shape_item,
                      self._path_item, self._path_ends, self._marker_item, self._marker_label,
                      self._hover_item):
@@ -310,6 +313,8 @@ class EmbeddingView(PointerInteraction, QtWidgets.QWidget):
         size_px, opacity = float(size_px), float(opacity)
         if not size_px > 0 or not 0.0 <= opacity <= 1.0:
             raise ValueError(f"need size_px > 0 and 0 <= opacity <= 1, got {size_px}, {opacity}")
+        if (size_px, opacity) == (self._point_px, self._opacity):
+            return  # nothing to redraw (the presenter sets the marker after every new set of points)
         self._point_px, self._opacity = size_px, opacity
         self._glyph_item.setOpacity(opacity)
         self._glyph_item.setSize(size_px)

@@ -230,6 +230,31 @@ def test_raster_and_glyphs_look_the_same(embedding_view, opacity):
     assert np.percentile(diff[drawn], 95) <= 4
 
 
+def test_the_default_marker_needs_no_set_marker_and_setting_it_again_redraws_nothing(embedding_view):
+    """Glyphs start at the default 5 px and opacity 0.8 (as the raster does); the presenter's repeated
+    ``set_marker`` after every new set of points then schedules no second drawing."""
+    view = embedding_view
+    xy, colors, legend = labelled(4000, seed=5)
+    view.set_points(xy, colors, legend=legend)
+    view.glyph_threshold = 10_000
+    view.flush()
+    assert view.render_mode == "glyph"
+    assert view._glyph_item.opacity() == pytest.approx(0.8)
+    glyphs = grab_rgb(view).astype(int)
+    view.set_marker(5, 0.8)
+    assert not view._settle_timer.isActive()  # the same marker: nothing to redraw
+    view.glyph_threshold = 10
+    view._rebuild()
+    view.flush()
+    assert view.render_mode == "raster"
+    raster = grab_rgb(view).astype(int)
+    drawn = (glyphs < 250).any(axis=-1) | (raster < 250).any(axis=-1)
+    assert drawn.sum() > 10_000
+    assert np.abs(glyphs - raster)[drawn].mean() < 1.5
+    view.set_marker(6, 0.8)
+    assert view._settle_timer.isActive() and view._glyph_item.opacity() == pytest.approx(0.8)
+
+
 def test_message_marker_and_path_are_drawn(embedding_view):
     view = embedding_view
     xy, colors, _ = labelled(500)
