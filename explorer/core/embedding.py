@@ -125,6 +125,29 @@ class CodesCache:
         atomic_write(path.with_suffix(".json"), lambda f: f.write(text))
         return path
 
+    def may_hold_model(self, model_sha256: str) -> bool:
+        """Whether any cached codes may be of the model file with this SHA-256 (False: none are).
+
+        Reads the notes (``.json``) only, not the codes: ~20 µs a file. An unreadable notes file
+        counts as a yes, so a False is certain.
+
+        Parameters
+        ----------
+        model_sha256 : str
+            :func:`explorer.core.projection.cache.file_sha256` of the checkpoint (64 hex digits).
+        """
+        try:
+            notes = list(self.directory.glob("*.json"))
+        except OSError:
+            return True
+        for path in notes:
+            try:
+                if model_sha256 in path.read_text(encoding="utf-8"):
+                    return True
+            except (OSError, UnicodeDecodeError):
+                return True
+        return False
+
     def remove(self, key: str) -> None:
         """Delete ``key``'s files if present."""
         path = self.path_for(key)

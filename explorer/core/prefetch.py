@@ -1,8 +1,8 @@
 """Encode a model's dataset in a second process while the window starts: the cold start's codes without its GIL.
 
 A cold start (no cached codes) needs ``import torch`` (~1.4 CPU s), the model and the
-encoding (~1 CPU s for 10,000 images) before its first embedding can be painted, and the
-window needs Qt, its own modules and scikit-learn (~2 CPU s). In one process these all hold
+encoding (~0.6 CPU s for 10,000 images) before its first embedding can be painted, and the
+window needs Qt, pyqtgraph, its own modules and scikit-learn (~3 CPU s). In one process these all hold
 the one GIL, one after the other. `start_prefetch` runs the first half in a child process
 (``python -P -m explorer.core.prefetch``) on the other core instead: the child reads the
 dataset, encodes it with the model and puts the codes in the codes cache (the same
@@ -17,10 +17,16 @@ computed with different numbers of threads agree to float32 rounding, not bit fo
 1.4e-6 apart; batches of 256 against 500 equal); whichever was computed first is cached and
 used from then on, so the numbers of a machine's later starts do not change.
 
+When the cache holds no codes of the model file at all (a first start, a new checkpoint), the
+encoding is certain: the child says so and imports torch at once, before it reads the dataset.
+When the codes are cached but their first embedding (PCA, or the identity for d = 2) is not,
+the child computes it into the projection cache (`first_embedding`), so that the window paints
+as on any later start, without importing scikit-learn (~1.4 CPU s) first. When the child
+encodes, the window's cache look-up imports scikit-learn's PCA on the window's core while it
+waits (`PrefetchProcess.encoding`), and computes the first embedding itself.
+
 The child says what it does in one line on its standard output (`PrefetchProcess.wait`),
-after an ``encoding`` line when it found no codes and starts encoding
-(`PrefetchProcess.when_encoding`: the window then imports scikit-learn for the first PCA,
-which a start with cached codes and embedding does not need before its paint):
+after an ``encoding`` line when it found no codes and starts encoding:
 
 ``skip``
     Nothing to do: the file is not a checkpoint whose encoder it can vouch for without
@@ -122,8 +128,15 @@ class PrefetchRequest:
             self.data, self.split, self.limit, int(self.seed), self.resize or DEFAULT_RESIZE)
 
 
+def _import_torch(threads: int | None) -> None:
+    import torch  # ~1.4 s
+
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+
+
 def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_progress=None,
-                   threads: int | None = None) -> str:
+                   threads: int | None = None, projection_cache=None) -> str:
     """Encode ``request``'s dataset with its model into the codes cache, unless there is nothing to do.
 
     The cheap checks come first (the torch-free reading of the checkpoint, the dataset and
@@ -145,11 +158,14 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_pr
     threads : int, optional
         torch's intra-op threads for the encoding (``torch.set_num_threads``, which is
         process-wide: the child sets it; None leaves the caller's).
+    projection_cache : explorer.core.projection.ProjectionCache, optional
+        Where `first_embedding` puts the first embedding of cached codes (default: the user's).
 
     Returns
     -------
     {"skip", "cached", "encoded", "failed"}
-        See the module's docstring: "skip" for a file, dataset or device it cannot use (the
+        See the module's docstring ("cached": with their first embedding put in the projection
+        cache where it could be computed): "skip" for a file, dataset or device it cannot use (the
         window opens them itself and says why), or when the machine could not hold the
         window's copy of the dataset beside its own; "failed" when the codes could not be
         written to the cache.
@@ -172,9 +188,23 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_pr
     info = describe_checkpoint(path)  # None: only torch's loader can say (and it will, in the window)
     if info is None or not info.get("has_encoder"):
         return "skip"
+    cache = cache if cache is not None else CodesCache()
+    model_sha = file_sha256(path)
+
+    def read():
+        return load_dataset(request.data, split=request.split, limit=request.limit, seed=request.seed,
+                            resize=request.resize or DEFAULT_RESIZE)
+
+    # No codes of this file at all (a first start, a new checkpoint): the encoding is certain, so
+    # torch's import starts now and the dataset is read after it (reading it in a thread beside the
+    # import was slower: both hold the GIL); otherwise the look-up comes first, torch only on a miss.
+    certain = not cache.may_hold_model(model_sha)
+    if certain:
+        if on_encoding is not None:
+            on_encoding()
+        _import_torch(threads)
     try:
-        dataset = load_dataset(request.data, split=request.split, limit=request.limit, seed=request.seed,
-                               resize=request.resize or DEFAULT_RESIZE)
+        dataset = read()
     except (OSError, ValueError):  # the window reads it again and gives its sentence
         return "skip"
     from explorer.limits import memory_shortfall
@@ -182,16 +212,14 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_pr
     if memory_shortfall(int(dataset.images.nbytes)):  # the window reads its own copy: leave it the room
         return "skip"
     dataset_id = dataset_identity(dataset)
-    cache = cache if cache is not None else CodesCache()
-    hit = cache.get(codes_cache_key(file_sha256(path), dataset_id, "encoder", 0), n=len(dataset))
+    hit = cache.get(codes_cache_key(model_sha, dataset_id, "encoder", 0), n=len(dataset))
     if hit is not None and hit[0].shape[1] == info["latent_dim"]:
+        first_embedding(hit[0], model_sha, dataset_id, projection_cache)
         return "cached"
-    if on_encoding is not None:
-        on_encoding()
-    import torch  # imported here, after the cheap checks: ~1.4 s
-
-    if threads is not None:
-        torch.set_num_threads(int(threads))
+    if not certain:
+        if on_encoding is not None:
+            on_encoding()
+        _import_torch(threads)
 
     from explorer.core.device import DeviceError, resolve_device
     from explorer.core.embedding import encode_cached
@@ -210,6 +238,43 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_pr
     return "encoded"
 
 
+def first_embedding(z, model_sha: str, dataset_id: str, projection_cache=None) -> bool:
+    """Put the embedding a window shows first (`explorer.core.embedding.default_spec`) of encoder codes in the projection cache.
+
+    The window's cache look-up (`explorer.core.embedding.peek_cached`) then finds codes and
+    embedding, as on any later start, and paints without importing scikit-learn itself.
+
+    Parameters
+    ----------
+    z : numpy.ndarray
+        ``(N, d)`` float32 encoder codes of the dataset ``dataset_id`` under the model file
+        whose SHA-256 is ``model_sha``.
+    model_sha, dataset_id : str
+    projection_cache : explorer.core.projection.ProjectionCache, optional
+        Default: the user's.
+
+    Returns
+    -------
+    bool
+        Whether the embedding is in the cache now (computed here or found there). False when it
+        could not be computed or written; the window then computes it itself and says why.
+    """
+    from explorer.core.embedding import cached_embedding, default_spec, project_cached, projection_key
+    from explorer.core.heavy import load_estimators
+    from explorer.core.projection.cache import ProjectionCache
+
+    spec = default_spec(z.shape[1])
+    cache = projection_cache if projection_cache is not None else ProjectionCache()
+    key = projection_key(model_sha, dataset_id, spec, len(z))  # encoder codes: their identity is the dataset's
+    try:
+        if cached_embedding(key, spec, len(z), cache) is None:
+            load_estimators()
+            project_cached(z, spec, key, cache)
+        return cached_embedding(key, spec, len(z), cache) is not None
+    except Exception:  # noqa: BLE001 - the window computes it again and reports any real problem
+        return False
+
+
 class PrefetchProcess:
     """The running child of one `PrefetchRequest` (`start_prefetch`); `wait` gives its answer.
 
@@ -225,9 +290,7 @@ class PrefetchProcess:
         self.started = time.monotonic()
         self._lines: queue.Queue[str] = queue.Queue()
         self._answer: str | None = None
-        self._on_encoding: list = []
         self._encoding = False
-        self._lock = threading.Lock()
         self._progress: float | None = None
         self._last_heard = time.monotonic()
         # a thread reads the pipe (portable: no select() on pipes on Windows)
@@ -244,10 +307,7 @@ class PrefetchProcess:
                         pass
                     continue
                 if line.strip() == "encoding":
-                    with self._lock:
-                        self._encoding, callbacks = True, list(self._on_encoding)
-                    for fn in callbacks:
-                        fn()
+                    self._encoding = True
                     continue
                 self._lines.put(line.strip())
         except (OSError, ValueError):
@@ -264,22 +324,6 @@ class PrefetchProcess:
                 self.process.stdin.close()
             except OSError:
                 pass
-
-    def when_encoding(self, fn) -> None:
-        """Call ``fn()`` when the child says it starts encoding (at once if it has said so already).
-
-        Parameters
-        ----------
-        fn : callable
-            No arguments; it runs in the thread reading the child's output (or the caller's):
-            keep it short, e.g. start a thread.
-        """
-        with self._lock:
-            now = self._encoding
-            if not now:
-                self._on_encoding.append(fn)
-        if now:
-            fn()
 
     def wait(self, check=None, timeout_s: float = 120.0, progress=None) -> str:
         """The child's answer, waiting for it (cancellable).
@@ -323,6 +367,11 @@ class PrefetchProcess:
             elif line == "":
                 self._answer = "failed"
         return self._answer
+
+    @property
+    def encoding(self) -> bool:
+        """Whether the child has said it encodes (its codes were not cached): the first PCA will be the window's."""
+        return self._encoding
 
     @property
     def answer(self) -> str | None:

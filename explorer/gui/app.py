@@ -123,18 +123,6 @@ def start_prefetch(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-
                                  None, saved_device()))
 
 
-def _preload_sklearn_beside(prefetch) -> None:
-    """Once the child says it encodes, import scikit-learn (for the first PCA, ~1 CPU s) in a thread.
-
-    A start whose codes (and embedding) are cached does not need it before its first paint.
-    """
-    import threading
-
-    from explorer.core.heavy import load_sklearn
-
-    prefetch.when_encoding(lambda: threading.Thread(target=load_sklearn, name="preload-sklearn", daemon=True).start())
-
-
 def make_window(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-mnist", split: str | None = "test",
                 limit: int | None = None, seed: int = 0, *, warm_up_umap: bool = True, settings=None,
                 show: bool = True, ask_to_save: bool = False, prefetch=None):
@@ -265,8 +253,6 @@ def run_app(checkpoints: Sequence[str | os.PathLike] = (), data="fashion-mnist",
             age = process_age_s()
             t0 = time.time() - (age or 0.0)
     prefetch = start_prefetch(checkpoints, data, split, limit, seed)  # before Qt: the child starts at once
-    if prefetch is not None:  # should the child encode, the first PCA needs scikit-learn once its codes are in
-        _preload_sklearn_beside(prefetch)
     try:
         app = get_application(argv)
         window = make_window(checkpoints, data, split, limit, seed, warm_up_umap=t0 is None,

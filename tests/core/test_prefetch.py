@@ -93,14 +93,11 @@ def _fake(code: str) -> PrefetchProcess:
 
 
 def test_the_answer_is_read_from_the_pipe_and_anything_else_is_failed():
-    calls = []
     p = _fake("import time; print('encoding', flush=True); time.sleep(0.2); print('encoded')")
-    p.when_encoding(lambda: calls.append("encoding"))
     assert p.wait(timeout_s=60) == "encoded" and p.answer == "encoded"
-    assert calls == ["encoding"]
-    late = []
-    p.when_encoding(lambda: late.append(1))  # said already: called at once
-    assert late == [1]
+    assert p.encoding
+    quiet = _fake("print('cached')")
+    assert quiet.wait(timeout_s=60) == "cached" and not quiet.encoding
     assert _fake("print('cached')").wait(timeout_s=60) == "cached"
     assert _fake("print('something else')").wait(timeout_s=60) == "failed"  # ended without an answer
     assert _fake("import os; os._exit(3)").wait(timeout_s=60) == "failed"
@@ -310,3 +307,80 @@ def test_a_restored_umap_does_not_hold_back_the_model(files, tmp_path, one_torch
     assert m.preview and not m.open_after_show
     families = sorted(t.family for t in s.follow_up())
     assert "open" in families and "projection" in families
+
+
+def test_the_codes_cache_knows_when_it_holds_no_codes_of_a_model(files, tmp_path, one_torch_thread):
+    from explorer.core.projection.cache import file_sha256
+
+    data, vae, gan = files
+    cache = emb.CodesCache(tmp_path / "codes")
+    sha = file_sha256(vae)
+    assert not cache.may_hold_model(sha)  # no folder yet
+    assert prefetch_codes(_request(vae, data), cache, projection_cache=ProjectionCache(tmp_path / "p")) == "encoded"
+    assert cache.may_hold_model(sha)
+    assert not cache.may_hold_model(file_sha256(gan))
+    (tmp_path / "codes" / "broken.json").write_bytes(b"\xff\xfe not text")
+    assert cache.may_hold_model(file_sha256(gan))  # an unreadable note may be anyone's: a False must be certain
+
+
+def test_a_first_start_says_it_encodes_before_it_reads_the_dataset(files, tmp_path):
+    """No codes of the model at all: torch's import comes first (the dataset is read after it)."""
+    data, vae, _gan = files
+    missing = tmp_path / "missing.npz"
+    seen = []
+    cache = emb.CodesCache(tmp_path / "codes")
+    assert prefetch_codes(_request(vae, missing), cache, on_encoding=lambda: seen.append(1)) == "skip"
+    assert seen == [1]
+    # with codes of this model in the cache (another dataset), the look-up comes first
+    assert prefetch_codes(_request(vae, data), cache, on_encoding=lambda: seen.append(2),
+                          projection_cache=ProjectionCache(tmp_path / "p")) == "encoded"
+    assert prefetch_codes(_request(vae, missing), cache, on_encoding=lambda: seen.append(3)) == "skip"
+    assert seen == [1, 2]
+
+
+def test_cached_codes_without_an_embedding_get_their_first_pca_from_the_child(files, tmp_path, one_torch_thread):
+    """The child computes the PCA the window would show first; the window's look-up then finds both."""
+    data, vae, _gan = files
+    codes_cache, projections = emb.CodesCache(tmp_path / "codes"), ProjectionCache(tmp_path / "proj")
+    assert prefetch_codes(_request(vae, data), codes_cache, projection_cache=projections) == "encoded"
+    assert not list((tmp_path / "proj").glob("*.npy"))  # not after encoding: the window computes it meanwhile
+    assert prefetch_codes(_request(vae, data), codes_cache, projection_cache=projections) == "cached"
+    dataset = load_dataset(str(data))
+    preview = emb.peek_cached(vae, dataset, dataset_identity(dataset), emb.default_spec(3), codes_cache, projections)
+    assert preview is not None and preview.result is not None and preview.result.spec.method == "pca"
+    np.testing.assert_allclose(np.abs(preview.result.embedding), np.abs(PCA(2).fit_transform(preview.codes.z)),
+                               rtol=1e-4, atol=1e-5)
+    # exactly what the window's own projection of these codes computes
+    own = emb.project_cached(preview.codes.z, emb.default_spec(3), "another key", ProjectionCache(tmp_path / "own"))
+    np.testing.assert_array_equal(preview.result.embedding, own.embedding)
+    s = _session(tmp_path, data, _fake_for(vae, data, "print('cached')"))  # the same cache folders
+    (m,) = s.add_models([vae])
+    (peek,) = s.open_model_tasks(m)
+    s.run(peek)
+    assert m.shown is not None and m.shown.method == "pca" and not m.open_after_show  # shown as on a warm start
+    s.close()
+
+
+def test_the_look_up_imports_the_projection_estimators_while_the_child_encodes(files, tmp_path, monkeypatch):
+    import time
+
+    import explorer.core.session.model as session_model
+
+    data, vae, _gan = files
+    calls = []
+    monkeypatch.setattr(session_model, "load_estimators", lambda: calls.append(1))
+    for code, expected in (("print('encoding', flush=True); import time; time.sleep(0.3); print('failed')", [1]),
+                           ("print('cached')", [])):
+        calls.clear()
+        child = _fake_for(vae, data, code)
+        s = _session(tmp_path, data, child)
+        (m,) = s.add_models([vae])
+        (peek,) = s.open_model_tasks(m)
+        if expected:
+            deadline = time.monotonic() + 30
+            while not child.encoding and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert child.encoding
+        peek.fn(None)
+        assert calls == expected
+        s.close()

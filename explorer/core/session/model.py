@@ -10,6 +10,7 @@ import numpy as np
 from psygnal import Signal
 
 from explorer.core import embedding as emb
+from explorer.core.heavy import load_estimators
 from explorer.core.projection.spec import ProjectionSpec
 from explorer.core.session.analysis import Analyses
 from explorer.core.session.compare import CompareViews
@@ -381,6 +382,8 @@ class Session(TaskRunning, DeviceChoice, ViewState, Analyses, CompareViews, Comp
                 def progress(fraction):
                     ctx.progress(fraction, f"encoded {fraction:.0%} of the images")
 
+                if prefetch.encoding:  # the first PCA will be this window's: scikit-learn while the child encodes
+                    load_estimators()
                 prefetch.wait(ctx.check if ctx is not None else None, progress=progress if ctx is not None else None)
             return emb.peek_cached(path, dataset, dataset_id, spec, codes_cache, projection_cache, ctx=ctx)
 
