@@ -25,7 +25,7 @@ def load_sklearn() -> None:
 
 
 def load_estimators() -> None:
-    """Import only the projection estimators (scikit-learn's PCA and its base; ~0.7 s the first time), under the same lock.
+    """Import only the projection estimators (scikit-learn's PCA; 1.3–2 CPU s the first time here), under the same lock.
 
     What the first embedding needs (`explorer.core.projection.compute_projection` of a PCA or
     the identity), without k-means and the metrics that `load_sklearn` adds.

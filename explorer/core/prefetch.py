@@ -239,7 +239,7 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_pr
 
 
 def first_embedding(z, model_sha: str, dataset_id: str, projection_cache=None) -> bool:
-    """Put the embedding a window shows first (`explorer.core.embedding.default_spec`) of encoder codes in the projection cache.
+    """Put the first embedding a window shows of encoder codes (`explorer.core.embedding.default_spec`) in the cache.
 
     The window's cache look-up (`explorer.core.embedding.peek_cached`) then finds codes and
     embedding, as on any later start, and paints without importing scikit-learn itself.
