@@ -185,7 +185,7 @@ class EmbeddingView(PointerInteraction, QtWidgets.QWidget):
 
         # --- timers and signals
         self._settle_timer = QtCore.QTimer(self, singleShot=True, interval=int(settle_ms))
-        self._settle_timer.timeout.connect(self._on_view_settled)
+        self._settle_timer.timeout.connect(self._rebuild)  # the view has settled: draw it
         self._hover_timer = QtCore.QTimer(self, singleShot=True, interval=self.hover_interval_ms)
         self._hover_timer.timeout.connect(self._on_hover_timeout)
         self._vb.sigRangeChanged.connect(self._on_range_changed)
@@ -553,10 +553,6 @@ class EmbeddingView(PointerInteraction, QtWidgets.QWidget):
     def _on_range_changed(self, *args):
         if len(self._xy):
             self._settle_timer.start()
-
-    def _on_view_settled(self):
-        self._rebuild()
-
 
     #: Called instead of the view's own dialog by right-click ▸ Export view (the window's File ▸ Export).
     export_requested_handler = None
