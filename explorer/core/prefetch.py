@@ -141,10 +141,13 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_pr
 
     The cheap checks come first (the torch-free reading of the checkpoint, the dataset and
     the cache look-up: ~0.3 s), so that a start with cached codes costs the window's machine
-    little; torch is imported only to encode. (Importing torch in a thread beside them was
-    tried: cold starts 2.93 s against 3.21 s in one round of 6 and 3.53 against 3.56 in the
-    next, while starts with cached codes took 1.77 s against 1.47 s: the checks then wait for
-    the GIL the import holds.)
+    little; torch is imported only to encode. When the codes cache holds nothing of this model
+    file (`CodesCache.may_hold_model`), the encoding is certain and torch is imported at once,
+    the dataset read after it: cold starts 3.21 s against 3.83 s with the dataset read in a
+    thread beside the import (medians of 9, interleaved; both hold the GIL). (Importing
+    torch in a thread beside the checks was tried: cold starts 2.93 s against 3.21 s in one
+    round of 6 and 3.53 against 3.56 in the next, while starts with cached codes took 1.77 s
+    against 1.47 s: the checks then wait for the GIL the import holds.)
 
     Parameters
     ----------
@@ -196,8 +199,8 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_pr
                             resize=request.resize or DEFAULT_RESIZE)
 
     # No codes of this file at all (a first start, a new checkpoint): the encoding is certain, so
-    # torch's import starts now and the dataset is read after it (reading it in a thread beside the
-    # import was slower: both hold the GIL); otherwise the look-up comes first, torch only on a miss.
+    # torch's import starts now and the dataset is read after it (in a thread beside the import
+    # was slower, see above); otherwise the look-up comes first, torch only on a miss.
     certain = not cache.may_hold_model(model_sha)
     if certain:
         if on_encoding is not None:
