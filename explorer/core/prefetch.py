@@ -23,10 +23,11 @@ When the codes are cached but their first embedding (PCA, or the identity for d 
 the child computes it into the projection cache (`first_embedding`), so that the window paints
 as on any later start, without importing scikit-learn (~1.4 CPU s) first. When the child
 encodes, the window's cache look-up imports scikit-learn's PCA on the window's core while it
-waits (`PrefetchProcess.encoding`), and computes the first embedding itself.
+waits (`PrefetchProcess.wait`'s ``on_encoding``), and computes the first embedding itself.
 
 The child says what it does in one line on its standard output (`PrefetchProcess.wait`),
-after an ``encoding`` line when it found no codes and starts encoding:
+after an ``encoding`` line once it will encode (the codes are not cached; only an unreadable
+dataset, too little memory or a missing device can still make it answer ``skip``):
 
 ``skip``
     Nothing to do: the file is not a checkpoint whose encoder it can vouch for without
@@ -141,7 +142,7 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_pr
 
     The cheap checks come first (the torch-free reading of the checkpoint, the dataset and
     the cache look-up: ~0.3 s), so that a start with cached codes costs the window's machine
-    little; torch is imported only to encode. When the codes cache holds nothing of this model
+    little; torch is imported only when it will encode. When the codes cache holds nothing of this model
     file (`CodesCache.may_hold_model`), the encoding is certain and torch is imported at once,
     the dataset read after it: cold starts 3.21 s against 3.83 s with the dataset read in a
     thread beside the import (medians of 9, interleaved; both hold the GIL). (Importing
@@ -155,7 +156,8 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_pr
     cache : explorer.core.embedding.CodesCache, optional
         Default: the user's codes cache (``LATENT_EXPLORER_CACHE`` moves it).
     on_encoding : callable, optional
-        Called (no arguments) once the codes were not found and encoding starts.
+        Called (no arguments) once encoding is decided: the codes were not found, or (nothing of
+        the model cached) before the dataset is read, which may still end in "skip".
     on_progress : callable, optional
         ``on_progress(fraction)`` after each batch encoded, ``fraction`` in [0, 1].
     threads : int, optional
@@ -328,7 +330,7 @@ class PrefetchProcess:
             except OSError:
                 pass
 
-    def wait(self, check=None, timeout_s: float = 120.0, progress=None) -> str:
+    def wait(self, check=None, timeout_s: float = 120.0, progress=None, on_encoding=None) -> str:
         """The child's answer, waiting for it (cancellable).
 
         Parameters
@@ -341,14 +343,20 @@ class PrefetchProcess:
             batch) after which it is stopped and "failed" returned.
         progress : callable, optional
             ``progress(fraction)`` when the child reports the fraction of images encoded.
+        on_encoding : callable, optional
+            Called once (no arguments, in the caller's thread) as soon as the child has said
+            ``encoding``, whether before this call or while it waits.
 
         Returns
         -------
         {"skip", "cached", "encoded", "failed"}
             "failed" also when the child ended without an answer (it crashed or was killed).
         """
-        shown = None
+        shown, told = None, False
         while self._answer is None:
+            if on_encoding is not None and not told and self._encoding:
+                told = True
+                on_encoding()
             try:
                 line = self._lines.get(timeout=0.02)
             except queue.Empty:
@@ -369,11 +377,13 @@ class PrefetchProcess:
                 self._answer = line
             elif line == "":
                 self._answer = "failed"
+        if on_encoding is not None and not told and self._encoding:  # said just before the answer
+            on_encoding()
         return self._answer
 
     @property
     def encoding(self) -> bool:
-        """Whether the child has said it encodes (its codes were not cached): the first PCA will be the window's."""
+        """Whether the child has said ``encoding`` (its codes are not cached): the first PCA will be the window's."""
         return self._encoding
 
     @property

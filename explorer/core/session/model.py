@@ -382,9 +382,9 @@ class Session(TaskRunning, DeviceChoice, ViewState, Analyses, CompareViews, Comp
                 def progress(fraction):
                     ctx.progress(fraction, f"encoded {fraction:.0%} of the images")
 
-                if prefetch.encoding:  # the first PCA will be this window's: scikit-learn while the child encodes
-                    load_estimators()
-                prefetch.wait(ctx.check if ctx is not None else None, progress=progress if ctx is not None else None)
+                # when the child encodes, the first PCA will be this window's: scikit-learn meanwhile
+                prefetch.wait(ctx.check if ctx is not None else None, progress=progress if ctx is not None else None,
+                              on_encoding=load_estimators)
             return emb.peek_cached(path, dataset, dataset_id, spec, codes_cache, projection_cache, ctx=ctx)
 
         def apply(preview):
