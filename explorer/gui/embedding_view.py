@@ -193,7 +193,6 @@ class EmbeddingView(PointerInteraction, QtWidgets.QWidget):
         self._plot_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._plot_widget.viewport().installEventFilter(self)  # mouse leaving: no hover
         self._raster_ready.connect(self._on_raster_ready)
-        self.set_marker(self._point_px, self._opacity)
 
     # ------------------------------------------------------------------ properties
 

@@ -335,7 +335,10 @@ class LatentController:
         hit = self._placers.get(id(res))
         if hit is not None:
             return hit
+        from explorer.core.heavy import load_estimators
         from explorer.core.projection import NearestNeighbourPlacement, make_estimator
+
+        load_estimators()  # scikit-learn under the one lock: the job threads may be importing it now
 
         proj = getattr(res, "projection", None)
         out = None
