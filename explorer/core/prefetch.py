@@ -42,8 +42,9 @@ dataset, too little memory or a missing device can still make it answer ``skip``
     Anything else went wrong (e.g. a read-only cache); the window encodes as usual.
 
 While it encodes it writes ``progress F`` lines (F the fraction done, in [0, 1]), which the
-window's job line shows. It ends when its standard input closes: a window that crashed or was
-killed leaves no child encoding on.
+window's job line shows, and ``note S`` lines for what went wrong without a traceback (S one
+sentence: the window writes it to its log, `PrefetchProcess.notes`). It ends when its standard
+input closes: a window that crashed or was killed leaves no child encoding on.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def _import_torch(threads: int | None) -> None:
 
 
 def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_progress=None,
-                   threads: int | None = None, projection_cache=None) -> str:
+                   threads: int | None = None, projection_cache=None, on_note=None) -> str:
     """Encode ``request``'s dataset with its model into the codes cache, unless there is nothing to do.
 
     The cheap checks come first (the torch-free reading of the checkpoint, the dataset and
@@ -165,6 +166,8 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_pr
         process-wide: the child sets it; None leaves the caller's).
     projection_cache : explorer.core.projection.ProjectionCache, optional
         Where `first_embedding` puts the first embedding of cached codes (default: the user's).
+    on_note : callable, optional
+        ``on_note(sentence)`` for what went wrong without changing the answer (`first_embedding`).
 
     Returns
     -------
@@ -219,7 +222,7 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_pr
     dataset_id = dataset_identity(dataset)
     hit = cache.get(codes_cache_key(model_sha, dataset_id, "encoder", 0), n=len(dataset))
     if hit is not None and hit[0].shape[1] == info["latent_dim"]:
-        first_embedding(hit[0], model_sha, dataset_id, projection_cache)
+        first_embedding(hit[0], model_sha, dataset_id, projection_cache, on_note)
         return "cached"
     if not certain:
         if on_encoding is not None:
@@ -243,7 +246,7 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_pr
     return "encoded"
 
 
-def first_embedding(z, model_sha: str, dataset_id: str, projection_cache=None) -> bool:
+def first_embedding(z, model_sha: str, dataset_id: str, projection_cache=None, on_note=None) -> bool:
     """Put the first embedding a window shows of encoder codes (`explorer.core.embedding.default_spec`) in the cache.
 
     The window's cache look-up (`explorer.core.embedding.peek_cached`) then finds codes and
@@ -257,6 +260,9 @@ def first_embedding(z, model_sha: str, dataset_id: str, projection_cache=None) -
     model_sha, dataset_id : str
     projection_cache : explorer.core.projection.ProjectionCache, optional
         Default: the user's.
+    on_note : callable, optional
+        ``on_note(sentence)`` when it could not be computed or written (the exception's type and
+        message: the window logs it, `PrefetchProcess.notes`).
 
     Returns
     -------
@@ -276,8 +282,16 @@ def first_embedding(z, model_sha: str, dataset_id: str, projection_cache=None) -
             load_estimators()
             project_cached(z, spec, key, cache)
         return cached_embedding(key, spec, len(z), cache) is not None
-    except Exception:  # noqa: BLE001 - the window computes it again and reports any real problem
+    except Exception as exc:  # noqa: BLE001 - the window computes it again and reports any real problem
+        if on_note is not None:
+            on_note(f"the first embedding of the cached codes was not computed: {_sentence(exc)}")
         return False
+
+
+def _sentence(exc: BaseException) -> str:
+    """``"TypeName: message"`` of ``exc`` on one line (for a ``note`` line of the child)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class PrefetchProcess:
@@ -296,6 +310,7 @@ class PrefetchProcess:
         self._lines: queue.Queue[str] = queue.Queue()
         self._answer: str | None = None
         self._encoding = False
+        self._notes: list[str] = []
         self._progress: float | None = None
         self._last_heard = time.monotonic()
         # a thread reads the pipe (portable: no select() on pipes on Windows)
@@ -313,6 +328,9 @@ class PrefetchProcess:
                     continue
                 if line.strip() == "encoding":
                     self._encoding = True
+                    continue
+                if line.startswith("note "):
+                    self._notes.append(line[5:].strip())
                     continue
                 self._lines.put(line.strip())
         except (OSError, ValueError):
@@ -387,6 +405,15 @@ class PrefetchProcess:
         return self._encoding
 
     @property
+    def notes(self) -> list[str]:
+        """What went wrong in the child without a traceback (its ``note`` lines, oldest first; for the log).
+
+        E.g. the first embedding of cached codes could not be computed, or the encoding raised
+        (the answer is then "failed"). Complete once `wait` has returned.
+        """
+        return list(self._notes)
+
+    @property
     def answer(self) -> str | None:
         """The child's answer once `wait` has returned it, else None."""
         return self._answer
@@ -457,10 +484,11 @@ def main(argv: list[str] | None = None, watch_stdin: bool = False) -> int:
     """``python -m explorer.core.prefetch MODEL --data D [--split S] [--limit N] --seed K --resize F --device X``.
 
     Prints one of "skip", "cached", "encoded", "failed" (after "encoding" and "progress F"
-    lines when it encodes) and exits 0 ("failed": 1). Errors are never printed as a traceback:
-    the window that started it opens the file itself. Encodes with one core fewer than the
-    machine has (at least one), leaving one to the window: on 2 cores, cold starts took 3.74 s
-    (median of 5, interleaved) with one encoding thread against 4.20 s with two. Exits at once
+    lines when it encodes, and "note S" lines saying what went wrong) and exits 0 ("failed": 1).
+    Errors are never printed as a traceback: the window that started it opens the file itself.
+    Encodes with one core fewer than the machine has (at least one), leaving one to the window:
+    on 2 cores, cold starts took 3.74 s (median of 5, interleaved) with one encoding thread
+    against 4.20 s with two. Exits at once
     when its standard input closes (the window has ended) if ``watch_stdin``.
     """
     import gc
@@ -476,11 +504,15 @@ def main(argv: list[str] | None = None, watch_stdin: bool = False) -> int:
     if watch_stdin:
         threading.Thread(target=listen, name="prefetch-stdin", daemon=True).start()
 
+    def note(sentence: str) -> None:
+        print("note " + " ".join(sentence.split()), flush=True)
+
     try:
         answer = prefetch_codes(request, on_encoding=lambda: print("encoding", flush=True),
                                 on_progress=lambda fraction: print(f"progress {fraction:.4f}", flush=True),
-                                threads=max(1, (os.cpu_count() or 2) - 1))
-    except Exception:  # noqa: BLE001 - the window encodes itself and reports any real problem in one sentence
+                                threads=max(1, (os.cpu_count() or 2) - 1), on_note=note)
+    except Exception as exc:  # noqa: BLE001 - the window encodes itself and reports any real problem in one sentence
+        note(f"the encoding failed: {_sentence(exc)}")
         answer = "failed"
     print(answer, flush=True)
     return 1 if answer == "failed" else 0

@@ -381,3 +381,39 @@ def test_the_look_up_imports_the_projection_estimators_while_the_child_encodes(f
         peek.fn(None)  # said before or while it waits: the estimators load once
         assert calls == expected and time.monotonic() - started < 60
         s.close()
+
+
+def test_what_went_wrong_in_the_child_reaches_the_window_s_log(files, tmp_path, caplog, monkeypatch):
+    """The child has no stderr: its "note" lines are kept apart from the answer and logged by the look-up."""
+    import logging
+
+    from explorer.core import prefetch
+
+    p = _fake("print('note the first embedding was not computed: ValueError: x', flush=True); print('cached')")
+    assert p.wait(timeout_s=60) == "cached"
+    assert p.notes == ["the first embedding was not computed: ValueError: x"]
+
+    data, vae, _gan = files
+    code = "print('note the encoding failed: RuntimeError: out of disk', flush=True); print('failed')"
+    s = _session(tmp_path, data, _fake_for(vae, data, code))
+    (m,) = s.add_models([vae])
+    (peek,) = s.open_model_tasks(m)
+    with caplog.at_level(logging.WARNING, logger="explorer.core.session.model"):
+        peek.fn(None)
+    assert [r.getMessage() for r in caplog.records if r.name == "explorer.core.session.model"] == [
+        "the prefetch child of vae.pt: the encoding failed: RuntimeError: out of disk"]
+    s.close()
+
+    # first_embedding's own failure becomes one note, and the answer stays "cached"
+    codes_cache, projections = emb.CodesCache(tmp_path / "codes2"), ProjectionCache(tmp_path / "proj2")
+    assert prefetch_codes(_request(vae, data), codes_cache, projection_cache=projections) == "encoded"
+
+    def broken(*_a, **_k):
+        raise OSError("disk full\nsecond line")
+
+    monkeypatch.setattr(emb, "project_cached", broken)
+    notes = []
+    assert prefetch_codes(_request(vae, data), codes_cache, projection_cache=projections,
+                          on_note=notes.append) == "cached"
+    assert notes == ["the first embedding of the cached codes was not computed: OSError: disk full second line"]
+    assert prefetch.first_embedding(np.zeros((5, 3), np.float32), "sha", "id", projections) is False  # no hook

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ from explorer.core.workspace import LatentCodes, ModelEntry
 
 __all__ = ["Session", "ModelState", "DatasetSpec", "Task", "Keypoint", "ClusteringSettings", "Colour",
            "GanPoints", "COLOUR_MODES", "TASK_FAMILIES"]
+
+log = logging.getLogger(__name__)
 
 
 def _key(path: str | Path) -> str:
@@ -385,6 +388,8 @@ class Session(TaskRunning, DeviceChoice, ViewState, Analyses, CompareViews, Comp
                 # when the child encodes, the first PCA will be this window's: scikit-learn meanwhile
                 prefetch.wait(ctx.check if ctx is not None else None, progress=progress if ctx is not None else None,
                               on_encoding=load_estimators)
+                for note in prefetch.notes:  # the window goes on without it: only the log says
+                    log.warning("the prefetch child of %s: %s", path.name, note)
             return emb.peek_cached(path, dataset, dataset_id, spec, codes_cache, projection_cache, ctx=ctx)
 
         def apply(preview):
