@@ -95,3 +95,92 @@ def test_no_module_imports_itself_back():
             visit(module)
     assert cycles == [], "modules that import each other (directly or through others): " + "; ".join(
         " ↔ ".join(c) for c in cycles)
+
+
+_LOADERS = {"load", "load_sklearn", "load_estimators", "load_umap"}
+
+
+def _heavy_module(stmt, packages) -> str | None:
+    import ast
+
+    if isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module.split(".")[0] in packages:
+        return stmt.module
+    if isinstance(stmt, ast.Import):
+        return next((a.name for a in stmt.names if a.name.split(".")[0] in packages), None)
+    return None
+
+
+def _is_loader_call(stmt) -> bool:
+    import ast
+
+    if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+        return False
+    func = stmt.value.func
+    return (func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)) in _LOADERS
+
+
+def _unguarded_imports(tree, packages) -> list[int]:
+    """Lines of imports of ``packages`` inside a function not directly after a loader call (or a guarded import)."""
+    import ast
+
+    found = []
+
+    def visit(body, in_function):
+        guarded = False
+        for stmt in body:
+            module = _heavy_module(stmt, packages)
+            if module is not None and in_function and not guarded:
+                found.append(stmt.lineno)
+            guarded = _is_loader_call(stmt) or (module is not None and in_function)
+            inner = in_function or isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
+            for field in ("body", "orelse", "finalbody"):
+                sub = getattr(stmt, field, None)
+                if isinstance(sub, list) and sub and isinstance(sub[0], ast.stmt):
+                    visit(sub, inner)
+            for handler in getattr(stmt, "handlers", []):
+                visit(handler.body, inner)
+            for case in getattr(stmt, "cases", []):
+                visit(case.body, inner)
+
+    visit(tree.body, False)
+    return found
+
+
+def test_heavy_libraries_are_imported_under_the_one_lock_in_functions_of_the_core():
+    """Two threads in scikit-learn's circular imports at once fail (explorer.core.importing): every import of a
+    heavy package inside a function of explorer/core follows ``load(...)`` (or another loader) directly."""
+    import ast
+
+    from explorer.core.importing import HEAVY_PACKAGES
+
+    bad = []
+    for path in sorted((ROOT / "explorer" / "core").rglob("*.py")):
+        if path.name in ("importing.py", "heavy.py"):
+            continue
+        lines = _unguarded_imports(ast.parse(path.read_text(), str(path)), HEAVY_PACKAGES)
+        bad += [f"{path.relative_to(ROOT)}:{line}" for line in lines]
+    assert bad == [], "imports of heavy packages without load(...) just before: " + ", ".join(bad)
+    # the checker itself finds what it must
+    sample = ast.parse("def f():\n    x = 1\n    from sklearn.svm import SVC\n"
+                       "def g():\n    load('sklearn.svm')\n    from sklearn.svm import SVC\n    import scipy.stats\n"
+                       "def h():\n    if x:\n        import umap\n    from numpy import pi\n")
+    assert _unguarded_imports(sample, HEAVY_PACKAGES) == [3, 10]
+
+
+def test_load_imports_under_the_lock_and_names_what_is_missing(tmp_path, monkeypatch):
+    from explorer.core import importing
+
+    # a module whose import asks, from another thread, whether the lock is free at that moment
+    (tmp_path / "lock_probe_module.py").write_text(
+        "import threading\nfrom explorer.core.importing import LOCK\nfree = []\n"
+        "def probe():\n    got = LOCK.acquire(blocking=False)\n    free.append(got)\n"
+        "    if got:\n        LOCK.release()\n"
+        "t = threading.Thread(target=probe)\nt.start()\nt.join()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importing.load("json", "lock_probe_module")
+    assert sys.modules["lock_probe_module"].free == [False]  # held while the module ran
+    del sys.modules["lock_probe_module"]
+    with pytest.raises(ImportError, match="no_such_module_xyz"):
+        importing.load("no_such_module_xyz")
+    assert importing.LOCK.acquire(blocking=False)  # released again after the error
+    importing.LOCK.release()

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from explorer.core.importing import load
 from explorer.core.jobs import JobContext
 
 __all__ = [
@@ -93,6 +94,7 @@ def cluster_codes(x, k: int, seed: int = 0, n_init: int = DEFAULT_N_INIT) -> np.
     ValueError
         Bad shape, NaN/inf, or k outside [1, N].
     """
+    load("sklearn.cluster")
     from sklearn.cluster import KMeans
 
     x = _check_points(x)
@@ -126,6 +128,7 @@ def clustering_scores(labels_true, labels_pred) -> dict[str, float]:
     ValueError
         The two label arrays are not 1-D of the same length.
     """
+    load("sklearn.metrics")
     from sklearn.metrics import (
         adjusted_rand_score,
         homogeneity_completeness_v_measure,
@@ -169,6 +172,7 @@ def silhouette(x, labels, seed: int = 0, max_samples: int = SILHOUETTE_MAX_SAMPL
         Points in the seeded random sample the score was computed on, or None when all
         N points were used. Show it next to the score.
     """
+    load("sklearn.metrics")
     from sklearn.metrics import silhouette_score
 
     x = _check_points(x)

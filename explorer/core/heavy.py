@@ -1,12 +1,10 @@
-"""Heavy libraries imported once, under one lock, by whichever job thread needs them first."""
+"""Heavy libraries imported once, under one lock (`explorer.core.importing.LOCK`), by the first thread needing them."""
 
 from __future__ import annotations
 
-import threading
+from explorer.core.importing import LOCK as _LOCK
 
 __all__ = ["load_sklearn", "load_estimators", "load_umap"]
-
-_LOCK = threading.RLock()
 
 
 def load_sklearn() -> None:

@@ -8,6 +8,8 @@ from functools import lru_cache
 import numpy as np
 from skimage.measure import points_in_poly
 
+from explorer.core.importing import load
+
 __all__ = ["PointIndex", "rasterize", "marker_stamp"]
 
 # A rectangle query is answered by a few square (Chebyshev-ball) queries of the
@@ -57,6 +59,7 @@ class PointIndex:
         """The k-d tree of the finite points (None when there are none), built on first use."""
         if self._kd is None and len(self._pts):
             # balanced_tree=False / compact_nodes=False: ~2x faster build, same queries.
+            load("scipy.spatial")
             from scipy.spatial import cKDTree  # here: scipy.spatial takes ~0.6 s of CPU to import
 
             self._kd = cKDTree(self._pts, balanced_tree=False, compact_nodes=False)

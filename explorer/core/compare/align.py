@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from explorer.core.importing import load
+
 __all__ = ["ALIGNMENTS", "Alignment", "shared_positions", "procrustes_align", "align_embeddings",
            "aligned_umap", "aligned_umap_cancellable"]
 
@@ -100,6 +102,7 @@ def procrustes_align(reference: np.ndarray, moving: np.ndarray, rows_ref: np.nda
     ValueError
         Shapes that are not (·, 2), fewer than 2 shared rows, or non-finite values.
     """
+    load("scipy.linalg")
     from scipy.linalg import orthogonal_procrustes
 
     a = np.asarray(reference, dtype=np.float64)

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from explorer.core.importing import load
+
 #: Thresholds per feature at most (as `HistGradientBoostingClassifier`'s ``max_bins``).
 DEFAULT_MAX_BINS = 255
 
@@ -179,6 +181,7 @@ def fit_binned_gbt(x: np.ndarray, y: np.ndarray, n_stages: int = 100, learning_r
     ValueError
         For fewer than 2 classes, non-finite codes, mismatched lengths or bad settings.
     """
+    load("scipy.sparse")
     import scipy.sparse as sp
 
     x = _as_codes(x)

@@ -12,12 +12,15 @@ import warnings
 
 import numpy as np
 
+from explorer.core.importing import load
+
 #: Histogram bins of the discretised codes (disentanglement_lib's ``num_bins``).
 DEFAULT_BINS = 20
 
 
 def fit_quiet(estimator, x, y, notes: list | None, what: str):
     """Fit a scikit-learn estimator; a ConvergenceWarning becomes one sentence in ``notes`` (not an error)."""
+    load("sklearn.exceptions")
     from sklearn.exceptions import ConvergenceWarning
 
     with warnings.catch_warnings(record=True) as caught:
@@ -68,6 +71,7 @@ def mutual_information_matrix(codes: np.ndarray, classes: np.ndarray, bins: int 
     numpy.ndarray, shape (K, D), float64
         ``I(v_k; z_j)`` (scikit-learn's ``mutual_info_score``, natural log): factor × latent.
     """
+    load("sklearn.metrics")
     from sklearn.metrics import mutual_info_score
 
     disc = discretize(codes, bins)
@@ -78,6 +82,7 @@ def mutual_information_matrix(codes: np.ndarray, classes: np.ndarray, bins: int 
 
 def factor_entropies(classes: np.ndarray) -> np.ndarray:
     """Entropy ``H(v_k)`` of each factor's empirical distribution, in nats: ``(K,)`` float64."""
+    load("sklearn.metrics")
     from sklearn.metrics import mutual_info_score
 
     classes = np.asarray(classes)
@@ -149,6 +154,7 @@ def sap(codes_train: np.ndarray, classes_train: np.ndarray, codes_test: np.ndarr
     accuracy : numpy.ndarray, shape (K, D)
         Test accuracy of each single-dimension classifier.
     """
+    load("sklearn.svm")
     from sklearn.svm import LinearSVC
 
     d, k = codes_train.shape[1], classes_train.shape[1]
@@ -167,6 +173,7 @@ def sap(codes_train: np.ndarray, classes_train: np.ndarray, codes_test: np.ndarr
 
 def _entropy_rows(p: np.ndarray, base: int) -> np.ndarray:
     """Entropy of each row of non-negative weights (normalised per row), in log base ``base``."""
+    load("scipy.stats")
     from scipy.stats import entropy
 
     return np.array([entropy(row + 1e-11, base=base) for row in p])
@@ -235,6 +242,7 @@ def split_gain_importances(model, n_features: int) -> np.ndarray:
     RuntimeError
         When this scikit-learn keeps its trees differently (one sentence naming the version).
     """
+    load("sklearn")
     import sklearn
 
     imp = np.zeros(n_features)
@@ -296,6 +304,7 @@ def dci(codes_train: np.ndarray, classes_train: np.ndarray, codes_test: np.ndarr
     ValueError
         For an unknown classifier.
     """
+    load("sklearn.ensemble")
     from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
     from threadpoolctl import threadpool_limits
 
@@ -323,6 +332,7 @@ def dci(codes_train: np.ndarray, classes_train: np.ndarray, codes_test: np.ndarr
                 model = HistGradientBoostingClassifier(random_state=seed, **HIST_AS_GBT).fit(codes_train, y)
             importance[:, i] = split_gain_importances(model, d)
         else:
+            load("sklearn.inspection")
             from sklearn.inspection import permutation_importance
 
             with threadpool_limits(limits=1, user_api="openmp"):
@@ -389,6 +399,7 @@ def explicitness(codes_train: np.ndarray, classes_train: np.ndarray, codes_test:
     test, train : float
         Mean ROC AUC in [0, 1] on the test and the training points.
     """
+    load("sklearn.linear_model")
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 

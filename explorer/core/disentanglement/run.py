@@ -8,6 +8,7 @@ import numpy as np
 
 from explorer.core.disentanglement import metrics as m
 from explorer.core.disentanglement import sampled
+from explorer.core.importing import load
 from explorer.core.jobs import JobContext, sub_context
 from explorer.data import Dataset, subsample_indices
 from explorer.data.factors import factor_classes, factor_sampler
@@ -260,6 +261,7 @@ def evaluate_disentanglement(
     explorer.core.jobs.Cancelled
         When ``ctx`` is cancelled.
     """
+    load("sklearn")
     import sklearn
 
     settings = settings or DisentanglementSettings.reference()

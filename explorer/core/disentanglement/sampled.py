@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from explorer.core.disentanglement.metrics import fit_quiet
+from explorer.core.importing import load
 
 #: Points generated per call of the representation function (bounds the images held at once).
 _CHUNK_POINTS = 16
@@ -104,6 +105,7 @@ def beta_vae_score(sampler, represent, n_train: int = 10_000, n_test: int = 5_00
     dict
         ``"score"`` (test accuracy in [0, 1]; chance is 1/K), ``"train_accuracy"``.
     """
+    load("sklearn.linear_model")
     from sklearn.linear_model import LogisticRegression
 
     from explorer.core.jobs import sub_context

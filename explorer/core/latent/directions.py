@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from explorer.core.importing import load
+
 SOURCES = ("axis", "ganspace", "sefa", "attribute")
 
 
@@ -106,6 +108,7 @@ def ganspace_directions(codes, n: int | None = None) -> list[Direction]:
     ValueError
         Fewer than 2 codes, or not 2-D.
     """
+    load("sklearn.decomposition")
     from sklearn.decomposition import PCA
 
     codes = np.asarray(codes, dtype=np.float64)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 
+from explorer.core.importing import LOCK
 from explorer.core.projection.cache import (
     ProjectionCache,
     default_cache_directory,
@@ -34,6 +35,7 @@ def __getattr__(name: str):
     submodule = _LAZY.get(name)
     if submodule is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{submodule}"), name)
+    with LOCK:  # scikit-learn's first import, as in explorer.core.heavy
+        value = getattr(importlib.import_module(f"{__name__}.{submodule}"), name)
     globals()[name] = value
     return value

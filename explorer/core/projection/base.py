@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from explorer.core.importing import load
 from explorer.core.jobs import JobContext
 from explorer.core.projection.spec import check_codes
 
@@ -58,6 +59,7 @@ class NearestNeighbourPlacement:
     transform_kind = "nearest-neighbour"
 
     def __init__(self, codes, embedding, metric: str = "euclidean"):
+        load("sklearn.neighbors")
         from sklearn.neighbors import NearestNeighbors
 
         codes = check_codes(codes)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from explorer.core.importing import load
 from explorer.core.jobs import Cancelled, JobContext
 from explorer.core.projection.base import NearestNeighbourPlacement, _ProjectionBase
 from explorer.core.projection.spec import ProjectionSpec, check_codes
@@ -60,6 +61,7 @@ class PCAProjection(_ProjectionBase):
 
     def fit(self, X, y=None, ctx: JobContext | None = None) -> PCAProjection:
         """Fit PCA to ``X`` ((N, d) float, N >= 2, d >= 2); raise ValueError otherwise."""
+        load("sklearn.decomposition")
         from sklearn.decomposition import PCA
 
         X = check_codes(X, min_rows=2)
@@ -266,6 +268,7 @@ class UMAPProjection(_ProjectionBase):
 
         ctx.progress(0.0, "UMAP: loading umap-learn")
         enable_numba_disk_cache()  # imports umap; compiled code comes from disk after the first process
+        load("umap")
         import umap
 
         knn = (None, None, None)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from explorer.core.importing import load
 from explorer.core.projection.spec import check_codes
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ def exact_knn(codes, n_neighbors: int, metric: str = "euclidean") -> tuple[np.nd
     ValueError
         ``metric`` is not in :data:`EXACT_KNN_METRICS`, or N <= ``n_neighbors``.
     """
+    load("sklearn.neighbors")
     from sklearn.neighbors import NearestNeighbors
 
     if metric not in EXACT_KNN_METRICS:
@@ -156,11 +158,14 @@ def enable_numba_disk_cache(directory: str | os.PathLike | None = None) -> int:
     if str(folder) in _ENABLED:
         return 0
     try:
+        load("numba")
         import numba
 
         with warnings.catch_warnings():  # umap-learn warns at import that TensorFlow (ParametricUMAP) is missing
             warnings.simplefilter("ignore", ImportWarning)
+            load("umap")
             import umap  # noqa: F401 - imports umap.umap_, layouts, spectral, distances, pynndescent
+        load("numba.core.caching")
         from numba.core.caching import NullCache
         from numba.core.dispatcher import Dispatcher
 

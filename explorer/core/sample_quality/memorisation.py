@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from explorer.core.importing import load
 from explorer.core.sample_quality.metrics import SampleQualityError
 
 #: Defaults of `memorisation_report`.
@@ -64,6 +65,7 @@ def nearest_training(queries, train, k: int = NEIGHBOURS, *, extra: int = 8,
     if t.shape[0] < k:
         raise SampleQualityError(f"the training set has {t.shape[0]} images, fewer than the {k} neighbours asked for.")
     if t.shape[1] <= 15:
+        load("sklearn.neighbors")
         from sklearn.neighbors import NearestNeighbors
 
         t32, q32 = np.ascontiguousarray(t, np.float32), np.ascontiguousarray(q, np.float32)
@@ -161,6 +163,7 @@ def space_report(samples, held_out, train, k: int = NEIGHBOURS, quantile: float 
     -------
     SpaceReport
     """
+    load("scipy.stats")
     from scipy.stats import binomtest
 
     if not 0 < quantile <= 0.5:

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from explorer.core.importing import load
 from explorer.errors import UserError
 
 #: Defaults as the papers and DESIGN.md §3 give them.
@@ -334,6 +335,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     ValueError
         If ``n < 1`` or ``successes`` is outside [0, n].
     """
+    load("scipy.stats")
     from scipy.stats import binomtest
 
     if n < 1 or not 0 <= successes <= n:
