@@ -123,3 +123,21 @@ def test_bad_direction_input_is_one_sentence(tmp_path, monkeypatch, capsys, argv
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_a_misspelt_attribute_is_refused_before_any_model_opens(tmp_path, monkeypatch, capsys):
+    """The classes and factors are the dataset's: checked once it is read, not after encoding it."""
+    from explorer.core.session import Session
+
+    opened = []
+    real = Session.add_models
+    monkeypatch.setattr(Session, "add_models", lambda self, paths: opened.append(paths) or real(self, paths))
+    monkeypatch.chdir(tmp_path)
+    code = main(["render", "traversal", str(VAE_FASHION), "--data", "fashion-mnist", "--limit", "40",
+                 "--directions", "attribute", "--attribute", "class:Boot-Sandal", "--out", "x.png"])
+    assert code == 2 and "does not name one or two of its classes" in capsys.readouterr().err
+    assert opened == [] and not (tmp_path / "x.png").exists()
+    assert main(["render", "traversal", str(VAE_FASHION), "--data", "fashion-mnist", "--limit", "40",
+                 "--directions", "attribute", "--attribute", "class:Sandal-Sneaker", "--cols", "3",
+                 "--out", "y.png"]) == 0
+    assert len(opened) == 1 and (tmp_path / "y.png").is_file()

@@ -119,7 +119,7 @@ def _run_all(session, tasks) -> None:
 
 def create_session(paths, data, split, limit, seed: int, projection: str, colour: tuple[str, int],
                    k: int | None = None, resize: str | None = None, device: str | None = None,
-                   umap_backend: str = "umap-learn"):
+                   umap_backend: str = "umap-learn", on_dataset=None):
     """A :class:`~explorer.core.session.Session` with ``paths`` open on ``data``, projected and clustered.
 
     Parameters
@@ -142,6 +142,9 @@ def create_session(paths, data, split, limit, seed: int, projection: str, colour
         ``--device``: where the models compute (`Session.set_device`; default the CPU).
     umap_backend : {"umap-learn", "cuml"}
         ``--umap-backend`` of a UMAP projection (`explorer.core.projection.cuml_umap.check_umap_backend`).
+    on_dataset : callable, optional
+        ``on_dataset(dataset)`` once the dataset is read, before any model is opened or encodes:
+        checks of arguments against its labels or factors, which raise `UserError` at once.
 
     Returns
     -------
@@ -167,6 +170,8 @@ def create_session(paths, data, split, limit, seed: int, projection: str, colour
     _run_all(s, [s.open_dataset(data, split, limit, seed, resize)])
     if s.dataset is None:
         raise UserError(f"the dataset {data!r} could not be read")
+    if on_dataset is not None:
+        on_dataset(s.dataset)
     for m in s.add_models(paths):
         m.want_spec = spec if projection != "pca" else None
     tasks = [t for m in s.models for t in s.open_model_tasks(m, peek=False)]

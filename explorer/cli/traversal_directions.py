@@ -218,15 +218,21 @@ def cli_directions(args, kind: str, load_model):
     from explorer.cli.session import create_session
     from explorer.core.session.directions import compute_directions
 
+    groups = {}
+
+    def check(ds):  # a misspelt class or factor: one sentence before the encoding, not after it
+        if kind == "attribute":
+            groups.update(resolve_attribute(args.attribute, ds))
+
     s = create_session([args.checkpoint], args.data, args.split, args.limit, args.seed, "pca", ("none", 0),
-                       None, args.resize, getattr(args, "device", None))
+                       None, args.resize, getattr(args, "device", None), on_dataset=check)
     try:
-        return _session_directions(args, kind, n, s, compute_directions)
+        return _session_directions(args, kind, n, s, compute_directions, groups)
     finally:
         s.close()
 
 
-def _session_directions(args, kind, n, s, compute_directions):
+def _session_directions(args, kind, n, s, compute_directions, groups):
     import numpy as np
 
     m = s.models[0]
@@ -245,7 +251,6 @@ def _session_directions(args, kind, n, s, compute_directions):
             raise UserError("the model has no encoder, so --index cannot give a base code; leave it out.")
         rows = np.arange(len(codes.z)) if codes.indices is None else np.asarray(codes.indices)
         z = codes.z[int(np.flatnonzero(rows == args.index)[0])].copy()
-    groups = resolve_attribute(args.attribute, ds) if kind == "attribute" else {}
     try:
         dirs = compute_directions(s, m.key, kind, None if kind == "attribute" else n, codes="encoded", **groups)
     except ValueError as exc:
