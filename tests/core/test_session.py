@@ -478,3 +478,24 @@ def test_a_dataset_that_cannot_be_read_stays_in_the_saved_file(tmp_path, files):
     again = save_session(s2, tmp_path / "again.lxs")
     doc = json.loads(again.read_text())
     assert doc["dataset"]["spec"] == "data/toy.npz" and doc["selection"] == [1, 2]
+
+
+def test_a_cancelled_opening_closes_the_model_unless_a_newer_one_replaced_it(tmp_path, files):
+    """Cancelling "Opening a.pt" must not leave a row saying "loading…" for ever."""
+    data, a, b = files
+    s = new_session(tmp_path)
+    s.run(s.open_dataset(str(data)))
+    ma, mb = s.add_models([a, b])
+    (open_a,) = s.open_model_tasks(ma, peek=False)
+    (open_b,) = s.open_model_tasks(mb, peek=False)
+    s.task_started(open_a)
+    s.task_started(open_b)
+    newer = s.open_model_tasks(mb, peek=False)[0]
+    s.task_started(newer)  # the runner starts the newer one first: the old one ends inside submit()
+    s.task_ended(open_b, "cancelled")
+    assert [m.key for m in s.models] == [ma.key, mb.key] and mb.busy == {"open": newer}
+    s.task_ended(open_a, "cancelled")
+    assert [m.key for m in s.models] == [mb.key] and s.active_key == mb.key
+    s.run(newer)  # what remains opens as before
+    assert mb.entry is not None and mb.entry.model.latent_dim == 5
+    s.close()

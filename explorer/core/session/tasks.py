@@ -35,13 +35,17 @@ class TaskRunning:
         outcome : {"finished", "failed", "cancelled"}
         message : str
             For "failed": the sentence the user was shown (``task.on_failed`` gets it too).
+
+        A cancelled cache look-up ("peek") queues the model's opening; a cancelled opening that no
+        newer one replaced closes the model (it would otherwise stay "loading…").
         """
         if task.family == "dataset" and self._dataset_loading is task:
             self._dataset_loading = None
             if outcome != "finished" and self.dataset is None:
                 self.dataset_changed.emit()  # views stop saying "Loading the dataset…"
         m = self.state(task.model_key)
-        if m is not None and m.busy.get(task.family) is task:
+        current = m is not None and m.busy.get(task.family) is task  # not superseded by a newer one
+        if current:
             del m.busy[task.family]
             if task.family in ("projection", "invert", "encode") and outcome != "finished":
                 self._set_status(m, "" if outcome == "cancelled" else message)
@@ -50,6 +54,8 @@ class TaskRunning:
             task.on_failed(message)
         if outcome == "cancelled" and task.family == "peek" and m is not None and m.entry is None:
             self._later.append(self._open_task(m))  # the cache look-up was given up, not the model: open it
+        if outcome == "cancelled" and task.family == "open" and current and m.entry is None:
+            self.remove_model(m.key)  # the opening was given up: the file leaves the list, as when it fails
 
     def run(self, task: Task | None, ctx: JobContext | None = None):
         """Run ``task`` here and now (CLI, tests): start, ``fn``, ``apply``, end.
