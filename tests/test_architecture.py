@@ -97,41 +97,50 @@ def test_no_module_imports_itself_back():
         " ↔ ".join(c) for c in cycles)
 
 
-_LOADERS = {"load", "load_sklearn", "load_estimators", "load_umap"}
+#: What each loader imports: an import inside a function is covered by the loader call just before it.
+_LOADERS = {"load_sklearn": ("sklearn.cluster", "sklearn.metrics"), "load_estimators": ("sklearn.decomposition",),
+            "load_umap": ("umap",)}
 
 
-def _heavy_module(stmt, packages) -> str | None:
+def _heavy_modules(stmt, packages) -> list[str]:
     import ast
 
     if isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module.split(".")[0] in packages:
-        return stmt.module
+        return [stmt.module]
     if isinstance(stmt, ast.Import):
-        return next((a.name for a in stmt.names if a.name.split(".")[0] in packages), None)
-    return None
+        return [a.name for a in stmt.names if a.name.split(".")[0] in packages]
+    return []
 
 
-def _is_loader_call(stmt) -> bool:
+def _loaded_by(stmt) -> tuple[str, ...] | None:
+    """The modules a loader call statement imports (``load("a", "b")``: its literal names), else None."""
     import ast
 
     if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
-        return False
+        return None
     func = stmt.value.func
-    return (func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)) in _LOADERS
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    if name == "load":
+        return tuple(a.value for a in stmt.value.args if isinstance(a, ast.Constant) and isinstance(a.value, str))
+    return _LOADERS.get(name)
 
 
 def _unguarded_imports(tree, packages) -> list[int]:
-    """Lines of imports of ``packages`` inside a function not directly after a loader call (or a guarded import)."""
+    """Lines of imports of ``packages`` inside a function that the loader call just before (a run of imports
+    may follow it) does not import: the module itself or a package above it must be among its names."""
     import ast
 
     found = []
 
     def visit(body, in_function):
-        guarded = False
+        covered: tuple[str, ...] = ()
         for stmt in body:
-            module = _heavy_module(stmt, packages)
-            if module is not None and in_function and not guarded:
-                found.append(stmt.lineno)
-            guarded = _is_loader_call(stmt) or (module is not None and in_function)
+            modules = _heavy_modules(stmt, packages)
+            if modules and in_function:
+                if any(not any(m == c or m.startswith(c + ".") for c in covered) for m in modules):
+                    found.append(stmt.lineno)
+            elif not (isinstance(stmt, (ast.Import, ast.ImportFrom)) and covered):
+                covered = _loaded_by(stmt) or ()
             inner = in_function or isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
             for field in ("body", "orelse", "finalbody"):
                 sub = getattr(stmt, field, None)
@@ -146,33 +155,55 @@ def _unguarded_imports(tree, packages) -> list[int]:
     return found
 
 
-def test_heavy_libraries_are_imported_under_the_one_lock_in_functions_of_the_core():
-    """Two threads in scikit-learn's circular imports at once fail (explorer.core.importing): every import of a
-    heavy package inside a function of explorer/core follows ``load(...)`` (or another loader) directly."""
+def _sources():
+    for top in ("explorer", "models"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            if path.name not in ("importing.py", "heavy.py"):
+                yield path
+
+
+def test_heavy_libraries_are_imported_under_the_one_lock_in_functions():
+    """Two threads in scikit-learn's circular imports at once fail (explorer.importing): every import of a heavy
+    package inside a function follows a ``load(...)`` of it (or of a package above it) directly."""
     import ast
 
-    from explorer.core.importing import HEAVY_PACKAGES
+    from explorer.importing import HEAVY_PACKAGES
 
     bad = []
-    for path in sorted((ROOT / "explorer" / "core").rglob("*.py")):
-        if path.name in ("importing.py", "heavy.py"):
-            continue
+    for path in _sources():
         lines = _unguarded_imports(ast.parse(path.read_text(), str(path)), HEAVY_PACKAGES)
         bad += [f"{path.relative_to(ROOT)}:{line}" for line in lines]
-    assert bad == [], "imports of heavy packages without load(...) just before: " + ", ".join(bad)
+    assert bad == [], "imports of heavy packages without a load(...) of them just before: " + ", ".join(bad)
     # the checker itself finds what it must
     sample = ast.parse("def f():\n    x = 1\n    from sklearn.svm import SVC\n"
                        "def g():\n    load('sklearn.svm')\n    from sklearn.svm import SVC\n    import scipy.stats\n"
-                       "def h():\n    if x:\n        import umap\n    from numpy import pi\n")
-    assert _unguarded_imports(sample, HEAVY_PACKAGES) == [3, 10]
+                       "def h():\n    if x:\n        import umap\n    from numpy import pi\n"
+                       "def k():\n    load('sklearn', 'scipy.stats')\n    from sklearn.metrics import f\n"
+                       "    from scipy.stats import t\n    y = 2\n    from scipy.stats import u\n")
+    assert _unguarded_imports(sample, HEAVY_PACKAGES) == [3, 7, 10, 17]
+
+
+def test_every_module_named_to_load_exists():
+    """A misspelt ``load("...")`` would raise ImportError only when its function first runs."""
+    import ast
+    import importlib.util
+
+    names = set()
+    for path in _sources():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Expr):
+                names.update(_loaded_by(node) or ())
+    assert len(names) > 15
+    missing = sorted(n for n in names if importlib.util.find_spec(n) is None)
+    assert missing == []
 
 
 def test_load_imports_under_the_lock_and_names_what_is_missing(tmp_path, monkeypatch):
-    from explorer.core import importing
+    from explorer import importing
 
     # a module whose import asks, from another thread, whether the lock is free at that moment
     (tmp_path / "lock_probe_module.py").write_text(
-        "import threading\nfrom explorer.core.importing import LOCK\nfree = []\n"
+        "import threading\nfrom explorer.importing import LOCK\nfree = []\n"
         "def probe():\n    got = LOCK.acquire(blocking=False)\n    free.append(got)\n"
         "    if got:\n        LOCK.release()\n"
         "t = threading.Thread(target=probe)\nt.start()\nt.join()\n")
@@ -184,3 +215,24 @@ def test_load_imports_under_the_lock_and_names_what_is_missing(tmp_path, monkeyp
         importing.load("no_such_module_xyz")
     assert importing.LOCK.acquire(blocking=False)  # released again after the error
     importing.LOCK.release()
+    # what it imported before needs no lock: the GUI thread does not wait for a job's first import
+    import threading
+
+    held, done = threading.Event(), threading.Event()
+
+    def hold():
+        with importing.LOCK:
+            held.set()
+            done.wait(30)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert held.wait(30)
+        loader = threading.Thread(target=importing.load, args=("json",))
+        loader.start()
+        loader.join(10)  # without the fast path it waits for the holder (30 s)
+        assert not loader.is_alive()
+    finally:
+        done.set()
+        t.join()

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from explorer.bench.registry import demo_vae, section
+from explorer.importing import load
 
 __all__ = ["bench_umap_section", "first_fit_figures"]
 
@@ -80,6 +81,7 @@ def first_fit_figures(runs: int = 2) -> dict:
     less sensitive to a shared machine. Trustworthiness: scikit-learn, k = 10, on all
     10,000 codes (latent space vs embedding).
     """
+    load("sklearn.manifold")
     from sklearn.manifold import trustworthiness
 
     from explorer.core.codes import encode_images

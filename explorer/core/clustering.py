@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from explorer.core.importing import load
 from explorer.core.jobs import JobContext
+from explorer.importing import load
 
 __all__ = [
     "SPACES",

@@ -1,8 +1,8 @@
-"""Heavy libraries imported once, under one lock (`explorer.core.importing.LOCK`), by the first thread needing them."""
+"""Heavy libraries imported once, under one lock (`explorer.importing.LOCK`), by the first thread needing them."""
 
 from __future__ import annotations
 
-from explorer.core.importing import LOCK as _LOCK
+from explorer.importing import LOCK as _LOCK
 
 __all__ = ["load_sklearn", "load_estimators", "load_umap"]
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 from skimage.measure import points_in_poly
 
-from explorer.core.importing import load
+from explorer.importing import load
 
 __all__ = ["PointIndex", "rasterize", "marker_stamp"]
 

@@ -17,6 +17,7 @@ from explorer.data.fit import check_resize
 from explorer.data.folder import load_image_folder
 from explorer.data.idx import find_idx_files, load_idx_file, load_idx_folder
 from explorer.errors import DatasetError
+from explorer.importing import load
 
 #: Names `load_dataset` accepts besides paths.
 DATASET_NAMES = ("fashion-mnist", "digits", "dsprites")
@@ -83,6 +84,7 @@ def _load_fashion_mnist(split: str | None, limit: int | None, seed: int, path) -
 
 def _load_digits(limit: int | None, seed: int) -> Dataset:
     """scikit-learn's 8×8 handwritten digits (1,797 images, bundled with scikit-learn)."""
+    load("sklearn.datasets")
     from sklearn.datasets import load_digits
 
     digits = load_digits()

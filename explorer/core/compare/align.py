@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explorer.core.importing import load
+from explorer.importing import load
 
 __all__ = ["ALIGNMENTS", "Alignment", "shared_positions", "procrustes_align", "align_embeddings",
            "aligned_umap", "aligned_umap_cancellable"]

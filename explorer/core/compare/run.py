@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from explorer.core.importing import load
 from explorer.core.jobs import JobContext, sub_context
+from explorer.importing import load
 
 __all__ = ["BASE_METRICS", "ModelRun", "Comparison", "compare_models", "silhouette_values", "clustering_record"]
 
@@ -141,7 +141,7 @@ def silhouette_values(x: np.ndarray, labels: np.ndarray, seed: int = 0,
         or of the seeded sample; None when the silhouette is undefined (fewer than 2 or more
         than N − 1 clusters).
     """
-    load("sklearn.metrics")
+    load("sklearn.metrics", "sklearn.utils")
     from sklearn.metrics import silhouette_samples
     from sklearn.utils import check_random_state
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explorer.core.importing import load
+from explorer.importing import load
 
 #: Thresholds per feature at most (as `HistGradientBoostingClassifier`'s ``max_bins``).
 DEFAULT_MAX_BINS = 255

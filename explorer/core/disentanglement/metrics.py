@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from explorer.core.importing import load
+from explorer.importing import load
 
 #: Histogram bins of the discretised codes (disentanglement_lib's ``num_bins``).
 DEFAULT_BINS = 20
@@ -399,7 +399,7 @@ def explicitness(codes_train: np.ndarray, classes_train: np.ndarray, codes_test:
     test, train : float
         Mean ROC AUC in [0, 1] on the test and the training points.
     """
-    load("sklearn.linear_model")
+    load("sklearn.linear_model", "sklearn.metrics")
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 

@@ -8,10 +8,10 @@ import numpy as np
 
 from explorer.core.disentanglement import metrics as m
 from explorer.core.disentanglement import sampled
-from explorer.core.importing import load
 from explorer.core.jobs import JobContext, sub_context
 from explorer.data import Dataset, subsample_indices
 from explorer.data.factors import factor_classes, factor_sampler
+from explorer.importing import load
 
 
 @dataclass(frozen=True)

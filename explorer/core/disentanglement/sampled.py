@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from explorer.core.disentanglement.metrics import fit_quiet
-from explorer.core.importing import load
+from explorer.importing import load
 
 #: Points generated per call of the representation function (bounds the images held at once).
 _CHUNK_POINTS = 16

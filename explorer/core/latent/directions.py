@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from explorer.core.importing import load
+from explorer.importing import load
 
 SOURCES = ("axis", "ganspace", "sefa", "attribute")
 

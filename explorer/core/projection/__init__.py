@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 
-from explorer.core.importing import LOCK
 from explorer.core.projection.cache import (
     ProjectionCache,
     default_cache_directory,
@@ -18,6 +17,7 @@ from explorer.core.projection.cache import (
     projection_cache_key,
 )
 from explorer.core.projection.spec import METHODS, ProjectionSpec, check_codes
+from explorer.importing import LOCK
 
 #: Names of the heavy submodules, imported on first use: ``name -> submodule``.
 _LAZY = {

@@ -6,9 +6,9 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from explorer.core.importing import load
 from explorer.core.jobs import JobContext
 from explorer.core.projection.spec import check_codes
+from explorer.importing import load
 
 __all__ = ["NearestNeighbourPlacement"]
 

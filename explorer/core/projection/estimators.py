@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from explorer.core.importing import load
 from explorer.core.jobs import Cancelled, JobContext
 from explorer.core.projection.base import NearestNeighbourPlacement, _ProjectionBase
 from explorer.core.projection.spec import ProjectionSpec, check_codes
 from explorer.core.projection.tsne import TSNEProjection
+from explorer.importing import load
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.core.importing import load
 from explorer.core.projection.spec import check_codes
+from explorer.importing import load
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def enable_numba_disk_cache(directory: str | os.PathLike | None = None) -> int:
             warnings.simplefilter("ignore", ImportWarning)
             load("umap")
             import umap  # noqa: F401 - imports umap.umap_, layouts, spectral, distances, pynndescent
-        load("numba.core.caching")
+        load("numba.core.caching", "numba.core.dispatcher")
         from numba.core.caching import NullCache
         from numba.core.dispatcher import Dispatcher
 

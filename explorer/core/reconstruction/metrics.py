@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from explorer.importing import load
+
 if TYPE_CHECKING:
     from explorer.core.jobs import JobContext
 
@@ -111,6 +113,7 @@ def ssim(x: Any, y: Any, data_range: float = 1.0, ctx: JobContext | None = None)
     ValueError
         Shapes differ, are not 4-D, or images are smaller than the window.
     """
+    load("skimage.metrics")
     from skimage.metrics import structural_similarity
 
     a, b = _pair(x, y)

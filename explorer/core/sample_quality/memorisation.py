@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explorer.core.importing import load
 from explorer.core.sample_quality.metrics import SampleQualityError
+from explorer.importing import load
 
 #: Defaults of `memorisation_report`.
 NEIGHBOURS = 3

@@ -6,8 +6,8 @@ import warnings
 
 import numpy as np
 
-from explorer.core.importing import load
 from explorer.errors import UserError
+from explorer.importing import load
 
 #: Defaults as the papers and DESIGN.md §3 give them.
 KID_SUBSETS = 100
