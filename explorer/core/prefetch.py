@@ -167,7 +167,8 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_pr
     projection_cache : explorer.core.projection.ProjectionCache, optional
         Where `first_embedding` puts the first embedding of cached codes (default: the user's).
     on_note : callable, optional
-        ``on_note(sentence)`` for what went wrong without changing the answer (`first_embedding`).
+        ``on_note(sentence)`` for what went wrong (`first_embedding`; codes that are not in the
+        cache after encoding). `main` also turns the modules' logged warnings into notes.
 
     Returns
     -------
@@ -242,6 +243,8 @@ def prefetch_codes(request: PrefetchRequest, cache=None, on_encoding=None, on_pr
     ctx = JobContext((lambda fraction, _message: on_progress(fraction)) if on_progress is not None else None)
     encode_cached(entry, dataset, dataset_id, cache=cache, ctx=ctx)
     if cache.get(codes_cache_key(entry.file_hash, dataset_id, "encoder", 0), n=len(dataset)) is None:
+        if on_note is not None:
+            on_note(f"the codes were not found in the codes cache {cache.directory} after encoding")
         return "failed"  # not written (read-only cache): the window must encode itself
     return "encoded"
 
@@ -506,6 +509,15 @@ def main(argv: list[str] | None = None, watch_stdin: bool = False) -> int:
 
     def note(sentence: str) -> None:
         print("note " + " ".join(sentence.split()), flush=True)
+
+    import logging
+
+    class _Notes(logging.Handler):  # the modules' warnings (a cache not written...) reach the window's log
+        def emit(self, record: logging.LogRecord) -> None:
+            note(record.getMessage())
+
+    for name in ("explorer", "models"):
+        logging.getLogger(name).addHandler(_Notes(logging.WARNING))
 
     try:
         answer = prefetch_codes(request, on_encoding=lambda: print("encoding", flush=True),

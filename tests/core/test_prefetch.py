@@ -417,3 +417,19 @@ def test_what_went_wrong_in_the_child_reaches_the_window_s_log(files, tmp_path, 
                           on_note=notes.append) == "cached"
     assert notes == ["the first embedding of the cached codes was not computed: OSError: disk full second line"]
     assert prefetch.first_embedding(np.zeros((5, 3), np.float32), "sha", "id", projections) is False  # no hook
+
+
+def test_a_cache_the_child_cannot_write_is_said_in_notes(files, tmp_path, monkeypatch):
+    """The modules' warnings in the child (here: the codes could not be cached) become its notes."""
+    data, vae, _gan = files
+    (tmp_path / "cache").mkdir()
+    blocked = tmp_path / "cache" / "codes"
+    blocked.write_text("a file where the codes folder should be")  # nothing can be written below it, even as root
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "cache"))
+    child = start_prefetch(_request(vae, data))
+    assert child.wait(timeout_s=120) == "failed"
+    # the look-ups' "ignoring unreadable codes cache file" lines, the write's failure, the answer's reason
+    assert sum(n.startswith(f"could not cache codes of {vae}: ") for n in child.notes) == 1, child.notes
+    assert child.notes[-1] == f"the codes were not found in the codes cache {blocked} after encoding"
+    assert all(n.startswith(("ignoring unreadable codes cache file", "could not cache", "the codes were not"))
+               for n in child.notes)
