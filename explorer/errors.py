@@ -13,3 +13,9 @@ class UserError(Exception):
 
 class DatasetError(UserError, ValueError):
     """A dataset file or folder could not be read (message names the file and the problem)."""
+
+
+class FolderError(UserError, OSError):
+    """A folder of ours (the cache, the settings) cannot be made: its path or a parent is a file, or it is not
+    writable (message names the folder, the variable that moves it, and the reason). An `OSError` too, so that
+    code going on without a cache or a log file goes on."""

@@ -5,23 +5,46 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from explorer.errors import FolderError
+
 #: The bundled demo checkpoint, relative to ``resources/`` (the window opens it when given no model).
 DEMO_CHECKPOINT = ("checkpoints", "vae_fashion.pt")
 
 
+def _made(d: Path, variable: str, what: str) -> Path:
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "it or a folder above it is a file" if isinstance(exc, (FileExistsError, NotADirectoryError)) \
+            else (exc.strerror or str(exc)).lower()
+        raise FolderError(f"the {what} folder '{d}' cannot be made: {reason}; set {variable} to a folder "
+                          "that can be written.") from exc
+    return d
+
+
 def cache_dir() -> Path:
     """Folder for caches (projections, encoded codes): ``$LATENT_EXPLORER_CACHE`` or
-    ``~/.cache/latent-explorer``; created on first use."""
-    d = Path(os.environ.get("LATENT_EXPLORER_CACHE") or Path.home() / ".cache" / "latent-explorer")
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    ``~/.cache/latent-explorer``; created on first use.
+
+    Raises
+    ------
+    explorer.errors.FolderError
+        It cannot be made (an `OSError` and a `UserError`: one sentence).
+    """
+    return _made(Path(os.environ.get("LATENT_EXPLORER_CACHE") or Path.home() / ".cache" / "latent-explorer"),
+                 "LATENT_EXPLORER_CACHE", "cache")
 
 
 def config_dir() -> Path:
-    """Folder for settings: ``$LATENT_EXPLORER_CONFIG`` or ``~/.config/latent-explorer``."""
-    d = Path(os.environ.get("LATENT_EXPLORER_CONFIG") or Path.home() / ".config" / "latent-explorer")
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    """Folder for settings: ``$LATENT_EXPLORER_CONFIG`` or ``~/.config/latent-explorer``.
+
+    Raises
+    ------
+    explorer.errors.FolderError
+        It cannot be made (an `OSError` and a `UserError`: one sentence).
+    """
+    return _made(Path(os.environ.get("LATENT_EXPLORER_CONFIG") or Path.home() / ".config" / "latent-explorer"),
+                 "LATENT_EXPLORER_CONFIG", "settings")
 
 
 def log_path() -> Path:

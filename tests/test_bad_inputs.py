@@ -669,3 +669,35 @@ def test_window_encode_of_an_adapter_giving_nan_is_one_sentence_not_an_embedding
     assert "\n" not in str(info.value)
     assert m.codes is None  # no embedding is made of NaN codes
     s.close()
+
+
+@pytest.mark.parametrize("variable", ["LATENT_EXPLORER_CACHE", "LATENT_EXPLORER_CONFIG"])
+def test_a_cache_or_settings_path_that_is_a_file_is_one_sentence(tmp_path, monkeypatch, variable):
+    from explorer import paths
+    from explorer.errors import FolderError, UserError
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv(variable, str(blocked / "below"))
+    made = paths.cache_dir if variable == "LATENT_EXPLORER_CACHE" else paths.config_dir
+    with pytest.raises(FolderError) as caught:
+        made()
+    assert isinstance(caught.value, UserError) and isinstance(caught.value, OSError)  # code going on without it does
+    what = "cache" if variable == "LATENT_EXPLORER_CACHE" else "settings"
+    assert str(caught.value) == (f"the {what} folder '{blocked / 'below'}' cannot be made: it or a folder above it "
+                                 f"is a file; set {variable} to a folder that can be written.")
+
+
+def test_the_cli_says_so_in_one_sentence_when_the_cache_is_a_file(tmp_path, monkeypatch, capsys):
+    from explorer.cli.main import main
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(blocked))
+    out = tmp_path / "s.lxs"
+    code = main(["session", "create", str(Path(__file__).parents[1] / "resources" / "checkpoints" / "vae_fashion.pt"),
+                 "--data", "fashion-mnist", "--limit", "50", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and not out.exists()
+    assert err == (f"latent-explorer: error: the cache folder '{blocked}' cannot be made: it or a folder above it is "
+                   "a file; set LATENT_EXPLORER_CACHE to a folder that can be written.\n")
