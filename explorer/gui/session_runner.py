@@ -104,7 +104,11 @@ class SessionRunner(QObject):
     def _end(self, request_id: int, outcome: str, message: str = "") -> None:
         task = self._tasks.pop(request_id, None)
         if task is not None:
+            m = self.session.state(task.model_key)
             self.session.task_ended(task, outcome, message)
+            if m is not None and self.session.state(m.key) is None:  # it closed the model (a cancelled opening)
+                for other in list(m.busy.values()):  # nothing goes on for a model no longer in the list
+                    self.runner.cancel(other.kind)
             if not self.closing and not self._submitting:
                 self.follow_up()
 

@@ -521,3 +521,38 @@ def test_a_dataset_that_cannot_be_read_leaves_no_loading_message(make_window, qt
     message = window.view._message_item.textItem.toPlainText()
     assert "Loading the dataset" not in message and "No dataset open" in message
     assert window.model_panel.dataset_text().startswith("No dataset open")
+
+
+def test_cancelling_an_opening_takes_the_model_off_the_list_and_stops_its_other_jobs(make_window, qtbot, data_file,
+                                                                                     vae_file):
+    import threading
+
+    from explorer.core.session import Task
+
+    window = make_window()
+    window.open_dataset(str(data_file))
+    qtbot.waitUntil(lambda: window.dataset is not None, timeout=10_000)
+    (m,) = window.session.add_models([vae_file])
+    stopped = {"open": threading.Event(), "kmeans": threading.Event()}
+
+    def until_cancelled(family):
+        def fn(ctx):
+            try:
+                while True:
+                    ctx.check()
+                    threading.Event().wait(0.005)
+            finally:
+                stopped[family].set()
+        return fn
+
+    opening = Task(f"open:{m.key}", "open", until_cancelled("open"), "Opening tiny_vae.pt", lambda _r: None, m.key)
+    other = Task(f"kmeans:{m.key}", "kmeans", until_cancelled("kmeans"), "k-means", lambda _r: None, m.key)
+    window.session_runner.submit(opening)
+    window.session_runner.submit(other)
+    qtbot.waitUntil(lambda: window.runner.is_running(opening.kind) and window.runner.is_running(other.kind),
+                    timeout=5_000)
+    assert "loading…" in window.model_panel.model_list.item(0).text()
+    window.runner.cancel(opening.kind)  # what the job line's Cancel button does
+    qtbot.waitUntil(lambda: stopped["open"].is_set() and stopped["kmeans"].is_set(), timeout=5_000)
+    assert window.session.models == [] and window.model_panel.model_list.count() == 0
+    assert not window.runner.is_running(other.kind)
