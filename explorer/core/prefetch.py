@@ -491,8 +491,8 @@ def main(argv: list[str] | None = None, watch_stdin: bool = False) -> int:
     Errors are never printed as a traceback: the window that started it opens the file itself.
     Encodes with one core fewer than the machine has (at least one), leaving one to the window:
     on 2 cores, cold starts took 3.74 s (median of 5, interleaved) with one encoding thread
-    against 4.20 s with two. Exits at once
-    when its standard input closes (the window has ended) if ``watch_stdin``.
+    against 4.20 s with two. Exits at once when its standard input closes (the window has ended)
+    if ``watch_stdin``.
     """
     import gc
 
