@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+__all__ = ["UserError", "DatasetError", "FolderError", "one_line"]
+
+
+def one_line(error: BaseException) -> str:
+    """The message of ``error`` on one line, without its final full stop, to quote inside a sentence.
+
+    Its type's name (e.g. ``"MemoryError"``) when the message is empty.
+    """
+    return " ".join(str(error).split()).rstrip(".") or type(error).__name__
+
 
 class UserError(Exception):
     """An error whose message is one sentence for the user (file, problem, what to do).

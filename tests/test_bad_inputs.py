@@ -701,3 +701,10 @@ def test_the_cli_says_so_in_one_sentence_when_the_cache_is_a_file(tmp_path, monk
     assert code == 2 and not out.exists()
     assert err == (f"latent-explorer: error: the cache folder '{blocked}' cannot be made: it or a folder above it is "
                    "a file; set LATENT_EXPLORER_CACHE to a folder that can be written.\n")
+
+
+def test_one_line_quotes_an_error_inside_a_sentence():
+    from explorer.errors import one_line
+
+    assert one_line(OSError("disk full.\n  second line.")) == "disk full. second line"
+    assert one_line(MemoryError()) == "MemoryError"  # no message: its type's name

@@ -292,9 +292,11 @@ def first_embedding(z, model_sha: str, dataset_id: str, projection_cache=None, o
 
 
 def _sentence(exc: BaseException) -> str:
-    """``"TypeName: message"`` of ``exc`` on one line (for a ``note`` line of the child)."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    """``"TypeName: message"`` of ``exc`` on one line (`explorer.errors.one_line`; for a ``note`` line of the child)."""
+    from explorer.errors import one_line
+
+    text, name = one_line(exc), type(exc).__name__
+    return name if text == name else f"{name}: {text}"
 
 
 class PrefetchProcess:

@@ -20,7 +20,7 @@ from explorer.data._common import (
     to_unit_float,
 )
 from explorer.data.dataset import Dataset
-from explorer.errors import DatasetError
+from explorer.errors import DatasetError, one_line
 from explorer.limits import memory_shortfall
 
 #: Keys searched, in order, for each field of a .npz archive.
@@ -100,7 +100,7 @@ def _load(path: Path, max_bytes: int | None = None):
         raise DatasetError(f"{quote(path)} could not be read ({error.strerror or error}).") from None
     except ValueError as error:  # the headers were read: the data is what is damaged
         raise DatasetError(
-            f"{quote(path)} is damaged or truncated ({_one_line(error)}); save or copy it again."
+            f"{quote(path)} is damaged or truncated ({one_line(error)}); save or copy it again."
         ) from None
 
 
@@ -110,12 +110,8 @@ def _get(archive, path: Path, key: str) -> np.ndarray:
         return archive[key]
     except (ValueError, zipfile.BadZipFile, EOFError, OSError) as error:
         raise DatasetError(
-            f"{quote(path)} is damaged: its array {key!r} cannot be read ({_one_line(error)}); save or copy it again."
+            f"{quote(path)} is damaged: its array {key!r} cannot be read ({one_line(error)}); save or copy it again."
         ) from None
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()).rstrip(".") or type(error).__name__
 
 
 def _images(pixels: np.ndarray, path: Path, keep: np.ndarray | None) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -22,6 +22,7 @@ from explorer.core.sample_quality.cache import (
 from explorer.core.sample_quality.extractors import BUNDLED, Extractor, load_extractor
 from explorer.core.sample_quality.metrics import SampleQualityError
 from explorer.data import Dataset
+from explorer.errors import one_line
 
 #: Most samples (and real images per set) a sample-quality measurement takes: 4× the 50,000 of FID papers.
 MAX_SAMPLES = 200_000
@@ -223,10 +224,6 @@ class SampleQualityResult:
     seconds: dict
 
 
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split()).rstrip(".")
-
-
 def _set_name(ds: Dataset) -> str:
     return f"{ds.name} {ds.split or 'all'} split ({len(ds):,} images)"
 
@@ -281,7 +278,7 @@ def prepare_reference(settings: SampleQualitySettings, image_shape, ctx: JobCont
         except (DatasetError, ValueError) as exc:
             if name == settings.real_split:
                 raise
-            notes.append(f"no {name} split of {settings.data} ({_one_line(exc)}); the real-vs-real floor and "
+            notes.append(f"no {name} split of {settings.data} ({one_line(exc)}); the real-vs-real floor and "
                          "memorisation are left out.")
             continue
         if ds.split != name:
